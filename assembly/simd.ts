@@ -1,0 +1,45 @@
+// Small inline SIMD helpers shared by every kernel file.
+
+/** a*b + c per lane. One fused instruction when relaxed SIMD is on (folded at compile time). */
+// @ts-ignore: decorator
+@inline
+export function fma4(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.relaxed_madd(a, b, c);
+  } else {
+    return f32x4.add(f32x4.mul(a, b), c);
+  }
+}
+
+/** Sum of the four f32 lanes. */
+// @ts-ignore: decorator
+@inline
+export function hsum4(v: v128): f32 {
+  // (0+2, 1+3), then lane 0 + lane 1
+  const s = f32x4.add(v, f32x4.shuffle(v, v, 2, 3, 0, 1));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
+}
+
+/** Sum of the two f64 lanes. */
+// @ts-ignore: decorator
+@inline
+export function hsum2(v: v128): f64 {
+  return f64x2.extract_lane(v, 0) + f64x2.extract_lane(v, 1);
+}
+
+/** acc + (squares of the four f32 lanes), in f64x2 (lanes 0,1 and 2,3 folded together). */
+// @ts-ignore: decorator
+@inline
+export function sq_acc_f64(acc: v128, v: v128): v128 {
+  // Squaring after promotion is exact (24-bit mantissa squared fits in 53 bits).
+  const lo = f64x2.promote_low_f32x4(v);
+  const hi = f64x2.promote_low_f32x4(f32x4.shuffle(v, v, 2, 3, 0, 1));
+  return f64x2.add(f64x2.add(acc, f64x2.mul(lo, lo)), f64x2.mul(hi, hi));
+}
+
+/** The f32 at byte address p broadcast to four lanes. */
+// @ts-ignore: decorator
+@inline
+export function splat_at(p: usize): v128 {
+  return v128.load32_splat(p);
+}

@@ -1,0 +1,414 @@
+// The pure-TypeScript backend: the benchmark baseline and an independent second opinion.
+//
+// Written the way min-char-rnn reads: one timestep, one sequence, one dot product at a
+// time, with its names (dh, dhraw, dhnext). It shares nothing with the Wasm schedule
+// except the arena layout, so agreement between the two is real evidence.
+// Sums are done in JS doubles; storage is float32 like the Wasm backend.
+
+import { Arena } from './arena.js';
+import type { Backend, IOBuffers } from './backend.js';
+import { GATES, type Layout } from './layout.js';
+
+interface LayerWork {
+  hs: number; //    [T+1, B, H]   slot 0 = h0, slot t+1 = h_t
+  cs: number; //    [T+1, B, H]   LSTM cell states, same slots
+  gates: number; // [T, B, G*H]   activated gates (LSTM i,f,g,o; GRU r,z,n)
+  hn: number; //    [T, B, H]     GRU: W_hn h_{t-1} + b_hn
+  dhIn: number; //  [T, B, H]     dLoss/dh_t arriving from above (head or next layer)
+}
+
+export function createJsBackend(): Backend {
+  return new JsBackend(new Arena(new WebAssembly.Memory({ initial: 1 }), 0));
+}
+
+class JsBackend implements Backend {
+  readonly kind = 'js' as const;
+  readonly arena: Arena;
+  private layout!: Layout;
+  private P = 0; // parameter region
+  private G = 0; // gradient region
+  private work: LayerWork[] = [];
+  private capT = 0;
+  private capB = 0;
+  // per-row temporaries (doubles), sized once in bind()
+  private aIh = new Float64Array(0);
+  private aHh = new Float64Array(0);
+  private dIh = new Float64Array(0);
+  private dHh = new Float64Array(0);
+  private dh = new Float64Array(0);
+  private dhnext = new Float64Array(0);
+  private dcnext = new Float64Array(0);
+
+  constructor(arena: Arena) {
+    this.arena = arena;
+  }
+
+  bind(layout: Layout, params: number, grads: number): void {
+    this.layout = layout;
+    this.P = params;
+    this.G = grads;
+    const GH = GATES[layout.config.cell] * layout.config.hiddenSize;
+    this.aIh = new Float64Array(GH);
+    this.aHh = new Float64Array(GH);
+    this.dIh = new Float64Array(GH);
+    this.dHh = new Float64Array(GH);
+  }
+
+  private ensureWork(T: number, B: number): void {
+    if (T <= this.capT && B <= this.capB) return;
+    const Tc = Math.max(T, this.capT), Bc = Math.max(B, this.capB);
+    const { hiddenSize: H, numLayers: L, cell } = this.layout.config;
+    const GH = GATES[cell] * H;
+    const a = this.arena;
+    this.work = [];
+    for (let l = 0; l < L; l++) {
+      this.work.push({
+        hs: a.alloc((Tc + 1) * Bc * H),
+        cs: cell === 'lstm' ? a.alloc((Tc + 1) * Bc * H) : 0,
+        gates: a.alloc(Tc * Bc * GH),
+        hn: cell === 'gru' ? a.alloc(Tc * Bc * H) : 0,
+        dhIn: a.alloc(Tc * Bc * H),
+      });
+    }
+    this.dh = new Float64Array(Bc * H);
+    this.dhnext = new Float64Array(Bc * H);
+    this.dcnext = new Float64Array(Bc * H);
+    this.capT = Tc;
+    this.capB = Bc;
+  }
+
+  forward(io: IOBuffers, T: number, B: number): void {
+    this.ensureWork(T, B);
+    const f = this.arena.f32;
+    const { hiddenSize: H, numLayers: L, cell, nonlinearity, inputSize } = this.layout.config;
+    const GH = GATES[cell] * H;
+    const { aIh, aHh } = this;
+    for (let l = 0; l < L; l++) {
+      const w = this.work[l];
+      const spec = this.layout.layers[l];
+      const In = spec.inSize;
+      const Wih = this.P + spec.weightIh.offset, Whh = this.P + spec.weightHh.offset;
+      const bih = spec.biasIh ? this.P + spec.biasIh.offset : -1;
+      const bhh = spec.biasHh ? this.P + spec.biasHh.offset : -1;
+      // slot 0 = the initial state
+      f.copyWithin(w.hs, io.h0 + l * B * H, io.h0 + (l + 1) * B * H);
+      if (cell === 'lstm') f.copyWithin(w.cs, io.c0 + l * B * H, io.c0 + (l + 1) * B * H);
+      const input = l === 0 ? io.x : this.work[l - 1].hs + B * H; // layer below's h_1..h_T
+      for (let t = 0; t < T; t++) {
+        for (let b = 0; b < B; b++) {
+          const x = input + (t * B + b) * In;
+          const hprev = w.hs + (t * B + b) * H;
+          const hcur = w.hs + ((t + 1) * B + b) * H;
+          // a_ih = W_ih x + b_ih ; a_hh = W_hh h_{t-1} + b_hh   (one row of gates at a time)
+          for (let j = 0; j < GH; j++) {
+            let s = bih >= 0 ? f[bih + j] : 0;
+            const row = Wih + j * In;
+            for (let k = 0; k < In; k++) s += f[row + k] * f[x + k];
+            aIh[j] = s;
+            let s2 = bhh >= 0 ? f[bhh + j] : 0;
+            const row2 = Whh + j * H;
+            for (let k = 0; k < H; k++) s2 += f[row2 + k] * f[hprev + k];
+            aHh[j] = s2;
+          }
+          const g = w.gates + (t * B + b) * GH;
+          if (cell === 'rnn') {
+            for (let k = 0; k < H; k++) {
+              const a = aIh[k] + aHh[k];
+              const h = nonlinearity === 'relu' ? (a > 0 ? a : 0) : Math.tanh(a);
+              f[hcur + k] = h;
+              f[g + k] = h;
+            }
+          } else if (cell === 'lstm') {
+            const cprev = w.cs + (t * B + b) * H;
+            const ccur = w.cs + ((t + 1) * B + b) * H;
+            for (let k = 0; k < H; k++) {
+              const i = sigmoid(aIh[k] + aHh[k]);
+              const fg = sigmoid(aIh[H + k] + aHh[H + k]);
+              const gg = Math.tanh(aIh[2 * H + k] + aHh[2 * H + k]);
+              const o = sigmoid(aIh[3 * H + k] + aHh[3 * H + k]);
+              const c = fg * f[cprev + k] + i * gg;
+              f[ccur + k] = c;
+              f[hcur + k] = o * Math.tanh(c);
+              f[g + k] = i; f[g + H + k] = fg; f[g + 2 * H + k] = gg; f[g + 3 * H + k] = o;
+            }
+          } else {
+            const hn = w.hn + (t * B + b) * H;
+            for (let k = 0; k < H; k++) {
+              const r = sigmoid(aIh[k] + aHh[k]);
+              const z = sigmoid(aIh[H + k] + aHh[H + k]);
+              const n = Math.tanh(aIh[2 * H + k] + r * aHh[2 * H + k]);
+              f[hcur + k] = (1 - z) * n + z * f[hprev + k];
+              f[g + k] = r; f[g + H + k] = z; f[g + 2 * H + k] = n;
+              f[hn + k] = aHh[2 * H + k];
+            }
+          }
+        }
+      }
+      f.copyWithin(io.hN + l * B * H, w.hs + T * B * H, w.hs + (T + 1) * B * H);
+      if (cell === 'lstm') f.copyWithin(io.cN + l * B * H, w.cs + T * B * H, w.cs + (T + 1) * B * H);
+    }
+    // y_t = W_hy h_t + b_y on the top layer (or y_t = h_t without a head)
+    const top = this.work[L - 1].hs + B * H;
+    const { outWeight, outBias } = this.layout;
+    void inputSize;
+    if (!outWeight) {
+      f.copyWithin(io.y, top, top + T * B * H);
+      return;
+    }
+    const O = outWeight.shape[0];
+    const W = this.P + outWeight.offset, bo = this.P + outBias!.offset;
+    for (let r = 0; r < T * B; r++) {
+      const h = top + r * H;
+      for (let o = 0; o < O; o++) {
+        let s = f[bo + o];
+        for (let k = 0; k < H; k++) s += f[W + o * H + k] * f[h + k];
+        f[io.y + r * O + o] = s;
+      }
+    }
+  }
+
+  backward(io: IOBuffers, T: number, B: number, clip: number): void {
+    const f = this.arena.f32;
+    const { hiddenSize: H, numLayers: L, cell, nonlinearity } = this.layout.config;
+    const GH = GATES[cell] * H;
+    const P = this.P, Gr = this.G;
+    const { dIh, dHh, dh, dhnext, dcnext } = this;
+    // Head: dW_hy += dy h^T, db_y += dy, and dh_t (from the output) = W_hy^T dy.
+    const topW = this.work[L - 1];
+    const top = topW.hs + B * H;
+    const { outWeight, outBias } = this.layout;
+    if (!outWeight) {
+      f.copyWithin(topW.dhIn, io.dy, io.dy + T * B * H);
+    } else {
+      const O = outWeight.shape[0];
+      const W = P + outWeight.offset, dW = Gr + outWeight.offset, db = Gr + outBias!.offset;
+      for (let r = 0; r < T * B; r++) {
+        const h = top + r * H, dyr = io.dy + r * O, dhr = topW.dhIn + r * H;
+        for (let k = 0; k < H; k++) f[dhr + k] = 0;
+        for (let o = 0; o < O; o++) {
+          const d = f[dyr + o];
+          f[db + o] += d;
+          for (let k = 0; k < H; k++) {
+            f[dW + o * H + k] += d * f[h + k];
+            f[dhr + k] += d * f[W + o * H + k];
+          }
+        }
+      }
+    }
+    for (let l = L - 1; l >= 0; l--) {
+      const w = this.work[l];
+      const spec = this.layout.layers[l];
+      const In = spec.inSize;
+      const Wih = P + spec.weightIh.offset, Whh = P + spec.weightHh.offset;
+      const dWih = Gr + spec.weightIh.offset, dWhh = Gr + spec.weightHh.offset;
+      const dbih = spec.biasIh ? Gr + spec.biasIh.offset : -1;
+      const dbhh = spec.biasHh ? Gr + spec.biasHh.offset : -1;
+      const input = l === 0 ? io.x : this.work[l - 1].hs + B * H;
+      // where dLoss/d(input) goes: dx for layer 0, the layer below's dhIn otherwise
+      const dInput = l === 0 ? io.dx : this.work[l - 1].dhIn;
+      for (let i = 0; i < T * B * In; i++) f[dInput + i] = 0;
+      dhnext.fill(0);
+      dcnext.fill(0);
+      for (let t = T - 1; t >= 0; t--) {
+        // dh = (gradient from above at step t) + dhnext (from step t+1 through W_hh)
+        let sq = 0;
+        for (let b = 0; b < B; b++) {
+          let rs = 0;
+          for (let k = 0; k < H; k++) {
+            const v = f[w.dhIn + (t * B + b) * H + k] + dhnext[b * H + k];
+            dh[b * H + k] = v;
+            rs += v * v;
+          }
+          // Per-timestep clipping: "if the gradient > threshold, normalize it", per sequence.
+          if (clip > 0 && Math.sqrt(rs) > clip) {
+            const s = clip / Math.sqrt(rs);
+            for (let k = 0; k < H; k++) dh[b * H + k] *= s;
+            rs *= s * s;
+          }
+          sq += rs;
+        }
+        f[io.norms + l * T + t] = Math.sqrt(sq);
+        for (let b = 0; b < B; b++) {
+          const g = w.gates + (t * B + b) * GH;
+          const hprev = w.hs + (t * B + b) * H;
+          const x = input + (t * B + b) * In;
+          const dhb = b * H;
+          if (cell === 'rnn') {
+            // dhraw = (1 - h^2) * dh   (tanh)   or   (h > 0) * dh   (relu)
+            for (let k = 0; k < H; k++) {
+              const h = f[g + k];
+              const dhraw = nonlinearity === 'relu' ? (h > 0 ? dh[dhb + k] : 0) : (1 - h * h) * dh[dhb + k];
+              dIh[k] = dhraw;
+              dHh[k] = dhraw;
+              dhnext[dhb + k] = 0;
+            }
+          } else if (cell === 'lstm') {
+            const c = w.cs + ((t + 1) * B + b) * H, cprev = w.cs + (t * B + b) * H;
+            for (let k = 0; k < H; k++) {
+              const i = f[g + k], fg = f[g + H + k], gg = f[g + 2 * H + k], o = f[g + 3 * H + k];
+              const tc = Math.tanh(f[c + k]);
+              const dc = dcnext[dhb + k] + dh[dhb + k] * o * (1 - tc * tc);
+              dIh[k] = dc * gg * i * (1 - i);
+              dIh[H + k] = dc * f[cprev + k] * fg * (1 - fg);
+              dIh[2 * H + k] = dc * i * (1 - gg * gg);
+              dIh[3 * H + k] = dh[dhb + k] * tc * o * (1 - o);
+              dcnext[dhb + k] = dc * fg;
+              dhnext[dhb + k] = 0;
+            }
+            for (let j = 0; j < GH; j++) dHh[j] = dIh[j];
+          } else {
+            const hn = w.hn + (t * B + b) * H;
+            for (let k = 0; k < H; k++) {
+              const r = f[g + k], z = f[g + H + k], n = f[g + 2 * H + k];
+              const d = dh[dhb + k];
+              const dnraw = d * (1 - z) * (1 - n * n);
+              const dr = dnraw * f[hn + k] * r * (1 - r);
+              const dz = d * (f[hprev + k] - n) * z * (1 - z);
+              dIh[k] = dr; dIh[H + k] = dz; dIh[2 * H + k] = dnraw;
+              dHh[k] = dr; dHh[H + k] = dz; dHh[2 * H + k] = dnraw * r;
+              dhnext[dhb + k] = d * z; // h_t = ... + z * h_{t-1}
+            }
+          }
+          // dW_ih += d_ih x^T ; dW_hh += d_hh h_{t-1}^T ; biases ; dx = W_ih^T d_ih ; dhnext += W_hh^T d_hh
+          for (let j = 0; j < GH; j++) {
+            const di = dIh[j], dhh = dHh[j];
+            if (dbih >= 0) f[dbih + j] += di;
+            if (dbhh >= 0) f[dbhh + j] += dhh;
+            const ri = j * In, rh = j * H;
+            for (let k = 0; k < In; k++) {
+              f[dWih + ri + k] += di * f[x + k];
+              f[dInput + (t * B + b) * In + k] += di * f[Wih + ri + k];
+            }
+            for (let k = 0; k < H; k++) {
+              f[dWhh + rh + k] += dhh * f[hprev + k];
+              dhnext[dhb + k] += dhh * f[Whh + rh + k];
+            }
+          }
+        }
+      }
+      for (let i = 0; i < B * H; i++) f[io.dh0 + l * B * H + i] = dhnext[i];
+      if (cell === 'lstm') for (let i = 0; i < B * H; i++) f[io.dc0 + l * B * H + i] = dcnext[i];
+    }
+  }
+
+  mseLoss(dy: number, y: number, target: number, n: number, scale: number): number {
+    const f = this.arena.f32;
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const d = f[y + i] - f[target + i];
+      s += d * d;
+      f[dy + i] = 2 * scale * d;
+    }
+    return s * scale;
+  }
+
+  crossEntropyLoss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number {
+    const f = this.arena.f32, iv = this.arena.i32;
+    let total = 0;
+    for (let r = 0; r < rows; r++) {
+      const row = y + r * classes;
+      let m = -Infinity;
+      for (let c = 0; c < classes; c++) m = Math.max(m, f[row + c]);
+      let z = 0;
+      for (let c = 0; c < classes; c++) z += Math.exp(f[row + c] - m);
+      const logZ = m + Math.log(z);
+      const k = iv[target + r];
+      total += logZ - f[row + k];
+      for (let c = 0; c < classes; c++) {
+        f[dy + r * classes + c] = scale * (Math.exp(f[row + c] - logZ) - (c === k ? 1 : 0));
+      }
+    }
+    return total * scale;
+  }
+
+  fill(off: number, n: number, value: number): void {
+    this.arena.f32.fill(value, off, off + n);
+  }
+
+  sumSquares(off: number, n: number): number {
+    const f = this.arena.f32;
+    let s = 0;
+    for (let i = 0; i < n; i++) s += f[off + i] * f[off + i];
+    return s;
+  }
+
+  scale(off: number, n: number, s: number): void {
+    const f = this.arena.f32;
+    for (let i = 0; i < n; i++) f[off + i] *= s;
+  }
+
+  clampAbs(off: number, n: number, v: number): void {
+    const f = this.arena.f32;
+    for (let i = 0; i < n; i++) f[off + i] = Math.min(v, Math.max(-v, f[off + i]));
+  }
+
+  sgdStep(p: number, g: number, buf: number, n: number, lr: number, momentum: number, dampening: number,
+    nesterov: boolean, weightDecay: number, firstStep: boolean): void {
+    const f = this.arena.f32;
+    for (let i = 0; i < n; i++) {
+      let d = f[g + i] + weightDecay * f[p + i];
+      if (momentum !== 0) {
+        const bv = firstStep ? d : momentum * f[buf + i] + (1 - dampening) * d;
+        f[buf + i] = bv;
+        d = nesterov ? d + momentum * f[buf + i] : f[buf + i];
+      }
+      f[p + i] -= lr * d;
+    }
+  }
+
+  adamStep(p: number, g: number, m: number, v: number, vmax: number, n: number, lr: number, beta1: number,
+    beta2: number, eps: number, weightDecay: number, decoupled: boolean, amsgrad: boolean, stepSize: number,
+    bc2Sqrt: number): void {
+    const f = this.arena.f32;
+    for (let i = 0; i < n; i++) {
+      let d = f[g + i];
+      if (decoupled) f[p + i] *= 1 - lr * weightDecay;
+      else d += weightDecay * f[p + i];
+      f[m + i] += (1 - beta1) * (d - f[m + i]);
+      f[v + i] = beta2 * f[v + i] + (1 - beta2) * d * d;
+      let den: number;
+      if (amsgrad) {
+        f[vmax + i] = Math.max(f[vmax + i], f[v + i]);
+        den = Math.sqrt(f[vmax + i]) / bc2Sqrt + eps;
+      } else {
+        den = Math.sqrt(f[v + i]) / bc2Sqrt + eps;
+      }
+      f[p + i] -= stepSize * f[m + i] / den;
+    }
+  }
+
+  rmspropStep(p: number, g: number, sq: number, gavg: number, buf: number, n: number, lr: number, alpha: number,
+    eps: number, weightDecay: number, momentum: number, centered: boolean): void {
+    const f = this.arena.f32;
+    for (let i = 0; i < n; i++) {
+      const d = f[g + i] + weightDecay * f[p + i];
+      f[sq + i] = alpha * f[sq + i] + (1 - alpha) * d * d;
+      let avg: number;
+      if (centered) {
+        f[gavg + i] = alpha * f[gavg + i] + (1 - alpha) * d;
+        avg = Math.sqrt(f[sq + i] - f[gavg + i] * f[gavg + i]) + eps;
+      } else {
+        avg = Math.sqrt(f[sq + i]) + eps;
+      }
+      if (momentum > 0) {
+        f[buf + i] = momentum * f[buf + i] + d / avg;
+        f[p + i] -= lr * f[buf + i];
+      } else {
+        f[p + i] -= lr * d / avg;
+      }
+    }
+  }
+
+  adagradStep(p: number, g: number, sum: number, n: number, clr: number, weightDecay: number, eps: number): void {
+    const f = this.arena.f32;
+    for (let i = 0; i < n; i++) {
+      const d = f[g + i] + weightDecay * f[p + i];
+      f[sum + i] += d * d;
+      f[p + i] -= clr * d / (Math.sqrt(f[sum + i]) + eps);
+    }
+  }
+}
+
+function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}

@@ -1,0 +1,337 @@
+// The Wasm backend: AssemblyScript SIMD kernels (assembly/) over one linear memory that
+// this file's Arena owns, driven by a cuDNN-style BPTT schedule:
+//   forward:  Gx = X W_ih^T + b_ih for ALL timesteps as one GEMM; per step only the
+//             recurrent product Gh = h_{t-1} W_hh^T + b_hh and a fused gate kernel.
+//   backward: per step (t = T-1 .. 0) the gate kernel and dh_{t-1} = dG_t W_hh; after the
+//             sweep, dW_ih += dG^T X and dW_hh += dG^T H_prev as ONE GEMM each over all
+//             timesteps ("BPTT accumulation over timesteps" as one big product).
+// Weights are transposed once per forward (once per optimizer step) so every product is
+// row-major A*B with contiguous rows for f32x4 loads.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { instantiate } from '@assemblyscript/loader';
+import { Arena } from './arena.js';
+import type { Backend, IOBuffers } from './backend.js';
+import { GATES, type Layout } from './layout.js';
+
+/** The kernels exported by assembly/index.ts (byte pointers, i32 sizes). */
+export interface Kernels {
+  memory: WebAssembly.Memory;
+  gemm_nn(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, acc: number): void;
+  gemm_tn(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, acc: number): void;
+  gemm_nt(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, acc: number): void;
+  transpose(dst: number, src: number, rows: number, cols: number): void;
+  add_bias_rows(C: number, bias: number, M: number, N: number, ldc: number): void;
+  col_sum_acc(dst: number, A: number, M: number, N: number, lda: number): void;
+  rnn_forward_step(h: number, gx: number, gh: number, count: number, relu: number): void;
+  rnn_backward_step(dpre: number, dh: number, h: number, count: number, relu: number): void;
+  lstm_forward_step(h: number, c: number, gates: number, gx: number, gh: number, cPrev: number, B: number, H: number): void;
+  lstm_backward_step(dgates: number, dcPrev: number, dh: number, dc: number, gates: number, c: number, cPrev: number, B: number, H: number): void;
+  gru_forward_step(h: number, gates: number, hn: number, gx: number, gh: number, hPrev: number, B: number, H: number): void;
+  gru_backward_step(dgx: number, dgh: number, dhPrev: number, dh: number, gates: number, hn: number, hPrev: number, B: number, H: number): void;
+  row_norms_clip(dh: number, B: number, H: number, threshold: number): number;
+  mse_loss(dy: number, y: number, target: number, n: number, scale: number): number;
+  ce_loss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number;
+  fill(p: number, n: number, v: number): void;
+  sum_squares(p: number, n: number): number;
+  scale(p: number, n: number, s: number): void;
+  clamp_abs(p: number, n: number, v: number): void;
+  add_to(dst: number, src: number, n: number): void;
+  sgd_step(p: number, g: number, buf: number, n: number, lr: number, momentum: number, dampening: number, nesterov: number, weightDecay: number, firstStep: number): void;
+  adam_step(p: number, g: number, m: number, v: number, vmax: number, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, amsgrad: number, stepSize: number, bc2Sqrt: number): void;
+  rmsprop_step(p: number, g: number, sq: number, gavg: number, buf: number, n: number, lr: number, alpha: number, eps: number, weightDecay: number, momentum: number, centered: number): void;
+  adagrad_step(p: number, g: number, sum: number, n: number, clr: number, weightDecay: number, eps: number): void;
+}
+
+export type WasmBuild = 'simd' | 'relaxed';
+
+let compiled: { module: WebAssembly.Module; build: WasmBuild } | null = null;
+
+function wasmPath(build: WasmBuild): URL {
+  // build/ sits at the package root: two levels up from dist/src/backend-wasm.js, one
+  // level up from src/backend-wasm.ts (tests run the sources directly).
+  const name = `build/bptt.${build}.wasm`;
+  const shipped = new URL(`../../${name}`, import.meta.url);
+  return existsSync(shipped) ? shipped : new URL(`../${name}`, import.meta.url);
+}
+
+/**
+ * Which build runs: the relaxed-SIMD one (f32x4.relaxed_madd, FMA) where this Node can
+ * validate it, the plain SIMD one otherwise. BPTT_WASM_BUILD=simd|relaxed forces one.
+ */
+function chooseBuild(): { module: WebAssembly.Module; build: WasmBuild } {
+  if (compiled) return compiled;
+  const forced = process.env.BPTT_WASM_BUILD;
+  if (forced !== undefined && forced !== 'simd' && forced !== 'relaxed') {
+    throw new Error(`bptt-wasm: BPTT_WASM_BUILD must be 'simd' or 'relaxed', got '${forced}'`);
+  }
+  if (forced !== 'simd') {
+    const bytes = readFileSync(wasmPath('relaxed'));
+    // Node 20 validates relaxed SIMD only behind this flag; it must be set before compiling.
+    if (!WebAssembly.validate(bytes)) setFlagsFromString('--experimental-wasm-relaxed-simd');
+    if (WebAssembly.validate(bytes)) {
+      compiled = { module: new WebAssembly.Module(bytes), build: 'relaxed' };
+      return compiled;
+    }
+    if (forced === 'relaxed') throw new Error('bptt-wasm: BPTT_WASM_BUILD=relaxed, but this Node cannot run relaxed SIMD');
+  }
+  compiled = { module: new WebAssembly.Module(readFileSync(wasmPath('simd'))), build: 'simd' };
+  return compiled;
+}
+
+/** The Wasm build this process uses ('relaxed' = FMA, or plain 'simd'). */
+export function wasmBuild(): WasmBuild {
+  return chooseBuild().build;
+}
+
+export async function instantiateKernels(): Promise<Kernels> {
+  const { module } = chooseBuild();
+  const { exports } = await instantiate<Record<string, unknown>>(module, {});
+  return exports as unknown as Kernels;
+}
+
+export async function createWasmBackend(): Promise<Backend> {
+  const k = await instantiateKernels();
+  // The module's static data lives inside its initial memory; the arena starts after it.
+  return new WasmBackend(k, new Arena(k.memory, k.memory.buffer.byteLength));
+}
+
+interface LayerWork {
+  WihT: number; //  [In, G*H]   W_ih^T, rebuilt each forward
+  WhhT: number; //  [H, G*H]    W_hh^T
+  gx: number; //    [T, B, G*H] input projections incl. b_ih (forward); reused as dGx (backward)
+  hs: number; //    [T+1, B, H] slot 0 = h0, slot t+1 = h_t
+  cs: number; //    [T+1, B, H] LSTM
+  gates: number; // [T, B, G*H] activated gates
+  hn: number; //    [T, B, H]   GRU W_hn h_{t-1} + b_hn
+  dgh: number; //   [T, B, G*H] GRU only: gradient of the recurrent pre-activations
+  dhIn: number; //  [T, B, H]   dLoss/dh_t from above (head or next layer)
+}
+
+const F = 4; // bytes per float: kernels take byte pointers
+
+class WasmBackend implements Backend {
+  readonly kind = 'wasm' as const;
+  readonly arena: Arena;
+  private readonly k: Kernels;
+  private layout!: Layout;
+  private P = 0;
+  private G = 0;
+  private work: LayerWork[] = [];
+  private WoutT = 0; // [H, O]
+  private gh = 0; //    [B, G*H] recurrent projection of one step
+  private dhA = 0; //   [B, H]   dh / dhnext ping-pong
+  private dhB = 0;
+  private dc = 0; //    [B, H]   LSTM dc_next
+  private capT = 0;
+  private capB = 0;
+
+  constructor(k: Kernels, arena: Arena) {
+    this.k = k;
+    this.arena = arena;
+  }
+
+  bind(layout: Layout, params: number, grads: number): void {
+    this.layout = layout;
+    this.P = params;
+    this.G = grads;
+    const { hiddenSize: H, cell } = layout.config;
+    const GH = GATES[cell] * H;
+    for (const spec of layout.layers) {
+      this.work.push({
+        WihT: this.arena.alloc(spec.inSize * GH), WhhT: this.arena.alloc(H * GH),
+        gx: 0, hs: 0, cs: 0, gates: 0, hn: 0, dgh: 0, dhIn: 0,
+      });
+    }
+    if (layout.outWeight) this.WoutT = this.arena.alloc(layout.outWeight.size);
+  }
+
+  private ensureWork(T: number, B: number): void {
+    if (T <= this.capT && B <= this.capB) return;
+    const Tc = Math.max(T, this.capT), Bc = Math.max(B, this.capB);
+    const { hiddenSize: H, cell } = this.layout.config;
+    const GH = GATES[cell] * H;
+    const a = this.arena;
+    for (const w of this.work) {
+      w.gx = a.alloc(Tc * Bc * GH);
+      w.hs = a.alloc((Tc + 1) * Bc * H);
+      w.cs = cell === 'lstm' ? a.alloc((Tc + 1) * Bc * H) : 0;
+      w.gates = a.alloc(Tc * Bc * GH);
+      w.hn = cell === 'gru' ? a.alloc(Tc * Bc * H) : 0;
+      w.dgh = cell === 'gru' ? a.alloc(Tc * Bc * GH) : 0;
+      w.dhIn = a.alloc(Tc * Bc * H);
+    }
+    this.gh = a.alloc(Bc * GH);
+    this.dhA = a.alloc(Bc * H);
+    this.dhB = a.alloc(Bc * H);
+    this.dc = a.alloc(Bc * H);
+    this.capT = Tc;
+    this.capB = Bc;
+  }
+
+  forward(io: IOBuffers, T: number, B: number): void {
+    this.ensureWork(T, B);
+    const k = this.k;
+    const { hiddenSize: H, numLayers: L, cell, nonlinearity } = this.layout.config;
+    const GH = GATES[cell] * H;
+    const relu = nonlinearity === 'relu' ? 1 : 0;
+    const f = this.arena.f32;
+    const TB = T * B;
+    for (let l = 0; l < L; l++) {
+      const w = this.work[l];
+      const spec = this.layout.layers[l];
+      const In = spec.inSize;
+      k.transpose(w.WihT * F, (this.P + spec.weightIh.offset) * F, GH, In);
+      k.transpose(w.WhhT * F, (this.P + spec.weightHh.offset) * F, GH, H);
+      f.copyWithin(w.hs, io.h0 + l * B * H, io.h0 + (l + 1) * B * H);
+      if (cell === 'lstm') f.copyWithin(w.cs, io.c0 + l * B * H, io.c0 + (l + 1) * B * H);
+      const input = l === 0 ? io.x : this.work[l - 1].hs + B * H;
+      // Gx[T*B, GH] = X[T*B, In] W_ih^T + b_ih : every timestep in one GEMM
+      k.gemm_nn(w.gx * F, input * F, w.WihT * F, TB, GH, In, In, GH, GH, 0);
+      if (spec.biasIh) k.add_bias_rows(w.gx * F, (this.P + spec.biasIh.offset) * F, TB, GH, GH);
+      const bhh = spec.biasHh ? (this.P + spec.biasHh.offset) * F : 0;
+      for (let t = 0; t < T; t++) {
+        const hPrev = (w.hs + t * B * H) * F, h = (w.hs + (t + 1) * B * H) * F;
+        const gx = (w.gx + t * B * GH) * F, gates = (w.gates + t * B * GH) * F;
+        // Gh[B, GH] = h_{t-1} W_hh^T + b_hh : the only per-step product
+        k.gemm_nn(this.gh * F, hPrev, w.WhhT * F, B, GH, H, H, GH, GH, 0);
+        if (bhh) k.add_bias_rows(this.gh * F, bhh, B, GH, GH);
+        if (cell === 'rnn') {
+          k.rnn_forward_step(h, gx, this.gh * F, B * H, relu);
+        } else if (cell === 'lstm') {
+          k.lstm_forward_step(h, (w.cs + (t + 1) * B * H) * F, gates, gx, this.gh * F, (w.cs + t * B * H) * F, B, H);
+        } else {
+          k.gru_forward_step(h, gates, (w.hn + t * B * H) * F, gx, this.gh * F, hPrev, B, H);
+        }
+      }
+      const g = this.arena.f32;
+      g.copyWithin(io.hN + l * B * H, w.hs + T * B * H, w.hs + (T + 1) * B * H);
+      if (cell === 'lstm') g.copyWithin(io.cN + l * B * H, w.cs + T * B * H, w.cs + (T + 1) * B * H);
+    }
+    // Y[T*B, O] = H_top W_out^T + b_out : one GEMM for every step's output
+    const top = this.work[L - 1].hs + B * H;
+    const { outWeight, outBias } = this.layout;
+    if (!outWeight) {
+      this.arena.f32.copyWithin(io.y, top, top + TB * H);
+      return;
+    }
+    const O = outWeight.shape[0];
+    k.transpose(this.WoutT * F, (this.P + outWeight.offset) * F, O, H);
+    k.gemm_nn(io.y * F, top * F, this.WoutT * F, TB, O, H, H, O, O, 0);
+    k.add_bias_rows(io.y * F, (this.P + outBias!.offset) * F, TB, O, O);
+  }
+
+  backward(io: IOBuffers, T: number, B: number, clip: number): void {
+    const k = this.k;
+    const { hiddenSize: H, numLayers: L, cell, nonlinearity } = this.layout.config;
+    const GH = GATES[cell] * H;
+    const relu = nonlinearity === 'relu' ? 1 : 0;
+    const P = this.P, Gr = this.G;
+    const TB = T * B;
+    const topW = this.work[L - 1];
+    const top = topW.hs + B * H;
+    const { outWeight, outBias } = this.layout;
+    if (!outWeight) {
+      this.arena.f32.copyWithin(topW.dhIn, io.dy, io.dy + TB * H);
+    } else {
+      const O = outWeight.shape[0];
+      // dW_out[O, H] += dY^T H_top ; db_out += colsum(dY) ; dH_top[T*B, H] = dY W_out
+      k.gemm_tn((Gr + outWeight.offset) * F, io.dy * F, top * F, O, H, TB, O, H, H, 1);
+      k.col_sum_acc((Gr + outBias!.offset) * F, io.dy * F, TB, O, O);
+      k.gemm_nn(topW.dhIn * F, io.dy * F, (P + outWeight.offset) * F, TB, H, O, O, H, H, 0);
+    }
+    for (let l = L - 1; l >= 0; l--) {
+      const w = this.work[l];
+      const spec = this.layout.layers[l];
+      const In = spec.inSize;
+      const Wih = (P + spec.weightIh.offset) * F, Whh = (P + spec.weightHh.offset) * F;
+      // The input projections are no longer needed: their buffer holds dGx now.
+      const dgx = w.gx;
+      const dgh = cell === 'gru' ? w.dgh : w.gx; // RNN/LSTM: the same pre-activation gradient
+      let dh = this.dhA, spare = this.dhB;
+      k.fill(dh * F, B * H, 0);
+      if (cell === 'lstm') k.fill(this.dc * F, B * H, 0);
+      for (let t = T - 1; t >= 0; t--) {
+        // dh = dhIn_t + dhnext ; per-sequence clipping; ||dh|| for the diagnostics
+        k.add_to(dh * F, (w.dhIn + t * B * H) * F, B * H);
+        // (no allocation happens during backward, so the view stays valid)
+        this.arena.f32[io.norms + l * T + t] = k.row_norms_clip(dh * F, B, H, clip);
+        const gates = (w.gates + t * B * GH) * F;
+        const dgxT = (dgx + t * B * GH) * F, dghT = (dgh + t * B * GH) * F;
+        if (cell === 'rnn') {
+          k.rnn_backward_step(dgxT, dh * F, (w.hs + (t + 1) * B * H) * F, B * H, relu);
+          // dhnext = dhraw W_hh
+          k.gemm_nn(dh * F, dgxT, Whh, B, H, GH, GH, H, H, 0);
+        } else if (cell === 'lstm') {
+          k.lstm_backward_step(dgxT, this.dc * F, dh * F, this.dc * F, gates, (w.cs + (t + 1) * B * H) * F,
+            (w.cs + t * B * H) * F, B, H);
+          k.gemm_nn(dh * F, dgxT, Whh, B, H, GH, GH, H, H, 0);
+        } else {
+          k.gru_backward_step(dgxT, dghT, spare * F, dh * F, gates, (w.hn + t * B * H) * F, (w.hs + t * B * H) * F, B, H);
+          // dhnext = z * dh + dGh W_hh
+          k.gemm_nn(spare * F, dghT, Whh, B, H, GH, GH, H, H, 1);
+          const s = dh; dh = spare; spare = s;
+        }
+      }
+      const nf = this.arena.f32;
+      nf.copyWithin(io.dh0 + l * B * H, dh, dh + B * H);
+      if (cell === 'lstm') nf.copyWithin(io.dc0 + l * B * H, this.dc, this.dc + B * H);
+      // Weight gradients, summed over every timestep in one GEMM each:
+      // dW_ih += dGx^T X ; dW_hh += dGh^T H_prev ; biases += column sums
+      const input = l === 0 ? io.x : this.work[l - 1].hs + B * H;
+      k.gemm_tn((Gr + spec.weightIh.offset) * F, dgx * F, input * F, GH, In, TB, GH, In, In, 1);
+      k.gemm_tn((Gr + spec.weightHh.offset) * F, dgh * F, w.hs * F, GH, H, TB, GH, H, H, 1);
+      if (spec.biasIh) k.col_sum_acc((Gr + spec.biasIh.offset) * F, dgx * F, TB, GH, GH);
+      if (spec.biasHh) k.col_sum_acc((Gr + spec.biasHh.offset) * F, dgh * F, TB, GH, GH);
+      // dX = dGx W_ih : the gradient into the layer below (or dLoss/dx)
+      const dInput = l === 0 ? io.dx : this.work[l - 1].dhIn;
+      k.gemm_nn(dInput * F, dgx * F, Wih, TB, In, GH, GH, In, In, 0);
+    }
+  }
+
+  mseLoss(dy: number, y: number, target: number, n: number, scale: number): number {
+    return this.k.mse_loss(dy * F, y * F, target * F, n, scale);
+  }
+
+  crossEntropyLoss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number {
+    return this.k.ce_loss(dy * F, y * F, target * F, rows, classes, scale);
+  }
+
+  fill(off: number, n: number, value: number): void {
+    this.k.fill(off * F, n, value);
+  }
+
+  sumSquares(off: number, n: number): number {
+    return this.k.sum_squares(off * F, n);
+  }
+
+  scale(off: number, n: number, s: number): void {
+    this.k.scale(off * F, n, s);
+  }
+
+  clampAbs(off: number, n: number, v: number): void {
+    this.k.clamp_abs(off * F, n, v);
+  }
+
+  sgdStep(p: number, g: number, buf: number, n: number, lr: number, momentum: number, dampening: number,
+    nesterov: boolean, weightDecay: number, firstStep: boolean): void {
+    this.k.sgd_step(p * F, g * F, buf * F, n, lr, momentum, dampening, +nesterov, weightDecay, +firstStep);
+  }
+
+  adamStep(p: number, g: number, m: number, v: number, vmax: number, n: number, lr: number, beta1: number,
+    beta2: number, eps: number, weightDecay: number, decoupled: boolean, amsgrad: boolean, stepSize: number,
+    bc2Sqrt: number): void {
+    this.k.adam_step(p * F, g * F, m * F, v * F, vmax * F, n, lr, beta1, beta2, eps, weightDecay, +decoupled, +amsgrad,
+      stepSize, bc2Sqrt);
+  }
+
+  rmspropStep(p: number, g: number, sq: number, gavg: number, buf: number, n: number, lr: number, alpha: number,
+    eps: number, weightDecay: number, momentum: number, centered: boolean): void {
+    this.k.rmsprop_step(p * F, g * F, sq * F, gavg * F, buf * F, n, lr, alpha, eps, weightDecay, momentum, +centered);
+  }
+
+  adagradStep(p: number, g: number, sum: number, n: number, clr: number, weightDecay: number, eps: number): void {
+    this.k.adagrad_step(p * F, g * F, sum * F, n, clr, weightDecay, eps);
+  }
+}

@@ -1,0 +1,11 @@
+// Backend factory: 'wasm' (the product) or 'js' (the pure-TypeScript baseline).
+
+import type { Backend } from './backend.js';
+import { createJsBackend } from './backend-js.js';
+import { createWasmBackend } from './backend-wasm.js';
+
+export type BackendKind = 'wasm' | 'js';
+
+export async function createBackend(kind: BackendKind): Promise<Backend> {
+  return kind === 'js' ? createJsBackend() : createWasmBackend();
+}

@@ -1,0 +1,108 @@
+// The layout table: the one place that says where every tensor lives.
+//
+// Parameters are PyTorch state-dict entries (`rnn.weight_ih_l0`, ..., `out.bias`) in
+// PyTorch's own shapes and gate order, packed one after another into one flat float
+// region. Gradients, and every optimizer state buffer, use a region with this exact
+// layout, so "zero the gradients", "global norm" and "one optimizer step" are each one
+// loop over `numParams` floats (llm.c style).
+
+export type CellKind = 'rnn' | 'lstm' | 'gru';
+export type Nonlinearity = 'tanh' | 'relu';
+
+/** A fully resolved model configuration (defaults applied, validated). */
+export interface ModelConfig {
+  cell: CellKind;
+  /** only meaningful for cell 'rnn'; 'tanh' otherwise */
+  nonlinearity: Nonlinearity;
+  inputSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  /** size of the Linear head `out`; null = no head, the output is the top layer's h_t */
+  outputSize: number | null;
+  bias: boolean;
+}
+
+/** Gate blocks per cell, in PyTorch's order: RNN [h], LSTM [i,f,g,o], GRU [r,z,n]. */
+export const GATES: Record<CellKind, number> = { rnn: 1, lstm: 4, gru: 3 };
+export const GATE_NAMES: Record<CellKind, readonly string[]> = {
+  rnn: ['h'],
+  lstm: ['i', 'f', 'g', 'o'],
+  gru: ['r', 'z', 'n'],
+};
+
+export type ParamKind = 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh' | 'out_weight' | 'out_bias';
+
+export interface TensorSpec {
+  /** PyTorch state-dict name */
+  name: string;
+  kind: ParamKind;
+  /** layer index for rnn.* tensors, -1 for the head */
+  layer: number;
+  shape: number[];
+  /** number of floats */
+  size: number;
+  /** float offset from the start of the parameter region (16-byte aligned) */
+  offset: number;
+}
+
+export interface LayerSpec {
+  /** input features of this layer: inputSize for layer 0, hiddenSize above */
+  inSize: number;
+  weightIh: TensorSpec;
+  weightHh: TensorSpec;
+  biasIh: TensorSpec | null;
+  biasHh: TensorSpec | null;
+}
+
+export interface Layout {
+  config: ModelConfig;
+  tensors: TensorSpec[];
+  byName: Map<string, TensorSpec>;
+  layers: LayerSpec[];
+  outWeight: TensorSpec | null;
+  outBias: TensorSpec | null;
+  /** floats in the region, including alignment padding (padding stays 0 in every region) */
+  numParams: number;
+  /** width of the model's output: outputSize, or hiddenSize without a head */
+  outputWidth: number;
+}
+
+/** Round up to a multiple of 4 floats so every tensor starts on a 16-byte (f32x4) boundary. */
+export const align4 = (n: number): number => (n + 3) & ~3;
+
+export function buildLayout(config: ModelConfig): Layout {
+  const { cell, inputSize: I, hiddenSize: H, numLayers: L, outputSize: O, bias } = config;
+  const G = GATES[cell];
+  const tensors: TensorSpec[] = [];
+  let offset = 0;
+  const add = (name: string, kind: ParamKind, layer: number, shape: number[]): TensorSpec => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const t: TensorSpec = { name, kind, layer, shape, size, offset };
+    offset += align4(size);
+    tensors.push(t);
+    return t;
+  };
+  const layers: LayerSpec[] = [];
+  for (let l = 0; l < L; l++) {
+    const inSize = l === 0 ? I : H;
+    // PyTorch's state-dict order: weight_ih, weight_hh, bias_ih, bias_hh per layer.
+    const weightIh = add(`rnn.weight_ih_l${l}`, 'weight_ih', l, [G * H, inSize]);
+    const weightHh = add(`rnn.weight_hh_l${l}`, 'weight_hh', l, [G * H, H]);
+    const biasIh = bias ? add(`rnn.bias_ih_l${l}`, 'bias_ih', l, [G * H]) : null;
+    const biasHh = bias ? add(`rnn.bias_hh_l${l}`, 'bias_hh', l, [G * H]) : null;
+    layers.push({ inSize, weightIh, weightHh, biasIh, biasHh });
+  }
+  // The Linear head always has a bias, as nn.Linear(H, O) in the reference model.
+  const outWeight = O !== null ? add('out.weight', 'out_weight', -1, [O, H]) : null;
+  const outBias = O !== null ? add('out.bias', 'out_bias', -1, [O]) : null;
+  return {
+    config,
+    tensors,
+    byName: new Map(tensors.map((t) => [t.name, t])),
+    layers,
+    outWeight,
+    outBias,
+    numParams: offset,
+    outputWidth: O ?? H,
+  };
+}

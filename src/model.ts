@@ -1,0 +1,402 @@
+// The public model: configuration, validation, the parameter/gradient regions, and the
+// loss. The numbers are computed by a Backend (backend-wasm.ts or backend-js.ts).
+
+import type { Arena } from './arena.js';
+import type { Backend, IOBuffers } from './backend.js';
+import { createBackend, type BackendKind } from './backends.js';
+import {
+  checkFinite, checkFinitePositive, checkOneOf, checkPositiveInt, checkTensor, fail, shapeStr, type TensorLike,
+} from './errors.js';
+import { initParams, type InitSpec } from './init.js';
+import { buildLayout, type CellKind, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
+
+export type Tensor = { shape: number[]; data: Float32Array };
+export type IntTensor = { shape: number[]; data: Int32Array };
+export type { BackendKind };
+
+export interface CreateModelOptions {
+  cell: CellKind;
+  nonlinearity?: Nonlinearity;
+  inputSize: number;
+  hiddenSize: number;
+  numLayers?: number;
+  /** size of the Linear head on the top layer's h_t; omit for no head (output = h_t) */
+  outputSize?: number | null;
+  bias?: boolean;
+  backend?: BackendKind;
+  /** seed for the initial weights (same seed, same weights on both backends) */
+  seed?: number;
+  init?: InitSpec;
+}
+
+export interface LossSpec {
+  kind: 'mse' | 'cross_entropy';
+  reduction: 'sum' | 'mean';
+  /** loss on the final step's output only (many-to-one) */
+  lastStepOnly?: boolean;
+}
+
+export interface Batch {
+  /** [T, B, inputSize] */
+  x: TensorLike;
+  /** mse: [T, B, O] (or [B, O] with lastStepOnly); cross_entropy: class ids [T, B] (or [B]) */
+  target: TensorLike;
+  /** [numLayers, B, hiddenSize]; zeros when omitted */
+  h0?: TensorLike;
+  /** [numLayers, B, hiddenSize], LSTM only; zeros when omitted */
+  c0?: TensorLike;
+}
+
+export interface GradOptions {
+  /** per-timestep clipping: rescale each sequence's dLoss/dh_t to L2 norm <= this */
+  clipHiddenGrad?: number;
+}
+
+export interface ForwardResult {
+  output: Tensor;
+  hN: Tensor;
+  cN?: Tensor;
+}
+
+export interface LossAndGradResult extends ForwardResult {
+  loss: number;
+  dx: Tensor;
+  dh0: Tensor;
+  dc0?: Tensor;
+  /** [numLayers][T]: Frobenius norm over the batch of the total dLoss/dh_t */
+  hiddenGradNorms: number[][];
+}
+
+const CELLS = ['rnn', 'lstm', 'gru'] as const;
+
+/** Validate and fill in defaults (PyTorch's: numLayers 1, bias true, tanh). */
+export function resolveOptions(opts: CreateModelOptions): { options: CreateModelOptions; config: ModelConfig } {
+  if (opts === null || typeof opts !== 'object') fail(`createModel options must be an object, got ${String(opts)}`);
+  const cell = checkOneOf('cell', opts.cell, CELLS);
+  const nonlinearity = checkOneOf('nonlinearity', opts.nonlinearity ?? 'tanh', ['tanh', 'relu'] as const);
+  if (cell !== 'rnn' && opts.nonlinearity !== undefined && nonlinearity !== 'tanh') {
+    fail(`nonlinearity applies to cell 'rnn' only; cell '${cell}' got nonlinearity '${nonlinearity}'`);
+  }
+  const inputSize = checkPositiveInt('inputSize', opts.inputSize);
+  const hiddenSize = checkPositiveInt('hiddenSize', opts.hiddenSize);
+  const numLayers = checkPositiveInt('numLayers', opts.numLayers ?? 1);
+  const outputSize = opts.outputSize == null ? null : checkPositiveInt('outputSize', opts.outputSize);
+  const bias = opts.bias ?? true;
+  if (typeof bias !== 'boolean') fail(`bias must be a boolean, got ${JSON.stringify(bias)}`);
+  const backend = checkOneOf('backend', opts.backend ?? 'wasm', ['wasm', 'js'] as const);
+  const seed = opts.seed ?? 0;
+  if (!Number.isInteger(seed)) fail(`seed must be an integer, got ${String(seed)}`);
+  const config: ModelConfig = { cell, nonlinearity: cell === 'rnn' ? nonlinearity : 'tanh', inputSize, hiddenSize, numLayers, outputSize, bias };
+  const options: CreateModelOptions = {
+    cell, ...(cell === 'rnn' ? { nonlinearity } : {}), inputSize, hiddenSize, numLayers, outputSize, bias, backend, seed,
+    ...(opts.init !== undefined ? { init: opts.init } : {}),
+  };
+  return { options, config };
+}
+
+/** Build a model; the 'wasm' backend compiles (once per process) and instantiates the kernels. */
+export async function createModel(opts: CreateModelOptions): Promise<Model> {
+  const { options, config } = resolveOptions(opts);
+  const backend = await createBackend(options.backend!);
+  return new Model(options, config, backend);
+}
+
+export class Model {
+  readonly options: CreateModelOptions;
+  readonly config: ModelConfig;
+  readonly layout: Layout;
+  readonly backend: Backend;
+  readonly arena: Arena;
+  /** float offset of the parameter region (layout.numParams floats) */
+  readonly params: number;
+  /** float offset of the gradient region (same layout) */
+  readonly grads: number;
+  private io: IOBuffers | null = null;
+  /** what the last forward ran on, so backward can check it is still current */
+  private last: { T: number; B: number } | null = null;
+
+  constructor(options: CreateModelOptions, config: ModelConfig, backend: Backend) {
+    this.options = options;
+    this.config = config;
+    this.layout = buildLayout(config);
+    this.backend = backend;
+    this.arena = backend.arena;
+    this.params = this.arena.alloc(this.layout.numParams);
+    this.grads = this.arena.alloc(this.layout.numParams);
+    initParams(this.layout, this.paramView(), options.init ?? 'pytorch', options.seed ?? 0);
+    backend.bind(this.layout, this.params, this.grads);
+  }
+
+  get numParams(): number {
+    return this.layout.numParams;
+  }
+
+  /** Live view of the parameter region (invalid after any allocation; for kernels and initialisers). */
+  paramView(): Float32Array {
+    return this.arena.f32.subarray(this.params, this.params + this.layout.numParams);
+  }
+
+  /** Live view of the gradient region. */
+  gradView(): Float32Array {
+    return this.arena.f32.subarray(this.grads, this.grads + this.layout.numParams);
+  }
+
+  /** PyTorch state dict (copies): `rnn.weight_ih_l0`, ..., `out.weight`, `out.bias`. */
+  stateDict(): Record<string, Tensor> {
+    return this.regionDict(this.params);
+  }
+
+  /** Gradients by the same names (copies). */
+  gradDict(): Record<string, Tensor> {
+    return this.regionDict(this.grads);
+  }
+
+  private regionDict(base: number): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const t of this.layout.tensors) {
+      out[t.name] = { shape: [...t.shape], data: this.arena.read(base + t.offset, t.size) };
+    }
+    return out;
+  }
+
+  /**
+   * Load PyTorch-named tensors. Every key must be present with the right shape and finite
+   * values; checked before anything is written, so a failed load leaves the model unchanged.
+   * Keys of a bare nn.RNN/LSTM/GRU state dict (`weight_ih_l0`, no `rnn.` prefix) are accepted too.
+   */
+  loadStateDict(sd: Record<string, TensorLike>): void {
+    if (sd === null || typeof sd !== 'object') fail(`loadStateDict: state dict must be an object, got ${String(sd)}`);
+    const byName = this.layout.byName;
+    const resolved = new Map<string, ArrayLike<number>>();
+    for (const [key, value] of Object.entries(sd)) {
+      const name = byName.has(key) ? key : byName.has(`rnn.${key}`) ? `rnn.${key}` : null;
+      if (name === null) {
+        fail(`loadStateDict: unknown key '${key}' for this model (expected: ${[...byName.keys()].join(', ')})`);
+      }
+      if (resolved.has(name)) fail(`loadStateDict: '${key}' is given twice (as '${name}' and without the 'rnn.' prefix)`);
+      const spec = byName.get(name)!;
+      const data = checkTensor(`loadStateDict: '${key}'`, value, spec.shape);
+      checkFinite(`loadStateDict: '${key}'`, data);
+      resolved.set(name, data);
+    }
+    const missing = [...byName.keys()].filter((k) => !resolved.has(k));
+    if (missing.length) fail(`loadStateDict: missing keys ${missing.join(', ')}`);
+    const f = this.arena.f32;
+    for (const t of this.layout.tensors) f.set(resolved.get(t.name)!, this.params + t.offset);
+  }
+
+  /** Set every gradient to zero (gradients accumulate across lossAndGrad calls, as in PyTorch). */
+  zeroGrad(): void {
+    this.backend.fill(this.grads, this.layout.numParams, 0);
+  }
+
+  /** Inference over a batch of sequences: x [T, B, inputSize]. */
+  forward(x: TensorLike, state: { h0?: TensorLike; c0?: TensorLike } = {}): ForwardResult {
+    const { T, B } = this.prepareInputs(x, state.h0, state.c0);
+    this.backend.forward(this.io!, T, B);
+    this.last = { T, B };
+    return this.readForward(T, B);
+  }
+
+  /**
+   * Forward, loss, and full backpropagation through time. Parameter gradients are ADDED to
+   * the gradient region (call zeroGrad() between steps, as with PyTorch).
+   */
+  lossAndGrad(batch: Batch, loss: LossSpec, opts: GradOptions = {}): LossAndGradResult {
+    if (batch === null || typeof batch !== 'object') fail(`lossAndGrad: batch must be { x, target, h0?, c0? }, got ${String(batch)}`);
+    const spec = this.checkLoss(loss);
+    const clip = opts.clipHiddenGrad ?? 0;
+    if (opts.clipHiddenGrad !== undefined) checkFinitePositive('clipHiddenGrad', clip);
+    const { T, B } = this.prepareInputs(batch.x, batch.h0, batch.c0);
+    // Validate the target before any compute, so a bad target changes nothing.
+    const writeTarget = this.checkTarget(batch.target, spec, T, B);
+    const io = this.io!;
+    writeTarget(io.target);
+    this.backend.forward(io, T, B);
+    this.last = { T, B };
+    const lossValue = this.computeLoss(spec, T, B);
+    this.backend.backward(io, T, B, clip);
+    const { config: c } = this;
+    const L = c.numLayers, H = c.hiddenSize;
+    const norms: number[][] = [];
+    const nv = this.arena.read(io.norms, L * T);
+    for (let l = 0; l < L; l++) norms.push(Array.from(nv.subarray(l * T, (l + 1) * T)));
+    return {
+      loss: lossValue,
+      ...this.readForward(T, B),
+      dx: { shape: [T, B, c.inputSize], data: this.arena.read(io.dx, T * B * c.inputSize) },
+      dh0: { shape: [L, B, H], data: this.arena.read(io.dh0, L * B * H) },
+      ...(c.cell === 'lstm' ? { dc0: { shape: [L, B, H], data: this.arena.read(io.dc0, L * B * H) } } : {}),
+      hiddenGradNorms: norms,
+    };
+  }
+
+  private checkLoss(loss: LossSpec): Required<LossSpec> {
+    if (loss === null || typeof loss !== 'object') fail(`loss must be { kind, reduction, lastStepOnly? }, got ${String(loss)}`);
+    const kind = checkOneOf('loss.kind', loss.kind, ['mse', 'cross_entropy'] as const);
+    const reduction = checkOneOf('loss.reduction', loss.reduction, ['sum', 'mean'] as const);
+    const lastStepOnly = loss.lastStepOnly ?? false;
+    if (typeof lastStepOnly !== 'boolean') fail(`loss.lastStepOnly must be a boolean, got ${JSON.stringify(lastStepOnly)}`);
+    return { kind, reduction, lastStepOnly };
+  }
+
+  /** Validate x, h0, c0 and copy them into the arena; returns T and B. */
+  private prepareInputs(x: TensorLike, h0?: TensorLike, c0?: TensorLike): { T: number; B: number } {
+    const { inputSize: I, hiddenSize: H, numLayers: L, cell } = this.config;
+    if (x === null || typeof x !== 'object' || !Array.isArray(x.shape)) {
+      fail(`x must be a tensor { shape: [T, B, ${I}], data }, got ${x === null ? 'null' : typeof x}`);
+    }
+    if (x.shape.length !== 3) fail(`x has shape ${shapeStr(x.shape)}, expected [T, B, ${I}] (time-major)`);
+    const [T, B] = x.shape;
+    if (!Number.isInteger(T) || T < 1) fail(`x has shape ${shapeStr(x.shape)}: T (sequence length) must be an integer >= 1, got ${T}`);
+    if (!Number.isInteger(B) || B < 1) fail(`x has shape ${shapeStr(x.shape)}: B (batch size) must be an integer >= 1, got ${B}`);
+    const xd = checkTensor('x', x, [T, B, I], 'T, B, inputSize');
+    checkFinite('x', xd);
+    const h0d = h0 != null ? checkTensor('h0', h0, [L, B, H], 'numLayers, B, hiddenSize') : null;
+    if (h0d) checkFinite('h0', h0d);
+    if (c0 != null && cell !== 'lstm') fail(`c0 is for cell 'lstm' only; this model's cell is '${cell}'`);
+    const c0d = c0 != null ? checkTensor('c0', c0, [L, B, H], 'numLayers, B, hiddenSize') : null;
+    if (c0d) checkFinite('c0', c0d);
+    const io = this.ensureIO(T, B);
+    const f = this.arena.f32;
+    f.set(xd, io.x);
+    if (h0d) f.set(h0d, io.h0); else f.fill(0, io.h0, io.h0 + L * B * H);
+    if (cell === 'lstm') {
+      if (c0d) f.set(c0d, io.c0); else f.fill(0, io.c0, io.c0 + L * B * H);
+    }
+    return { T, B };
+  }
+
+  /** Validate the target now; return a writer that copies it into the arena. */
+  private checkTarget(target: TensorLike, spec: Required<LossSpec>, T: number, B: number): (off: number) => void {
+    const O = this.layout.outputWidth;
+    const steps = spec.lastStepOnly ? 1 : T;
+    if (target === null || typeof target !== 'object' || !Array.isArray(target.shape)) {
+      fail(`target must be a tensor { shape, data }, got ${target === null ? 'null' : typeof target}`);
+    }
+    if (spec.kind === 'mse') {
+      // [T, B, O] always accepted (with lastStepOnly only the last step is used, as the
+      // fixtures do); [B, O] with lastStepOnly.
+      const full = [T, B, O];
+      const short = [B, O];
+      const isShort = spec.lastStepOnly && target.shape.length === 2;
+      const data = checkTensor('target', target, isShort ? short : full,
+        spec.lastStepOnly ? `T, B, outputSize or B, outputSize` : 'T, B, outputSize');
+      checkFinite('target', data);
+      const skip = isShort || !spec.lastStepOnly ? 0 : (T - 1) * B * O;
+      const n = steps * B * O;
+      return (off) => {
+        const f = this.arena.f32;
+        for (let i = 0; i < n; i++) f[off + i] = data[skip + i];
+      };
+    }
+    const isShort = spec.lastStepOnly && target.shape.length === 1;
+    const data = checkTensor('target', target, isShort ? [B] : [T, B],
+      spec.lastStepOnly ? 'class ids, T, B or B' : 'class ids, T, B');
+    const skip = isShort || !spec.lastStepOnly ? 0 : (T - 1) * B;
+    const n = steps * B;
+    for (let i = 0; i < n; i++) {
+      const v = data[skip + i];
+      if (!Number.isInteger(v) || v < 0 || v >= O) {
+        fail(`target.data[${skip + i}] = ${v} is not a class id in [0, ${O - 1}] (outputSize ${O})`);
+      }
+    }
+    return (off) => {
+      const iv = this.arena.i32;
+      for (let i = 0; i < n; i++) iv[off + i] = data[skip + i];
+    };
+  }
+
+  /** Loss over y (whole sequence or last step), writing dLoss/dy into io.dy. */
+  private computeLoss(spec: Required<LossSpec>, T: number, B: number): number {
+    const io = this.io!;
+    const O = this.layout.outputWidth;
+    const be = this.backend;
+    let y = io.y, dy = io.dy;
+    let steps = T;
+    if (spec.lastStepOnly) {
+      // Earlier steps do not enter the loss: their output gradient is zero.
+      be.fill(io.dy, (T - 1) * B * O, 0);
+      y += (T - 1) * B * O;
+      dy += (T - 1) * B * O;
+      steps = 1;
+    }
+    if (spec.kind === 'mse') {
+      const n = steps * B * O;
+      return be.mseLoss(dy, y, io.target, n, spec.reduction === 'mean' ? 1 / n : 1);
+    }
+    const rows = steps * B;
+    return be.crossEntropyLoss(dy, y, io.target, rows, O, spec.reduction === 'mean' ? 1 / rows : 1);
+  }
+
+  private readForward(T: number, B: number): ForwardResult {
+    const io = this.io!;
+    const { hiddenSize: H, numLayers: L, cell } = this.config;
+    const O = this.layout.outputWidth;
+    return {
+      output: { shape: [T, B, O], data: this.arena.read(io.y, T * B * O) },
+      hN: { shape: [L, B, H], data: this.arena.read(io.hN, L * B * H) },
+      ...(cell === 'lstm' ? { cN: { shape: [L, B, H], data: this.arena.read(io.cN, L * B * H) } } : {}),
+    };
+  }
+
+  /** I/O buffers sized for (T, B); reused while the sizes fit, so steady training allocates nothing. */
+  private ensureIO(T: number, B: number): IOBuffers {
+    const cur = this.io;
+    if (cur && T <= cur.T && B <= cur.B) return cur;
+    const Tc = Math.max(T, cur?.T ?? 0), Bc = Math.max(B, cur?.B ?? 0);
+    const { inputSize: I, hiddenSize: H, numLayers: L } = this.config;
+    const O = this.layout.outputWidth;
+    const a = this.arena;
+    const lstm = this.config.cell === 'lstm';
+    this.io = {
+      T: Tc, B: Bc,
+      x: a.alloc(Tc * Bc * I),
+      h0: a.alloc(L * Bc * H),
+      c0: lstm ? a.alloc(L * Bc * H) : 0,
+      y: a.alloc(Tc * Bc * O),
+      target: a.alloc(Tc * Bc * O),
+      dy: a.alloc(Tc * Bc * O),
+      dx: a.alloc(Tc * Bc * I),
+      dh0: a.alloc(L * Bc * H),
+      dc0: lstm ? a.alloc(L * Bc * H) : 0,
+      hN: a.alloc(L * Bc * H),
+      cN: lstm ? a.alloc(L * Bc * H) : 0,
+      norms: a.alloc(L * Tc),
+    };
+    return this.io;
+  }
+}
+
+/**
+ * Global L2-norm clipping over every parameter gradient, as torch.nn.utils.clip_grad_norm_:
+ * returns the norm before clipping; scales by maxNorm / (norm + 1e-6) when that is < 1.
+ */
+export function clipGradNorm(model: Model, maxNorm: number, opts: { errorIfNonfinite?: boolean } = {}): number {
+  checkFinitePositive('maxNorm', maxNorm);
+  const n = model.layout.numParams;
+  const norm = Math.sqrt(model.backend.sumSquares(model.grads, n));
+  if (!Number.isFinite(norm) && opts.errorIfNonfinite) {
+    fail(`clipGradNorm: the total norm of gradients is non-finite (${norm}); ` +
+      `non-finite gradient in ${nonfiniteTensors(model).join(', ')}`);
+  }
+  const coef = maxNorm / (norm + 1e-6);
+  if (coef < 1) model.backend.scale(model.grads, n, coef);
+  return norm;
+}
+
+/** Clamp every gradient to [-value, value], as torch.nn.utils.clip_grad_value_. */
+export function clipGradValue(model: Model, value: number): void {
+  checkFinitePositive('value', value);
+  model.backend.clampAbs(model.grads, model.layout.numParams, value);
+}
+
+/** Names of gradient tensors holding NaN or Inf. */
+export function nonfiniteTensors(model: Model, region: 'grads' | 'params' = 'grads'): string[] {
+  const base = region === 'grads' ? model.grads : model.params;
+  const bad: string[] = [];
+  for (const t of model.layout.tensors) {
+    if (!Number.isFinite(model.backend.sumSquares(base + t.offset, t.size))) bad.push(t.name);
+  }
+  return bad;
+}

@@ -1,0 +1,105 @@
+// Every PyTorch fixture, on both backends: forward values, loss, every gradient by name,
+// input and initial-state gradients, per-step hidden-gradient norms, and the three kinds
+// of clipping. Tolerances (fixtures README): float32 forward ~1e-5, loss 2e-5, gradients
+// 1e-4, each relative to the tensor's largest magnitude; PyTorch computed in float64.
+
+import { describe, expect, it } from 'vitest';
+import { clipGradNorm, clipGradValue, createModel, type Model } from '../src/index.js';
+import { listFixtures } from './helpers/fixtures.js';
+import { expectClose, expectScalarClose } from './helpers/compare.js';
+
+const FWD = 1e-5;
+const LOSS = 2e-5;
+const GRAD = 1e-4;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Fx = any;
+
+export async function modelFor(fx: Fx, backend: 'wasm' | 'js'): Promise<Model> {
+  const c = fx.config;
+  const m = await createModel({
+    cell: c.cell, nonlinearity: c.nonlinearity, inputSize: c.input_size, hiddenSize: c.hidden_size,
+    numLayers: c.num_layers, outputSize: c.output_size, bias: c.bias, backend,
+  });
+  m.loadStateDict(fx.params);
+  return m;
+}
+
+export function batchFor(fx: Fx) {
+  const ce = fx.loss.kind === 'cross_entropy';
+  return {
+    x: fx.x,
+    target: ce ? { shape: fx.target.shape, data: Int32Array.from(fx.target.data) } : fx.target,
+    ...(fx.h0 ? { h0: fx.h0 } : {}),
+    ...(fx.c0 ? { c0: fx.c0 } : {}),
+  };
+}
+
+export function lossFor(fx: Fx) {
+  return { kind: fx.loss.kind, reduction: fx.loss.reduction, lastStepOnly: fx.loss.last_step_only };
+}
+
+function expectGrads(what: string, model: Model, expected: Record<string, { shape: number[]; data: number[] }>) {
+  const got = model.gradDict();
+  expect(Object.keys(got).sort()).toEqual(Object.keys(expected).sort());
+  for (const [name, t] of Object.entries(expected)) expectClose(`${what} ${name}`, got[name], t, GRAD);
+}
+
+const fixtures = listFixtures();
+
+describe.each(['wasm', 'js'] as const)('PyTorch fixtures on the %s backend', (backend) => {
+  describe.each(fixtures.map((f) => [f.name, f.json]))('%s', (_name, fx: Fx) => {
+    it('matches outputs, loss, every gradient, dx, dh0/dc0 and hidden-gradient norms', async () => {
+      const model = await modelFor(fx, backend);
+      const r = model.lossAndGrad(batchFor(fx), lossFor(fx));
+      expectClose('output', r.output, fx.output, FWD);
+      expectClose('h_n', r.hN, fx.h_n, FWD);
+      if (fx.c_n) expectClose('c_n', r.cN!, fx.c_n, FWD);
+      else expect(r.cN).toBeUndefined();
+      expectScalarClose('loss', r.loss, fx.loss_value, LOSS);
+      expectGrads('grad', model, fx.grads);
+      expectClose('d_x', r.dx, fx.d_x, GRAD);
+      expectClose('d_h0', r.dh0, fx.d_h0, GRAD);
+      if (fx.d_c0) expectClose('d_c0', r.dc0!, fx.d_c0, GRAD);
+      expect(r.hiddenGradNorms.length).toBe(fx.config.num_layers);
+      fx.hidden_grad_norms.forEach((row: number[], l: number) =>
+        expectClose(`hidden_grad_norms[${l}]`, { data: r.hiddenGradNorms[l] }, { shape: [row.length], data: row }, GRAD));
+      // forward() alone gives the same outputs as the training path
+      const f = model.forward(fx.x, { h0: fx.h0 ?? undefined, c0: fx.c0 ?? undefined });
+      expect(Array.from(f.output.data)).toEqual(Array.from(r.output.data));
+    });
+
+    it('accumulates gradients across calls until zeroGrad, as PyTorch backward does', async () => {
+      const model = await modelFor(fx, backend);
+      model.lossAndGrad(batchFor(fx), lossFor(fx));
+      model.lossAndGrad(batchFor(fx), lossFor(fx));
+      const doubled = Object.fromEntries(Object.entries(fx.grads as Record<string, { shape: number[]; data: number[] }>)
+        .map(([k, t]) => [k, { shape: t.shape, data: t.data.map((v) => 2 * v) }]));
+      expectGrads('2x grad', model, doubled);
+      model.zeroGrad();
+      for (const t of Object.values(model.gradDict())) expect(t.data.every((v) => v === 0)).toBe(true);
+    });
+
+    if (fx.clip_grad_norm) it('clipGradNorm returns the total norm and clips as clip_grad_norm_', async () => {
+      const model = await modelFor(fx, backend);
+      model.lossAndGrad(batchFor(fx), lossFor(fx));
+      const norm = clipGradNorm(model, fx.clip_grad_norm.max_norm);
+      expectScalarClose('total_norm', norm, fx.clip_grad_norm.total_norm, GRAD);
+      expectScalarClose('grad_norm', norm, fx.grad_norm, GRAD);
+      expectGrads('clipped', model, fx.clip_grad_norm.grads);
+    });
+
+    if (fx.clip_grad_value) it('clipGradValue clamps as clip_grad_value_', async () => {
+      const model = await modelFor(fx, backend);
+      model.lossAndGrad(batchFor(fx), lossFor(fx));
+      clipGradValue(model, fx.clip_grad_value.clip_value);
+      expectGrads('clamped', model, fx.clip_grad_value.grads);
+    });
+
+    if (fx.hidden_clip) it('clipHiddenGrad rescales each sequence dLoss/dh_t per timestep', async () => {
+      const model = await modelFor(fx, backend);
+      model.lossAndGrad(batchFor(fx), lossFor(fx), { clipHiddenGrad: fx.hidden_clip.threshold });
+      expectGrads('hidden-clipped', model, fx.hidden_clip.grads);
+    });
+  });
+});
