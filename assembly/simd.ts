@@ -37,9 +37,30 @@ export function sq_acc_f64(acc: v128, v: v128): v128 {
   return f64x2.add(f64x2.add(acc, f64x2.mul(lo, lo)), f64x2.mul(hi, hi));
 }
 
-/** The f32 at byte address p broadcast to four lanes. */
+/**
+ * The first `lanes` (1..4) floats at p, remaining lanes zero. Lets a tail of
+ * fewer than four elements run through the same vector formula as the body
+ * (with lanes = 4 constant after inlining, this is a plain v128.load).
+ */
 // @ts-ignore: decorator
 @inline
-export function splat_at(p: usize): v128 {
-  return v128.load32_splat(p);
+export function load_lanes(p: usize, lanes: i32): v128 {
+  if (lanes == 4) return v128.load(p);
+  let v = v128.load32_zero(p);
+  if (lanes > 1) v = v128.load32_lane(p, v, 1, 4);
+  if (lanes > 2) v = v128.load32_lane(p, v, 2, 8);
+  return v;
+}
+
+/** Store the first `lanes` (1..4) floats of v at p; nothing past them is written. */
+// @ts-ignore: decorator
+@inline
+export function store_lanes(p: usize, v: v128, lanes: i32): void {
+  if (lanes == 4) {
+    v128.store(p, v);
+    return;
+  }
+  v128.store32_lane(p, v, 0);
+  if (lanes > 1) v128.store32_lane(p, v, 1, 4);
+  if (lanes > 2) v128.store32_lane(p, v, 2, 8);
 }

@@ -167,7 +167,7 @@ class JsBackend implements Backend {
     }
   }
 
-  backward(io: IOBuffers, T: number, B: number, clip: number): void {
+  backward(io: IOBuffers, T: number, B: number, clip: number, inputGrad: boolean): void {
     const f = this.arena.f32;
     const { hiddenSize: H, numLayers: L, cell, nonlinearity } = this.layout.config;
     const GH = GATES[cell] * H;
@@ -206,7 +206,8 @@ class JsBackend implements Backend {
       const input = l === 0 ? io.x : this.work[l - 1].hs + B * H;
       // where dLoss/d(input) goes: dx for layer 0, the layer below's dhIn otherwise
       const dInput = l === 0 ? io.dx : this.work[l - 1].dhIn;
-      for (let i = 0; i < T * B * In; i++) f[dInput + i] = 0;
+      const wantDInput = l > 0 || inputGrad;
+      if (wantDInput) for (let i = 0; i < T * B * In; i++) f[dInput + i] = 0;
       dhnext.fill(0);
       dcnext.fill(0);
       for (let t = T - 1; t >= 0; t--) {
@@ -275,9 +276,10 @@ class JsBackend implements Backend {
             if (dbih >= 0) f[dbih + j] += di;
             if (dbhh >= 0) f[dbhh + j] += dhh;
             const ri = j * In, rh = j * H;
-            for (let k = 0; k < In; k++) {
-              f[dWih + ri + k] += di * f[x + k];
-              f[dInput + (t * B + b) * In + k] += di * f[Wih + ri + k];
+            for (let k = 0; k < In; k++) f[dWih + ri + k] += di * f[x + k];
+            if (wantDInput) {
+              const dxr = dInput + (t * B + b) * In;
+              for (let k = 0; k < In; k++) f[dxr + k] += di * f[Wih + ri + k];
             }
             for (let k = 0; k < H; k++) {
               f[dWhh + rh + k] += dhh * f[hprev + k];

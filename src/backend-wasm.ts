@@ -46,8 +46,6 @@ export interface Kernels {
 
 export type WasmBuild = 'simd' | 'relaxed';
 
-let compiled: { module: WebAssembly.Module; build: WasmBuild } | null = null;
-
 function wasmPath(build: WasmBuild): URL {
   // build/ sits at the package root: two levels up from dist/src/backend-wasm.js, one
   // level up from src/backend-wasm.ts (tests run the sources directly).
@@ -56,43 +54,53 @@ function wasmPath(build: WasmBuild): URL {
   return existsSync(shipped) ? shipped : new URL(`../${name}`, import.meta.url);
 }
 
+const modules = new Map<WasmBuild, WebAssembly.Module>();
+
+/** Can this Node run the relaxed-SIMD build? (sets V8's flag on Node 20 if needed) */
+function relaxedSupported(bytes: Uint8Array<ArrayBuffer>): boolean {
+  // Node 20 validates relaxed SIMD only behind this flag; it must be set before compiling.
+  if (!WebAssembly.validate(bytes)) setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return WebAssembly.validate(bytes);
+}
+
+function compile(build: WasmBuild): WebAssembly.Module {
+  let m = modules.get(build);
+  if (!m) {
+    const bytes = readFileSync(wasmPath(build));
+    if (build === 'relaxed' && !relaxedSupported(bytes)) {
+      throw new Error('bptt-wasm: the relaxed-SIMD build was requested, but this Node cannot run relaxed SIMD');
+    }
+    m = new WebAssembly.Module(bytes);
+    modules.set(build, m);
+  }
+  return m;
+}
+
+let defaultBuild: WasmBuild | null = null;
+
 /**
- * Which build runs: the relaxed-SIMD one (f32x4.relaxed_madd, FMA) where this Node can
- * validate it, the plain SIMD one otherwise. BPTT_WASM_BUILD=simd|relaxed forces one.
+ * The Wasm build models use unless told otherwise: the relaxed-SIMD one (f32x4.relaxed_madd,
+ * FMA) where this Node can validate it, the plain SIMD one otherwise.
+ * BPTT_WASM_BUILD=simd|relaxed forces one (CI runs the suite on both).
  */
-function chooseBuild(): { module: WebAssembly.Module; build: WasmBuild } {
-  if (compiled) return compiled;
+export function wasmBuild(): WasmBuild {
+  if (defaultBuild) return defaultBuild;
   const forced = process.env.BPTT_WASM_BUILD;
-  if (forced !== undefined && forced !== 'simd' && forced !== 'relaxed') {
+  if (forced !== undefined && forced !== '' && forced !== 'simd' && forced !== 'relaxed') {
     throw new Error(`bptt-wasm: BPTT_WASM_BUILD must be 'simd' or 'relaxed', got '${forced}'`);
   }
-  if (forced !== 'simd') {
-    const bytes = readFileSync(wasmPath('relaxed'));
-    // Node 20 validates relaxed SIMD only behind this flag; it must be set before compiling.
-    if (!WebAssembly.validate(bytes)) setFlagsFromString('--experimental-wasm-relaxed-simd');
-    if (WebAssembly.validate(bytes)) {
-      compiled = { module: new WebAssembly.Module(bytes), build: 'relaxed' };
-      return compiled;
-    }
-    if (forced === 'relaxed') throw new Error('bptt-wasm: BPTT_WASM_BUILD=relaxed, but this Node cannot run relaxed SIMD');
-  }
-  compiled = { module: new WebAssembly.Module(readFileSync(wasmPath('simd'))), build: 'simd' };
-  return compiled;
+  if (forced === 'simd' || forced === 'relaxed') defaultBuild = forced;
+  else defaultBuild = relaxedSupported(readFileSync(wasmPath('relaxed'))) ? 'relaxed' : 'simd';
+  return defaultBuild;
 }
 
-/** The Wasm build this process uses ('relaxed' = FMA, or plain 'simd'). */
-export function wasmBuild(): WasmBuild {
-  return chooseBuild().build;
-}
-
-export async function instantiateKernels(): Promise<Kernels> {
-  const { module } = chooseBuild();
-  const { exports } = await instantiate<Record<string, unknown>>(module, {});
+export async function instantiateKernels(build: WasmBuild = wasmBuild()): Promise<Kernels> {
+  const { exports } = await instantiate<Record<string, unknown>>(compile(build), {});
   return exports as unknown as Kernels;
 }
 
-export async function createWasmBackend(): Promise<Backend> {
-  const k = await instantiateKernels();
+export async function createWasmBackend(build?: WasmBuild): Promise<Backend> {
+  const k = await instantiateKernels(build);
   // The module's static data lives inside its initial memory; the arena starts after it.
   return new WasmBackend(k, new Arena(k.memory, k.memory.buffer.byteLength));
 }
@@ -222,7 +230,7 @@ class WasmBackend implements Backend {
     k.add_bias_rows(io.y * F, (this.P + outBias!.offset) * F, TB, O, O);
   }
 
-  backward(io: IOBuffers, T: number, B: number, clip: number): void {
+  backward(io: IOBuffers, T: number, B: number, clip: number, inputGrad: boolean): void {
     const k = this.k;
     const { hiddenSize: H, numLayers: L, cell, nonlinearity } = this.layout.config;
     const GH = GATES[cell] * H;
@@ -285,8 +293,8 @@ class WasmBackend implements Backend {
       if (spec.biasIh) k.col_sum_acc((Gr + spec.biasIh.offset) * F, dgx * F, TB, GH, GH);
       if (spec.biasHh) k.col_sum_acc((Gr + spec.biasHh.offset) * F, dgh * F, TB, GH, GH);
       // dX = dGx W_ih : the gradient into the layer below (or dLoss/dx)
-      const dInput = l === 0 ? io.dx : this.work[l - 1].dhIn;
-      k.gemm_nn(dInput * F, dgx * F, Wih, TB, In, GH, GH, In, In, 0);
+      if (l > 0) k.gemm_nn(this.work[l - 1].dhIn * F, dgx * F, Wih, TB, In, GH, GH, In, In, 0);
+      else if (inputGrad) k.gemm_nn(io.dx * F, dgx * F, Wih, TB, In, GH, GH, In, In, 0);
     }
   }
 

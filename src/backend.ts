@@ -53,8 +53,9 @@ export interface Backend {
    * into the gradient region; writes io.dx, io.dh0, io.dc0 and io.norms.
    * clipHiddenGrad > 0: each sequence's total dLoss/dh_t (every layer and step) is rescaled
    * to L2 norm <= clipHiddenGrad before it flows back into step t's cell.
+   * inputGrad = false skips dLoss/dx (training does not need it; io.dx is left as it was).
    */
-  backward(io: IOBuffers, T: number, B: number, clipHiddenGrad: number): void;
+  backward(io: IOBuffers, T: number, B: number, clipHiddenGrad: number, inputGrad: boolean): void;
 
   /** MSE: returns scale * sum((y - t)^2) over n values and writes dy = 2 * scale * (y - t). */
   mseLoss(dy: number, y: number, target: number, n: number, scale: number): number;

@@ -2,10 +2,10 @@
 
 import type { Backend } from './backend.js';
 import { createJsBackend } from './backend-js.js';
-import { createWasmBackend } from './backend-wasm.js';
+import { createWasmBackend, type WasmBuild } from './backend-wasm.js';
 
 export type BackendKind = 'wasm' | 'js';
 
-export async function createBackend(kind: BackendKind): Promise<Backend> {
-  return kind === 'js' ? createJsBackend() : createWasmBackend();
+export async function createBackend(kind: BackendKind, build?: WasmBuild): Promise<Backend> {
+  return kind === 'js' ? createJsBackend() : createWasmBackend(build);
 }

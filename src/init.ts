@@ -99,7 +99,7 @@ const PRESETS: Record<InitPreset, Resolved> = {
   },
 };
 
-const KIND_KEYS: Record<ParamKind, keyof Resolved> = {
+const KIND_KEYS: Record<ParamKind, Exclude<keyof Resolved, 'forgetBias'>> = {
   weight_ih: 'weightIh', weight_hh: 'weightHh', bias_ih: 'biasIh', bias_hh: 'biasHh',
   out_weight: 'outWeight', out_bias: 'outBias',
 };

@@ -4,6 +4,7 @@
 import type { Arena } from './arena.js';
 import type { Backend, IOBuffers } from './backend.js';
 import { createBackend, type BackendKind } from './backends.js';
+import type { WasmBuild } from './backend-wasm.js';
 import {
   checkFinite, checkFinitePositive, checkOneOf, checkPositiveInt, checkTensor, fail, shapeStr, type TensorLike,
 } from './errors.js';
@@ -27,6 +28,8 @@ export interface CreateModelOptions {
   /** seed for the initial weights (same seed, same weights on both backends) */
   seed?: number;
   init?: InitSpec;
+  /** wasm only: force the plain 'simd' or the 'relaxed' (FMA) build; default: the best this Node runs */
+  wasmBuild?: WasmBuild;
 }
 
 export interface LossSpec {
@@ -50,6 +53,8 @@ export interface Batch {
 export interface GradOptions {
   /** per-timestep clipping: rescale each sequence's dLoss/dh_t to L2 norm <= this */
   clipHiddenGrad?: number;
+  /** compute dLoss/dx (default true); training loops pass false to skip that product */
+  inputGrad?: boolean;
 }
 
 export interface ForwardResult {
@@ -60,7 +65,8 @@ export interface ForwardResult {
 
 export interface LossAndGradResult extends ForwardResult {
   loss: number;
-  dx: Tensor;
+  /** dLoss/dx [T, B, inputSize]; absent when called with inputGrad: false */
+  dx?: Tensor;
   dh0: Tensor;
   dc0?: Tensor;
   /** [numLayers][T]: Frobenius norm over the batch of the total dLoss/dh_t */
@@ -97,7 +103,8 @@ export function resolveOptions(opts: CreateModelOptions): { options: CreateModel
 /** Build a model; the 'wasm' backend compiles (once per process) and instantiates the kernels. */
 export async function createModel(opts: CreateModelOptions): Promise<Model> {
   const { options, config } = resolveOptions(opts);
-  const backend = await createBackend(options.backend!);
+  if (opts.wasmBuild !== undefined) checkOneOf('wasmBuild', opts.wasmBuild, ['simd', 'relaxed'] as const);
+  const backend = await createBackend(options.backend!, opts.wasmBuild);
   return new Model(options, config, backend);
 }
 
@@ -215,7 +222,8 @@ export class Model {
     this.backend.forward(io, T, B);
     this.last = { T, B };
     const lossValue = this.computeLoss(spec, T, B);
-    this.backend.backward(io, T, B, clip);
+    const inputGrad = opts.inputGrad ?? true;
+    this.backend.backward(io, T, B, clip, inputGrad);
     const { config: c } = this;
     const L = c.numLayers, H = c.hiddenSize;
     const norms: number[][] = [];
@@ -224,7 +232,7 @@ export class Model {
     return {
       loss: lossValue,
       ...this.readForward(T, B),
-      dx: { shape: [T, B, c.inputSize], data: this.arena.read(io.dx, T * B * c.inputSize) },
+      ...(inputGrad ? { dx: { shape: [T, B, c.inputSize], data: this.arena.read(io.dx, T * B * c.inputSize) } } : {}),
       dh0: { shape: [L, B, H], data: this.arena.read(io.dh0, L * B * H) },
       ...(c.cell === 'lstm' ? { dc0: { shape: [L, B, H], data: this.arena.read(io.dc0, L * B * H) } } : {}),
       hiddenGradNorms: norms,

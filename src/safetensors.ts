@@ -11,10 +11,8 @@
 // converted to float32. Writing produces what `safetensors.torch.save_file` writes:
 // `__metadata__` first, tensors sorted by name and laid out in that order.
 
-export interface Tensor {
-  shape: number[];
-  data: Float32Array;
-}
+import type { TensorLike } from './errors.js';
+import type { Tensor } from './model.js';
 
 export interface SafetensorsFile {
   tensors: Record<string, Tensor>;
@@ -152,11 +150,6 @@ export function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-export interface TensorLike {
-  shape: number[];
-  data: ArrayLike<number>;
-}
-
 /**
  * Serialize float32 tensors (any ArrayLike data is stored as F32) and a string->string
  * metadata map. Tensors are sorted by name, as the Python library writes them.
@@ -182,7 +175,7 @@ export function writeSafetensors(tensors: Record<string, TensorLike>, metadata: 
     if (t.data.length !== numel) {
       throw new Error(`safetensors: tensor '${name}': shape [${t.shape}] needs ${numel} values, data has ${t.data.length}`);
     }
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * numel] };
+    header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + 4 * numel] };
     offset += 4 * numel;
   }
   let json = new TextEncoder().encode(JSON.stringify(header));

@@ -58,7 +58,7 @@ describe.each(['wasm', 'js'] as const)('PyTorch fixtures on the %s backend', (ba
       else expect(r.cN).toBeUndefined();
       expectScalarClose('loss', r.loss, fx.loss_value, LOSS);
       expectGrads('grad', model, fx.grads);
-      expectClose('d_x', r.dx, fx.d_x, GRAD);
+      expectClose('d_x', r.dx!, fx.d_x, GRAD);
       expectClose('d_h0', r.dh0, fx.d_h0, GRAD);
       if (fx.d_c0) expectClose('d_c0', r.dc0!, fx.d_c0, GRAD);
       expect(r.hiddenGradNorms.length).toBe(fx.config.num_layers);

@@ -1,0 +1,73 @@
+// Utilities over flat regions (all parameters, all gradients, ...): llm.c's
+// one-buffer layout turns zero-grad, global-norm clipping and the like into one
+// pass over one region.
+
+import { sq_acc_f64, hsum2 } from "./simd";
+
+/** p[i] = v for i < n. */
+export function fill(p: usize, n: i32, v: f32): void {
+  const vv = f32x4.splat(v);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(p + (<usize>i << 2), vv);
+  for (; i < n; i++) store<f32>(p + (<usize>i << 2), v);
+}
+
+/** sum of p[i]^2 for i < n, accumulated in f64 (global gradient norms). */
+export function sum_squares(p: usize, n: i32): f64 {
+  // two accumulators: the f64 adds are the latency chain
+  let a0 = f64x2.splat(0), a1 = f64x2.splat(0);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const q = p + (<usize>i << 2);
+    a0 = sq_acc_f64(a0, v128.load(q));
+    a1 = sq_acc_f64(a1, v128.load(q, 16));
+  }
+  for (; i + 4 <= n; i += 4) a0 = sq_acc_f64(a0, v128.load(p + (<usize>i << 2)));
+  let s = hsum2(f64x2.add(a0, a1));
+  for (; i < n; i++) {
+    const x = <f64>load<f32>(p + (<usize>i << 2));
+    s += x * x;
+  }
+  return s;
+}
+
+/** p[i] *= s for i < n. */
+export function scale(p: usize, n: i32, s: f32): void {
+  const sv = f32x4.splat(s);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const q = p + (<usize>i << 2);
+    v128.store(q, f32x4.mul(v128.load(q), sv));
+  }
+  for (; i < n; i++) {
+    const q = p + (<usize>i << 2);
+    store<f32>(q, load<f32>(q) * s);
+  }
+}
+
+/** p[i] = clamp(p[i], -v, v) for i < n (clip_grad_value_). */
+export function clamp_abs(p: usize, n: i32, v: f32): void {
+  const hi = f32x4.splat(v), lo = f32x4.splat(-v);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const q = p + (<usize>i << 2);
+    v128.store(q, f32x4.min(f32x4.max(v128.load(q), lo), hi));
+  }
+  for (; i < n; i++) {
+    const q = p + (<usize>i << 2);
+    store<f32>(q, min<f32>(max<f32>(load<f32>(q), -v), v));
+  }
+}
+
+/** dst[i] += src[i] for i < n. */
+export function add_to(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+  }
+}

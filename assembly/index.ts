@@ -1,0 +1,13 @@
+// bptt-wasm kernels. Every pointer is a byte address into the exported memory,
+// every size an i32 element count, flags are i32 0/1. Kernels never allocate:
+// TypeScript owns the memory above heap_base() and grows it.
+
+export { heap_base } from "./memory";
+export { gemm_nn, gemm_tn, gemm_nt } from "./gemm";
+export { transpose, add_bias_rows, col_sum_acc, row_norms_clip } from "./matrix";
+export { rnn_forward_step, rnn_backward_step } from "./rnn";
+export { lstm_forward_step, lstm_backward_step } from "./lstm";
+export { gru_forward_step, gru_backward_step } from "./gru";
+export { mse_loss, ce_loss } from "./loss";
+export { fill, sum_squares, scale, clamp_abs, add_to } from "./elementwise";
+export { sgd_step, adam_step, rmsprop_step, adagrad_step } from "./optim";

@@ -1,0 +1,159 @@
+// Row- and column-wise matrix helpers around the GEMMs: transpose, bias rows,
+// bias gradients (column sums) and per-row gradient clipping.
+
+import { sq_acc_f64, hsum2 } from "./simd";
+
+/** dst[cols, rows] = src[rows, cols]^T, both tightly packed. 4x4 blocks through registers. */
+export function transpose(dst: usize, src: usize, rows: i32, cols: i32): void {
+  const rs4 = <usize>cols << 2; // byte stride of a src row
+  const rd4 = <usize>rows << 2; // byte stride of a dst row
+  let i = 0;
+  for (; i + 4 <= rows; i += 4) {
+    const s = src + <usize>i * rs4;
+    const d = dst + (<usize>i << 2);
+    let j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      const sj = s + (<usize>j << 2);
+      const r0 = v128.load(sj);
+      const r1 = v128.load(sj + rs4);
+      const r2 = v128.load(sj + 2 * rs4);
+      const r3 = v128.load(sj + 3 * rs4);
+      const t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5);
+      const t1 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
+      const t2 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
+      const t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
+      const dj = d + <usize>j * rd4;
+      v128.store(dj, f32x4.shuffle(t0, t1, 0, 1, 4, 5));
+      v128.store(dj + rd4, f32x4.shuffle(t0, t1, 2, 3, 6, 7));
+      v128.store(dj + 2 * rd4, f32x4.shuffle(t2, t3, 0, 1, 4, 5));
+      v128.store(dj + 3 * rd4, f32x4.shuffle(t2, t3, 2, 3, 6, 7));
+    }
+    for (; j < cols; j++) {
+      const sj = s + (<usize>j << 2);
+      const dj = d + <usize>j * rd4;
+      store<f32>(dj, load<f32>(sj));
+      store<f32>(dj, load<f32>(sj + rs4), 4);
+      store<f32>(dj, load<f32>(sj + 2 * rs4), 8);
+      store<f32>(dj, load<f32>(sj + 3 * rs4), 12);
+    }
+  }
+  for (; i < rows; i++) {
+    const s = src + <usize>i * rs4;
+    const d = dst + (<usize>i << 2);
+    for (let j = 0; j < cols; j++) store<f32>(d + <usize>j * rd4, load<f32>(s + (<usize>j << 2)));
+  }
+}
+
+/** C[m, n] += bias[n] for every row m < M. */
+export function add_bias_rows(C: usize, bias: usize, M: i32, N: i32, ldc: i32): void {
+  const ldc4 = <usize>ldc << 2;
+  for (let m = 0; m < M; m++) {
+    const c = C + <usize>m * ldc4;
+    let j = 0;
+    for (; j + 4 <= N; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(c + o, f32x4.add(v128.load(c + o), v128.load(bias + o)));
+    }
+    for (; j < N; j++) {
+      const o = <usize>j << 2;
+      store<f32>(c + o, load<f32>(c + o) + load<f32>(bias + o));
+    }
+  }
+}
+
+// Rows summed in f32 registers before each flush into dst: bounds the rounding
+// error of long sums (T*B rows) like a two-level pairwise sum, at no extra cost.
+const COL_BLOCK = 64;
+
+/** dst[n] += sum over m < M of A[m, n] (bias gradients: db += column sums of dG). */
+export function col_sum_acc(dst: usize, A: usize, M: i32, N: i32, lda: i32): void {
+  const lda4 = <usize>lda << 2;
+  for (let m0 = 0; m0 < M; m0 += COL_BLOCK) {
+    const m1 = m0 + COL_BLOCK < M ? m0 + COL_BLOCK : M;
+    const a0 = A + <usize>m0 * lda4;
+    let j = 0;
+    // 16 columns (one cache line of each row) per pass, four accumulators
+    for (; j + 16 <= N; j += 16) {
+      const o = <usize>j << 2;
+      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+      let a = a0 + o;
+      for (let m = m0; m < m1; m++) {
+        s0 = f32x4.add(s0, v128.load(a));
+        s1 = f32x4.add(s1, v128.load(a, 16));
+        s2 = f32x4.add(s2, v128.load(a, 32));
+        s3 = f32x4.add(s3, v128.load(a, 48));
+        a += lda4;
+      }
+      const d = dst + o;
+      v128.store(d, f32x4.add(v128.load(d), s0));
+      v128.store(d, f32x4.add(v128.load(d, 16), s1), 16);
+      v128.store(d, f32x4.add(v128.load(d, 32), s2), 32);
+      v128.store(d, f32x4.add(v128.load(d, 48), s3), 48);
+    }
+    for (; j + 4 <= N; j += 4) {
+      const o = <usize>j << 2;
+      let s0 = f32x4.splat(0);
+      let a = a0 + o;
+      for (let m = m0; m < m1; m++) {
+        s0 = f32x4.add(s0, v128.load(a));
+        a += lda4;
+      }
+      v128.store(dst + o, f32x4.add(v128.load(dst + o), s0));
+    }
+    for (; j < N; j++) {
+      const o = <usize>j << 2;
+      let s: f32 = 0;
+      let a = a0 + o;
+      for (let m = m0; m < m1; m++) {
+        s += load<f32>(a);
+        a += lda4;
+      }
+      store<f32>(dst + o, load<f32>(dst + o) + s);
+    }
+  }
+}
+
+/** Sum of squares of n floats at p, in f64. */
+// @ts-ignore: decorator
+@inline
+function row_sq(p: usize, n: i32): f64 {
+  let acc = f64x2.splat(0);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) acc = sq_acc_f64(acc, v128.load(p + (<usize>j << 2)));
+  let s = hsum2(acc);
+  for (; j < n; j++) {
+    const x = <f64>load<f32>(p + (<usize>j << 2));
+    s += x * x;
+  }
+  return s;
+}
+
+/**
+ * Per-row clipping of dh[B, H]: a row whose L2 norm exceeds threshold (> 0) is
+ * scaled down to norm threshold. Returns the Frobenius norm after clipping.
+ */
+export function row_norms_clip(dh: usize, B: i32, H: i32, threshold: f64): f64 {
+  const ld4 = <usize>H << 2;
+  let total: f64 = 0;
+  for (let b = 0; b < B; b++) {
+    const p = dh + <usize>b * ld4;
+    let sq = row_sq(p, H);
+    const nb = Math.sqrt(sq);
+    if (threshold > 0 && nb > threshold) {
+      const s = <f32>(threshold / nb);
+      const sv = f32x4.splat(s);
+      let j = 0;
+      for (; j + 4 <= H; j += 4) {
+        const o = <usize>j << 2;
+        v128.store(p + o, f32x4.mul(v128.load(p + o), sv));
+      }
+      for (; j < H; j++) {
+        const o = <usize>j << 2;
+        store<f32>(p + o, load<f32>(p + o) * s);
+      }
+      sq = row_sq(p, H); // the stored (rounded) values are what later steps see
+    }
+    total += sq;
+  }
+  return Math.sqrt(total);
+}

@@ -1,0 +1,52 @@
+// The benchmark workloads (issue 4's table) and their FLOP counts, shared by the benchmarks.
+
+export const WORKLOADS = {
+  W1: { desc: 'tanh RNN I32 H128 O32 T50 B32, MSE', model: { cell: 'rnn', inputSize: 32, hiddenSize: 128, outputSize: 32 }, T: 50, B: 32, loss: 'mse' },
+  W2: { desc: 'LSTM I64 H256 O64 T100 B32, MSE', model: { cell: 'lstm', inputSize: 64, hiddenSize: 256, outputSize: 64 }, T: 100, B: 32, loss: 'mse' },
+  W3: { desc: 'GRU I64 H256 O64 T100 B32, MSE', model: { cell: 'gru', inputSize: 64, hiddenSize: 256, outputSize: 64 }, T: 100, B: 32, loss: 'mse' },
+  W4: { desc: 'char LSTM one-hot V65 H128 T25 B1, softmax CE', model: { cell: 'lstm', inputSize: 65, hiddenSize: 128, outputSize: 65 }, T: 25, B: 1, loss: 'cross_entropy' },
+};
+
+const GATES = { rnn: 1, lstm: 4, gru: 3 };
+
+/**
+ * FLOPs of one training step (forward, loss, BPTT, no dLoss/dx for the input layer), counting
+ * the matrix products only, 2 per multiply-add: forward, then weight gradients and
+ * gradients into each layer's inputs and previous state.
+ */
+export function stepFlops(w) {
+  const { cell, inputSize: I, hiddenSize: H, outputSize: O, numLayers: L = 1 } = w.model;
+  const TB = w.T * w.B, GH = GATES[cell] * H;
+  let fwd = 0;
+  for (let l = 0; l < L; l++) fwd += 2 * TB * ((l === 0 ? I : H) + H) * GH;
+  fwd += 2 * TB * H * O;
+  return 3 * fwd - 2 * TB * I * GH;
+}
+
+/** Deterministic inputs for a workload. */
+export function makeBatch(w) {
+  let s = 12345;
+  const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296) * 2 - 1;
+  const { inputSize: I, outputSize: O } = w.model;
+  const { T, B } = w;
+  let x;
+  if (w.loss === 'cross_entropy') {
+    // one-hot characters
+    x = new Float32Array(T * B * I);
+    for (let i = 0; i < T * B; i++) x[i * I + ((i * 31 + 7) % I)] = 1;
+  } else {
+    x = Float32Array.from({ length: T * B * I }, r);
+  }
+  const target = w.loss === 'mse'
+    ? { shape: [T, B, O], data: Float32Array.from({ length: T * B * O }, r) }
+    : { shape: [T, B], data: Int32Array.from({ length: T * B }, (_, i) => (i * 17 + 3) % O) };
+  return { x: { shape: [T, B, I], data: x }, target };
+}
+
+/** One SGD training step: zero grads, forward + loss + BPTT, update. */
+export function trainStep(model, batch, loss) {
+  model.zeroGrad();
+  const r = model.lossAndGrad(batch, { kind: loss, reduction: 'sum' }, { inputGrad: false });
+  model.backend.sgdStep(model.params, model.grads, 0, model.numParams, 1e-4, 0, 0, false, 0, false);
+  return r.loss;
+}
