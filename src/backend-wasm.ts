@@ -13,11 +13,13 @@ import { setFlagsFromString } from 'node:v8';
 import { instantiate } from '@assemblyscript/loader';
 import { Arena } from './arena.js';
 import type { Backend, IOBuffers } from './backend.js';
-import { GATES, type Layout } from './layout.js';
+import { buildLayout, GATES, type Layout } from './layout.js';
 
 /** The kernels exported by assembly/index.ts (byte pointers, i32 sizes). */
 export interface Kernels {
   memory: WebAssembly.Memory;
+  /** first byte after the module's static data */
+  heap_base(): number;
   gemm_nn(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, acc: number): void;
   gemm_tn(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, acc: number): void;
   gemm_nt(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, acc: number): void;
@@ -94,15 +96,59 @@ export function wasmBuild(): WasmBuild {
   return defaultBuild;
 }
 
-export async function instantiateKernels(build: WasmBuild = wasmBuild()): Promise<Kernels> {
-  const { exports } = await instantiate<Record<string, unknown>>(compile(build), {});
-  return exports as unknown as Kernels;
+/** The compiled module of a build (compiled once per process). */
+export function compileBuild(build: WasmBuild = wasmBuild()): WebAssembly.Module {
+  return compile(build);
 }
 
-export async function createWasmBackend(build?: WasmBuild): Promise<Backend> {
+// The kernels import their memory: TypeScript creates it (shared, so worker threads can
+// run kernels over the same arena) and hands it in. Sizes in 64 KiB pages; the maximum is
+// reserved address space, not memory in use.
+const INITIAL_PAGES = 16;
+const MAXIMUM_PAGES = 32768; // 2 GiB
+
+/** A fresh memory for one model. */
+export function sharedMemory(): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared: true });
+}
+
+/** Instantiate a compiled kernel module over `memory` (modules that import one) . */
+export async function instantiateKernelsFrom(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Kernels> {
+  const importsMemory = WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
+  const { exports } = await instantiate<Record<string, unknown>>(module, importsMemory ? { env: { memory } } : {});
+  const k = exports as unknown as Kernels;
+  if (!importsMemory) (k as { memory: WebAssembly.Memory }).memory = exports.memory as WebAssembly.Memory;
+  else (k as { memory: WebAssembly.Memory }).memory = memory;
+  return k;
+}
+
+export async function instantiateKernels(build: WasmBuild = wasmBuild(), memory: WebAssembly.Memory = sharedMemory()): Promise<Kernels> {
+  return instantiateKernelsFrom(compile(build), memory);
+}
+
+export async function createWasmBackend(build?: WasmBuild, threads = 1): Promise<Backend> {
+  if (threads > 1) {
+    const { createParallelBackend } = await import('./backend-parallel.js');
+    return createParallelBackend(threads, build);
+  }
   const k = await instantiateKernels(build);
-  // The module's static data lives inside its initial memory; the arena starts after it.
-  return new WasmBackend(k, new Arena(k.memory, k.memory.buffer.byteLength));
+  // Everything below heap_base() is the module's static data (math tables, GEMM packing).
+  return new WasmBackend(k, new Arena(k.memory, k.heap_base()));
+}
+
+/** Where a WasmBackend keeps everything (float offsets): enough to rebuild it in a worker. */
+export interface WasmBackendState {
+  config: Layout['config'];
+  P: number;
+  G: number;
+  work: LayerWork[];
+  WoutT: number;
+  gh: number;
+  dhA: number;
+  dhB: number;
+  dc: number;
+  capT: number;
+  capB: number;
 }
 
 interface LayerWork {
@@ -119,7 +165,7 @@ interface LayerWork {
 
 const F = 4; // bytes per float: kernels take byte pointers
 
-class WasmBackend implements Backend {
+export class WasmBackend implements Backend {
   readonly kind = 'wasm' as const;
   readonly arena: Arena;
   private readonly k: Kernels;
@@ -155,8 +201,32 @@ class WasmBackend implements Backend {
     if (layout.outWeight) this.WoutT = this.arena.alloc(layout.outWeight.size);
   }
 
-  private ensureWork(T: number, B: number): void {
-    if (T <= this.capT && B <= this.capB) return;
+  get numParams(): number {
+    return this.layout.numParams;
+  }
+
+  /** Float offset of the gradient region this backend accumulates into. */
+  get gradRegion(): number {
+    return this.G;
+  }
+
+  /** Everything this backend's kernels touch, as offsets (for a worker's mirror of it). */
+  snapshot(): WasmBackendState {
+    const { P, G, WoutT, gh, dhA, dhB, dc, capT, capB } = this;
+    return { config: this.layout.config, P, G, work: this.work.map((w) => ({ ...w })), WoutT, gh, dhA, dhB, dc, capT, capB };
+  }
+
+  /** Become a mirror of another backend over the same (shared) memory; allocates nothing. */
+  restore(s: WasmBackendState): void {
+    this.layout = buildLayout(s.config);
+    ({ P: this.P, G: this.G, WoutT: this.WoutT, gh: this.gh, dhA: this.dhA, dhB: this.dhB, dc: this.dc,
+      capT: this.capT, capB: this.capB } = s);
+    this.work = s.work.map((w) => ({ ...w }));
+  }
+
+  /** Size the workspace for (T, B); returns true if it had to (re)allocate. */
+  ensureWork(T: number, B: number): boolean {
+    if (T <= this.capT && B <= this.capB) return false;
     const Tc = Math.max(T, this.capT), Bc = Math.max(B, this.capB);
     const { hiddenSize: H, cell } = this.layout.config;
     const GH = GATES[cell] * H;
@@ -176,6 +246,7 @@ class WasmBackend implements Backend {
     this.dc = a.alloc(Bc * H);
     this.capT = Tc;
     this.capB = Bc;
+    return true;
   }
 
   forward(io: IOBuffers, T: number, B: number): void {

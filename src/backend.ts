@@ -30,6 +30,29 @@ export interface IOBuffers {
   norms: number; //  [L, T]      ||dLoss/dh_t|| per layer and step
 }
 
+/** Allocate I/O buffers for capacity (T, B). */
+export function allocIOBuffers(arena: Arena, layout: Layout, T: number, B: number): IOBuffers {
+  const { inputSize: I, hiddenSize: H, numLayers: L, cell } = layout.config;
+  const O = layout.outputWidth;
+  const lstm = cell === 'lstm';
+  const a = arena;
+  return {
+    T, B,
+    x: a.alloc(T * B * I),
+    h0: a.alloc(L * B * H),
+    c0: lstm ? a.alloc(L * B * H) : 0,
+    y: a.alloc(T * B * O),
+    target: a.alloc(T * B * O),
+    dy: a.alloc(T * B * O),
+    dx: a.alloc(T * B * I),
+    dh0: a.alloc(L * B * H),
+    dc0: lstm ? a.alloc(L * B * H) : 0,
+    hN: a.alloc(L * B * H),
+    cN: lstm ? a.alloc(L * B * H) : 0,
+    norms: a.alloc(L * T),
+  };
+}
+
 export interface Backend {
   readonly kind: 'wasm' | 'js';
   readonly arena: Arena;
@@ -86,4 +109,7 @@ export interface Backend {
     eps: number, weightDecay: number, momentum: number, centered: boolean): void;
   /** clr = lr / (1 + (t - 1) * lrDecay) */
   adagradStep(p: number, g: number, sum: number, n: number, clr: number, weightDecay: number, eps: number): void;
+
+  /** Release threads and other resources (the arena is garbage-collected with the model). */
+  dispose?(): void;
 }

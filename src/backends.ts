@@ -6,6 +6,6 @@ import { createWasmBackend, type WasmBuild } from './backend-wasm.js';
 
 export type BackendKind = 'wasm' | 'js';
 
-export async function createBackend(kind: BackendKind, build?: WasmBuild): Promise<Backend> {
-  return kind === 'js' ? createJsBackend() : createWasmBackend(build);
+export async function createBackend(kind: BackendKind, build?: WasmBuild, threads = 1): Promise<Backend> {
+  return kind === 'js' ? createJsBackend() : createWasmBackend(build, threads);
 }

@@ -2,7 +2,7 @@
 // loss. The numbers are computed by a Backend (backend-wasm.ts or backend-js.ts).
 
 import type { Arena } from './arena.js';
-import type { Backend, IOBuffers } from './backend.js';
+import { allocIOBuffers, type Backend, type IOBuffers } from './backend.js';
 import { createBackend, type BackendKind } from './backends.js';
 import type { WasmBuild } from './backend-wasm.js';
 import {
@@ -30,6 +30,11 @@ export interface CreateModelOptions {
   init?: InitSpec;
   /** wasm only: force the plain 'simd' or the 'relaxed' (FMA) build; default: the best this Node runs */
   wasmBuild?: WasmBuild;
+  /**
+   * wasm only: worker threads to split each batch across (default 1). Pays off for
+   * batches of 8+ sequences on a quiet multi-core machine; call model.dispose() when done.
+   */
+  threads?: number;
 }
 
 export interface LossSpec {
@@ -104,7 +109,9 @@ export function resolveOptions(opts: CreateModelOptions): { options: CreateModel
 export async function createModel(opts: CreateModelOptions): Promise<Model> {
   const { options, config } = resolveOptions(opts);
   if (opts.wasmBuild !== undefined) checkOneOf('wasmBuild', opts.wasmBuild, ['simd', 'relaxed'] as const);
-  const backend = await createBackend(options.backend!, opts.wasmBuild);
+  const threads = checkPositiveInt('threads', opts.threads ?? 1);
+  if (threads > 1 && options.backend !== 'wasm') fail(`threads applies to backend 'wasm' only; got threads ${threads} with backend '${options.backend}'`);
+  const backend = await createBackend(options.backend!, opts.wasmBuild, threads);
   return new Model(options, config, backend);
 }
 
@@ -136,6 +143,11 @@ export class Model {
 
   get numParams(): number {
     return this.layout.numParams;
+  }
+
+  /** Stop worker threads (models with threads > 1); the model is unusable afterwards. */
+  dispose(): void {
+    this.backend.dispose?.();
   }
 
   /** Live view of the parameter region (invalid after any allocation; for kernels and initialisers). */
@@ -353,25 +365,7 @@ export class Model {
     const cur = this.io;
     if (cur && T <= cur.T && B <= cur.B) return cur;
     const Tc = Math.max(T, cur?.T ?? 0), Bc = Math.max(B, cur?.B ?? 0);
-    const { inputSize: I, hiddenSize: H, numLayers: L } = this.config;
-    const O = this.layout.outputWidth;
-    const a = this.arena;
-    const lstm = this.config.cell === 'lstm';
-    this.io = {
-      T: Tc, B: Bc,
-      x: a.alloc(Tc * Bc * I),
-      h0: a.alloc(L * Bc * H),
-      c0: lstm ? a.alloc(L * Bc * H) : 0,
-      y: a.alloc(Tc * Bc * O),
-      target: a.alloc(Tc * Bc * O),
-      dy: a.alloc(Tc * Bc * O),
-      dx: a.alloc(Tc * Bc * I),
-      dh0: a.alloc(L * Bc * H),
-      dc0: lstm ? a.alloc(L * Bc * H) : 0,
-      hN: a.alloc(L * Bc * H),
-      cN: lstm ? a.alloc(L * Bc * H) : 0,
-      norms: a.alloc(L * Tc),
-    };
+    this.io = allocIOBuffers(this.arena, this.layout, Tc, Bc);
     return this.io;
   }
 }

@@ -1,0 +1,87 @@
+// GEMM micro-benchmark: GFLOP/s of every layout on training-shaped problems,
+// both builds, one thread, median of several timed runs.
+//
+//   node bench/kernels.mjs            (after npm run build:wasm)
+//   node bench/kernels.mjs --quick    (fewer runs)
+
+import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+
+setFlagsFromString('--experimental-wasm-relaxed-simd');
+
+const quick = process.argv.includes('--quick');
+const RUNS = quick ? 3 : 7;
+const MIN_MS = quick ? 30 : 80; // each timed run repeats the call for at least this long
+
+// [variant, M, N, K, what it stands for]  (T*B = 3200 rows, B = 32, H = 256, LSTM: 4H = 1024)
+const SHAPES = [
+  ['nn', 32, 1024, 256, 'h[B,H] * W_hh^T[H,4H] (pre-transposed)'],
+  ['nn', 3200, 256, 1024, 'dX[TB,In] = dG[TB,4H] * W_ih[4H,In]'],
+  ['nn', 1, 512, 128, 'batch 1, matrix-vector'],
+  ['tn', 1024, 256, 3200, 'dW_ih[4H,In] += dG^T * X[TB,In]'],
+  ['tn', 1024, 256, 256, 'dW_hh per chunk of 8 steps'],
+  ['nt', 32, 1024, 256, 'h[B,H] * W_hh^T, W as stored'],
+  ['nt', 3200, 1024, 256, 'gx[TB,4H] = X * W_ih^T'],
+  ['nt', 1, 512, 128, 'batch 1, matrix-vector'],
+];
+
+function load(name) {
+  const bytes = readFileSync(new URL(`../build/bptt.${name}.wasm`, import.meta.url));
+  if (!WebAssembly.validate(bytes)) return null;
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
+function bench(k, [v, M, N, K]) {
+  const aLen = M * K, bLen = K * N, cLen = M * N;
+  const base = Math.ceil(k.heap_base() / 64) * 64;
+  const A = base, B = A + Math.ceil((aLen * 4) / 64) * 64, C = B + Math.ceil((bLen * 4) / 64) * 64;
+  const end = C + cLen * 4;
+  if (end > k.memory.buffer.byteLength) k.memory.grow(Math.ceil((end - k.memory.buffer.byteLength) / 65536));
+  const f = new Float32Array(k.memory.buffer);
+  for (let i = A / 4; i < end / 4; i++) f[i] = Math.random() - 0.5;
+  // leading dims: tight, as the training code uses them
+  const lda = v === 'tn' ? M : K, ldb = v === 'nt' ? K : N, ldc = N;
+  const fn = k[`gemm_${v}`];
+  const call = () => fn(C, A, B, M, N, K, lda, ldb, ldc, 1);
+  // warm up past Liftoff into TurboFan code
+  const t0 = performance.now();
+  let reps = 0;
+  while (performance.now() - t0 < 150 || reps < 5) {
+    call();
+    reps++;
+  }
+  const perCall = (performance.now() - t0) / reps;
+  const n = Math.max(1, Math.ceil(MIN_MS / perCall));
+  const times = [];
+  for (let r = 0; r < RUNS; r++) {
+    const s = performance.now();
+    for (let i = 0; i < n; i++) call();
+    times.push((performance.now() - s) / n);
+  }
+  const ms = median(times);
+  return { ms, gflops: (2 * M * N * K) / (ms * 1e6) };
+}
+
+const builds = ['simd', 'relaxed'].map((name) => ({ name, k: load(name) }));
+console.log(`node ${process.version}, V8 ${process.versions.v8}; median of ${RUNS} runs`);
+const rows = [];
+for (const shape of SHAPES) {
+  const [v, M, N, K, what] = shape;
+  const row = { gemm: `gemm_${v}`, M, N, K };
+  for (const { name, k } of builds) {
+    if (!k) {
+      row[name] = 'n/a';
+      continue;
+    }
+    const { gflops } = bench(k, shape);
+    row[`${name} GFLOP/s`] = gflops.toFixed(1);
+  }
+  row.shape = what;
+  rows.push(row);
+}
+console.table(rows);

@@ -1,0 +1,229 @@
+// Multi-core training: the batch is split into contiguous row blocks ("parts"); each part
+// runs the whole single-thread Wasm schedule (backend-wasm.ts) on its own rows, part 0 on
+// the calling thread and the others in worker_threads, all over ONE shared
+// WebAssembly.Memory. Sequences in a batch are independent through time, so the only
+// cross-part work is summing weight gradients (each worker part accumulates into a
+// private gradient region that is added into the model's after the sweep) and combining
+// the per-step gradient norms. Two synchronisations per training step: after forward,
+// after backward.
+//
+// Synchronisation is through a small control block in the shared memory: the caller
+// bumps a sequence number and notifies; a worker spins briefly, then Atomics.wait()s
+// (spinning alone collapses when the other core is busy); the caller waits the same way.
+
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { allocIOBuffers, type Backend, type IOBuffers } from './backend.js';
+import { Arena } from './arena.js';
+import { instantiateKernels, sharedMemory, WasmBackend, type Kernels, type WasmBuild, compileBuild } from './backend-wasm.js';
+import type { Layout } from './layout.js';
+
+// control block layout (int32 slots)
+export const CTRL = { SEQ: 0, CMD: 1, T: 2, B: 3, INPUT_GRAD: 4, DONE: 5, ERROR: 6, CLIP: 7, SIZE: 16 } as const;
+export const CMD = { SYNC: 1, FORWARD: 2, BACKWARD: 3, EXIT: 4 } as const;
+const SPIN = 20000;
+
+function workerUrl(): URL {
+  // the compiled worker sits next to this file in dist/src; tests run src/*.ts directly
+  const here = new URL('./worker.js', import.meta.url);
+  return existsSync(here) ? here : new URL('../dist/src/worker.js', import.meta.url);
+}
+
+interface Part {
+  backend: WasmBackend; // for part 0 the live one; for workers the main-thread twin that owns the offsets
+  io: IOBuffers | null;
+  grads: number; //        gradient region this part accumulates into
+  row0: number; //         first batch row of the current split
+  rows: number;
+  worker: Worker | null;
+  ctrl: number; //         int32 offset of this part's control block
+  seq: number;
+  synced: boolean;
+}
+
+export async function createParallelBackend(threads: number, build?: WasmBuild): Promise<Backend> {
+  const memory = sharedMemory();
+  const k = await instantiateKernels(build, memory);
+  const arena = new Arena(memory, k.heap_base());
+  const be = new ParallelBackend(k, arena, threads, build);
+  await be.start();
+  return be;
+}
+
+class ParallelBackend implements Backend {
+  readonly kind = 'wasm' as const;
+  readonly arena: Arena;
+  readonly threads: number;
+  private readonly k: Kernels;
+  private readonly build: WasmBuild | undefined;
+  private layout!: Layout;
+  private parts: Part[] = [];
+  private main: WasmBackend;
+
+  constructor(k: Kernels, arena: Arena, threads: number, build: WasmBuild | undefined) {
+    this.k = k;
+    this.arena = arena;
+    this.threads = threads;
+    this.build = build;
+    this.main = new WasmBackend(k, arena);
+  }
+
+  async start(): Promise<void> {
+    const module = compileBuild(this.build);
+    const ready: Promise<void>[] = [];
+    for (let p = 0; p < this.threads; p++) {
+      const ctrl = this.arena.alloc(CTRL.SIZE);
+      let worker: Worker | null = null;
+      if (p > 0) {
+        worker = new Worker(workerUrl(), { workerData: { memory: this.arena.memory, module, ctrl, scratchBytes: 0 } });
+        worker.unref();
+        ready.push(new Promise((resolve, reject) => {
+          worker!.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(String(m)))));
+          worker!.once('error', reject);
+        }));
+      }
+      this.parts.push({ backend: p === 0 ? this.main : new WasmBackend(this.k, this.arena), io: null, grads: 0, row0: 0, rows: 0,
+        worker, ctrl, seq: 0, synced: false });
+    }
+    await Promise.all(ready);
+  }
+
+  bind(layout: Layout, params: number, grads: number): void {
+    this.layout = layout;
+    this.parts.forEach((part, p) => {
+      part.grads = p === 0 ? grads : this.arena.alloc(layout.numParams);
+      part.backend.bind(layout, params, part.grads);
+    });
+  }
+
+  dispose(): void {
+    for (const part of this.parts) {
+      if (!part.worker) continue;
+      this.command(part, CMD.EXIT, 0, 0, 0, false);
+      void part.worker.terminate();
+      part.worker = null;
+    }
+  }
+
+  /** Split B rows into at most `threads` contiguous blocks and size each part for them. */
+  private split(T: number, B: number): Part[] {
+    const n = Math.min(this.parts.length, B);
+    const active = this.parts.slice(0, n);
+    let row = 0;
+    active.forEach((part, p) => {
+      const rows = Math.floor(B / n) + (p < B % n ? 1 : 0);
+      part.row0 = row;
+      part.rows = rows;
+      row += rows;
+      if (!part.io || part.io.T < T || part.io.B < rows) {
+        part.io = allocIOBuffers(this.arena, this.layout, Math.max(T, part.io?.T ?? 0), Math.max(rows, part.io?.B ?? 0));
+        part.synced = false;
+      }
+      if (part.backend.ensureWork(T, rows)) part.synced = false;
+    });
+    // Offsets may have changed: hand each worker its part's new layout (allocation is over).
+    for (const part of active) {
+      if (part.worker && !part.synced) {
+        part.worker.postMessage({ state: part.backend.snapshot(), io: part.io });
+        this.command(part, CMD.SYNC, 0, 0, 0, false);
+        this.wait(part);
+        part.synced = true;
+      }
+    }
+    return active;
+  }
+
+  /** Copy rows [row0, row0 + rows) of `steps` blocks of [B, width] between full and part buffers. */
+  private rowsCopy(toPart: boolean, full: number, part: number, steps: number, B: number, row0: number, rows: number, width: number): void {
+    const f = this.arena.f32;
+    for (let s = 0; s < steps; s++) {
+      const a = full + (s * B + row0) * width, b = part + s * rows * width, n = rows * width;
+      if (toPart) f.copyWithin(b, a, a + n); else f.copyWithin(a, b, b + n);
+    }
+  }
+
+  forward(io: IOBuffers, T: number, B: number): void {
+    const parts = this.split(T, B);
+    const { inputSize: I, hiddenSize: H, numLayers: L, cell } = this.layout.config;
+    const O = this.layout.outputWidth;
+    for (const p of parts) {
+      this.rowsCopy(true, io.x, p.io!.x, T, B, p.row0, p.rows, I);
+      this.rowsCopy(true, io.h0, p.io!.h0, L, B, p.row0, p.rows, H);
+      if (cell === 'lstm') this.rowsCopy(true, io.c0, p.io!.c0, L, B, p.row0, p.rows, H);
+    }
+    this.runAll(parts, CMD.FORWARD, T, 0, false, (p) => p.backend.forward(p.io!, T, p.rows));
+    for (const p of parts) {
+      this.rowsCopy(false, io.y, p.io!.y, T, B, p.row0, p.rows, O);
+      this.rowsCopy(false, io.hN, p.io!.hN, L, B, p.row0, p.rows, H);
+      if (cell === 'lstm') this.rowsCopy(false, io.cN, p.io!.cN, L, B, p.row0, p.rows, H);
+    }
+  }
+
+  backward(io: IOBuffers, T: number, B: number, clip: number, inputGrad: boolean): void {
+    const parts = this.split(T, B);
+    const { inputSize: I, hiddenSize: H, numLayers: L, cell } = this.layout.config;
+    const O = this.layout.outputWidth;
+    const n = this.layout.numParams;
+    for (const p of parts) this.rowsCopy(true, io.dy, p.io!.dy, T, B, p.row0, p.rows, O);
+    // worker parts start from zero in their private regions (they zero them themselves)
+    this.runAll(parts, CMD.BACKWARD, T, clip, inputGrad, (p) => p.backend.backward(p.io!, T, p.rows, clip, inputGrad));
+    const f = this.arena.f32;
+    for (let l = 0; l < L * T; l++) f[io.norms + l] = 0;
+    for (const p of parts) {
+      if (p !== this.parts[0]) this.k.add_to(this.parts[0].grads * 4, p.grads * 4, n);
+      if (inputGrad) this.rowsCopy(false, io.dx, p.io!.dx, T, B, p.row0, p.rows, I);
+      this.rowsCopy(false, io.dh0, p.io!.dh0, L, B, p.row0, p.rows, H);
+      if (cell === 'lstm') this.rowsCopy(false, io.dc0, p.io!.dc0, L, B, p.row0, p.rows, H);
+      // Frobenius norms over the whole batch from the parts' norms: sqrt(sum of squares)
+      for (let i = 0; i < L * T; i++) f[io.norms + i] += f[p.io!.norms + i] * f[p.io!.norms + i];
+    }
+    for (let i = 0; i < L * T; i++) f[io.norms + i] = Math.sqrt(f[io.norms + i]);
+  }
+
+  private runAll(parts: Part[], cmd: number, T: number, clip: number, inputGrad: boolean, local: (p: Part) => void): void {
+    for (const p of parts) if (p.worker) this.command(p, cmd, T, p.rows, clip, inputGrad);
+    local(parts[0]);
+    for (const p of parts) if (p.worker) this.wait(p);
+  }
+
+  private command(part: Part, cmd: number, T: number, B: number, clip: number, inputGrad: boolean): void {
+    const i32 = this.arena.i32, f32 = this.arena.f32;
+    const c = part.ctrl;
+    i32[c + CTRL.CMD] = cmd;
+    i32[c + CTRL.T] = T;
+    i32[c + CTRL.B] = B;
+    i32[c + CTRL.INPUT_GRAD] = inputGrad ? 1 : 0;
+    f32[c + CTRL.CLIP] = clip;
+    part.seq++;
+    Atomics.store(i32, c + CTRL.SEQ, part.seq);
+    Atomics.notify(i32, c + CTRL.SEQ);
+  }
+
+  private wait(part: Part): void {
+    const i32 = this.arena.i32;
+    const at = part.ctrl + CTRL.DONE;
+    let spins = 0;
+    for (;;) {
+      const done = Atomics.load(i32, at);
+      if (done === part.seq) break;
+      if (++spins > SPIN) Atomics.wait(i32, at, done, 50);
+    }
+    if (i32[part.ctrl + CTRL.ERROR] !== 0) {
+      throw new Error('bptt-wasm: a worker thread failed (see its error on stderr)');
+    }
+  }
+
+  // Everything else is cheap or elementwise over the flat regions: done on this thread.
+  mseLoss(dy: number, y: number, target: number, n: number, scale: number): number { return this.main.mseLoss(dy, y, target, n, scale); }
+  crossEntropyLoss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number {
+    return this.main.crossEntropyLoss(dy, y, target, rows, classes, scale);
+  }
+  fill(off: number, n: number, value: number): void { this.main.fill(off, n, value); }
+  sumSquares(off: number, n: number): number { return this.main.sumSquares(off, n); }
+  scale(off: number, n: number, s: number): void { this.main.scale(off, n, s); }
+  clampAbs(off: number, n: number, v: number): void { this.main.clampAbs(off, n, v); }
+  sgdStep(...a: Parameters<Backend['sgdStep']>): void { this.main.sgdStep(...a); }
+  adamStep(...a: Parameters<Backend['adamStep']>): void { this.main.adamStep(...a); }
+  rmspropStep(...a: Parameters<Backend['rmspropStep']>): void { this.main.rmspropStep(...a); }
+  adagradStep(...a: Parameters<Backend['adagradStep']>): void { this.main.adagradStep(...a); }
+}

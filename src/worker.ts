@@ -1,0 +1,47 @@
+// A training worker thread (see backend-parallel.ts): mirrors one batch part's WasmBackend
+// over the shared memory and runs forward/backward on command.
+
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { Arena } from './arena.js';
+import type { IOBuffers } from './backend.js';
+import { CMD, CTRL } from './backend-parallel.js';
+import { instantiateKernelsFrom, WasmBackend, type WasmBackendState } from './backend-wasm.js';
+
+const { memory, module, ctrl } = workerData as { memory: WebAssembly.Memory; module: WebAssembly.Module; ctrl: number };
+const k = await instantiateKernelsFrom(module, memory);
+const arena = new Arena(memory, k.heap_base());
+const backend = new WasmBackend(k, arena);
+let io: IOBuffers | null = null;
+parentPort!.postMessage('ready');
+
+const SPIN = 20000;
+let seen = 0;
+for (;;) {
+  const i32 = arena.i32;
+  let spins = 0;
+  while (Atomics.load(i32, ctrl + CTRL.SEQ) === seen) {
+    if (++spins > SPIN) Atomics.wait(i32, ctrl + CTRL.SEQ, seen, 1000);
+  }
+  seen = Atomics.load(i32, ctrl + CTRL.SEQ);
+  const cmd = i32[ctrl + CTRL.CMD];
+  if (cmd === CMD.EXIT) break;
+  try {
+    const T = i32[ctrl + CTRL.T], B = i32[ctrl + CTRL.B];
+    if (cmd === CMD.SYNC) {
+      const msg = receiveMessageOnPort(parentPort as never) as { message: { state: WasmBackendState; io: IOBuffers } } | undefined;
+      if (!msg) throw new Error('worker: SYNC without a state message');
+      backend.restore(msg.message.state);
+      io = msg.message.io;
+    } else if (cmd === CMD.FORWARD) {
+      backend.forward(io!, T, B);
+    } else if (cmd === CMD.BACKWARD) {
+      backend.fill(backend.gradRegion, backend.numParams, 0);
+      backend.backward(io!, T, B, arena.f32[ctrl + CTRL.CLIP], i32[ctrl + CTRL.INPUT_GRAD] === 1);
+    }
+  } catch (e) {
+    arena.i32[ctrl + CTRL.ERROR] = 1;
+    console.error('bptt-wasm worker:', e);
+  }
+  Atomics.store(arena.i32, ctrl + CTRL.DONE, seen);
+  Atomics.notify(arena.i32, ctrl + CTRL.DONE);
+}
