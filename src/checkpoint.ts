@@ -20,7 +20,7 @@
 
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { createModel, type CreateModelOptions, type Model } from './model.js';
+import { createModel, type CreateModelOptions, type Model, type Tensor } from './model.js';
 import { createOptimizer, type Optimizer, type OptimizerKind, type OptimizerState } from './optim.js';
 import type { TensorLike } from './errors.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
@@ -39,6 +39,9 @@ export interface SaveCheckpointOptions {
 export interface LoadCheckpointOptions {
   /** backend for the rebuilt model (default: the one saved in bptt_wasm.options, else 'wasm') */
   backend?: 'wasm' | 'js';
+  /** passed to createModel (runtime choices, not stored in checkpoints) */
+  wasmBuild?: CreateModelOptions['wasmBuild'];
+  threads?: number;
 }
 
 export interface LoadedCheckpoint {
@@ -149,16 +152,19 @@ export function modelOptionsFromMetadata(metadata: Record<string, string>, what 
   return out;
 }
 
-/** Split a checkpoint's tensors into the model's state dict and flat optimizer buffers. */
-function splitTensors(model: Model, tensors: Record<string, { shape: number[]; data: Float32Array }>, what: string) {
-  const modelSd: Record<string, { shape: number[]; data: Float32Array }> = {};
+/** The model's tensors: everything not under `optimizer.`. */
+function modelTensors(tensors: Record<string, Tensor>): Record<string, Tensor> {
+  const sd: Record<string, Tensor> = {};
+  for (const [name, t] of Object.entries(tensors)) if (!name.startsWith(OPT_PREFIX)) sd[name] = t;
+  return sd;
+}
+
+/** Optimizer state tensors `optimizer.<buffer>.<param>` gathered into flat regions with the parameter layout. */
+function optimizerBuffers(model: Model, tensors: Record<string, Tensor>, what: string): Record<string, Float32Array> {
   const bufs: Record<string, Float32Array> = {};
   const n = model.layout.numParams;
   for (const [name, t] of Object.entries(tensors)) {
-    if (!name.startsWith(OPT_PREFIX)) {
-      modelSd[name] = t;
-      continue;
-    }
+    if (!name.startsWith(OPT_PREFIX)) continue;
     const rest = name.slice(OPT_PREFIX.length);
     const dot = rest.indexOf('.');
     const buf = rest.slice(0, dot), param = rest.slice(dot + 1);
@@ -167,7 +173,7 @@ function splitTensors(model: Model, tensors: Record<string, { shape: number[]; d
     if (t.data.length !== spec.size) throw new Error(`bptt-wasm: ${what}: optimizer tensor '${name}' has ${t.data.length} values, '${param}' has ${spec.size}`);
     (bufs[buf] ??= new Float32Array(n)).set(t.data, spec.offset);
   }
-  return { modelSd, bufs };
+  return bufs;
 }
 
 /** Read a checkpoint: rebuild the model from its config, load weights (and optimizer state). */
@@ -182,10 +188,12 @@ export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions =
   }
   const { tensors, metadata } = file;
   const options = modelOptionsFromMetadata(metadata, what);
-  const model = await createModel({ ...options, backend: opts.backend ?? options.backend ?? 'wasm' });
-  const { modelSd, bufs } = splitTensors(model, tensors, what);
+  const model = await createModel({
+    ...options, backend: opts.backend ?? options.backend ?? 'wasm',
+    ...(opts.wasmBuild !== undefined ? { wasmBuild: opts.wasmBuild } : {}), ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+  });
   try {
-    model.loadStateDict(modelSd);
+    model.loadStateDict(modelTensors(tensors));
   } catch (e) {
     throw new Error(`bptt-wasm: ${what} does not match its own config: ${(e as Error).message}`);
   }
@@ -197,7 +205,8 @@ export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions =
     } catch (e) {
       throw new Error(`bptt-wasm: ${what}: metadata 'optimizer' is not valid JSON (${(e as Error).message})`);
     }
-    const state: OptimizerState = { kind: o.kind, step: o.step, lr: o.lr, options: o.options, buffers: bufs };
+    const buffers = optimizerBuffers(model, tensors, what);
+    const state: OptimizerState = { kind: o.kind, step: o.step, lr: o.lr, options: o.options, buffers };
     const optimizer = createOptimizer(o.kind, model, { ...o.options, lr: o.lr });
     optimizer.loadStateDict(state);
     result.optimizer = optimizer;

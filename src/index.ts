@@ -9,3 +9,17 @@ export {
 export { buildLayout, GATES, GATE_NAMES, type ModelConfig, type Layout, type TensorSpec, type CellKind } from './layout.js';
 export { wasmBuild, type WasmBuild } from './backend-wasm.js';
 export type { BackendKind } from './backends.js';
+export { Rng, type RngState } from './rng.js';
+export { initParams, type InitSpec, type InitPreset, type InitOptions, type TensorInit } from './init.js';
+export { readSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.js';
+export { Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, createOptimizer, type OptimizerKind, type OptimizerState,
+  type SGDOptions, type AdamOptions, type RMSpropOptions, type AdagradOptions } from './optim.js';
+export { LRScheduler, StepLR, ExponentialLR, CosineAnnealingLR, ReduceLROnPlateau, type Scheduler, type SchedulerState,
+  type ReduceLROnPlateauOptions } from './schedulers.js';
+export { saveCheckpoint, loadCheckpoint, checkpointBytes, modelOptionsFromMetadata, torchConfig,
+  type SaveCheckpointOptions, type LoadCheckpointOptions, type LoadedCheckpoint } from './checkpoint.js';
+export { fit, trainStep, trainTruncated, evaluate, lossValue, step, sample, sampleCategorical, NonfiniteError,
+  type Dataset, type FitOptions, type History, type StepInfo, type EpochInfo, type RecurrentState, type MicroBatch,
+  type ClipOptions, type TrainStepOptions, type TrainStepResult, type TruncatedBPTTOptions, type SampleOptions } from './train.js';
+export { Progress, formatDuration, type ProgressOptions } from './progress.js';
+export type { TensorLike } from './errors.js';

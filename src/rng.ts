@@ -22,7 +22,7 @@ export function hashSeed(seed: number, name: string): number {
     h = Math.imul(h, 0x01000193);
   }
   // also fold in the high bits of seeds beyond 2^32
-  h ^= Math.floor(seed / 0x100000000) | 0;
+  h ^= Math.imul(Math.floor(seed / 0x100000000) | 0, 0x9e3779b1);
   return h >>> 0;
 }
 
@@ -42,7 +42,8 @@ export class Rng {
 
   constructor(seed = 0) {
     if (!Number.isFinite(seed)) throw new Error(`Rng: seed must be a finite number, got ${seed}`);
-    let x = (seed >>> 0) ^ (Math.floor(seed / 0x100000000) | 0);
+    // low 32 bits, with the high bits (and the sign) folded in; seeds in [0, 2^32) map to themselves
+    let x = (seed >>> 0) ^ Math.imul(Math.floor(seed / 0x100000000) | 0, 0x9e3779b1);
     let z: number;
     [x, z] = splitmix32(x);
     this.s0 = z;

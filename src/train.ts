@@ -1,0 +1,632 @@
+// Training: one optimizer step (micro-batch accumulation, non-finite checks, clipping),
+// truncated BPTT over long sequences, the `fit` loop, stateful streaming, sampling.
+//
+// Truncated BPTT is min-char-rnn's scheme: a long sequence is cut into chunks of k steps;
+// each chunk is one forward/backward/update, and its final (h, c) is handed to the next
+// chunk as h0/c0 -- a constant, so no gradient crosses the boundary:
+//
+//   state = zeros
+//   for each chunk [t0, t0 + k):
+//     r = model.lossAndGrad({ x: x[t0:t0+k], target: ..., h0: state.h, c0: state.c })
+//     clip; optimizer.step(); state = { h: r.hN, c: r.cN }
+
+import type { TensorLike } from './errors.js';
+import { clipGradNorm, clipGradValue, nonfiniteTensors, type LossSpec, type Model, type Tensor } from './model.js';
+import { Adam, type Optimizer } from './optim.js';
+import { Progress, type ProgressOptions } from './progress.js';
+import { Rng } from './rng.js';
+import { LRScheduler, ReduceLROnPlateau, type Scheduler } from './schedulers.js';
+
+function fail(msg: string): never {
+  throw new Error(`bptt-wasm: ${msg}`);
+}
+
+/** Recurrent state between calls: h [numLayers, B, hiddenSize], c likewise (LSTM only). */
+export interface RecurrentState {
+  h: Tensor;
+  c?: Tensor;
+}
+
+/** Thrown when a loss or gradient is NaN/Inf; the weights were not changed. */
+export class NonfiniteError extends Error {
+  /** gradient tensors holding NaN/Inf (empty when only the loss was non-finite) */
+  readonly tensors: string[];
+  readonly loss: number;
+  constructor(message: string, tensors: string[], loss: number) {
+    super(message);
+    this.name = 'NonfiniteError';
+    this.tensors = tensors;
+    this.loss = loss;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// One optimizer step over one or more micro-batches
+
+export interface MicroBatch {
+  x: TensorLike;
+  target: TensorLike;
+  h0?: TensorLike;
+  c0?: TensorLike;
+}
+
+export interface ClipOptions {
+  /** torch.nn.utils.clip_grad_norm_(max_norm) on the whole gradient, before the update */
+  clipGradNorm?: number;
+  /** torch.nn.utils.clip_grad_value_(clip_value) (applied before clipGradNorm when both are set) */
+  clipGradValue?: number;
+  /** per-timestep clipping of each sequence's dLoss/dh_t during BPTT (see Model.lossAndGrad) */
+  clipHiddenGrad?: number;
+}
+
+export interface TrainStepOptions extends ClipOptions {
+  loss: LossSpec;
+  /** 'throw' (default): a NaN/Inf loss or gradient throws NonfiniteError; 'skip': drop the step */
+  onNonfinite?: 'throw' | 'skip';
+  /** where the step happened, for error messages */
+  where?: string;
+}
+
+export interface TrainStepResult {
+  /** the batch loss (for reduction 'mean': of the whole batch, micro-batches weighted by size) */
+  loss: number;
+  /** global gradient norm before clipping */
+  gradNorm: number;
+  /** true when the step was skipped (onNonfinite: 'skip') */
+  skipped: boolean;
+  /** final states of each micro-batch, in order */
+  states: RecurrentState[];
+}
+
+const batchSizeOf = (mb: MicroBatch): number => mb.x.shape[1];
+
+/**
+ * zeroGrad; lossAndGrad on every micro-batch (gradients accumulate into one full-batch
+ * gradient: with reduction 'mean', micro-batch i counts with weight B_i / B); check
+ * loss and gradient are finite; clip; optimizer.step(). Nothing changes the weights
+ * when a value is non-finite.
+ */
+export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[], opts: TrainStepOptions): TrainStepResult {
+  if (micro.length === 0) fail('trainStep: no micro-batches');
+  const be = model.backend;
+  const n = model.layout.numParams;
+  const mean = opts.loss.reduction === 'mean';
+  const total = micro.reduce((s, mb) => s + batchSizeOf(mb), 0);
+  const w = micro.map((mb) => (mean ? batchSizeOf(mb) / total : 1));
+  // dLoss/dx is not needed for training: skip that product.
+  const grad = { inputGrad: false, ...(opts.clipHiddenGrad !== undefined ? { clipHiddenGrad: opts.clipHiddenGrad } : {}) };
+  model.zeroGrad();
+  let loss = 0;
+  const states: RecurrentState[] = [];
+  for (let i = 0; i < micro.length; i++) {
+    // Keep S_i = (sum_{j<=i} w_j g_j) / w_i in the gradient region, so each micro-batch's
+    // gradient can be simply added (backward accumulates); the final S_n * w_n is the
+    // weighted sum. With equal weights this is one scale by 1/M at the end.
+    if (i > 0 && w[i - 1] !== w[i]) be.scale(model.grads, n, w[i - 1] / w[i]);
+    const r = model.lossAndGrad(micro[i], opts.loss, grad);
+    loss += w[i] * r.loss;
+    states.push(r.cN ? { h: r.hN, c: r.cN } : { h: r.hN });
+  }
+  const wl = w[w.length - 1];
+  if (wl !== 1) be.scale(model.grads, n, wl);
+
+  const sq = be.sumSquares(model.grads, n);
+  const where = opts.where ? ` at ${opts.where}` : '';
+  if (!Number.isFinite(loss) || !Number.isFinite(sq)) {
+    const bad = Number.isFinite(sq) ? [] : nonfiniteTensors(model);
+    if ((opts.onNonfinite ?? 'throw') === 'skip') {
+      model.zeroGrad();
+      return { loss, gradNorm: Math.sqrt(sq), skipped: true, states };
+    }
+    const what = bad.length ? `non-finite gradient in ${bad.join(', ')} (loss ${loss})` : `non-finite loss (${loss})`;
+    throw new NonfiniteError(`bptt-wasm: ${what}${where}; the weights were not changed ` +
+      `(lower the learning rate, clip gradients, or pass onNonfinite: 'skip')`, bad, loss);
+  }
+  let gradNorm = Math.sqrt(sq);
+  if (opts.clipGradValue !== undefined) clipGradValue(model, opts.clipGradValue);
+  if (opts.clipGradNorm !== undefined) {
+    const pre = clipGradNorm(model, opts.clipGradNorm);
+    if (opts.clipGradValue === undefined) gradNorm = pre;
+  }
+  optimizer.step();
+  return { loss, gradNorm, skipped: false, states };
+}
+
+// ---------------------------------------------------------------------------------------
+// Slicing tensors along time and batch
+
+type TargetLayout = { hasTime: boolean; width: number; int: boolean };
+
+function targetLayout(target: TensorLike, loss: LossSpec, T: number, N: number, what: string): TargetLayout {
+  const s = target.shape;
+  if (loss.kind === 'mse') {
+    if (s.length === 3 && s[0] === T && s[1] === N) return { hasTime: true, width: s[2], int: false };
+    if (loss.lastStepOnly && s.length === 2 && s[0] === N) return { hasTime: false, width: s[1], int: false };
+    fail(`${what}: mse target has shape [${s.join(', ')}], expected [${T}, ${N}, outputSize]${loss.lastStepOnly ? ` or [${N}, outputSize]` : ''}`);
+  }
+  if (s.length === 2 && s[0] === T && s[1] === N) return { hasTime: true, width: 1, int: true };
+  if (loss.lastStepOnly && s.length === 1 && s[0] === N) return { hasTime: false, width: 1, int: true };
+  fail(`${what}: cross_entropy target has shape [${s.join(', ')}], expected class ids [${T}, ${N}]${loss.lastStepOnly ? ` or [${N}]` : ''}`);
+}
+
+/** Columns `idx` (batch axis 1) and steps [t0, t1) of a time-major [T, N, F] array. */
+function gather(data: ArrayLike<number>, T: number, N: number, F: number, idx: ArrayLike<number>, t0: number, t1: number, int: boolean): Float32Array | Int32Array {
+  const B = idx.length;
+  const out = int ? new Int32Array((t1 - t0) * B * F) : new Float32Array((t1 - t0) * B * F);
+  let o = 0;
+  for (let t = t0; t < t1; t++) {
+    for (let b = 0; b < B; b++) {
+      const src = (t * N + idx[b]) * F;
+      for (let f = 0; f < F; f++) out[o++] = data[src + f];
+    }
+  }
+  return out;
+}
+
+/** A dataset of N equal-length sequences, time-major like everything else. */
+export interface Dataset {
+  /** [T, N, inputSize] */
+  x: TensorLike;
+  /** mse: [T, N, O] (or [N, O] with lastStepOnly); cross_entropy: class ids [T, N] (or [N] with lastStepOnly) */
+  target: TensorLike;
+}
+
+class DataView3 {
+  readonly T: number;
+  readonly N: number;
+  readonly I: number;
+  readonly tl: TargetLayout;
+  constructor(readonly data: Dataset, readonly loss: LossSpec, what: string) {
+    if (!data || typeof data !== 'object' || !data.x || !data.target) fail(`${what}: expected { x, target }`);
+    const s = data.x.shape;
+    if (s.length !== 3) fail(`${what}: x has shape [${s.join(', ')}], expected [T, N, inputSize] (time-major, N sequences)`);
+    [this.T, this.N, this.I] = s;
+    if (data.x.data.length !== this.T * this.N * this.I) fail(`${what}: x.data has ${data.x.data.length} values, shape needs ${this.T * this.N * this.I}`);
+    this.tl = targetLayout(data.target, loss, this.T, this.N, what);
+    const tn = (this.tl.hasTime ? this.T : 1) * this.N * this.tl.width;
+    if (data.target.data.length !== tn) fail(`${what}: target.data has ${data.target.data.length} values, its shape needs ${tn}`);
+  }
+
+  /** Batch of sequences idx, steps [t0, t1). With lastStepOnly the target is the last step's, short form. */
+  batch(idx: ArrayLike<number>, t0 = 0, t1 = this.T): MicroBatch {
+    const B = idx.length;
+    const x = { shape: [t1 - t0, B, this.I], data: gather(this.data.x.data, this.T, this.N, this.I, idx, t0, t1, false) };
+    const { hasTime, width, int } = this.tl;
+    const tg = this.data.target.data;
+    let target: TensorLike;
+    if (this.loss.lastStepOnly) {
+      const data = hasTime ? gather(tg, this.T, this.N, width, idx, this.T - 1, this.T, int) : gather(tg, 1, this.N, width, idx, 0, 1, int);
+      target = { shape: this.loss.kind === 'mse' ? [B, width] : [B], data };
+    } else {
+      const data = gather(tg, this.T, this.N, width, idx, t0, t1, int);
+      target = { shape: this.loss.kind === 'mse' ? [t1 - t0, B, width] : [t1 - t0, B], data };
+    }
+    return { x, target };
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Losses without gradients (validation), in double precision
+
+/** Loss of an output [T, B, O] against a target, as the model's loss would compute it. */
+export function lossValue(output: Tensor, target: TensorLike, loss: LossSpec): number {
+  const [T, B, O] = output.shape;
+  const y = output.data;
+  const t0 = loss.lastStepOnly ? T - 1 : 0;
+  const tl = targetLayout(target, loss, T, B, 'lossValue');
+  const td = target.data;
+  // target row for (t, b): with time axis t*B+b, else b
+  const row = (t: number, b: number): number => (tl.hasTime ? t * B + b : b);
+  let sum = 0, count = 0;
+  for (let t = t0; t < T; t++) {
+    for (let b = 0; b < B; b++) {
+      const yo = (t * B + b) * O;
+      if (loss.kind === 'mse') {
+        const to = row(t, b) * O;
+        for (let o = 0; o < O; o++) {
+          const d = y[yo + o] - td[to + o];
+          sum += d * d;
+        }
+        count += O;
+      } else {
+        let m = -Infinity;
+        for (let o = 0; o < O; o++) m = Math.max(m, y[yo + o]);
+        let s = 0;
+        for (let o = 0; o < O; o++) s += Math.exp(y[yo + o] - m);
+        sum += m + Math.log(s) - y[yo + td[row(t, b)]];
+        count += 1;
+      }
+    }
+  }
+  return loss.reduction === 'mean' ? sum / count : sum;
+}
+
+/** Loss over a dataset in batches (forward only; no gradients touched). Batch losses are averaged, weighted by batch size. */
+export function evaluate(model: Model, data: Dataset, opts: { loss: LossSpec; batchSize?: number }): number {
+  const dv = new DataView3(data, opts.loss, 'evaluate');
+  const bs = Math.min(opts.batchSize ?? 256, dv.N);
+  let acc = 0;
+  for (let s = 0; s < dv.N; s += bs) {
+    const idx = range(s, Math.min(s + bs, dv.N));
+    const mb = dv.batch(idx);
+    const out = model.forward(mb.x);
+    acc += lossValue(out.output, mb.target, opts.loss) * idx.length;
+  }
+  return acc / dv.N;
+}
+
+function range(a: number, b: number): Int32Array {
+  const r = new Int32Array(b - a);
+  for (let i = 0; i < r.length; i++) r[i] = a + i;
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------
+// Truncated BPTT over one long batch of sequences
+
+export interface TruncatedBPTTOptions extends ClipOptions {
+  /** chunk length k: one optimizer step per k timesteps */
+  k: number;
+  loss: LossSpec;
+  /** state entering the first chunk (zeros when omitted), e.g. the state a previous call returned */
+  state?: RecurrentState;
+  onNonfinite?: 'throw' | 'skip';
+  /** after each chunk's update */
+  onChunk?: (info: { chunk: number; t0: number; t1: number; loss: number; gradNorm: number; skipped: boolean }) => void;
+}
+
+/**
+ * Train over x [T, B, I] (target as in Dataset) in chunks of k steps, carrying each chunk's
+ * final (h, c) into the next as a constant. Returns each chunk's loss and the final state
+ * (pass it back as `state` to continue a stream, as min-char-rnn does). With
+ * lastStepOnly, chunks before the last only run forward to carry the state.
+ */
+export function trainTruncated(model: Model, optimizer: Optimizer, seq: Dataset, opts: TruncatedBPTTOptions): { losses: number[]; state: RecurrentState } {
+  if (!Number.isInteger(opts.k) || opts.k < 1) fail(`trainTruncated: k must be an integer >= 1, got ${opts.k}`);
+  const dv = new DataView3(seq, opts.loss, 'trainTruncated');
+  const idx = range(0, dv.N);
+  const losses: number[] = [];
+  let state = opts.state;
+  for (let c = 0, t0 = 0; t0 < dv.T; c++, t0 += opts.k) {
+    const t1 = Math.min(t0 + opts.k, dv.T);
+    const mb = dv.batch(idx, t0, t1);
+    if (state) {
+      mb.h0 = state.h;
+      if (state.c) mb.c0 = state.c;
+    }
+    if (opts.loss.lastStepOnly && t1 < dv.T) {
+      // No loss in this chunk: just carry the state forward.
+      const r = model.forward(mb.x, { h0: mb.h0, c0: mb.c0 });
+      state = r.cN ? { h: r.hN, c: r.cN } : { h: r.hN };
+      continue;
+    }
+    const r = trainStep(model, optimizer, [mb], { ...opts, where: `chunk ${c} (steps ${t0}..${t1 - 1})` });
+    state = r.states[0];
+    losses.push(r.loss);
+    opts.onChunk?.({ chunk: c, t0, t1, loss: r.loss, gradNorm: r.gradNorm, skipped: r.skipped });
+  }
+  return { losses, state: state! };
+}
+
+// ---------------------------------------------------------------------------------------
+// fit
+
+export interface StepInfo {
+  epoch: number;
+  /** global optimizer step count (1-based) */
+  step: number;
+  /** batch within the epoch (0-based) */
+  batch: number;
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  skipped: boolean;
+}
+
+export interface EpochInfo {
+  epoch: number;
+  /** mean training loss of the epoch's steps (weighted by batch size; skipped steps excluded) */
+  loss: number;
+  valLoss?: number;
+  lr: number;
+  steps: number;
+  skipped: number;
+  seconds: number;
+}
+
+export interface History {
+  epochs: EpochInfo[];
+  loss: number[];
+  valLoss: number[];
+  steps: number;
+  skippedSteps: number;
+  stoppedEarly: boolean;
+  stopReason?: 'early_stopping' | 'callback';
+  /** best epoch by the early-stopping metric (when early stopping is on) */
+  bestEpoch?: number;
+  bestMetric?: number;
+}
+
+/** A callback may return false (or a Promise of false) to stop training after the current step/epoch. */
+type Callback<T> = (info: T) => void | boolean | Promise<void | boolean>;
+
+export interface FitOptions extends ClipOptions {
+  /** default: new Adam(model) (lr 1e-3) */
+  optimizer?: Optimizer;
+  /** default: { kind: cross_entropy when the target is an Int32Array, else mse; reduction: 'mean' } */
+  loss?: LossSpec;
+  epochs?: number;
+  batchSize?: number;
+  /** reshuffle every epoch with the seeded RNG (default true) */
+  shuffle?: boolean;
+  /** seed for shuffling (default 0) */
+  seed?: number;
+  /** hold out the LAST fraction of the sequences (before shuffling) for validation */
+  validationSplit?: number;
+  validationData?: Dataset;
+  /** split each batch into this many micro-batches whose gradients accumulate into one step (default 1) */
+  accumulationSteps?: number;
+  /** truncated BPTT: one optimizer step per chunk of k timesteps, state carried across chunks */
+  tbptt?: number;
+  scheduler?: Scheduler;
+  /** when an LRScheduler steps: after every epoch (default, torch's convention) or every optimizer step */
+  schedulerInterval?: 'epoch' | 'step';
+  earlyStopping?: {
+    patience: number;
+    minDelta?: number;
+    /** default 'valLoss' when there is validation data, else 'loss' */
+    monitor?: 'loss' | 'valLoss';
+    /** put back the best epoch's weights when training ends (default true) */
+    restoreBest?: boolean;
+  };
+  onNonfinite?: 'throw' | 'skip';
+  onStep?: Callback<StepInfo>;
+  onEpoch?: Callback<EpochInfo>;
+  /** false for silence; true/options: a bar on a TTY, a log line every logEvery steps otherwise (default true) */
+  progress?: boolean | ProgressOptions;
+}
+
+function checkIntOpt(name: string, v: number | undefined, def: number, min: number): number {
+  const x = v ?? def;
+  if (!Number.isInteger(x) || x < min) fail(`fit: ${name} must be an integer >= ${min}, got ${String(v)}`);
+  return x;
+}
+
+/** Train `model` on `data` (N sequences, time-major). */
+export async function fit(model: Model, data: Dataset, options: FitOptions = {}): Promise<History> {
+  const o = options;
+  const loss: LossSpec = o.loss ?? { kind: data?.target?.data instanceof Int32Array ? 'cross_entropy' : 'mse', reduction: 'mean' };
+  const all = new DataView3(data, loss, 'fit');
+  const epochs = checkIntOpt('epochs', o.epochs, 1, 0);
+  const accum = checkIntOpt('accumulationSteps', o.accumulationSteps, 1, 1);
+  const tbptt = o.tbptt === undefined ? undefined : checkIntOpt('tbptt', o.tbptt, 0, 1);
+  if (tbptt !== undefined && loss.lastStepOnly) {
+    fail('fit: tbptt needs a loss at every step (loss.lastStepOnly is set); use trainTruncated, or full BPTT');
+  }
+  if (o.validationSplit !== undefined && o.validationData !== undefined) fail('fit: give validationSplit or validationData, not both');
+  const split = o.validationSplit ?? 0;
+  if (!(split >= 0 && split < 1)) fail(`fit: validationSplit must be in [0, 1), got ${split}`);
+  const nVal = Math.floor(all.N * split);
+  const nTrain = all.N - nVal;
+  if (nTrain < 1) fail(`fit: no training sequences left after validationSplit ${split} of ${all.N}`);
+  const batchSize = Math.min(checkIntOpt('batchSize', o.batchSize, 32, 1), nTrain);
+  if (accum > batchSize) fail(`fit: accumulationSteps (${accum}) cannot exceed batchSize (${batchSize})`);
+  const optimizer = o.optimizer ?? new Adam(model);
+  if (optimizer.model !== model) fail('fit: the optimizer was built for a different model');
+  const onNonfinite = o.onNonfinite ?? 'throw';
+  if (onNonfinite !== 'throw' && onNonfinite !== 'skip') fail(`fit: onNonfinite must be 'throw' or 'skip', got ${String(onNonfinite)}`);
+  const schedulerInterval = o.schedulerInterval ?? 'epoch';
+  if (o.scheduler instanceof ReduceLROnPlateau && schedulerInterval === 'step') fail('fit: ReduceLROnPlateau steps per epoch with the monitored loss; schedulerInterval must be "epoch"');
+
+  let valData: Dataset | undefined = o.validationData;
+  if (nVal > 0) {
+    const held = all.batch(range(nTrain, all.N));
+    valData = { x: held.x, target: held.target };
+  }
+  if (valData) new DataView3(valData, loss, 'fit validation data'); // validate shapes now
+  // With lastStepOnly, all.batch() already returns the short target; the validation
+  // DataView3 accepts it.
+
+  const es = o.earlyStopping;
+  if (es && !(Number.isInteger(es.patience) && es.patience >= 0)) fail(`fit: earlyStopping.patience must be an integer >= 0, got ${es.patience}`);
+  const monitor = es?.monitor ?? (valData ? 'valLoss' : 'loss');
+  if (es && monitor === 'valLoss' && !valData) fail('fit: earlyStopping monitors valLoss, but there is no validation data');
+
+  const rng = new Rng(o.seed ?? 0);
+  const chunks = tbptt ? Math.ceil(all.T / tbptt) : 1;
+  const batchesPerEpoch = Math.ceil(nTrain / batchSize);
+  const totalSteps = epochs * batchesPerEpoch * chunks;
+  const progressOpts: ProgressOptions | null = o.progress === false ? null : o.progress === true || o.progress === undefined ? {} : o.progress;
+  const progress = progressOpts ? new Progress(totalSteps, progressOpts) : null;
+
+  const history: History = { epochs: [], loss: [], valLoss: [], steps: 0, skippedSteps: 0, stoppedEarly: false };
+  let best = Infinity;
+  let bestParams: Float32Array | null = null;
+  let bad = 0;
+  let stop = false;
+  let lastYield = performance.now();
+  const order = range(0, nTrain);
+
+  progress?.begin(0);
+  try {
+    for (let epoch = 1; epoch <= epochs && !stop; epoch++) {
+      const t0 = performance.now();
+      if (o.shuffle ?? true) rng.shuffle(order);
+      let lossSum = 0, lossCount = 0, skipped = 0, steps = 0;
+      for (let bi = 0; bi < batchesPerEpoch && !stop; bi++) {
+        const idx = order.subarray(bi * batchSize, Math.min((bi + 1) * batchSize, nTrain));
+        // Split the batch into `accum` micro-batches of near-equal size.
+        const m = Math.min(accum, idx.length);
+        const parts: Int32Array[] = [];
+        for (let j = 0; j < m; j++) parts.push(idx.subarray(Math.floor((j * idx.length) / m), Math.floor(((j + 1) * idx.length) / m)));
+        let states: (RecurrentState | undefined)[] = parts.map(() => undefined);
+        for (let c = 0; c < chunks && !stop; c++) {
+          const ta = tbptt ? c * tbptt : 0;
+          const tb = tbptt ? Math.min(ta + tbptt, all.T) : all.T;
+          const micro = parts.map((p, j) => {
+            const mb = all.batch(p, ta, tb);
+            const s = states[j];
+            if (s) {
+              mb.h0 = s.h;
+              if (s.c) mb.c0 = s.c;
+            }
+            return mb;
+          });
+          const step = history.steps + 1;
+          const r = trainStep(model, optimizer, micro, {
+            loss, clipGradNorm: o.clipGradNorm, clipGradValue: o.clipGradValue, clipHiddenGrad: o.clipHiddenGrad,
+            onNonfinite, where: `epoch ${epoch}, step ${step}`,
+          });
+          states = r.states;
+          history.steps = step;
+          steps++;
+          if (r.skipped) {
+            skipped++;
+            history.skippedSteps++;
+          } else {
+            lossSum += r.loss * idx.length;
+            lossCount += idx.length;
+          }
+          if (o.scheduler instanceof LRScheduler && schedulerInterval === 'step') o.scheduler.step();
+          progress?.update(step, { loss: r.loss, lr: optimizer.lr, epoch, epochs });
+          if (o.onStep) {
+            const ret = await o.onStep({ epoch, step, batch: bi, loss: r.loss, gradNorm: r.gradNorm, lr: optimizer.lr, skipped: r.skipped });
+            if (ret === false) {
+              stop = true;
+              history.stopReason = 'callback';
+            }
+          }
+          // Let timers (the progress bar, signals) run now and then.
+          if (performance.now() - lastYield > 50) {
+            await new Promise((res) => setImmediate(res));
+            lastYield = performance.now();
+          }
+        }
+      }
+      const info: EpochInfo = { epoch, loss: lossCount ? lossSum / lossCount : NaN, lr: optimizer.lr, steps, skipped, seconds: 0 };
+      if (valData) info.valLoss = evaluate(model, valData, { loss, batchSize: Math.max(batchSize, 64) });
+      history.loss.push(info.loss);
+      if (info.valLoss !== undefined) history.valLoss.push(info.valLoss);
+      const metric = monitor === 'valLoss' ? info.valLoss! : info.loss;
+      if (o.scheduler instanceof ReduceLROnPlateau) o.scheduler.step(metric);
+      else if (o.scheduler && schedulerInterval === 'epoch') o.scheduler.step();
+      info.seconds = (performance.now() - t0) / 1000;
+      history.epochs.push(info);
+      if (es) {
+        if (metric < best - (es.minDelta ?? 0)) {
+          best = metric;
+          bad = 0;
+          history.bestEpoch = epoch;
+          history.bestMetric = metric;
+          if (es.restoreBest ?? true) bestParams = model.arena.read(model.params, model.layout.numParams);
+        } else if (++bad > es.patience) {
+          stop = true;
+          history.stoppedEarly = true;
+          history.stopReason = 'early_stopping';
+        }
+      }
+      progress?.log(`epoch ${epoch}/${epochs}: loss ${info.loss.toPrecision(6)}` +
+        (info.valLoss !== undefined ? `, val_loss ${info.valLoss.toPrecision(6)}` : '') + `, lr ${info.lr.toExponential(2)}, ${info.seconds.toFixed(1)} s`);
+      if (o.onEpoch) {
+        const ret = await o.onEpoch(info);
+        if (ret === false && !stop) {
+          stop = true;
+          history.stopReason = 'callback';
+        }
+      }
+    }
+  } finally {
+    progress?.stop();
+  }
+  // Put the best epoch's weights back (whether training stopped early or ran out of epochs).
+  if (bestParams && history.bestEpoch !== history.epochs.length) model.arena.write(model.params, bestParams);
+  return history;
+}
+
+// ---------------------------------------------------------------------------------------
+// Streaming inference and sampling
+
+/**
+ * One timestep for a batch of streams: x [B, inputSize] (or [1, B, inputSize]); state from
+ * the previous call (zeros when omitted). Returns output [B, outputWidth] and the new state.
+ */
+export function step(model: Model, x: TensorLike, state?: RecurrentState): { output: Tensor; state: RecurrentState } {
+  const I = model.config.inputSize;
+  let B: number;
+  if (x?.shape?.length === 2) B = x.shape[0];
+  else if (x?.shape?.length === 3 && x.shape[0] === 1) B = x.shape[1];
+  else fail(`step: x must have shape [B, ${I}] (or [1, B, ${I}]), got ${x?.shape ? `[${x.shape.join(', ')}]` : String(x)}`);
+  const r = model.forward({ shape: [1, B, I], data: x.data }, state ? { h0: state.h, c0: state.c } : {});
+  const O = model.layout.outputWidth;
+  return {
+    output: { shape: [B, O], data: r.output.data },
+    state: r.cN ? { h: r.hN, c: r.cN } : { h: r.hN },
+  };
+}
+
+/**
+ * Draw a class from logits with temperature: p = softmax(logits / temperature)
+ * (double precision); temperature 0 takes the argmax.
+ */
+export function sampleCategorical(logits: ArrayLike<number>, temperature: number, rng: Rng): number {
+  if (!(temperature >= 0) || !Number.isFinite(temperature)) fail(`sample: temperature must be a finite number >= 0, got ${temperature}`);
+  if (logits.length === 0) fail('sample: no logits');
+  let arg = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[arg]) arg = i;
+  if (temperature === 0) return arg;
+  const m = logits[arg];
+  const p = new Float64Array(logits.length);
+  for (let i = 0; i < p.length; i++) p[i] = Math.exp((logits[i] - m) / temperature);
+  return rng.categorical(p);
+}
+
+export interface SampleOptions {
+  /** token ids fed first (at least one); the output after the last one gives the first sampled token */
+  prime: number[];
+  /** tokens to generate */
+  length: number;
+  /** softmax temperature (default 1; 0 = greedy) */
+  temperature?: number;
+  /** seed for the draws (default 0), or pass an Rng to continue a stream of draws */
+  seed?: number;
+  rng?: Rng;
+  /** state to start from (zeros when omitted) */
+  state?: RecurrentState;
+  /** input vector for a token (default: one-hot of size inputSize) */
+  encode?: (token: number) => ArrayLike<number>;
+}
+
+/**
+ * Generate `length` tokens from a model whose output is logits over classes (e.g. a
+ * character model with one-hot inputs), feeding each sampled token back in.
+ */
+export function sample(model: Model, opts: SampleOptions): { tokens: number[]; state: RecurrentState } {
+  const I = model.config.inputSize;
+  if (!Array.isArray(opts?.prime) || opts.prime.length === 0) fail('sample: prime must be a non-empty array of token ids');
+  if (!Number.isInteger(opts.length) || opts.length < 0) fail(`sample: length must be an integer >= 0, got ${opts.length}`);
+  const encode = opts.encode ?? ((tok: number) => {
+    if (!Number.isInteger(tok) || tok < 0 || tok >= I) fail(`sample: token ${tok} is not in [0, ${I - 1}] (one-hot input of size ${I}); pass encode for other inputs`);
+    const v = new Float32Array(I);
+    v[tok] = 1;
+    return v;
+  });
+  const rng = opts.rng ?? new Rng(opts.seed ?? 0);
+  const temperature = opts.temperature ?? 1;
+  let state = opts.state;
+  let out: Tensor | null = null;
+  for (const tok of opts.prime) {
+    const r = step(model, { shape: [1, I], data: encode(tok) }, state);
+    state = r.state;
+    out = r.output;
+  }
+  const tokens: number[] = [];
+  for (let i = 0; i < opts.length; i++) {
+    const tok = sampleCategorical(out!.data, temperature, rng);
+    tokens.push(tok);
+    // Feed every sampled token, so the returned state continues the stream after it.
+    const r = step(model, { shape: [1, I], data: encode(tok) }, state);
+    state = r.state;
+    out = r.output;
+  }
+  return { tokens, state: state! };
+}
