@@ -4,15 +4,16 @@
 //   gemm_tn: C[M,N] (+)= A[K,M]^T * B[K,N]   (weight gradients: dW += dG^T X)
 //   gemm_nt: C[M,N] (+)= A[M,K]   * B[N,K]^T (projections: X W^T, PyTorch's W layout)
 //
-// GotoBLAS/BLIS schedule: A and B are copied ("packed") block by block into static
-// scratch so that the inner kernel always reads two contiguous streams, whatever
+// GotoBLAS/BLIS schedule: A and B are copied ("packed") block by block into a
+// scratch region so that the inner kernel always reads two contiguous streams, whatever
 // the caller's layout and leading dimensions (strides of 4 KiB would otherwise map
 // a whole column strip onto one cache set). The 4x8 register tile keeps eight
 // f32x4 accumulators, one broadcast A value and two B vectors live: 11-12 of the
 // ~15 xmm registers V8 allocates, so nothing spills.
 //
 // Fewer than 4 rows of C (batch-1 matrix-vector products) skip packing, which
-// would cost as much as the product itself, and stream B directly.
+// would cost as much as the product itself, and stream B directly; so does an
+// instance without scratch (see set_scratch).
 //
 // Pointers are byte addresses, sizes and leading dimensions are in elements.
 // Nothing outside C's [M, N] window is written; partial tiles go through `tile`.
@@ -25,10 +26,31 @@ const KC = 256; // depth of a packed block: a B micro-panel is KC*NR*4 = 8 KiB (
 const MC = 64; // rows of a packed A block: MC*KC*4 = 64 KiB (L2)
 const NC = 256; // columns of a packed B block: KC*NC*4 = 256 KiB (L2/L3)
 
-// Static scratch (zeroed at instantiation, reused by every call; not reentrant).
-const packA: usize = memory.data(MC * KC * 4, 64); // ceil(mc/4) panels of [kc, 4]
-const packB: usize = memory.data(KC * NC * 4, 64); // ceil(nc/8) panels of [kc, 8]
-const tile: usize = memory.data(MR * NR * 4, 16); // [4, 8] spill for partial tiles
+// Packing scratch: [A block | B block | partial tile], one per instance. Several
+// instances may share one memory (worker threads), so the scratch is per instance:
+// the first instance to start takes the static one, every other instance has none
+// until set_scratch() hands it a region of its own, and meanwhile runs the unpacked
+// kernels (correct, slower) instead of racing on a shared buffer.
+const A_BYTES: usize = MC * KC * 4; // ceil(mc/4) panels of [kc, 4]
+const B_BYTES: usize = KC * NC * 4; // ceil(nc/8) panels of [kc, 8]
+const TILE_BYTES: usize = MR * NR * 4; // [4, 8] spill for partial tiles
+const SCRATCH_BYTES: usize = A_BYTES + B_BYTES + TILE_BYTES;
+const staticScratch: usize = memory.data(<i32>SCRATCH_BYTES, 64);
+const claim: usize = memory.data(4, 4);
+let scratch: usize = atomic.cmpxchg<i32>(claim, 0, 1) == 0 ? staticScratch : 0;
+
+/** Bytes of GEMM packing scratch an instance needs (see set_scratch). */
+export function scratch_bytes(): i32 {
+  return <i32>SCRATCH_BYTES;
+}
+
+/**
+ * Gives this instance its own GEMM packing scratch: scratch_bytes() bytes at ptr
+ * (64-byte aligned is best), used by no other instance. 0 = none (unpacked kernels).
+ */
+export function set_scratch(ptr: usize): void {
+  scratch = ptr;
+}
 
 // @ts-ignore: decorator
 @inline
@@ -41,7 +63,7 @@ function min_i32(a: i32, b: i32): i32 {
 // branches on tails; padded lanes land in accumulators that are never stored.
 
 /** A block [mc, kc] from row-major A[M, K] (nn, nt): 4x4 transposes. */
-function pack_a_n(A: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32): void {
+function pack_a_n(packA: usize, A: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32): void {
   const lda4 = <usize>lda << 2;
   for (let ir = 0; ir < mc; ir += MR) {
     const mr = min_i32(MR, mc - ir);
@@ -86,7 +108,7 @@ function pack_a_n(A: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32): void 
 }
 
 /** A block [mc, kc] from A stored as [K, M] (tn): rows of the panel are already contiguous. */
-function pack_a_t(A: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32): void {
+function pack_a_t(packA: usize, A: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32): void {
   const lda4 = <usize>lda << 2;
   for (let ir = 0; ir < mc; ir += MR) {
     const mr = min_i32(MR, mc - ir);
@@ -110,7 +132,7 @@ function pack_a_t(A: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32): void 
 }
 
 /** B block [kc, nc] from row-major B[K, N] (nn, tn): two vector copies per row. */
-function pack_b_n(B: usize, ldb: i32, p0: i32, j0: i32, kc: i32, nc: i32): void {
+function pack_b_n(packB: usize, B: usize, ldb: i32, p0: i32, j0: i32, kc: i32, nc: i32): void {
   const ldb4 = <usize>ldb << 2;
   for (let jr = 0; jr < nc; jr += NR) {
     const nr = min_i32(NR, nc - jr);
@@ -136,7 +158,7 @@ function pack_b_n(B: usize, ldb: i32, p0: i32, j0: i32, kc: i32, nc: i32): void 
 }
 
 /** B block [kc, nc] from B stored as [N, K] (nt): 4x4 transposes, two per 4 rows of the panel. */
-function pack_b_t(B: usize, ldb: i32, p0: i32, j0: i32, kc: i32, nc: i32): void {
+function pack_b_t(packB: usize, B: usize, ldb: i32, p0: i32, j0: i32, kc: i32, nc: i32): void {
   const ldb4 = <usize>ldb << 2;
   for (let jr = 0; jr < nc; jr += NR) {
     const nr = min_i32(NR, nc - jr);
@@ -184,7 +206,9 @@ function pack_b_t(B: usize, ldb: i32, p0: i32, j0: i32, kc: i32, nc: i32): void 
 // ---------------------------------------------------------------------------
 // The register tile: C[mr, nr] (+)= Apanel[kc, 4]^T * Bpanel[kc, 8].
 
-function kernel_4x8(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, overwrite: bool): void {
+function kernel_4x8(
+  pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, overwrite: bool, tile: usize,
+): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
@@ -256,25 +280,31 @@ function gemm_packed(
   C: usize, A: usize, B: usize, M: i32, N: i32, K: i32,
   lda: i32, ldb: i32, ldc: i32, accumulate: bool, aT: bool, bT: bool,
 ): void {
+  if (K <= 0) {
+    // empty sum: no depth block runs, yet C must still become 0
+    if (!accumulate) for (let m = 0; m < M; m++) memory.fill(C + (<usize>m * <usize>ldc << 2), 0, <usize>N << 2);
+    return;
+  }
+  const packA = scratch, packB = scratch + A_BYTES, tile = packB + B_BYTES;
   for (let jc = 0; jc < N; jc += NC) {
     const nc = min_i32(NC, N - jc);
     for (let pc = 0; pc < K; pc += KC) {
       const kc = min_i32(KC, K - pc);
-      if (bT) pack_b_t(B, ldb, pc, jc, kc, nc);
-      else pack_b_n(B, ldb, pc, jc, kc, nc);
+      if (bT) pack_b_t(packB, B, ldb, pc, jc, kc, nc);
+      else pack_b_n(packB, B, ldb, pc, jc, kc, nc);
       // The first depth block decides between overwrite and accumulate.
       const overwrite = pc == 0 && !accumulate;
       for (let ic = 0; ic < M; ic += MC) {
         const mc = min_i32(MC, M - ic);
-        if (aT) pack_a_t(A, lda, ic, pc, mc, kc);
-        else pack_a_n(A, lda, ic, pc, mc, kc);
+        if (aT) pack_a_t(packA, A, lda, ic, pc, mc, kc);
+        else pack_a_n(packA, A, lda, ic, pc, mc, kc);
         for (let jr = 0; jr < nc; jr += NR) {
           const pb = packB + (<usize>(jr * kc) << 2);
           const nr = min_i32(NR, nc - jr);
           for (let ir = 0; ir < mc; ir += MR) {
             const pa = packA + (<usize>(ir * kc) << 2);
             const c = C + ((<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) << 2);
-            kernel_4x8(pa, pb, kc, c, ldc, min_i32(MR, mc - ir), nr, overwrite);
+            kernel_4x8(pa, pb, kc, c, ldc, min_i32(MR, mc - ir), nr, overwrite, tile);
           }
         }
       }
@@ -283,7 +313,7 @@ function gemm_packed(
 }
 
 // ---------------------------------------------------------------------------
-// Few rows (M < 4): no packing.
+// Few rows (M < 4), or no scratch: no packing.
 
 /**
  * C[m, :] (+)= sum_k A(m, k) * B[k, :], rows of B streamed in order, four at a time
@@ -416,7 +446,7 @@ export function gemm_nn(
   C: usize, A: usize, B: usize, M: i32, N: i32, K: i32,
   lda: i32, ldb: i32, ldc: i32, accumulate: i32,
 ): void {
-  if (M < MR) gemm_rows_axpy(C, A, B, M, N, K, lda, 1, ldb, ldc, accumulate != 0);
+  if (M < MR || scratch == 0) gemm_rows_axpy(C, A, B, M, N, K, lda, 1, ldb, ldc, accumulate != 0);
   else gemm_packed(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0, false, false);
 }
 
@@ -425,7 +455,7 @@ export function gemm_tn(
   C: usize, A: usize, B: usize, M: i32, N: i32, K: i32,
   lda: i32, ldb: i32, ldc: i32, accumulate: i32,
 ): void {
-  if (M < MR) gemm_rows_axpy(C, A, B, M, N, K, 1, lda, ldb, ldc, accumulate != 0);
+  if (M < MR || scratch == 0) gemm_rows_axpy(C, A, B, M, N, K, 1, lda, ldb, ldc, accumulate != 0);
   else gemm_packed(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0, true, false);
 }
 
@@ -434,6 +464,6 @@ export function gemm_nt(
   C: usize, A: usize, B: usize, M: i32, N: i32, K: i32,
   lda: i32, ldb: i32, ldc: i32, accumulate: i32,
 ): void {
-  if (M < MR) gemm_rows_dot(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0);
+  if (M < MR || scratch == 0) gemm_rows_dot(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0);
   else gemm_packed(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0, false, true);
 }

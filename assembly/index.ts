@@ -1,9 +1,11 @@
-// bptt-wasm kernels. Every pointer is a byte address into the exported memory,
-// every size an i32 element count, flags are i32 0/1. Kernels never allocate:
-// TypeScript owns the memory above heap_base() and grows it.
+// bptt-wasm kernels. Every pointer is a byte address into the memory, every size
+// an i32 element count, flags are i32 0/1. Kernels never allocate: TypeScript
+// creates the (shared) memory, imports it as env.memory, owns everything above
+// heap_base() and grows it. Instances may share one memory (worker threads); each
+// one beyond the first needs its own GEMM scratch (scratch_bytes, set_scratch).
 
 export { heap_base } from "./memory";
-export { gemm_nn, gemm_tn, gemm_nt } from "./gemm";
+export { gemm_nn, gemm_tn, gemm_nt, scratch_bytes, set_scratch } from "./gemm";
 export { transpose, add_bias_rows, col_sum_acc, row_norms_clip } from "./matrix";
 export { rnn_forward_step, rnn_backward_step } from "./rnn";
 export { lstm_forward_step, lstm_backward_step } from "./lstm";

@@ -23,12 +23,20 @@ const SHAPES = [
   ['nt', 32, 1024, 256, 'h[B,H] * W_hh^T, W as stored'],
   ['nt', 3200, 1024, 256, 'gx[TB,4H] = X * W_ih^T'],
   ['nt', 1, 512, 128, 'batch 1, matrix-vector'],
+  ['nn', 3200, 256, 1024, 'as above, instance without scratch', true],
+  ['tn', 1024, 256, 3200, 'as above, instance without scratch', true],
 ];
 
 function load(name) {
   const bytes = readFileSync(new URL(`../build/bptt.${name}.wasm`, import.meta.url));
   if (!WebAssembly.validate(bytes)) return null;
-  return new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports;
+  // the kernels import their (shared) memory, as the library creates it
+  const memory = new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true });
+  const module = new WebAssembly.Module(bytes);
+  const k = { ...new WebAssembly.Instance(module, { env: { memory } }).exports, memory };
+  // a second instance over the same memory has no packing scratch (unpacked kernels)
+  k.second = { ...new WebAssembly.Instance(module, { env: { memory } }).exports, memory };
+  return k;
 }
 
 function median(xs) {
@@ -36,7 +44,8 @@ function median(xs) {
   return s[s.length >> 1];
 }
 
-function bench(k, [v, M, N, K]) {
+function bench(k0, [v, M, N, K, , unpacked]) {
+  const k = unpacked ? k0.second : k0;
   const aLen = M * K, bLen = K * N, cLen = M * N;
   const base = Math.ceil(k.heap_base() / 64) * 64;
   const A = base, B = A + Math.ceil((aLen * 4) / 64) * 64, C = B + Math.ceil((bLen * 4) / 64) * 64;

@@ -75,7 +75,10 @@ class ParallelBackend implements Backend {
       const ctrl = this.arena.alloc(CTRL.SIZE);
       let worker: Worker | null = null;
       if (p > 0) {
-        worker = new Worker(workerUrl(), { workerData: { memory: this.arena.memory, module, ctrl, scratchBytes: 0 } });
+        // Each extra instance needs its own GEMM packing scratch (the first one uses the
+        // module's static area); concurrent GEMMs sharing one would corrupt each other.
+        const scratch = this.arena.alloc(this.k.scratch_bytes() / 4);
+        worker = new Worker(workerUrl(), { workerData: { memory: this.arena.memory, module, ctrl, scratch } });
         worker.unref();
         ready.push(new Promise((resolve, reject) => {
           worker!.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(String(m)))));

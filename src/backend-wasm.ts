@@ -20,6 +20,10 @@ export interface Kernels {
   memory: WebAssembly.Memory;
   /** first byte after the module's static data */
   heap_base(): number;
+  /** bytes of GEMM packing scratch one instance needs */
+  scratch_bytes(): number;
+  /** give this instance its own scratch (every instance over a memory but the first needs one) */
+  set_scratch(ptr: number): void;
   gemm_nn(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, acc: number): void;
   gemm_tn(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, acc: number): void;
   gemm_nt(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, acc: number): void;

@@ -7,8 +7,9 @@ import type { IOBuffers } from './backend.js';
 import { CMD, CTRL } from './backend-parallel.js';
 import { instantiateKernelsFrom, WasmBackend, type WasmBackendState } from './backend-wasm.js';
 
-const { memory, module, ctrl } = workerData as { memory: WebAssembly.Memory; module: WebAssembly.Module; ctrl: number };
+const { memory, module, ctrl, scratch } = workerData as { memory: WebAssembly.Memory; module: WebAssembly.Module; ctrl: number; scratch: number };
 const k = await instantiateKernelsFrom(module, memory);
+k.set_scratch(scratch * 4);
 const arena = new Arena(memory, k.heap_base());
 const backend = new WasmBackend(k, arena);
 let io: IOBuffers | null = null;

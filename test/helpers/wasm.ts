@@ -1,0 +1,198 @@
+// Loads the two kernel builds for tests and benchmarks, and gives them a small
+// bump heap with guard bands so tests can prove a kernel wrote only its outputs.
+
+import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+
+/** The Wasm exports (assembly/index.ts). Pointers are byte addresses; flags 0/1. */
+export interface Kernels {
+  memory: WebAssembly.Memory;
+  heap_base(): number;
+  gemm_nn(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, accumulate: number): void;
+  gemm_tn(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, accumulate: number): void;
+  gemm_nt(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, accumulate: number): void;
+  transpose(dst: number, src: number, rows: number, cols: number): void;
+  add_bias_rows(C: number, bias: number, M: number, N: number, ldc: number): void;
+  col_sum_acc(dst: number, A: number, M: number, N: number, lda: number): void;
+  row_norms_clip(dh: number, B: number, H: number, threshold: number): number;
+  rnn_forward_step(h: number, gx: number, gh: number, count: number, relu: number): void;
+  rnn_backward_step(dpre: number, dh: number, h: number, count: number, relu: number): void;
+  lstm_forward_step(h: number, c: number, gates: number, gx: number, gh: number, cPrev: number, B: number, H: number): void;
+  lstm_backward_step(dgates: number, dcPrev: number, dh: number, dc: number, gates: number, c: number, cPrev: number, B: number, H: number): void;
+  gru_forward_step(h: number, gates: number, hn: number, gx: number, gh: number, hPrev: number, B: number, H: number): void;
+  gru_backward_step(dgx: number, dgh: number, dhPrev: number, dh: number, gates: number, hn: number, hPrev: number, B: number, H: number): void;
+  mse_loss(dy: number, y: number, target: number, n: number, scale: number): number;
+  ce_loss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number;
+  fill(p: number, n: number, v: number): void;
+  sum_squares(p: number, n: number): number;
+  scale(p: number, n: number, s: number): void;
+  clamp_abs(p: number, n: number, v: number): void;
+  add_to(dst: number, src: number, n: number): void;
+  sgd_step(p: number, g: number, buf: number, n: number, lr: number, momentum: number, dampening: number, nesterov: number, weightDecay: number, firstStep: number): void;
+  adam_step(p: number, g: number, m: number, v: number, vmax: number, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, amsgrad: number, stepSize: number, bc2Sqrt: number): void;
+  rmsprop_step(p: number, g: number, sq: number, gavg: number, buf: number, n: number, lr: number, alpha: number, eps: number, weightDecay: number, momentum: number, centered: number): void;
+  adagrad_step(p: number, g: number, sum: number, n: number, clr: number, weightDecay: number, eps: number): void;
+  scratch_bytes(): number;
+  set_scratch(ptr: number): void;
+}
+
+export type BuildName = 'simd' | 'relaxed';
+
+export type Loaded =
+  | { name: BuildName; kernels: Kernels; instantiate: (memory: WebAssembly.Memory) => Kernels; skip?: undefined }
+  | { name: BuildName; kernels: null; instantiate: null; skip: string };
+
+const buildUrl = (name: BuildName) => new URL(`../../build/bptt.${name}.wasm`, import.meta.url);
+
+/** A fresh shared memory as the TypeScript side makes them (the module imports env.memory). */
+export function newMemory(): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: 16, maximum: 16384, shared: true });
+}
+
+/**
+ * Compiles one build and instantiates it over a fresh memory. Node 20 validates
+ * relaxed SIMD only behind a V8 flag, which must be set before compiling.
+ * `instantiate` makes further instances (e.g. over the same memory).
+ */
+export function loadBuild(name: BuildName): Loaded {
+  const bytes = readFileSync(buildUrl(name));
+  if (name === 'relaxed') setFlagsFromString('--experimental-wasm-relaxed-simd');
+  if (!WebAssembly.validate(bytes)) {
+    return { name, kernels: null, instantiate: null, skip: `build/bptt.${name}.wasm does not validate on Node ${process.version} (V8 ${process.versions.v8}), even with --experimental-wasm-relaxed-simd` };
+  }
+  const module = new WebAssembly.Module(bytes);
+  const instantiate = (memory: WebAssembly.Memory) => {
+    const instance = new WebAssembly.Instance(module, { env: { memory } });
+    return { ...(instance.exports as unknown as Kernels), memory };
+  };
+  return { name, kernels: instantiate(newMemory()), instantiate };
+}
+
+/** A float buffer in Wasm memory: byte pointer and float offset. */
+export interface Buf {
+  ptr: number;
+  off: number;
+  n: number;
+}
+
+/** A row-major window [rows, cols] with leading dimension ld, at float offset off. */
+export interface Window {
+  off: number;
+  rows: number;
+  cols: number;
+  ld: number;
+}
+
+const GUARD = 16; // floats of guard band on each side of every buffer
+const SENTINEL = 0x7fc0dead; // a quiet NaN with a recognisable payload
+
+/**
+ * Bump allocator over the kernel memory. Everything it hands out (and the guard
+ * bands between) starts as SENTINEL, so an output element the kernel forgot to
+ * write shows up as NaN, and a stray write anywhere shows up in `check`.
+ */
+export class Heap {
+  private readonly base: number;
+  private top: number;
+  private count = 0;
+
+  constructor(private readonly k: Kernels) {
+    this.base = k.heap_base();
+    this.top = this.base;
+  }
+
+  reset(): void {
+    this.top = this.base;
+    this.count = 0;
+  }
+
+  get f32(): Float32Array {
+    return new Float32Array(this.k.memory.buffer);
+  }
+
+  get i32(): Int32Array {
+    return new Int32Array(this.k.memory.buffer);
+  }
+
+  /**
+   * n floats. Successive buffers start 0, 1, 2, 3 floats past a 16-byte boundary
+   * in turn, since callers' pointers need only be 4-byte aligned.
+   */
+  alloc(n: number, misalign = this.count++ % 4): Buf {
+    const start = Math.ceil(this.top / 16) * 16;
+    const ptr = start + (GUARD + misalign) * 4;
+    const end = ptr + (Math.max(n, 1) + GUARD) * 4;
+    const mem = this.k.memory;
+    if (end > mem.buffer.byteLength) mem.grow(Math.ceil((end - mem.buffer.byteLength) / 65536));
+    new Uint32Array(mem.buffer, this.top, (end - this.top) / 4).fill(SENTINEL);
+    this.top = end;
+    return { ptr, off: ptr / 4, n };
+  }
+
+  /** Allocate and fill with values. */
+  from(values: ArrayLike<number>): Buf {
+    const b = this.alloc(values.length);
+    this.f32.set(values, b.off);
+    return b;
+  }
+
+  read(b: Buf, n = b.n): Float32Array {
+    return this.f32.slice(b.off, b.off + n);
+  }
+
+  /** Bit pattern of the module's own region, [0, heap_base). */
+  snapshotStatic(): Uint32Array {
+    return new Uint32Array(this.k.memory.buffer, 0, this.base / 4).slice();
+  }
+
+  /** Index of the first changed float of [0, heap_base), or -1. */
+  staticChanged(before: Uint32Array): number {
+    const now = new Uint32Array(this.k.memory.buffer, 0, before.length);
+    for (let i = 0; i < before.length; i++) if (now[i] !== before[i]) return i;
+    return -1;
+  }
+
+  /** Bit pattern of everything allocated so far. */
+  snapshot(): Uint32Array {
+    return new Uint32Array(this.k.memory.buffer, this.base, (this.top - this.base) / 4).slice();
+  }
+
+  /**
+   * Every float outside the given output windows is bit-identical to `before`.
+   * Returns a description of the first stray write, or null.
+   */
+  strayWrite(before: Uint32Array, outputs: Window[]): string | null {
+    const now = new Uint32Array(this.k.memory.buffer, this.base, before.length);
+    const allowed = new Uint8Array(before.length);
+    const b0 = this.base / 4;
+    for (const w of outputs) {
+      for (let r = 0; r < w.rows; r++) {
+        const s = w.off - b0 + r * w.ld;
+        allowed.fill(1, s, s + w.cols);
+      }
+    }
+    for (let i = 0; i < before.length; i++) {
+      if (!allowed[i] && now[i] !== before[i]) {
+        return `float ${i + b0} (byte ${(i + b0) * 4}) changed from 0x${before[i].toString(16)} to 0x${now[i].toString(16)}`;
+      }
+    }
+    return null;
+  }
+}
+
+/** A flat output window. */
+export const flat = (b: Buf, n = b.n): Window => ({ off: b.off, rows: 1, cols: n, ld: n });
+
+/** Deterministic uniform floats in [lo, hi), rounded to float32. */
+export function rng(seed: number): (lo?: number, hi?: number) => number {
+  let s = seed >>> 0;
+  return (lo = -1, hi = 1) => {
+    // mulberry32
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return Math.fround(lo + (hi - lo) * u);
+  };
+}

@@ -1,0 +1,915 @@
+// Every Wasm kernel against a plain float64 loop written here, on both builds
+// (plain SIMD and relaxed SIMD), at lengths 1, 3, 4, 5, 17 and 64: lengths that
+// run a 4-wide loop zero, one and several times with and without a tail.
+// Every call also proves that nothing outside the kernel's outputs changed
+// (guard bands, row padding, inputs): see Heap in helpers/wasm.ts.
+
+import { describe, expect, it } from 'vitest';
+import { Heap, loadBuild, flat, rng, type Buf, type Kernels, type Window } from './helpers/wasm.js';
+
+const SIZES = [1, 3, 4, 5, 17, 64];
+/** float32 unit roundoff */
+const U = 2 ** -24;
+
+const builds = [loadBuild('simd'), loadBuild('relaxed')];
+
+// ---------------------------------------------------------------------------
+// comparison helpers
+
+interface Miss {
+  label: string;
+  i: number;
+  got: number;
+  want: number;
+  tol: number;
+}
+
+/** First element with |got - want| > tol(i, want) (NaN fails), or null. */
+function firstMiss(label: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: (want: number, i: number) => number): Miss | null {
+  if (got.length !== want.length) return { label: `${label} (length)`, i: -1, got: got.length, want: want.length, tol: 0 };
+  for (let i = 0; i < want.length; i++) {
+    const t = tol(want[i], i);
+    if (!(Math.abs(got[i] - want[i]) <= t)) return { label, i, got: got[i], want: want[i], tol: t };
+  }
+  return null;
+}
+
+/** Collects misses and stray writes over many cases; one expect at the end keeps tests fast. */
+class Report {
+  readonly problems: string[] = [];
+  miss(m: Miss | null, ctx: string): void {
+    if (m) this.problems.push(`${ctx}: ${m.label}[${m.i}] = ${m.got}, want ${m.want} ± ${m.tol.toExponential(2)}`);
+  }
+  stray(s: string | null, ctx: string): void {
+    if (s) this.problems.push(`${ctx}: stray write, ${s}`);
+  }
+  check(name: string, cond: boolean, ctx: string): void {
+    if (!cond) this.problems.push(`${ctx}: ${name}`);
+  }
+  expectClean(): void {
+    expect(this.problems.slice(0, 8), `${this.problems.length} problem(s)`).toEqual([]);
+  }
+}
+
+const relTol = (rel: number, abs = 0) => (w: number) => rel * Math.abs(w) + abs;
+const exact = () => 0;
+
+/** Random floats in a fresh buffer. */
+function randBuf(heap: Heap, n: number, r: () => number): Buf {
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = r();
+  return heap.from(v);
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+// ---------------------------------------------------------------------------
+
+for (const build of builds) {
+  if (!build.kernels) {
+    describe(`${build.name} build`, () => {
+      it.skip(build.skip, () => {});
+    });
+    continue;
+  }
+  const k: Kernels = build.kernels;
+  const heap = new Heap(k);
+
+  describe(`${build.name} build`, () => {
+    // -------------------------------------------------------------------------
+    describe('GEMM', () => {
+      type Variant = 'nn' | 'tn' | 'nt';
+
+      /**
+       * One product. Error bound: a float32 dot product of length K is within
+       * about K*u of the sum of |terms| (u = 2^-24); 1e-5 covers every K <= 83
+       * with margin, and for longer K (the block-boundary shapes) the K*u bound
+       * itself, doubled, is used instead.
+       */
+      function gemmCase(rep: Report, g: Kernels, v: Variant, M: number, N: number, K: number, pad: number[], acc: number, seed: number): void {
+        heap.reset();
+        const r = rng(seed);
+        const aRows = v === 'tn' ? K : M, aCols = v === 'tn' ? M : K;
+        const bRows = v === 'nt' ? N : K, bCols = v === 'nt' ? K : N;
+        const lda = aCols + pad[0], ldb = bCols + pad[1], ldc = N + pad[2];
+        const A = randBuf(heap, aRows * lda, r);
+        const B = randBuf(heap, bRows * ldb, r);
+        const C = randBuf(heap, M * ldc, r);
+        const f = heap.f32;
+        // without accumulate C's window must not be read: make it NaN
+        if (!acc) for (let i = 0; i < M; i++) f.fill(NaN, C.off + i * ldc, C.off + i * ldc + N);
+        const a = heap.read(A), b = heap.read(B), c0 = heap.read(C);
+        const at = (i: number, kk: number) => (v === 'tn' ? a[kk * lda + i] : a[i * lda + kk]);
+        const bt = (kk: number, j: number) => (v === 'nt' ? b[j * ldb + kk] : b[kk * ldb + j]);
+        const want = new Float64Array(M * N), mag = new Float64Array(M * N);
+        for (let i = 0; i < M; i++) {
+          for (let j = 0; j < N; j++) {
+            let s = acc ? c0[i * ldc + j] : 0;
+            let m = Math.abs(s);
+            for (let kk = 0; kk < K; kk++) {
+              const p = at(i, kk) * bt(kk, j);
+              s += p;
+              m += Math.abs(p);
+            }
+            want[i * N + j] = s;
+            mag[i * N + j] = m;
+          }
+        }
+        const before = heap.snapshot();
+        g[`gemm_${v}`](C.ptr, A.ptr, B.ptr, M, N, K, lda, ldb, ldc, acc);
+        const ctx = `gemm_${v} M=${M} N=${N} K=${K} ld+[${pad}] acc=${acc}`;
+        rep.stray(heap.strayWrite(before, [{ off: C.off, rows: M, cols: N, ld: ldc }]), ctx);
+        const c = heap.read(C);
+        const got = new Float64Array(M * N);
+        for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) got[i * N + j] = c[i * ldc + j];
+        const rel = Math.max(1e-5, 2 * K * U);
+        rep.miss(firstMiss('C', got, want, (_w, i) => rel * mag[i] + 1e-30), ctx);
+      }
+
+      for (const v of ['nn', 'tn', 'nt'] as const) {
+        it(`gemm_${v} matches a scalar loop for M, N, K in {1,3,4,5,17,64}, tight and padded leading dims`, () => {
+          const rep = new Report();
+          let idx = 0;
+          for (const M of SIZES) {
+            for (const N of SIZES) {
+              for (const K of SIZES) {
+                // each shape runs tight and padded, once overwriting and once accumulating
+                const padded = [3, 1, 2];
+                const tight = [0, 0, 0];
+                gemmCase(rep, k, v, M, N, K, idx % 2 ? padded : tight, 0, 1000 + idx);
+                gemmCase(rep, k, v, M, N, K, idx % 2 ? tight : padded, 1, 2000 + idx);
+                idx++;
+              }
+            }
+          }
+          rep.expectClean();
+        });
+
+        it(`gemm_${v} crosses the packing block boundaries (M > 64, N > 256, K > 256) and long K`, () => {
+          const rep = new Report();
+          const shapes = [
+            [67, 261, 517],
+            [3, 300, 259], // fewer than 4 rows: unpacked path with long rows
+            [130, 9, 1000],
+          ];
+          let s = 0;
+          for (const [M, N, K] of shapes) {
+            gemmCase(rep, k, v, M, N, K, [1, 3, 2], 0, 77 + s++);
+            gemmCase(rep, k, v, M, N, K, [0, 0, 5], 1, 77 + s++);
+          }
+          rep.expectClean();
+        });
+      }
+
+      // Worker threads run their own instances over the same memory. The first
+      // instance owns the static packing scratch; the others must not touch it.
+      it('a second instance over the same memory runs the unpacked GEMMs and leaves the static scratch alone', () => {
+        const k2 = build.instantiate(k.memory);
+        const rep = new Report();
+        heap.reset();
+        const stat = heap.snapshotStatic();
+        let idx = 0;
+        for (const v of ['nn', 'tn', 'nt'] as const) {
+          for (const M of SIZES) {
+            for (const N of SIZES) {
+              for (const K of SIZES) {
+                gemmCase(rep, k2, v, M, N, K, idx % 2 ? [3, 1, 2] : [0, 0, 0], idx % 2, 3000 + idx);
+                idx++;
+              }
+            }
+          }
+          gemmCase(rep, k2, v, 67, 261, 517, [1, 3, 2], 1, 99);
+        }
+        const changed = heap.staticChanged(stat);
+        rep.check(`static region changed at float ${changed}`, changed < 0, 'second instance');
+        rep.expectClean();
+      });
+
+      it('set_scratch gives an instance a private packing region, used and respected', () => {
+        const k2 = build.instantiate(k.memory);
+        const rep = new Report();
+        for (const v of ['nn', 'tn', 'nt'] as const) {
+          heap.reset();
+          const scratch = heap.alloc(k2.scratch_bytes() / 4, 0);
+          k2.set_scratch(scratch.ptr);
+          const stat = heap.snapshotStatic();
+          const M = 67, N = 261, K = 517;
+          // same checks as gemmCase, with the scratch region allowed to change
+          const r = rng(5);
+          const aRows = v === 'tn' ? K : M, aCols = v === 'tn' ? M : K;
+          const bRows = v === 'nt' ? N : K, bCols = v === 'nt' ? K : N;
+          const A = randBuf(heap, aRows * aCols, r), B = randBuf(heap, bRows * bCols, r), C = heap.alloc(M * N);
+          const a = heap.read(A), b = heap.read(B);
+          const want = new Float64Array(M * N), mag = new Float64Array(M * N);
+          for (let i = 0; i < M; i++) {
+            for (let j = 0; j < N; j++) {
+              let sum = 0, m = 0;
+              for (let kk = 0; kk < K; kk++) {
+                const p = (v === 'tn' ? a[kk * M + i] : a[i * K + kk]) * (v === 'nt' ? b[j * K + kk] : b[kk * N + j]);
+                sum += p;
+                m += Math.abs(p);
+              }
+              want[i * N + j] = sum;
+              mag[i * N + j] = m;
+            }
+          }
+          const before = heap.snapshot();
+          k2[`gemm_${v}`](C.ptr, A.ptr, B.ptr, M, N, K, aCols, bCols, N, 0);
+          const ctx = `gemm_${v} with set_scratch`;
+          rep.stray(heap.strayWrite(before, [flat(C), flat(scratch)]), ctx);
+          rep.check('scratch region unused', heap.strayWrite(before, [flat(C)]) !== null, ctx);
+          rep.check('static region changed', heap.staticChanged(stat) < 0, ctx);
+          rep.miss(firstMiss('C', heap.read(C), want, (_w, i) => 2 * K * U * mag[i]), ctx);
+        }
+        rep.expectClean();
+      });
+    });
+
+    // -------------------------------------------------------------------------
+    describe('matrix helpers', () => {
+      it('transpose matches a scalar loop', () => {
+        const rep = new Report();
+        for (const rows of SIZES) {
+          for (const cols of SIZES) {
+            heap.reset();
+            const r = rng(rows * 100 + cols);
+            const src = randBuf(heap, rows * cols, r);
+            const dst = heap.alloc(rows * cols);
+            const s = heap.read(src);
+            const want = new Float64Array(rows * cols);
+            for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) want[j * rows + i] = s[i * cols + j];
+            const before = heap.snapshot();
+            k.transpose(dst.ptr, src.ptr, rows, cols);
+            const ctx = `transpose ${rows}x${cols}`;
+            rep.stray(heap.strayWrite(before, [flat(dst)]), ctx);
+            rep.miss(firstMiss('dst', heap.read(dst), want, exact), ctx);
+          }
+        }
+        rep.expectClean();
+      });
+
+      it('add_bias_rows adds the bias to every row and leaves row padding alone', () => {
+        const rep = new Report();
+        for (const M of SIZES) {
+          for (const N of SIZES) {
+            heap.reset();
+            const r = rng(M * 100 + N);
+            const ldc = N + (M % 2 ? 3 : 0);
+            const C = randBuf(heap, M * ldc, r);
+            const bias = randBuf(heap, N, r);
+            const c0 = heap.read(C), bv = heap.read(bias);
+            const want = new Float64Array(M * N);
+            for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) want[i * N + j] = Math.fround(c0[i * ldc + j] + bv[j]);
+            const before = heap.snapshot();
+            k.add_bias_rows(C.ptr, bias.ptr, M, N, ldc);
+            const ctx = `add_bias_rows M=${M} N=${N} ldc=${ldc}`;
+            rep.stray(heap.strayWrite(before, [{ off: C.off, rows: M, cols: N, ld: ldc }]), ctx);
+            const c = heap.read(C);
+            const got = new Float64Array(M * N);
+            for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) got[i * N + j] = c[i * ldc + j];
+            rep.miss(firstMiss('C', got, want, exact), ctx);
+          }
+        }
+        rep.expectClean();
+      });
+
+      it('col_sum_acc adds column sums into dst (also past its 64-row blocks)', () => {
+        const rep = new Report();
+        for (const M of [...SIZES, 200]) {
+          for (const N of SIZES) {
+            heap.reset();
+            const r = rng(M * 1000 + N);
+            const lda = N + (N % 2 ? 2 : 0);
+            const A = randBuf(heap, M * lda, r);
+            const dst = randBuf(heap, N, r);
+            const a = heap.read(A), d0 = heap.read(dst);
+            const want = new Float64Array(N), mag = new Float64Array(N);
+            for (let j = 0; j < N; j++) {
+              let s = d0[j], m = Math.abs(d0[j]);
+              for (let i = 0; i < M; i++) {
+                s += a[i * lda + j];
+                m += Math.abs(a[i * lda + j]);
+              }
+              want[j] = s;
+              mag[j] = m;
+            }
+            const before = heap.snapshot();
+            k.col_sum_acc(dst.ptr, A.ptr, M, N, lda);
+            const ctx = `col_sum_acc M=${M} N=${N} lda=${lda}`;
+            rep.stray(heap.strayWrite(before, [flat(dst)]), ctx);
+            // f32 sum of M terms: within ~M*u of the sum of |terms|
+            const rel = Math.max(1e-5, 2 * M * U);
+            rep.miss(firstMiss('dst', heap.read(dst), want, (_w, j) => rel * mag[j]), ctx);
+          }
+        }
+        rep.expectClean();
+      });
+
+      it('row_norms_clip clips rows above the threshold and returns the clipped norm', () => {
+        const rep = new Report();
+        for (const B of SIZES) {
+          for (const H of SIZES) {
+            for (const threshold of [0, 0.5, 1e9]) {
+              heap.reset();
+              const r = rng(B * 100 + H);
+              const dh = randBuf(heap, B * H, r);
+              const d0 = heap.read(dh);
+              const want = new Float64Array(B * H);
+              let total = 0;
+              for (let b = 0; b < B; b++) {
+                let sq = 0;
+                for (let j = 0; j < H; j++) sq += d0[b * H + j] ** 2;
+                const nb = Math.sqrt(sq);
+                const s = threshold > 0 && nb > threshold ? threshold / nb : 1;
+                for (let j = 0; j < H; j++) {
+                  want[b * H + j] = d0[b * H + j] * s;
+                  total += want[b * H + j] ** 2;
+                }
+              }
+              const before = heap.snapshot();
+              const norm = k.row_norms_clip(dh.ptr, B, H, threshold);
+              const ctx = `row_norms_clip B=${B} H=${H} threshold=${threshold}`;
+              rep.stray(heap.strayWrite(before, [flat(dh)]), ctx);
+              rep.miss(firstMiss('dh', heap.read(dh), want, relTol(3 * U)), ctx);
+              rep.miss(firstMiss('norm', [norm], [Math.sqrt(total)], relTol(1e-6)), ctx);
+            }
+          }
+        }
+        rep.expectClean();
+      });
+    });
+
+    // -------------------------------------------------------------------------
+    describe('activations', () => {
+      // tanh and sigmoid are vector polynomials (Cephes) in the 4-wide body and
+      // Mathf in tails; both are held to a few float32 ulps of float64.
+      const xs: number[] = [];
+      for (let x = -100; x <= 100; x += 0.0125) xs.push(Math.fround(x));
+      xs.push(0, -0, 1e-30, -1e-30, 1e-40, 0.625, -0.625, Math.fround(0.62499), 44, -44, 88, -88, 90, -90, 1e4, -1e4);
+
+      it('tanh (rnn_forward_step) is within 4 ulps of float64 tanh over [-100, 100]', () => {
+        heap.reset();
+        const n = xs.length;
+        const gx = heap.from(xs), gh = heap.from(new Float32Array(n)), h = heap.alloc(n);
+        k.rnn_forward_step(h.ptr, gx.ptr, gh.ptr, n, 0);
+        const rep = new Report();
+        rep.miss(firstMiss('tanh', heap.read(h), xs.map(Math.tanh), relTol(4 * 2 * U, 1e-45)), 'tanh sweep');
+        rep.expectClean();
+      });
+
+      it('sigmoid and tanh (lstm_forward_step gates) are within 4 ulps over [-100, 100]', () => {
+        heap.reset();
+        const H = xs.length;
+        const pre = new Float32Array(4 * H);
+        for (let q = 0; q < 4; q++) pre.set(xs, q * H);
+        const gx = heap.from(pre), gh = heap.from(new Float32Array(4 * H)), cPrev = heap.from(new Float32Array(H));
+        const h = heap.alloc(H), c = heap.alloc(H), gates = heap.alloc(4 * H);
+        k.lstm_forward_step(h.ptr, c.ptr, gates.ptr, gx.ptr, gh.ptr, cPrev.ptr, 1, H);
+        const g = heap.read(gates);
+        const rep = new Report();
+        // below float32's normal range (sigmoid(x) < 1.2e-38) only absolute accuracy is kept
+        rep.miss(firstMiss('sigmoid', g.subarray(0, H), xs.map(sigmoid), relTol(4 * 2 * U, 1.2e-38)), 'sigmoid sweep');
+        rep.miss(firstMiss('tanh', g.subarray(2 * H, 3 * H), xs.map(Math.tanh), relTol(4 * 2 * U, 1e-45)), 'tanh sweep');
+        rep.expectClean();
+      });
+    });
+
+    // -------------------------------------------------------------------------
+    describe('cell steps', () => {
+      // Values are O(1); each output is a handful of float32 roundings (u = 6e-8)
+      // plus activations good to ~2e-7, so 2e-6 * (1 + |x|) is an honest bound.
+      const cellTol = (w: number) => 2e-6 * (1 + Math.abs(w));
+      const count = [...SIZES, 1000];
+
+      it('rnn_forward_step: tanh and relu', () => {
+        const rep = new Report();
+        for (const n of count) {
+          for (const relu of [0, 1]) {
+            heap.reset();
+            const r = rng(n * 2 + relu);
+            const gx = randBuf(heap, n, () => r(-3, 3)), gh = randBuf(heap, n, () => r(-3, 3));
+            const h = heap.alloc(n);
+            const x = heap.read(gx), y = heap.read(gh);
+            const want = Array.from(x, (v, i) => {
+              const pre = Math.fround(v + y[i]);
+              return relu ? Math.max(0, pre) : Math.tanh(pre);
+            });
+            const before = heap.snapshot();
+            k.rnn_forward_step(h.ptr, gx.ptr, gh.ptr, n, relu);
+            const ctx = `rnn_forward_step n=${n} relu=${relu}`;
+            rep.stray(heap.strayWrite(before, [flat(h)]), ctx);
+            rep.miss(firstMiss('h', heap.read(h), want, cellTol), ctx);
+          }
+        }
+        rep.expectClean();
+      });
+
+      it('rnn_backward_step: tanh and relu', () => {
+        const rep = new Report();
+        for (const n of count) {
+          for (const relu of [0, 1]) {
+            heap.reset();
+            const r = rng(n * 3 + relu);
+            // relu outputs are >= 0 with exact zeros; tanh outputs in (-1, 1)
+            const h = randBuf(heap, n, () => (relu ? Math.max(0, r(-1, 2)) : r(-1, 1)));
+            const dh = randBuf(heap, n, r);
+            const dpre = heap.alloc(n);
+            const hv = heap.read(h), g = heap.read(dh);
+            const want = Array.from(g, (d, i) => d * (relu ? (hv[i] > 0 ? 1 : 0) : 1 - hv[i] * hv[i]));
+            const before = heap.snapshot();
+            k.rnn_backward_step(dpre.ptr, dh.ptr, h.ptr, n, relu);
+            const ctx = `rnn_backward_step n=${n} relu=${relu}`;
+            rep.stray(heap.strayWrite(before, [flat(dpre)]), ctx);
+            rep.miss(firstMiss('dpre', heap.read(dpre), want, cellTol), ctx);
+          }
+        }
+        rep.expectClean();
+      });
+
+      it('lstm_forward_step matches the i, f, g, o equations', () => {
+        const rep = new Report();
+        for (const B of SIZES) {
+          for (const H of SIZES) {
+            heap.reset();
+            const r = rng(B * 100 + H);
+            const G = 4 * H;
+            const gx = randBuf(heap, B * G, () => r(-3, 3)), gh = randBuf(heap, B * G, () => r(-3, 3));
+            const cPrev = randBuf(heap, B * H, () => r(-2, 2));
+            const h = heap.alloc(B * H), c = heap.alloc(B * H), gates = heap.alloc(B * G);
+            const x = heap.read(gx), y = heap.read(gh), cp = heap.read(cPrev);
+            const wh = new Float64Array(B * H), wc = new Float64Array(B * H), wg = new Float64Array(B * G);
+            for (let b = 0; b < B; b++) {
+              for (let j = 0; j < H; j++) {
+                const pre = (q: number) => Math.fround(x[b * G + q * H + j] + y[b * G + q * H + j]);
+                const i_ = sigmoid(pre(0)), f_ = sigmoid(pre(1)), g_ = Math.tanh(pre(2)), o_ = sigmoid(pre(3));
+                wg[b * G + j] = i_;
+                wg[b * G + H + j] = f_;
+                wg[b * G + 2 * H + j] = g_;
+                wg[b * G + 3 * H + j] = o_;
+                const cc = f_ * cp[b * H + j] + i_ * g_;
+                wc[b * H + j] = cc;
+                wh[b * H + j] = o_ * Math.tanh(cc);
+              }
+            }
+            const before = heap.snapshot();
+            k.lstm_forward_step(h.ptr, c.ptr, gates.ptr, gx.ptr, gh.ptr, cPrev.ptr, B, H);
+            const ctx = `lstm_forward_step B=${B} H=${H}`;
+            rep.stray(heap.strayWrite(before, [flat(h), flat(c), flat(gates)]), ctx);
+            rep.miss(firstMiss('gates', heap.read(gates), wg, cellTol), ctx);
+            rep.miss(firstMiss('c', heap.read(c), wc, cellTol), ctx);
+            rep.miss(firstMiss('h', heap.read(h), wh, cellTol), ctx);
+          }
+        }
+        rep.expectClean();
+      });
+
+      it('lstm_backward_step matches the chain rule, with dcPrev separate from or aliasing dc', () => {
+        const rep = new Report();
+        for (const B of SIZES) {
+          for (const H of SIZES) {
+            for (const alias of [false, true]) {
+              heap.reset();
+              const r = rng(B * 100 + H);
+              const G = 4 * H;
+              // activated gates from random pre-activations
+              const gv = new Float32Array(B * G);
+              for (let b = 0; b < B; b++) {
+                for (let q = 0; q < 4; q++) {
+                  for (let j = 0; j < H; j++) gv[b * G + q * H + j] = q === 2 ? Math.tanh(r(-3, 3)) : sigmoid(r(-3, 3));
+                }
+              }
+              const gates = heap.from(gv);
+              const c = randBuf(heap, B * H, () => r(-2, 2)), cPrev = randBuf(heap, B * H, () => r(-2, 2));
+              const dh = randBuf(heap, B * H, r), dc = randBuf(heap, B * H, r);
+              const dgates = heap.alloc(B * G);
+              const dcPrev = alias ? dc : heap.alloc(B * H);
+              const cv = heap.read(c), cp = heap.read(cPrev), dhv = heap.read(dh), dcv = heap.read(dc);
+              const wdg = new Float64Array(B * G), wdc = new Float64Array(B * H);
+              for (let b = 0; b < B; b++) {
+                for (let j = 0; j < H; j++) {
+                  const e = b * H + j, q = (n: number) => b * G + n * H + j;
+                  const i_ = gv[q(0)], f_ = gv[q(1)], g_ = gv[q(2)], o_ = gv[q(3)];
+                  const tc = Math.tanh(cv[e]);
+                  const dct = dcv[e] + dhv[e] * o_ * (1 - tc * tc);
+                  wdg[q(0)] = dct * g_ * i_ * (1 - i_);
+                  wdg[q(1)] = dct * cp[e] * f_ * (1 - f_);
+                  wdg[q(2)] = dct * i_ * (1 - g_ * g_);
+                  wdg[q(3)] = dhv[e] * tc * o_ * (1 - o_);
+                  wdc[e] = dct * f_;
+                }
+              }
+              const before = heap.snapshot();
+              k.lstm_backward_step(dgates.ptr, dcPrev.ptr, dh.ptr, dc.ptr, gates.ptr, c.ptr, cPrev.ptr, B, H);
+              const ctx = `lstm_backward_step B=${B} H=${H} alias=${alias}`;
+              rep.stray(heap.strayWrite(before, [flat(dgates), flat(dcPrev)]), ctx);
+              rep.miss(firstMiss('dgates', heap.read(dgates), wdg, cellTol), ctx);
+              rep.miss(firstMiss('dcPrev', heap.read(dcPrev), wdc, cellTol), ctx);
+            }
+          }
+        }
+        rep.expectClean();
+      });
+
+      it('gru_forward_step matches the r, z, n equations and keeps gh_n', () => {
+        const rep = new Report();
+        for (const B of SIZES) {
+          for (const H of SIZES) {
+            heap.reset();
+            const r = rng(B * 100 + H + 7);
+            const G = 3 * H;
+            const gx = randBuf(heap, B * G, () => r(-3, 3)), gh = randBuf(heap, B * G, () => r(-3, 3));
+            const hPrev = randBuf(heap, B * H, r);
+            const h = heap.alloc(B * H), gates = heap.alloc(B * G), hn = heap.alloc(B * H);
+            const x = heap.read(gx), y = heap.read(gh), hp = heap.read(hPrev);
+            const wh = new Float64Array(B * H), wg = new Float64Array(B * G), whn = new Float64Array(B * H);
+            for (let b = 0; b < B; b++) {
+              for (let j = 0; j < H; j++) {
+                const q = (n: number) => b * G + n * H + j;
+                const rr = sigmoid(Math.fround(x[q(0)] + y[q(0)]));
+                const z = sigmoid(Math.fround(x[q(1)] + y[q(1)]));
+                const nn = Math.tanh(x[q(2)] + rr * y[q(2)]);
+                wg[q(0)] = rr;
+                wg[q(1)] = z;
+                wg[q(2)] = nn;
+                whn[b * H + j] = y[q(2)];
+                wh[b * H + j] = (1 - z) * nn + z * hp[b * H + j];
+              }
+            }
+            const before = heap.snapshot();
+            k.gru_forward_step(h.ptr, gates.ptr, hn.ptr, gx.ptr, gh.ptr, hPrev.ptr, B, H);
+            const ctx = `gru_forward_step B=${B} H=${H}`;
+            rep.stray(heap.strayWrite(before, [flat(h), flat(gates), flat(hn)]), ctx);
+            rep.miss(firstMiss('gates', heap.read(gates), wg, cellTol), ctx);
+            rep.miss(firstMiss('hn', heap.read(hn), whn, exact), ctx);
+            rep.miss(firstMiss('h', heap.read(h), wh, cellTol), ctx);
+          }
+        }
+        rep.expectClean();
+      });
+
+      it('gru_backward_step matches the chain rule and overwrites dhPrev', () => {
+        const rep = new Report();
+        for (const B of SIZES) {
+          for (const H of SIZES) {
+            heap.reset();
+            const r = rng(B * 100 + H + 9);
+            const G = 3 * H;
+            const gv = new Float32Array(B * G);
+            for (let b = 0; b < B; b++) {
+              for (let q = 0; q < 3; q++) {
+                for (let j = 0; j < H; j++) gv[b * G + q * H + j] = q === 2 ? Math.tanh(r(-3, 3)) : sigmoid(r(-3, 3));
+              }
+            }
+            const gates = heap.from(gv);
+            const hn = randBuf(heap, B * H, () => r(-2, 2)), hPrev = randBuf(heap, B * H, r), dh = randBuf(heap, B * H, r);
+            const dgx = heap.alloc(B * G), dgh = heap.alloc(B * G);
+            const dhPrev = randBuf(heap, B * H, r); // stale contents must be overwritten
+            const hnv = heap.read(hn), hp = heap.read(hPrev), dhv = heap.read(dh);
+            const wx = new Float64Array(B * G), wh = new Float64Array(B * G), wp = new Float64Array(B * H);
+            for (let b = 0; b < B; b++) {
+              for (let j = 0; j < H; j++) {
+                const e = b * H + j, q = (n: number) => b * G + n * H + j;
+                const rr = gv[q(0)], z = gv[q(1)], nn = gv[q(2)];
+                const dn = dhv[e] * (1 - z);
+                const dz = dhv[e] * (hp[e] - nn);
+                const dnp = dn * (1 - nn * nn);
+                const drp = dnp * hnv[e] * rr * (1 - rr);
+                const dzp = dz * z * (1 - z);
+                wx[q(0)] = drp;
+                wx[q(1)] = dzp;
+                wx[q(2)] = dnp;
+                wh[q(0)] = drp;
+                wh[q(1)] = dzp;
+                wh[q(2)] = dnp * rr;
+                wp[e] = dhv[e] * z;
+              }
+            }
+            const before = heap.snapshot();
+            k.gru_backward_step(dgx.ptr, dgh.ptr, dhPrev.ptr, dh.ptr, gates.ptr, hn.ptr, hPrev.ptr, B, H);
+            const ctx = `gru_backward_step B=${B} H=${H}`;
+            rep.stray(heap.strayWrite(before, [flat(dgx), flat(dgh), flat(dhPrev)]), ctx);
+            rep.miss(firstMiss('dgx', heap.read(dgx), wx, cellTol), ctx);
+            rep.miss(firstMiss('dgh', heap.read(dgh), wh, cellTol), ctx);
+            rep.miss(firstMiss('dhPrev', heap.read(dhPrev), wp, cellTol), ctx);
+          }
+        }
+        rep.expectClean();
+      });
+    });
+
+    // -------------------------------------------------------------------------
+    describe('losses', () => {
+      it('mse_loss returns scale * sum (y - t)^2 and writes 2 * scale * (y - t)', () => {
+        const rep = new Report();
+        for (const n of [...SIZES, 1000]) {
+          heap.reset();
+          const r = rng(n + 5);
+          const y = randBuf(heap, n, () => r(-2, 2)), t = randBuf(heap, n, () => r(-2, 2));
+          const dy = heap.alloc(n);
+          const yv = heap.read(y), tv = heap.read(t);
+          const scale = 1 / n;
+          let loss = 0;
+          const wdy = Array.from(yv, (v, i) => {
+            loss += (v - tv[i]) ** 2;
+            return 2 * scale * (v - tv[i]);
+          });
+          const before = heap.snapshot();
+          const got = k.mse_loss(dy.ptr, y.ptr, t.ptr, n, scale);
+          const ctx = `mse_loss n=${n}`;
+          rep.stray(heap.strayWrite(before, [flat(dy)]), ctx);
+          // y - t is rounded to f32 once (u), then squared and summed in f64
+          rep.miss(firstMiss('loss', [got], [scale * loss], relTol(3 * U)), ctx);
+          rep.miss(firstMiss('dy', heap.read(dy), wdy, relTol(3 * U, 1e-30)), ctx);
+        }
+        rep.expectClean();
+      });
+
+      it('ce_loss returns the mean negative log-likelihood and writes scale * (softmax - onehot)', () => {
+        const rep = new Report();
+        for (const rows of SIZES) {
+          for (const classes of SIZES) {
+            heap.reset();
+            const r = rng(rows * 100 + classes);
+            const yv = new Float32Array(rows * classes);
+            for (let i = 0; i < yv.length; i++) yv[i] = r(-5, 5);
+            // one row with huge logits: max subtraction must keep it finite
+            if (rows > 2) for (let j = 0; j < classes; j++) yv[classes + j] = j % 2 ? 1000 : -1000;
+            const tv = new Int32Array(rows);
+            for (let i = 0; i < rows; i++) tv[i] = Math.min(classes - 1, Math.floor(((r() + 1) / 2) * classes));
+            if (rows > 3) tv[3] = -100; // ignored row
+            const counted = tv.filter((x) => x >= 0).length;
+            const scale = 1 / Math.max(counted, 1);
+            const y = heap.from(yv);
+            const t = heap.alloc(rows);
+            heap.i32.set(tv, t.off);
+            const dy = heap.alloc(rows * classes);
+            let loss = 0;
+            const wdy = new Float64Array(rows * classes);
+            for (let i = 0; i < rows; i++) {
+              if (tv[i] < 0) continue;
+              const row = yv.subarray(i * classes, (i + 1) * classes);
+              const mx = Math.max(...row);
+              let s = 0;
+              for (const v of row) s += Math.exp(v - mx);
+              loss -= row[tv[i]] - mx - Math.log(s);
+              for (let j = 0; j < classes; j++) wdy[i * classes + j] = scale * (Math.exp(row[j] - mx) / s - (j === tv[i] ? 1 : 0));
+            }
+            const before = heap.snapshot();
+            const got = k.ce_loss(dy.ptr, y.ptr, t.ptr, rows, classes, scale);
+            const ctx = `ce_loss rows=${rows} classes=${classes}`;
+            rep.stray(heap.strayWrite(before, [flat(dy)]), ctx);
+            // per row: f32 exp (~1e-7 relative) summed in f64; log in f64
+            rep.miss(firstMiss('loss', [got], [scale * loss], relTol(1e-6, 1e-7 * scale)), ctx);
+            rep.miss(firstMiss('dy', heap.read(dy), wdy, () => 1e-6 * scale), ctx);
+          }
+        }
+        rep.expectClean();
+      });
+    });
+
+    // -------------------------------------------------------------------------
+    describe('flat-region utilities', () => {
+      const lengths = [...SIZES, 1000];
+
+      it('fill, scale, clamp_abs and add_to are exact (one float32 rounding)', () => {
+        const rep = new Report();
+        for (const n of lengths) {
+          heap.reset();
+          const r = rng(n + 11);
+          const p = randBuf(heap, n, () => r(-3, 3)), q = randBuf(heap, n, () => r(-3, 3));
+          const pv = heap.read(p), qv = heap.read(q);
+          let before = heap.snapshot();
+          k.add_to(p.ptr, q.ptr, n);
+          rep.stray(heap.strayWrite(before, [flat(p)]), `add_to n=${n}`);
+          const added = Array.from(pv, (v, i) => Math.fround(v + qv[i]));
+          rep.miss(firstMiss('add_to', heap.read(p), added, exact), `add_to n=${n}`);
+
+          before = heap.snapshot();
+          k.scale(p.ptr, n, 0.37);
+          rep.stray(heap.strayWrite(before, [flat(p)]), `scale n=${n}`);
+          const scaled = added.map((v) => Math.fround(v * Math.fround(0.37)));
+          rep.miss(firstMiss('scale', heap.read(p), scaled, exact), `scale n=${n}`);
+
+          before = heap.snapshot();
+          k.clamp_abs(p.ptr, n, 0.5);
+          rep.stray(heap.strayWrite(before, [flat(p)]), `clamp_abs n=${n}`);
+          rep.miss(firstMiss('clamp_abs', heap.read(p), scaled.map((v) => Math.min(0.5, Math.max(-0.5, v))), exact), `clamp_abs n=${n}`);
+
+          before = heap.snapshot();
+          k.fill(p.ptr, n, -1.25);
+          rep.stray(heap.strayWrite(before, [flat(p)]), `fill n=${n}`);
+          rep.miss(firstMiss('fill', heap.read(p), new Array(n).fill(-1.25), exact), `fill n=${n}`);
+        }
+        rep.expectClean();
+      });
+
+      it('sum_squares accumulates in float64', () => {
+        const rep = new Report();
+        for (const n of lengths) {
+          heap.reset();
+          const r = rng(n + 13);
+          const p = randBuf(heap, n, () => r(-3, 3));
+          const pv = heap.read(p);
+          let s = 0;
+          for (const v of pv) s += v * v;
+          const before = heap.snapshot();
+          const got = k.sum_squares(p.ptr, n);
+          rep.stray(heap.strayWrite(before, []), `sum_squares n=${n}`);
+          // squares of floats are exact in f64: only f64 summation error remains
+          rep.miss(firstMiss('sum', [got], [s], relTol(1e-13)), `sum_squares n=${n}`);
+        }
+        rep.expectClean();
+      });
+    });
+
+    // -------------------------------------------------------------------------
+    describe('optimizers', () => {
+      const lengths = [...SIZES, 1000];
+      // Inputs are O(1) and each update is a few float32 roundings of O(1) terms,
+      // so errors are ~1e-7 absolute, also where terms cancel (m = lerp(m, d, w)
+      // or a momentum buffer can land near zero): hold results to 1e-6 (1 + |x|).
+      const optTol = (w: number) => 1e-6 * (1 + Math.abs(w));
+      const lerp = (a: number, b: number, w: number) => a + w * (b - a);
+
+      interface Setup {
+        n: number;
+        bufs: Record<string, Buf>;
+        vals: Record<string, Float32Array>;
+      }
+      /** Random parameter, gradient and state buffers; states listed in `positive` are > 0. */
+      function setup(n: number, seed: number, names: string[], positive: string[] = [], small: string[] = []): Setup {
+        heap.reset();
+        const r = rng(seed);
+        const bufs: Record<string, Buf> = {}, vals: Record<string, Float32Array> = {};
+        for (const name of names) {
+          const gen = positive.includes(name) ? () => r(0.1, 1) : small.includes(name) ? () => r(-0.1, 0.1) : () => r(-1, 1);
+          bufs[name] = randBuf(heap, n, gen);
+          vals[name] = heap.read(bufs[name]);
+        }
+        return { n, bufs, vals };
+      }
+
+      it('sgd_step: plain, weight decay, momentum with dampening, Nesterov, first step', () => {
+        const rep = new Report();
+        const configs = [
+          { lr: 0.1, momentum: 0, dampening: 0, nesterov: 0, wd: 0, first: 0 },
+          { lr: 0.1, momentum: 0, dampening: 0, nesterov: 0, wd: 0.01, first: 0 },
+          { lr: 0.05, momentum: 0.9, dampening: 0, nesterov: 0, wd: 0, first: 1 },
+          { lr: 0.05, momentum: 0.9, dampening: 0.1, nesterov: 0, wd: 0.01, first: 0 },
+          { lr: 0.05, momentum: 0.9, dampening: 0, nesterov: 1, wd: 0.01, first: 0 },
+          { lr: 0.05, momentum: 0.8, dampening: 0, nesterov: 1, wd: 0, first: 1 },
+        ];
+        for (const n of lengths) {
+          for (const [ci, c] of configs.entries()) {
+            const s = setup(n, n * 10 + ci, ['p', 'g', 'buf']);
+            const { p, g, buf } = s.vals;
+            // on the first step the buffer's old contents must not be read
+            if (c.first) heap.f32.fill(NaN, s.bufs.buf.off, s.bufs.buf.off + n);
+            const wp = new Float64Array(n), wb = new Float64Array(n);
+            for (let i = 0; i < n; i++) {
+              let d = g[i] + c.wd * p[i];
+              if (c.momentum !== 0) {
+                const b = c.first ? d : c.momentum * buf[i] + (1 - c.dampening) * d;
+                wb[i] = b;
+                d = c.nesterov ? d + c.momentum * b : b;
+              }
+              wp[i] = p[i] - c.lr * d;
+            }
+            const before = heap.snapshot();
+            k.sgd_step(s.bufs.p.ptr, s.bufs.g.ptr, s.bufs.buf.ptr, n, c.lr, c.momentum, c.dampening, c.nesterov, c.wd, c.first);
+            const ctx = `sgd_step n=${n} ${JSON.stringify(c)}`;
+            const outs: Window[] = [flat(s.bufs.p)];
+            if (c.momentum !== 0) outs.push(flat(s.bufs.buf));
+            rep.stray(heap.strayWrite(before, outs), ctx);
+            rep.miss(firstMiss('p', heap.read(s.bufs.p), wp, optTol), ctx);
+            if (c.momentum !== 0) rep.miss(firstMiss('buf', heap.read(s.bufs.buf), wb, optTol), ctx);
+          }
+        }
+        rep.expectClean();
+      });
+
+      it('adam_step: Adam and AdamW, with and without AMSGrad and weight decay, both lerp branches', () => {
+        const rep = new Report();
+        const t = 3;
+        for (const n of lengths) {
+          let ci = 0;
+          for (const beta1 of [0.9, 0.3]) {
+            for (const decoupled of [0, 1]) {
+              for (const amsgrad of [0, 1]) {
+                for (const wd of [0, 0.1]) {
+                  const c = { lr: 0.01, beta1, beta2: 0.999, eps: 1e-8, wd, decoupled, amsgrad };
+                  const s = setup(n, n * 100 + ci++, ['p', 'g', 'm', 'v', 'vmax'], ['v', 'vmax']);
+                  const { p, g, m, v, vmax } = s.vals;
+                  const stepSize = c.lr / (1 - beta1 ** t);
+                  const bc2Sqrt = Math.sqrt(1 - c.beta2 ** t);
+                  const wp = new Float64Array(n), wm = new Float64Array(n), wv = new Float64Array(n), wvm = new Float64Array(n);
+                  for (let i = 0; i < n; i++) {
+                    let pi = p[i], d = g[i];
+                    if (wd !== 0) {
+                      if (decoupled) pi *= 1 - c.lr * wd;
+                      else d += wd * pi;
+                    }
+                    wm[i] = lerp(m[i], d, 1 - beta1);
+                    wv[i] = c.beta2 * v[i] + (1 - c.beta2) * d * d;
+                    wvm[i] = Math.max(vmax[i], wv[i]);
+                    const den = Math.sqrt(amsgrad ? wvm[i] : wv[i]) / bc2Sqrt + c.eps;
+                    wp[i] = pi - (stepSize * wm[i]) / den;
+                  }
+                  const before = heap.snapshot();
+                  k.adam_step(s.bufs.p.ptr, s.bufs.g.ptr, s.bufs.m.ptr, s.bufs.v.ptr, s.bufs.vmax.ptr, n,
+                    c.lr, beta1, c.beta2, c.eps, wd, decoupled, amsgrad, stepSize, bc2Sqrt);
+                  const ctx = `adam_step n=${n} ${JSON.stringify(c)}`;
+                  const outs = [flat(s.bufs.p), flat(s.bufs.m), flat(s.bufs.v)];
+                  if (amsgrad) outs.push(flat(s.bufs.vmax));
+                  rep.stray(heap.strayWrite(before, outs), ctx);
+                  rep.miss(firstMiss('p', heap.read(s.bufs.p), wp, optTol), ctx);
+                  rep.miss(firstMiss('m', heap.read(s.bufs.m), wm, optTol), ctx);
+                  rep.miss(firstMiss('v', heap.read(s.bufs.v), wv, optTol), ctx);
+                  if (amsgrad) rep.miss(firstMiss('vmax', heap.read(s.bufs.vmax), wvm, optTol), ctx);
+                }
+              }
+            }
+          }
+        }
+        rep.expectClean();
+      });
+
+      it('rmsprop_step: plain, centered, momentum, weight decay', () => {
+        const rep = new Report();
+        for (const n of lengths) {
+          let ci = 0;
+          for (const centered of [0, 1]) {
+            for (const momentum of [0, 0.9]) {
+              for (const wd of [0, 0.01]) {
+                const c = { lr: 0.01, alpha: 0.99, eps: 1e-8, wd, momentum, centered };
+                const s = setup(n, n * 50 + ci++, ['p', 'g', 'sq', 'gavg', 'buf'], ['sq'], ['gavg']);
+                const { p, g, sq, gavg, buf } = s.vals;
+                const wp = new Float64Array(n), ws = new Float64Array(n), wg = new Float64Array(n), wb = new Float64Array(n);
+                for (let i = 0; i < n; i++) {
+                  const d = g[i] + wd * p[i];
+                  ws[i] = c.alpha * sq[i] + (1 - c.alpha) * d * d;
+                  let avg: number;
+                  if (centered) {
+                    wg[i] = lerp(gavg[i], d, 1 - c.alpha);
+                    avg = Math.sqrt(ws[i] - wg[i] * wg[i]) + c.eps;
+                  } else {
+                    avg = Math.sqrt(ws[i]) + c.eps;
+                  }
+                  if (momentum > 0) {
+                    wb[i] = momentum * buf[i] + d / avg;
+                    wp[i] = p[i] - c.lr * wb[i];
+                  } else {
+                    wp[i] = p[i] - (c.lr * d) / avg;
+                  }
+                }
+                const before = heap.snapshot();
+                k.rmsprop_step(s.bufs.p.ptr, s.bufs.g.ptr, s.bufs.sq.ptr, s.bufs.gavg.ptr, s.bufs.buf.ptr, n,
+                  c.lr, c.alpha, c.eps, wd, momentum, centered);
+                const ctx = `rmsprop_step n=${n} ${JSON.stringify(c)}`;
+                const outs = [flat(s.bufs.p), flat(s.bufs.sq)];
+                if (centered) outs.push(flat(s.bufs.gavg));
+                if (momentum > 0) outs.push(flat(s.bufs.buf));
+                rep.stray(heap.strayWrite(before, outs), ctx);
+                rep.miss(firstMiss('p', heap.read(s.bufs.p), wp, optTol), ctx);
+                rep.miss(firstMiss('sq', heap.read(s.bufs.sq), ws, optTol), ctx);
+                if (centered) rep.miss(firstMiss('gavg', heap.read(s.bufs.gavg), wg, optTol), ctx);
+                if (momentum > 0) rep.miss(firstMiss('buf', heap.read(s.bufs.buf), wb, optTol), ctx);
+              }
+            }
+          }
+        }
+        rep.expectClean();
+      });
+
+      it('adagrad_step: with and without weight decay', () => {
+        const rep = new Report();
+        for (const n of lengths) {
+          for (const wd of [0, 0.1]) {
+            const c = { clr: 0.05, wd, eps: 1e-10 };
+            const s = setup(n, n * 7 + (wd ? 1 : 0), ['p', 'g', 'sum'], ['sum']);
+            const { p, g, sum } = s.vals;
+            const wp = new Float64Array(n), ws = new Float64Array(n);
+            for (let i = 0; i < n; i++) {
+              const d = g[i] + wd * p[i];
+              ws[i] = sum[i] + d * d;
+              wp[i] = p[i] - (c.clr * d) / (Math.sqrt(ws[i]) + c.eps);
+            }
+            const before = heap.snapshot();
+            k.adagrad_step(s.bufs.p.ptr, s.bufs.g.ptr, s.bufs.sum.ptr, n, c.clr, wd, c.eps);
+            const ctx = `adagrad_step n=${n} ${JSON.stringify(c)}`;
+            rep.stray(heap.strayWrite(before, [flat(s.bufs.p), flat(s.bufs.sum)]), ctx);
+            rep.miss(firstMiss('p', heap.read(s.bufs.p), wp, optTol), ctx);
+            rep.miss(firstMiss('sum', heap.read(s.bufs.sum), ws, optTol), ctx);
+          }
+        }
+        rep.expectClean();
+      });
+    });
+
+    it('heap_base is 64-byte aligned and inside the initial memory', () => {
+      const base = k.heap_base();
+      expect(base % 64).toBe(0);
+      expect(base).toBeLessThanOrEqual(k.memory.buffer.byteLength);
+    });
+  });
+}
