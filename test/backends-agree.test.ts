@@ -24,7 +24,8 @@ const CASES: Array<[string, Omit<CreateModelOptions, 'backend'>, number, number,
 
 describe('wasm and js backends agree', () => {
   it.each(CASES)('%s', async (_name, cfg, T, B, kind) => {
-    const [w, j] = await Promise.all([createModel({ ...cfg, backend: 'wasm', seed: 3 }), createModel({ ...cfg, backend: 'js', seed: 3 })]);
+    const [w, j, w2] = await Promise.all([createModel({ ...cfg, backend: 'wasm', seed: 3 }), createModel({ ...cfg, backend: 'js', seed: 3 }),
+      createModel({ ...cfg, backend: 'wasm', seed: 3, threads: 2 })]);
     expect(w.stateDict()).toEqual(j.stateDict());
     const r = rng(T * 100 + B);
     const L = cfg.numLayers ?? 1, H = cfg.hiddenSize, I = cfg.inputSize;
@@ -49,5 +50,15 @@ describe('wasm and js backends agree', () => {
     for (let l = 0; l < L; l++) expectClose(`norms[${l}]`, { data: rw.hiddenGradNorms[l] }, { shape: [T], data: rj.hiddenGradNorms[l] }, tol);
     const gw = w.gradDict(), gj = j.gradDict();
     for (const name of Object.keys(gj)) expectClose(name, gw[name], gj[name], tol);
+    // Two threads split the batch; only the order of the cross-part gradient sum differs.
+    const r2 = w2.lossAndGrad(batch, spec, { clipHiddenGrad: 0.5 });
+    w2.dispose();
+    expect(Math.abs(r2.loss - rw.loss) / Math.abs(rw.loss)).toBeLessThan(1e-6);
+    expectClose('2 threads: output', r2.output, rw.output, 1e-6);
+    expectClose('2 threads: dx', r2.dx!, rw.dx!, 1e-6);
+    expectClose('2 threads: dh0', r2.dh0, rw.dh0, 1e-6);
+    for (let l = 0; l < L; l++) expectClose(`2 threads: norms[${l}]`, { data: r2.hiddenGradNorms[l] }, { shape: [T], data: rw.hiddenGradNorms[l] }, 1e-5);
+    const g2 = w2.gradDict();
+    for (const name of Object.keys(gw)) expectClose(`2 threads: ${name}`, g2[name], gw[name], 1e-5);
   });
 });

@@ -3,7 +3,7 @@
 // of clipping. Tolerances (fixtures README): float32 forward ~1e-5, loss 2e-5, gradients
 // 1e-4, each relative to the tensor's largest magnitude; PyTorch computed in float64.
 
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { clipGradNorm, clipGradValue, createModel, type Model } from '../src/index.js';
 import { listFixtures } from './helpers/fixtures.js';
 import { expectClose, expectScalarClose } from './helpers/compare.js';
@@ -15,17 +15,24 @@ const GRAD = 1e-4;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Fx = any;
 
-export async function modelFor(fx: Fx, backend: 'wasm' | 'js'): Promise<Model> {
+/** The three compute paths: the Wasm kernels on one thread, on two, and the JS backend. */
+type Path = 'wasm' | 'js' | 'wasm, 2 threads';
+const live: Model[] = [];
+afterAll(() => live.forEach((m) => m.dispose()));
+
+async function modelFor(fx: Fx, path: Path): Promise<Model> {
   const c = fx.config;
   const m = await createModel({
     cell: c.cell, nonlinearity: c.nonlinearity, inputSize: c.input_size, hiddenSize: c.hidden_size,
-    numLayers: c.num_layers, outputSize: c.output_size, bias: c.bias, backend,
+    numLayers: c.num_layers, outputSize: c.output_size, bias: c.bias,
+    backend: path === 'js' ? 'js' : 'wasm', threads: path === 'wasm, 2 threads' ? 2 : 1,
   });
+  live.push(m);
   m.loadStateDict(fx.params);
   return m;
 }
 
-export function batchFor(fx: Fx) {
+function batchFor(fx: Fx) {
   const ce = fx.loss.kind === 'cross_entropy';
   return {
     x: fx.x,
@@ -35,7 +42,7 @@ export function batchFor(fx: Fx) {
   };
 }
 
-export function lossFor(fx: Fx) {
+function lossFor(fx: Fx) {
   return { kind: fx.loss.kind, reduction: fx.loss.reduction, lastStepOnly: fx.loss.last_step_only };
 }
 
@@ -47,7 +54,7 @@ function expectGrads(what: string, model: Model, expected: Record<string, { shap
 
 const fixtures = listFixtures();
 
-describe.each(['wasm', 'js'] as const)('PyTorch fixtures on the %s backend', (backend) => {
+describe.each(['wasm', 'js', 'wasm, 2 threads'] as const)('PyTorch fixtures on the %s backend', (backend) => {
   describe.each(fixtures.map((f) => [f.name, f.json]))('%s', (_name, fx: Fx) => {
     it('matches outputs, loss, every gradient, dx, dh0/dc0 and hidden-gradient norms', async () => {
       const model = await modelFor(fx, backend);

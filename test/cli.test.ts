@@ -1,0 +1,243 @@
+// The `bptt-wasm` command, end to end: every command runs as a spawned process of the
+// built CLI (dist/src/cli.js, as `npm test` builds it) with tiny settings, and the tests
+// check what it prints, the exit code and the files it writes. Commands that compute
+// run on both backends.
+
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSafetensors } from '../src/safetensors.js';
+
+const CLI = resolve(__dirname, '..', 'dist', 'src', 'cli.js');
+const BACKENDS = ['wasm', 'js'] as const;
+let dir = '';
+
+interface Run { code: number; stdout: string; stderr: string }
+
+function cli(args: string[], opts: { timeout?: number } = {}): Promise<Run> {
+  return new Promise((res) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: dir, timeout: opts.timeout ?? 60_000, env: { ...process.env, NO_COLOR: '1' } },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        res({ code, stdout, stderr });
+      });
+  });
+}
+
+const p = (name: string): string => join(dir, name);
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before these tests`);
+  dir = mkdtempSync(join(tmpdir(), 'bptt-wasm-cli-'));
+  // a small text and a CSV of noisy sine waves (one sequence per line, with a header)
+  const text = 'the whale and the sea. '.repeat(60);
+  writeFileSync(p('tiny.txt'), text);
+  const rows = ['v0,v1,v2,v3,v4,v5,v6,v7,v8,v9,v10,v11'];
+  for (let n = 0; n < 40; n++) rows.push(Array.from({ length: 12 }, (_, t) => (10 + 3 * Math.sin(0.5 * t + n)).toFixed(4)).join(','));
+  writeFileSync(p('waves.csv'), rows.join('\n') + '\n');
+});
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('bptt-wasm --help and usage errors', () => {
+  it('lists every command, and each has its own --help', async () => {
+    const r = await cli(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of ['demo', 'train', 'sample', 'gradflow', 'experiment', 'bench']) expect(r.stdout).toContain(c);
+    expect(r.stdout).toMatch(/Exit codes: 0 success, 1 .* 2 a usage error/);
+    for (const sub of [['demo'], ['train'], ['sample'], ['gradflow'], ['experiment'], ['experiment', 'adding'], ['bench']]) {
+      const h = await cli([...sub, '--help']);
+      expect(h.code, sub.join(' ')).toBe(0);
+      expect(h.stdout).toContain(`Usage: bptt-wasm ${sub.join(' ')}`);
+    }
+  });
+
+  it('prints the version', async () => {
+    const r = await cli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(JSON.parse(readFileSync(resolve(__dirname, '..', 'package.json'), 'utf8')).version);
+  });
+
+  it('exits 2 with a clear message on an unknown command, an unknown option, a bad number or a missing option', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['fly'], /unknown command 'fly'/],
+      [['gradflow', '--colour', 'red'], /unknown option '--colour'/],
+      [['gradflow', '--T', 'ten'], /option '--T <n>' argument 'ten' is invalid\. Expected an integer >= 2/],
+      [['gradflow', '--models', 'rnn,transformer'], /Unknown model 'rnn'/],
+      [['demo', '--seconds', '-1'], /option '--seconds <s>' argument '-1' is invalid\. Expected a number > 0/],
+      [['demo', '--backend', 'gpu'], /Allowed choices are wasm, js/],
+      [['experiment', 'adding', '--T', '50,x'], /'x' is not an integer >= 2/],
+      [['sample'], /required option '--checkpoint <file>' not specified/],
+      [['train'], /missing required argument 'file'/],
+      [['experiment', 'juggle'], /unknown command 'juggle'/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(msg);
+    }
+  });
+});
+
+describe.each(BACKENDS)('bptt-wasm demo, train and sample on %s', (backend) => {
+  it('demo: trains on Moby-Dick with samples, writes a checkpoint and a loss curve, and compares the backends', async () => {
+    const ckpt = p(`demo-${backend}.safetensors`), svg = p(`demo-loss-${backend}.svg`);
+    const r = await cli(['demo', '--backend', backend, '--seconds', '0.5', '--steps', '40', '--chapters', '3', '--hidden', '16',
+      '--seq-len', '16', '--batch', '4', '--sample-every', '20', '--sample-length', '30', '--compare-seconds', '0.2',
+      '--out', ckpt, '--loss-svg', svg]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`demo: a character LSTM (hidden 16, `);
+    expect(r.stdout).toContain(`on Moby-Dick`);
+    expect(r.stdout).toMatch(/--- sample at step \d+ \(temperature 0\.8\) ---/);
+    expect(r.stdout).toMatch(/trained \d+ steps \([\d,]+ characters\) in [\d.]+ s; loss [\d.]+ -> [\d.]+ nats\/char/);
+    expect(r.stdout).toMatch(/speed: wasm [\d,]+ chars\/s, js [\d,]+ chars\/s: wasm\/js = [\d.]+x/);
+    // not a TTY: progress comes as log lines on stderr with loss, chars/s and ETA
+    expect(r.stderr).toMatch(/demo step \d+ \| \d+% \| loss [\d.]+ \| [\d,]+ chars\/s \| ETA /);
+    const st = readSafetensors(new Uint8Array(readFileSync(ckpt)));
+    expect(Object.keys(st.tensors)).toContain('rnn.weight_hh_l0');
+    expect(st.tensors['rnn.weight_hh_l0'].shape).toEqual([64, 16]);
+    expect(st.metadata['bptt_wasm.task']).toBe('char');
+    expect(JSON.parse(st.metadata['bptt_wasm.vocab']).length).toBe(st.tensors['out.bias'].shape[0]);
+    const chart = readFileSync(svg, 'utf8');
+    expect(chart).toMatch(/^<svg /);
+    expect(chart).toContain('training loss');
+
+    // sample from it: deterministic for a seed, starts with the prime, has the length asked for
+    const args = ['sample', '--checkpoint', ckpt, '--temperature', '0.5', '--length', '40', '--prime', 'The ', '--backend', backend];
+    const s1 = await cli(args), s2 = await cli(args);
+    expect(s1.code, s1.stderr).toBe(0);
+    expect(s1.stdout.startsWith('The ')).toBe(true);
+    expect([...s1.stdout.replace(/\n$/, '')].length).toBe(4 + 40);
+    expect(s2.stdout).toBe(s1.stdout);
+    const s3 = await cli([...args, '--seed', '7']);
+    expect(s3.code).toBe(0);
+  });
+
+  it('train on a text file: a checkpoint that sample can read', async () => {
+    const ckpt = p(`tiny-${backend}.safetensors`);
+    const r = await cli(['train', p('tiny.txt'), '--backend', backend, '--steps', '30', '--hidden', '12', '--seq-len', '10',
+      '--batch', '4', '--sample-every', '0', '--cell', 'gru', '--out', ckpt, '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('train: a character GRU (hidden 12, 11 characters) on tiny.txt');
+    expect(r.stdout).toMatch(/trained 30 steps \(1,200 characters\)/);
+    expect(r.stdout).toContain('--- sample at step 30');
+    expect(r.stderr).toBe('');
+    const s = await cli(['sample', '--checkpoint', ckpt, '--length', '25', '--temperature', '0']);
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stdout.replace(/\n$/, '')).toMatch(/^[the walnds.]{25}$/);
+  });
+
+  it('train on a CSV of sequences: next-value regression with validation, baseline, checkpoint and loss curve', async () => {
+    const ckpt = p(`waves-${backend}.safetensors`), svg = p(`waves-${backend}.svg`);
+    const r = await cli(['train', p('waves.csv'), '--backend', backend, '--epochs', '3', '--hidden', '8', '--batch', '8',
+      '--lr', '0.01', '--out', ckpt, '--loss-svg', svg]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('predicting the next value of 40 sequences of length 12');
+    expect(r.stdout).toContain('(36 train, 4 validation)');
+    expect(r.stdout).toMatch(/final training MSE [\d.]+, validation MSE [\d.]+ \(standardized units\)/);
+    expect(r.stdout).toMatch(/baseline "next = current": training MSE [\d.]+, validation MSE [\d.]+/);
+    const st = readSafetensors(new Uint8Array(readFileSync(ckpt)));
+    expect(st.metadata['bptt_wasm.task']).toBe('regression');
+    expect(JSON.parse(st.metadata['bptt_wasm.standardize']).mean).toBeCloseTo(10, 0);
+    expect(readFileSync(svg, 'utf8')).toContain('MSE (validation)');
+    // a regression checkpoint is not a character model
+    const s = await cli(['sample', '--checkpoint', ckpt]);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toMatch(/is not a character model/);
+  });
+});
+
+describe('bptt-wasm train and sample: failures exit 1 with the reason', () => {
+  it('names a missing file, a bad CSV line, a text too short and a corrupt checkpoint', async () => {
+    writeFileSync(p('bad.csv'), '1,2,3\n4,five,6\n');
+    writeFileSync(p('ragged.csv'), '1,2,3\n4,5\n');
+    writeFileSync(p('short.txt'), 'abc');
+    writeFileSync(p('junk.safetensors'), 'this is not a safetensors file');
+    writeFileSync(p('latin1.txt'), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a]));
+    const cases: Array<[string[], RegExp]> = [
+      [['train', p('nope.txt')], /training file not found: .*nope\.txt/],
+      [['train', p('bad.csv'), '--epochs', '1'], /bad\.csv:2: column 2 is "five", not a number/],
+      [['train', p('ragged.csv'), '--epochs', '1'], /ragged\.csv:2: 2 values, but the first sequence has 3/],
+      [['train', p('short.txt'), '--steps', '1'], /too short for batchSize 32 x seqLength 64/],
+      [['train', p('latin1.txt'), '--steps', '1'], /latin1\.txt is not valid UTF-8 text/],
+      [['sample', '--checkpoint', p('missing.safetensors')], /checkpoint not found: .*missing\.safetensors/],
+      [['sample', '--checkpoint', p('junk.safetensors')], /cannot load .*junk\.safetensors/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toMatch(msg);
+      expect(r.stderr, 'no stack trace').not.toMatch(/\n\s+at /);
+    }
+  });
+});
+
+describe.each(BACKENDS)('bptt-wasm gradflow on %s', (backend) => {
+  it('prints the table and writes the SVG and JSON', async () => {
+    const svg = p(`gf-${backend}.svg`), json = p(`gf-${backend}.json`);
+    const r = await cli(['gradflow', '--backend', backend, '--T', '30', '--hidden', '16', '--svg', svg, '--json', json]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`T = 30, hidden 16`);
+    for (const label of ['tanh RNN (PyTorch init)', 'IRNN (ReLU, W_hh = I)', 'LSTM (PyTorch init)', 'LSTM, forget bias 1', 'GRU (PyTorch init)']) {
+      expect(r.stdout).toContain(`| ${label} |`);
+    }
+    expect(readFileSync(svg, 'utf8').match(/<path /g)).toHaveLength(5);
+    const data = JSON.parse(readFileSync(json, 'utf8'));
+    expect(data.rows).toHaveLength(5);
+    expect(data.rows[0].norms).toHaveLength(30);
+  });
+});
+
+describe.each(BACKENDS)('bptt-wasm experiment adding on %s', (backend) => {
+  it('trains each model at each T and prints the table against the baseline', async () => {
+    const md = p(`adding-${backend}.md`);
+    const r = await cli(['experiment', 'adding', '--backend', backend, '--T', '6,8', '--models', 'irnn,gru', '--steps', '20',
+      '--hidden', '8', '--batch', '8', '--test-size', '50', '--jobs', '1', '--out', md]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('| T | model | test MSE | vs. baseline 0.167 | steps | lr | training time |');
+    for (const T of [6, 8]) for (const m of ['IRNN (ReLU, W_hh = I)', 'GRU (PyTorch init)']) expect(r.stdout).toContain(`| ${T} | ${m} |`);
+    expect(r.stdout).toMatch(/baseline: always predicting 1 gives MSE 0\.167/);
+    expect(r.stderr).toMatch(/\[irnn T=6\] step 20\/20 train MSE/);
+    const file = readFileSync(md, 'utf8');
+    expect(file).toContain('Command: `bptt-wasm experiment adding');
+    expect(file).toContain('| 8 | GRU (PyTorch init) |');
+  });
+});
+
+describe('bptt-wasm experiment adding with worker threads', () => {
+  it('gives the same table with --jobs 2 as with --jobs 1 (times aside)', async () => {
+    const args = ['experiment', 'adding', '--T', '5', '--models', 'rnn-tanh,lstm', '--steps', '10', '--hidden', '4', '--batch', '4',
+      '--test-size', '20', '-q'];
+    const [a, b] = await Promise.all([cli([...args, '--jobs', '1']), cli([...args, '--jobs', '2'])]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const rows = (s: string): string[] => s.split('\n').filter((l) => l.startsWith('| 5 |')).map((l) => l.replace(/\| [\d.]+ s \|$/, ''));
+    expect(rows(b.stdout)).toEqual(rows(a.stdout));
+    expect(rows(a.stdout)).toHaveLength(2);
+  });
+});
+
+describe('bptt-wasm bench', () => {
+  it('runs bench/run.mjs and passes the options through', async () => {
+    // bench/run.mjs writes bench/results.json; keep the repository's copy as it was.
+    const results = resolve(__dirname, '..', 'bench', 'results.json');
+    const saved = existsSync(results) ? readFileSync(results) : null;
+    try {
+      const r = await cli(['bench', '--workloads', 'W4', '--quick', '--no-js'], { timeout: 120_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('bptt-wasm benchmark');
+      expect(r.stdout).toMatch(/W4\s+wasm-simd/);
+      expect(r.stdout).not.toMatch(/W1\s/);
+      const bad = await cli(['bench', '--workloads', 'W99', '--quick', '--no-js']);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toContain("unknown workload 'W99'");
+    } finally {
+      if (saved) writeFileSync(results, saved);
+      else rmSync(results, { force: true });
+    }
+  });
+});

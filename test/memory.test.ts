@@ -1,0 +1,42 @@
+// Steady-state training allocates nothing new: after the first step, the Wasm memory does
+// not grow and the JS heap (after a full GC) stays flat over 1,000 steps. The arena and
+// every workspace are sized on the first call for (T, B) and reused.
+
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { Adam, clipGradNorm, createModel } from '../src/index.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+describe.each(['wasm', 'js'] as const)('memory over 1,000 training steps (%s)', (backend) => {
+  it.each(['lstm', 'gru'] as const)('%s: flat Wasm memory and JS heap', async (cell) => {
+    const T = 12, B = 4, I = 6, O = 5;
+    const model = await createModel({ cell, inputSize: I, hiddenSize: 24, outputSize: O, backend, seed: 2 });
+    const opt = new Adam(model, { lr: 1e-3 });
+    const x = { shape: [T, B, I], data: Float32Array.from({ length: T * B * I }, (_, i) => Math.sin(i)) };
+    const target = { shape: [T, B], data: Int32Array.from({ length: T * B }, (_, i) => i % O) };
+    const loss = { kind: 'cross_entropy', reduction: 'mean' } as const;
+    const step = () => {
+      opt.zeroGrad();
+      model.lossAndGrad({ x, target }, loss, { inputGrad: false, clipHiddenGrad: 10 });
+      clipGradNorm(model, 1);
+      opt.step();
+    };
+    step();
+    const wasmBytes = model.arena.memory.buffer.byteLength;
+    const arenaTop = model.arena.usedBytes;
+    for (let i = 0; i < 100; i++) step();
+    gc(); gc();
+    const heap0 = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 1000; i++) step();
+    gc(); gc();
+    const heap1 = process.memoryUsage().heapUsed;
+    expect(model.arena.usedBytes).toBe(arenaTop);
+    expect(model.arena.memory.buffer.byteLength).toBe(wasmBytes);
+    // A leak of even one small object per step would show as >= 50 KB over 1,000 steps;
+    // 256 KB leaves room for V8's own bookkeeping noise.
+    expect(heap1 - heap0, `heap grew by ${heap1 - heap0} bytes`).toBeLessThan(256 * 1024);
+  }, 60_000);
+});
