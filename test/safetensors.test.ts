@@ -28,8 +28,12 @@ function build(header: object, data: Uint8Array, pad = true): Uint8Array {
 }
 
 describe('reading the PyTorch-written fixture files', () => {
-  it('finds a .safetensors file for every fixture', () => {
-    expect(withFiles.length).toBe(listFixtures().length);
+  it('finds a .safetensors file for every PyTorch-written fixture', () => {
+    // Our own extra cases (scripts/make_extra_fixtures.py, names 'extra_*') have JSON only:
+    // the safetensors library was not available to write them, and files written by this
+    // library would prove nothing about reading PyTorch's.
+    const upstream = listFixtures().filter((f) => !f.name.startsWith('extra_'));
+    expect(withFiles.map((f) => f.name).sort()).toEqual(upstream.map((f) => f.name).sort());
   });
 
   it.each(withFiles.map((f) => [f.name, f.json]))('%s: tensors equal the fixture params exactly, config in metadata', (name, fx: Fx) => {
