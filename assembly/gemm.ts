@@ -467,3 +467,123 @@ export function gemm_nt(
   if (M < MR || scratch == 0) gemm_rows_dot(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0);
   else gemm_packed(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0, false, true);
 }
+
+// ---------------------------------------------------------------------------
+// Pre-packed B: the recurrent weights are the same matrix at every timestep, so they
+// are packed once per forward (and once per backward) instead of once per step. The
+// packed form is the sequence of the (jc, pc) blocks gemm_packed would build, each
+// ceil(nc/NR) panels of [kc, NR], column blocks outermost.
+
+// @ts-ignore: decorator
+@inline
+function panel_cols(nc: i32): i32 {
+  return (nc + NR - 1) / NR * NR;
+}
+
+/** Floats needed by pack_b for B with K rows and N columns. */
+export function packed_b_floats(K: i32, N: i32): i32 {
+  let total = 0;
+  for (let jc = 0; jc < N; jc += NC) total += panel_cols(min_i32(NC, N - jc)) * K;
+  return total;
+}
+
+/**
+ * Packs B[K, N] once into dst (packed_b_floats(K, N) floats). transposed != 0: B is
+ * stored as [N, K] (PyTorch's W for a product with W^T) with row stride ldb.
+ */
+export function pack_b(dst: usize, B: usize, K: i32, N: i32, ldb: i32, transposed: i32): void {
+  let d = dst;
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = min_i32(NC, N - jc);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min_i32(KC, K - pc);
+      if (transposed != 0) pack_b_t(d, B, ldb, pc, jc, kc, nc);
+      else pack_b_n(d, B, ldb, pc, jc, kc, nc);
+      d += <usize>(panel_cols(nc) * kc) << 2;
+    }
+  }
+}
+
+/**
+ * One row of C against packed panels: c[0..nr) (+)= sum_k a[k] * panel[k, 0..nr), the eight
+ * sums kept in two registers over the whole depth block (batch-1 steps, no-scratch instances).
+ */
+function row_panel_1x8(c: usize, a: usize, pb: usize, kc: i32, nr: i32, overwrite: bool): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
+  let p = pb;
+  for (let k = 0; k < kc; k++) {
+    const av = f32x4.splat(load<f32>(a + (<usize>k << 2)));
+    c0 = fma4(av, v128.load(p), c0);
+    c1 = fma4(av, v128.load(p, 16), c1);
+    p += 32;
+  }
+  if (nr == NR && !overwrite) {
+    v128.store(c, f32x4.add(v128.load(c), c0));
+    v128.store(c, f32x4.add(v128.load(c, 16), c1), 16);
+  } else if (nr == NR) {
+    v128.store(c, c0);
+    v128.store(c, c1, 16);
+  } else {
+    // a partial panel, lane by lane (lane indices must be constants; no spill buffer,
+    // so instances sharing the memory never share a scratch here)
+    put(c, 0, f32x4.extract_lane(c0, 0), overwrite);
+    if (nr > 1) put(c, 1, f32x4.extract_lane(c0, 1), overwrite);
+    if (nr > 2) put(c, 2, f32x4.extract_lane(c0, 2), overwrite);
+    if (nr > 3) put(c, 3, f32x4.extract_lane(c0, 3), overwrite);
+    if (nr > 4) put(c, 4, f32x4.extract_lane(c1, 0), overwrite);
+    if (nr > 5) put(c, 5, f32x4.extract_lane(c1, 1), overwrite);
+    if (nr > 6) put(c, 6, f32x4.extract_lane(c1, 2), overwrite);
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function put(c: usize, j: usize, v: f32, overwrite: bool): void {
+  store<f32>(c + (j << 2), overwrite ? v : load<f32>(c + (j << 2)) + v);
+}
+
+/** C[M,N] = (accumulate ? C : 0) + A[M,K] * B with B pre-packed by pack_b. */
+export function gemm_packed_b(
+  C: usize, A: usize, Bp: usize, M: i32, N: i32, K: i32, lda: i32, ldc: i32, accumulate: i32,
+): void {
+  const acc = accumulate != 0;
+  if (K <= 0) {
+    if (!acc) for (let m = 0; m < M; m++) memory.fill(C + (<usize>m * <usize>ldc << 2), 0, <usize>N << 2);
+    return;
+  }
+  const blocked = M >= MR && scratch != 0;
+  const packA = scratch, tile = scratch + A_BYTES + B_BYTES;
+  let pb0 = Bp;
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = min_i32(NC, N - jc);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min_i32(KC, K - pc);
+      const overwrite = pc == 0 && !acc;
+      if (blocked) {
+        for (let ic = 0; ic < M; ic += MC) {
+          const mc = min_i32(MC, M - ic);
+          pack_a_n(packA, A, lda, ic, pc, mc, kc);
+          for (let jr = 0; jr < nc; jr += NR) {
+            const pb = pb0 + (<usize>(jr * kc) << 2);
+            const nr = min_i32(NR, nc - jr);
+            for (let ir = 0; ir < mc; ir += MR) {
+              const pa = packA + (<usize>(ir * kc) << 2);
+              const c = C + ((<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) << 2);
+              kernel_4x8(pa, pb, kc, c, ldc, min_i32(MR, mc - ir), nr, overwrite, tile);
+            }
+          }
+        }
+      } else {
+        // Few rows (or no scratch of our own): stream the panels once per row.
+        for (let m = 0; m < M; m++) {
+          const a = A + ((<usize>m * <usize>lda + <usize>pc) << 2);
+          for (let jr = 0; jr < nc; jr += NR) {
+            const c = C + ((<usize>m * <usize>ldc + <usize>(jc + jr)) << 2);
+            row_panel_1x8(c, a, pb0 + (<usize>(jr * kc) << 2), kc, min_i32(NR, nc - jr), overwrite);
+          }
+        }
+      }
+      pb0 += <usize>(panel_cols(nc) * kc) << 2;
+    }
+  }
+}

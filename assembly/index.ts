@@ -5,7 +5,7 @@
 // one beyond the first needs its own GEMM scratch (scratch_bytes, set_scratch).
 
 export { heap_base } from "./memory";
-export { gemm_nn, gemm_tn, gemm_nt, scratch_bytes, set_scratch } from "./gemm";
+export { gemm_nn, gemm_tn, gemm_nt, scratch_bytes, set_scratch, packed_b_floats, pack_b, gemm_packed_b } from "./gemm";
 export { transpose, add_bias_rows, col_sum_acc, row_norms_clip } from "./matrix";
 export { rnn_forward_step, rnn_backward_step } from "./rnn";
 export { lstm_forward_step, lstm_backward_step } from "./lstm";

@@ -5,8 +5,8 @@
 //   backward: per step (t = T-1 .. 0) the gate kernel and dh_{t-1} = dG_t W_hh; after the
 //             sweep, dW_ih += dG^T X and dW_hh += dG^T H_prev as ONE GEMM each over all
 //             timesteps ("BPTT accumulation over timesteps" as one big product).
-// Weights are transposed once per forward (once per optimizer step) so every product is
-// row-major A*B with contiguous rows for f32x4 loads.
+// W_hh is the same matrix at every step: it is packed into the GEMM's panel layout once
+// per forward (as W_hh^T) and once per backward (as W_hh), not once per timestep.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
@@ -28,6 +28,9 @@ export interface Kernels {
   gemm_tn(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, acc: number): void;
   gemm_nt(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, acc: number): void;
   transpose(dst: number, src: number, rows: number, cols: number): void;
+  packed_b_floats(K: number, N: number): number;
+  pack_b(dst: number, B: number, K: number, N: number, ldb: number, transposed: number): void;
+  gemm_packed_b(C: number, A: number, Bp: number, M: number, N: number, K: number, lda: number, ldc: number, acc: number): void;
   add_bias_rows(C: number, bias: number, M: number, N: number, ldc: number): void;
   col_sum_acc(dst: number, A: number, M: number, N: number, lda: number): void;
   rnn_forward_step(h: number, gx: number, gh: number, count: number, relu: number): void;
@@ -146,7 +149,6 @@ export interface WasmBackendState {
   P: number;
   G: number;
   work: LayerWork[];
-  WoutT: number;
   gh: number;
   dhA: number;
   dhB: number;
@@ -156,8 +158,8 @@ export interface WasmBackendState {
 }
 
 interface LayerWork {
-  WihT: number; //  [In, G*H]   W_ih^T, rebuilt each forward
-  WhhT: number; //  [H, G*H]    W_hh^T
+  WhhF: number; //  W_hh^T [H, G*H] packed for forward's h_{t-1} W_hh^T
+  WhhB: number; //  W_hh [G*H, H] packed for backward's dG_t W_hh
   gx: number; //    [T, B, G*H] input projections incl. b_ih (forward); reused as dGx (backward)
   hs: number; //    [T+1, B, H] slot 0 = h0, slot t+1 = h_t
   cs: number; //    [T+1, B, H] LSTM
@@ -177,7 +179,6 @@ export class WasmBackend implements Backend {
   private P = 0;
   private G = 0;
   private work: LayerWork[] = [];
-  private WoutT = 0; // [H, O]
   private gh = 0; //    [B, G*H] recurrent projection of one step
   private dhA = 0; //   [B, H]   dh / dhnext ping-pong
   private dhB = 0;
@@ -198,11 +199,10 @@ export class WasmBackend implements Backend {
     const GH = GATES[cell] * H;
     for (const spec of layout.layers) {
       this.work.push({
-        WihT: this.arena.alloc(spec.inSize * GH), WhhT: this.arena.alloc(H * GH),
+        WhhF: this.arena.alloc(this.k.packed_b_floats(H, GH)), WhhB: this.arena.alloc(this.k.packed_b_floats(GH, H)),
         gx: 0, hs: 0, cs: 0, gates: 0, hn: 0, dgh: 0, dhIn: 0,
       });
     }
-    if (layout.outWeight) this.WoutT = this.arena.alloc(layout.outWeight.size);
   }
 
   get numParams(): number {
@@ -216,14 +216,14 @@ export class WasmBackend implements Backend {
 
   /** Everything this backend's kernels touch, as offsets (for a worker's mirror of it). */
   snapshot(): WasmBackendState {
-    const { P, G, WoutT, gh, dhA, dhB, dc, capT, capB } = this;
-    return { config: this.layout.config, P, G, work: this.work.map((w) => ({ ...w })), WoutT, gh, dhA, dhB, dc, capT, capB };
+    const { P, G, gh, dhA, dhB, dc, capT, capB } = this;
+    return { config: this.layout.config, P, G, work: this.work.map((w) => ({ ...w })), gh, dhA, dhB, dc, capT, capB };
   }
 
   /** Become a mirror of another backend over the same (shared) memory; allocates nothing. */
   restore(s: WasmBackendState): void {
     this.layout = buildLayout(s.config);
-    ({ P: this.P, G: this.G, WoutT: this.WoutT, gh: this.gh, dhA: this.dhA, dhB: this.dhB, dc: this.dc,
+    ({ P: this.P, G: this.G, gh: this.gh, dhA: this.dhA, dhB: this.dhB, dc: this.dc,
       capT: this.capT, capB: this.capB } = s);
     this.work = s.work.map((w) => ({ ...w }));
   }
@@ -265,20 +265,19 @@ export class WasmBackend implements Backend {
       const w = this.work[l];
       const spec = this.layout.layers[l];
       const In = spec.inSize;
-      k.transpose(w.WihT * F, (this.P + spec.weightIh.offset) * F, GH, In);
-      k.transpose(w.WhhT * F, (this.P + spec.weightHh.offset) * F, GH, H);
+      k.pack_b(w.WhhF * F, (this.P + spec.weightHh.offset) * F, H, GH, H, 1);
       f.copyWithin(w.hs, io.h0 + l * B * H, io.h0 + (l + 1) * B * H);
       if (cell === 'lstm') f.copyWithin(w.cs, io.c0 + l * B * H, io.c0 + (l + 1) * B * H);
       const input = l === 0 ? io.x : this.work[l - 1].hs + B * H;
       // Gx[T*B, GH] = X[T*B, In] W_ih^T + b_ih : every timestep in one GEMM
-      k.gemm_nn(w.gx * F, input * F, w.WihT * F, TB, GH, In, In, GH, GH, 0);
+      k.gemm_nt(w.gx * F, input * F, (this.P + spec.weightIh.offset) * F, TB, GH, In, In, In, GH, 0);
       if (spec.biasIh) k.add_bias_rows(w.gx * F, (this.P + spec.biasIh.offset) * F, TB, GH, GH);
       const bhh = spec.biasHh ? (this.P + spec.biasHh.offset) * F : 0;
       for (let t = 0; t < T; t++) {
         const hPrev = (w.hs + t * B * H) * F, h = (w.hs + (t + 1) * B * H) * F;
         const gx = (w.gx + t * B * GH) * F, gates = (w.gates + t * B * GH) * F;
         // Gh[B, GH] = h_{t-1} W_hh^T + b_hh : the only per-step product
-        k.gemm_nn(this.gh * F, hPrev, w.WhhT * F, B, GH, H, H, GH, GH, 0);
+        k.gemm_packed_b(this.gh * F, hPrev, w.WhhF * F, B, GH, H, H, GH, 0);
         if (bhh) k.add_bias_rows(this.gh * F, bhh, B, GH, GH);
         if (cell === 'rnn') {
           k.rnn_forward_step(h, gx, this.gh * F, B * H, relu);
@@ -300,8 +299,7 @@ export class WasmBackend implements Backend {
       return;
     }
     const O = outWeight.shape[0];
-    k.transpose(this.WoutT * F, (this.P + outWeight.offset) * F, O, H);
-    k.gemm_nn(io.y * F, top * F, this.WoutT * F, TB, O, H, H, O, O, 0);
+    k.gemm_nt(io.y * F, top * F, (this.P + outWeight.offset) * F, TB, O, H, H, H, O, 0);
     k.add_bias_rows(io.y * F, (this.P + outBias!.offset) * F, TB, O, O);
   }
 
@@ -328,7 +326,10 @@ export class WasmBackend implements Backend {
       const w = this.work[l];
       const spec = this.layout.layers[l];
       const In = spec.inSize;
-      const Wih = (P + spec.weightIh.offset) * F, Whh = (P + spec.weightHh.offset) * F;
+      const Wih = (P + spec.weightIh.offset) * F;
+      // W_hh packed once for all T steps of dh_{t-1} = dG_t W_hh
+      k.pack_b(w.WhhB * F, (P + spec.weightHh.offset) * F, GH, H, H, 0);
+      const Whh = w.WhhB * F;
       // The input projections are no longer needed: their buffer holds dGx now.
       const dgx = w.gx;
       const dgh = cell === 'gru' ? w.dgh : w.gx; // RNN/LSTM: the same pre-activation gradient
@@ -345,15 +346,15 @@ export class WasmBackend implements Backend {
         if (cell === 'rnn') {
           k.rnn_backward_step(dgxT, dh * F, (w.hs + (t + 1) * B * H) * F, B * H, relu);
           // dhnext = dhraw W_hh
-          k.gemm_nn(dh * F, dgxT, Whh, B, H, GH, GH, H, H, 0);
+          k.gemm_packed_b(dh * F, dgxT, Whh, B, H, GH, GH, H, 0);
         } else if (cell === 'lstm') {
           k.lstm_backward_step(dgxT, this.dc * F, dh * F, this.dc * F, gates, (w.cs + (t + 1) * B * H) * F,
             (w.cs + t * B * H) * F, B, H);
-          k.gemm_nn(dh * F, dgxT, Whh, B, H, GH, GH, H, H, 0);
+          k.gemm_packed_b(dh * F, dgxT, Whh, B, H, GH, GH, H, 0);
         } else {
           k.gru_backward_step(dgxT, dghT, spare * F, dh * F, gates, (w.hn + t * B * H) * F, (w.hs + t * B * H) * F, B, H);
           // dhnext = z * dh + dGh W_hh
-          k.gemm_nn(spare * F, dghT, Whh, B, H, GH, GH, H, H, 1);
+          k.gemm_packed_b(spare * F, dghT, Whh, B, H, GH, GH, H, 1);
           const s = dh; dh = spare; spare = s;
         }
       }

@@ -161,6 +161,69 @@ for (const build of builds) {
         });
       }
 
+      /**
+       * Pre-packed B (the recurrent weights, packed once per sweep): pack_b from B stored
+       * [K, N] or [N, K] (transposed), then gemm_packed_b, against the same scalar loop.
+       */
+      function packedCase(rep: Report, g: Kernels, transposed: number, M: number, N: number, K: number, pad: number[], acc: number, seed: number): void {
+        heap.reset();
+        const r = rng(seed);
+        const bRows = transposed ? N : K, bCols = transposed ? K : N;
+        const lda = K + pad[0], ldb = bCols + pad[1], ldc = N + pad[2];
+        const A = randBuf(heap, M * lda, r), B = randBuf(heap, bRows * ldb, r), C = randBuf(heap, M * ldc, r);
+        const Bp = heap.alloc(g.packed_b_floats(K, N));
+        const f = heap.f32;
+        if (!acc) for (let i = 0; i < M; i++) f.fill(NaN, C.off + i * ldc, C.off + i * ldc + N);
+        const a = heap.read(A), b = heap.read(B), c0 = heap.read(C);
+        const want = new Float64Array(M * N), mag = new Float64Array(M * N);
+        for (let i = 0; i < M; i++) {
+          for (let j = 0; j < N; j++) {
+            let sum = acc ? c0[i * ldc + j] : 0, m = Math.abs(sum);
+            for (let kk = 0; kk < K; kk++) {
+              const p = a[i * lda + kk] * (transposed ? b[j * ldb + kk] : b[kk * ldb + j]);
+              sum += p;
+              m += Math.abs(p);
+            }
+            want[i * N + j] = sum;
+            mag[i * N + j] = m;
+          }
+        }
+        const ctx = `pack_b(transposed=${transposed}) + gemm_packed_b M=${M} N=${N} K=${K} ld+[${pad}] acc=${acc}`;
+        let before = heap.snapshot();
+        g.pack_b(Bp.ptr, B.ptr, K, N, ldb, transposed);
+        rep.stray(heap.strayWrite(before, [flat(Bp)]), ctx);
+        before = heap.snapshot();
+        g.gemm_packed_b(C.ptr, A.ptr, Bp.ptr, M, N, K, lda, ldc, acc);
+        rep.stray(heap.strayWrite(before, [{ off: C.off, rows: M, cols: N, ld: ldc }]), ctx);
+        const c = heap.read(C);
+        const got = new Float64Array(M * N);
+        for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) got[i * N + j] = c[i * ldc + j];
+        const rel = Math.max(1e-5, 2 * K * U);
+        rep.miss(firstMiss('C', got, want, (_w, i) => rel * mag[i] + 1e-30), ctx);
+      }
+
+      it('pack_b + gemm_packed_b match a scalar loop (both B layouts, all sizes, block boundaries, no-scratch instance)', () => {
+        const rep = new Report();
+        const k2 = build.instantiate(k.memory); // no scratch of its own: the row-panel path
+        let idx = 0;
+        for (const M of SIZES) {
+          for (const N of SIZES) {
+            for (const K of SIZES) {
+              const pad = idx % 2 ? [3, 1, 2] : [0, 0, 0];
+              packedCase(rep, k, idx % 2, M, N, K, pad, idx % 3 === 0 ? 1 : 0, 4000 + idx);
+              packedCase(rep, k2, (idx + 1) % 2, M, N, K, pad, idx % 3 === 1 ? 1 : 0, 5000 + idx);
+              idx++;
+            }
+          }
+        }
+        for (const [M, N, K] of [[67, 261, 517], [3, 300, 259], [32, 1024, 256]]) {
+          packedCase(rep, k, 1, M, N, K, [1, 3, 2], 0, 90 + M);
+          packedCase(rep, k, 0, M, N, K, [0, 0, 5], 1, 91 + M);
+          packedCase(rep, k2, 1, M, N, K, [0, 0, 0], 1, 92 + M);
+        }
+        rep.expectClean();
+      });
+
       // Worker threads run their own instances over the same memory. The first
       // instance owns the static packing scratch; the others must not touch it.
       it('a second instance over the same memory runs the unpacked GEMMs and leaves the static scratch alone', () => {

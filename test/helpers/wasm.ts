@@ -34,6 +34,9 @@ export interface Kernels {
   adagrad_step(p: number, g: number, sum: number, n: number, clr: number, weightDecay: number, eps: number): void;
   scratch_bytes(): number;
   set_scratch(ptr: number): void;
+  packed_b_floats(K: number, N: number): number;
+  pack_b(dst: number, B: number, K: number, N: number, ldb: number, transposed: number): void;
+  gemm_packed_b(C: number, A: number, Bp: number, M: number, N: number, K: number, lda: number, ldc: number, accumulate: number): void;
 }
 
 export type BuildName = 'simd' | 'relaxed';
