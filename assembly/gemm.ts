@@ -509,14 +509,27 @@ export function pack_b(dst: usize, B: usize, K: i32, N: i32, ldb: i32, transpose
  * sums kept in two registers over the whole depth block (batch-1 steps, no-scratch instances).
  */
 function row_panel_1x8(c: usize, a: usize, pb: usize, kc: i32, nr: i32, overwrite: bool): void {
-  let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
+  // Two k-steps per iteration into separate accumulators: four independent
+  // multiply-add chains, so the loop is not bound by the latency of one chain.
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
   let p = pb;
-  for (let k = 0; k < kc; k++) {
+  let k = 0;
+  for (; k + 2 <= kc; k += 2) {
+    const av = f32x4.splat(load<f32>(a + (<usize>k << 2)));
+    const bv = f32x4.splat(load<f32>(a + (<usize>k << 2), 4));
+    c0 = fma4(av, v128.load(p), c0);
+    c1 = fma4(av, v128.load(p, 16), c1);
+    d0 = fma4(bv, v128.load(p, 32), d0);
+    d1 = fma4(bv, v128.load(p, 48), d1);
+    p += 64;
+  }
+  if (k < kc) {
     const av = f32x4.splat(load<f32>(a + (<usize>k << 2)));
     c0 = fma4(av, v128.load(p), c0);
     c1 = fma4(av, v128.load(p, 16), c1);
-    p += 32;
   }
+  c0 = f32x4.add(c0, d0);
+  c1 = f32x4.add(c1, d1);
   if (nr == NR && !overwrite) {
     v128.store(c, f32x4.add(v128.load(c), c0));
     v128.store(c, f32x4.add(v128.load(c, 16), c1), 16);
