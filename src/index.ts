@@ -23,3 +23,10 @@ export { fit, trainStep, trainTruncated, evaluate, lossValue, step, sample, samp
   type ClipOptions, type TrainStepOptions, type TrainStepResult, type TruncatedBPTTOptions, type SampleOptions } from './train.js';
 export { Progress, formatDuration, type ProgressOptions } from './progress.js';
 export type { TensorLike } from './errors.js';
+export { gradientFlow, summarizeGradNorms, type GradientFlowOptions, type GradientFlowResult, type GradientFlowSummary } from './diagnostics.js';
+export { lineChart, gradFlowChart, lossCurveChart, movingAverage, niceTicks, PALETTE, type Series, type ChartOptions, type LossHistory } from './svg.js';
+export { addingBatch, ADDING_BASELINE_MSE, type AddingBatch } from './data/adding.js';
+export { CharVocab, CharStream, oneHot, loadMobyDick, type CharBatch } from './data/text.js';
+export { gradflowExperiment, gradflowTable, gradflowSvg, addingExperiment, addingRun, addingTable, addingTestMSE,
+  trainCharModel, measureCharSpeed, MODEL_RECIPES, ADDING_LRS, DEFAULT_ADDING, DEFAULT_GRADFLOW_MODELS,
+  type GradflowOptions, type GradflowResult, type AddingOptions, type AddingRow, type CharModelOptions, type CharModelResult } from './experiments.js';

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../src/safetensors.js';
 
-const CLI = resolve(__dirname, '..', 'dist', 'src', 'cli.js');
+const CLI = resolve(import.meta.dirname, '..', 'dist', 'src', 'cli.js');
 const BACKENDS = ['wasm', 'js'] as const;
 let dir = '';
 
@@ -59,7 +59,7 @@ describe('bptt-wasm --help and usage errors', () => {
   it('prints the version', async () => {
     const r = await cli(['--version']);
     expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toBe(JSON.parse(readFileSync(resolve(__dirname, '..', 'package.json'), 'utf8')).version);
+    expect(r.stdout.trim()).toBe(JSON.parse(readFileSync(resolve(import.meta.dirname, '..', 'package.json'), 'utf8')).version);
   });
 
   it('exits 2 with a clear message on an unknown command, an unknown option, a bad number or a missing option', async () => {
@@ -74,6 +74,7 @@ describe('bptt-wasm --help and usage errors', () => {
       [['sample'], /required option '--checkpoint <file>' not specified/],
       [['train'], /missing required argument 'file'/],
       [['experiment', 'juggle'], /unknown command 'juggle'/],
+      [['demo', '--backend', 'js', '--threads', '2'], /--threads applies to --backend wasm only/],
     ];
     for (const [args, msg] of cases) {
       const r = await cli(args);
@@ -118,7 +119,7 @@ describe.each(BACKENDS)('bptt-wasm demo, train and sample on %s', (backend) => {
   });
 
   it('train on a text file: a checkpoint that sample can read', async () => {
-    const ckpt = p(`tiny-${backend}.safetensors`);
+    const ckpt = p(`new-dir-${backend}/tiny.safetensors`);
     const r = await cli(['train', p('tiny.txt'), '--backend', backend, '--steps', '30', '--hidden', '12', '--seq-len', '10',
       '--batch', '4', '--sample-every', '0', '--cell', 'gru', '--out', ckpt, '--quiet']);
     expect(r.code, r.stderr).toBe(0);
@@ -148,6 +149,18 @@ describe.each(BACKENDS)('bptt-wasm demo, train and sample on %s', (backend) => {
     const s = await cli(['sample', '--checkpoint', ckpt]);
     expect(s.code).toBe(1);
     expect(s.stderr).toMatch(/is not a character model/);
+  });
+});
+
+describe('bptt-wasm demo on two wasm threads', () => {
+  it('reports the threaded speed, one thread and js, and stops early on --steps', async () => {
+    const r = await cli(['demo', '--threads', '2', '--seconds', '5', '--steps', '12', '--chapters', '2', '--hidden', '16', '--seq-len', '8',
+      '--batch', '8', '--sample-every', '0', '--sample-length', '20', '--compare-seconds', '0.2', '--out', p('threads.safetensors'), '-q']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('backend wasm (2 threads)');
+    expect(r.stdout).toMatch(/trained 12 steps \(768 characters\)/);
+    expect(r.stdout).toMatch(/speed: wasm [\d,]+ chars\/s on 2 threads \([\d,]+ on 1 thread\), js [\d,]+ chars\/s: wasm\/js = [\d.]+x \([\d.]+x thread for thread\)/);
+    expect(r.stderr).toBe('');
   });
 });
 
@@ -224,7 +237,7 @@ describe('bptt-wasm experiment adding with worker threads', () => {
 describe('bptt-wasm bench', () => {
   it('runs bench/run.mjs and passes the options through', async () => {
     // bench/run.mjs writes bench/results.json; keep the repository's copy as it was.
-    const results = resolve(__dirname, '..', 'bench', 'results.json');
+    const results = resolve(import.meta.dirname, '..', 'bench', 'results.json');
     const saved = existsSync(results) ? readFileSync(results) : null;
     try {
       const r = await cli(['bench', '--workloads', 'W4', '--quick', '--no-js'], { timeout: 120_000 });

@@ -125,7 +125,7 @@ describe('SVG charts', () => {
     // 0.5^29 = 1.9e-9: ten decades, labelled every second one, down to 10^-10
     expect(svg).toContain('>10<tspan dy="-6" font-size="9">\u221210</tspan>');
     expect(svg).toContain('>10<tspan dy="-6" font-size="9">0</tspan>');
-    expect(svg).toContain('||dL/dh_t||  (log scale)');
+    expect(svg).toContain('\u2016dL/dh_t\u2016  (log scale)');
     expect(svg).not.toMatch(/NaN|undefined|Infinity/);
   });
 

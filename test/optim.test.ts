@@ -9,35 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { clipGradNorm, createModel, type Model } from '../src/model.js';
 import { Adagrad, Adam, AdamW, RMSprop, SGD, createOptimizer, type Optimizer, type OptimizerKind } from '../src/optim.js';
 import { listFixtures } from './helpers/fixtures.js';
+import { batchFor, lossFor, modelFor, type Fx } from './helpers/models.js';
 import { expectClose, expectScalarClose } from './helpers/compare.js';
 
 const PARAMS = 5e-4;
 const LOSS = 5e-4;
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Fx = any;
-
-async function modelFor(fx: Fx, backend: 'wasm' | 'js'): Promise<Model> {
-  const c = fx.config;
-  const m = await createModel({
-    cell: c.cell, nonlinearity: c.nonlinearity, inputSize: c.input_size, hiddenSize: c.hidden_size,
-    numLayers: c.num_layers, outputSize: c.output_size, bias: c.bias, backend,
-  });
-  m.loadStateDict(fx.params);
-  return m;
-}
-
-function batchFor(fx: Fx) {
-  const ce = fx.loss.kind === 'cross_entropy';
-  return {
-    x: fx.x,
-    target: ce ? { shape: fx.target.shape, data: Int32Array.from(fx.target.data) } : fx.target,
-    ...(fx.h0 ? { h0: fx.h0 } : {}),
-    ...(fx.c0 ? { c0: fx.c0 } : {}),
-  };
-}
-
-const lossFor = (fx: Fx) => ({ kind: fx.loss.kind, reduction: fx.loss.reduction, lastStepOnly: fx.loss.last_step_only });
 
 /** torch.optim keyword arguments (snake_case) -> our camelCase options. */
 function camel(o: Record<string, unknown>): Record<string, unknown> {

@@ -4,47 +4,22 @@
 // 1e-4, each relative to the tensor's largest magnitude; PyTorch computed in float64.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { clipGradNorm, clipGradValue, createModel, type Model } from '../src/index.js';
+import { clipGradNorm, clipGradValue, type Model } from '../src/index.js';
 import { listFixtures } from './helpers/fixtures.js';
+import { batchFor, lossFor, modelFor as openModel, type Fx, type Path } from './helpers/models.js';
 import { expectClose, expectScalarClose } from './helpers/compare.js';
 
 const FWD = 1e-5;
 const LOSS = 2e-5;
 const GRAD = 1e-4;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Fx = any;
-
-/** The three compute paths: the Wasm kernels on one thread, on two, and the JS backend. */
-type Path = 'wasm' | 'js' | 'wasm, 2 threads';
 const live: Model[] = [];
 afterAll(() => live.forEach((m) => m.dispose()));
-
-async function modelFor(fx: Fx, path: Path): Promise<Model> {
-  const c = fx.config;
-  const m = await createModel({
-    cell: c.cell, nonlinearity: c.nonlinearity, inputSize: c.input_size, hiddenSize: c.hidden_size,
-    numLayers: c.num_layers, outputSize: c.output_size, bias: c.bias,
-    backend: path === 'js' ? 'js' : 'wasm', threads: path === 'wasm, 2 threads' ? 2 : 1,
-  });
+const modelFor = async (fx: Fx, path: Path) => {
+  const m = await openModel(fx, path);
   live.push(m);
-  m.loadStateDict(fx.params);
   return m;
-}
-
-function batchFor(fx: Fx) {
-  const ce = fx.loss.kind === 'cross_entropy';
-  return {
-    x: fx.x,
-    target: ce ? { shape: fx.target.shape, data: Int32Array.from(fx.target.data) } : fx.target,
-    ...(fx.h0 ? { h0: fx.h0 } : {}),
-    ...(fx.c0 ? { c0: fx.c0 } : {}),
-  };
-}
-
-function lossFor(fx: Fx) {
-  return { kind: fx.loss.kind, reduction: fx.loss.reduction, lastStepOnly: fx.loss.last_step_only };
-}
+};
 
 function expectGrads(what: string, model: Model, expected: Record<string, { shape: number[]; data: number[] }>) {
   const got = model.gradDict();
