@@ -30,3 +30,4 @@ export { CharVocab, CharStream, oneHot, loadMobyDick, type CharBatch } from './d
 export { gradflowExperiment, gradflowTable, gradflowSvg, addingExperiment, addingRun, addingTable, addingTestMSE,
   trainCharModel, measureCharSpeed, MODEL_RECIPES, ADDING_LRS, DEFAULT_ADDING, DEFAULT_GRADFLOW_MODELS,
   type GradflowOptions, type GradflowResult, type AddingOptions, type AddingRow, type CharModelOptions, type CharModelResult } from './experiments.js';
+export { readOnnx, type OnnxImport, type OnnxModelConfig } from './onnx.js';

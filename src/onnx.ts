@@ -1,0 +1,898 @@
+// ONNX import: recurrent models written by `torch.onnx.export`, read back into a model
+// config and a state dict under PyTorch's names, with no dependency.
+//
+// An .onnx file is one protobuf message (onnx.proto's ModelProto). Only the wire format is
+// needed: every field is a varint key (field number << 3 | wire type) followed by a varint
+// (wire type 0), 8 bytes (1), a varint length and that many bytes (2: strings, bytes,
+// nested messages, packed repeated numbers) or 4 bytes (5). The subset read here:
+//
+//   ModelProto      1 ir_version, 2 producer_name, 7 graph, 8 opset_import {1 domain, 2 version}
+//   GraphProto      1 node, 5 initializer, 11 input, 12 output
+//   NodeProto       1 input, 2 output, 3 name, 4 op_type, 5 attribute, 7 domain
+//   AttributeProto  1 name, 2 f, 3 i, 4 s, 5 t, 7 floats, 8 ints, 9 strings
+//   TensorProto     1 dims, 2 data_type, 4 float_data, 5 int32_data, 7 int64_data, 8 name,
+//                   9 raw_data (little-endian), 10 double_data, 14 data_location
+//   ValueInfoProto  1 name, 2 type {1 tensor_type {2 shape {1 dim {1 dim_value, 2 dim_param}}}}
+//
+// What the TorchScript exporter (PyTorch 2.11, opset 17) writes for the reference Net
+// (nn.RNN/LSTM/GRU `rnn` + nn.Linear `out` on every step), and how it maps back:
+//   - one RNN/LSTM/GRU node per layer, in layer order. Y is [T, num_directions=1, B, H];
+//     layer k > 0 reads Squeeze(Y_{k-1}, axes=[1]). h0/c0 reach each layer through Slice.
+//   - W [1, G*H, in], R [1, G*H, H], B [1, 2*G*H] = [W_b | R_b], as initializers with
+//     made-up names (`onnx::LSTM_180`), gate blocks in ONNX order: LSTM i,o,f,c; GRU z,r,h
+//     (with linear_before_reset=1, which is PyTorch's GRU); RNN has one block.
+//   - bias=False: the B input is left empty (''), it is not a zero tensor. So a B input
+//     means bias=true (all-zero biases included); layers without one get zero biases.
+//   - the head: MatMul(Squeeze(Y), out.weight^T [H, O]), then Add(out.bias, .).
+//
+// Anything else that changes the math (bidirectional or reverse, other activations, clip,
+// input_forget, peepholes, linear_before_reset=0, batch-first layouts, sequence_lens, a
+// learned initial state, a head that is not Linear) is refused with an Error that names it.
+
+import { halfToFloat } from './safetensors.js';
+import { GATES, type CellKind, type Nonlinearity } from './layout.js';
+import type { Tensor } from './model.js';
+
+export interface OnnxModelConfig {
+  cell: CellKind;
+  /** cell 'rnn' only */
+  nonlinearity?: Nonlinearity;
+  inputSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  /** size of the Linear head; null when the graph outputs the top layer's h_t directly */
+  outputSize: number | null;
+  bias: boolean;
+}
+
+export interface OnnxImport {
+  /** ready for `createModel({ ...config, backend })` */
+  config: OnnxModelConfig;
+  /** PyTorch names, shapes and gate order, for `model.loadStateDict` */
+  stateDict: Record<string, Tensor>;
+}
+
+function fail(msg: string): never {
+  throw new Error(`onnx: ${msg}`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Protobuf wire format
+
+/** A decode error: the bytes are not a well-formed protobuf message. */
+class WireError extends Error {}
+
+interface Field {
+  no: number;
+  wire: number;
+  /** the value of a varint field (wire type 0) */
+  value: number;
+  /** byte range [start, end) of the payload for wire types 1, 2 and 5 */
+  start: number;
+  end: number;
+}
+
+const WIRE_NAMES = ['varint', '64-bit', 'length-delimited', 'group start', 'group end', '32-bit'];
+
+/** Read a varint at p (< end); int64 fields are two's complement in 10 bytes when negative. */
+function readVarint(buf: Uint8Array, p: number, end: number): [number, number] {
+  let value = 0;
+  let mul = 1;
+  for (let i = 0; i < 7; i++) {
+    if (p >= end) throw new WireError(`varint runs past the end of its message at byte ${p}`);
+    const b = buf[p++];
+    value += (b & 0x7f) * mul;
+    mul *= 128;
+    if (!(b & 0x80)) return [value, p];
+  }
+  // Over 49 bits: rare (negative int64s), so take the exact but slow path.
+  let big = BigInt(value);
+  let shift = 49n;
+  for (let i = 7; i < 10; i++) {
+    if (p >= end) throw new WireError(`varint runs past the end of its message at byte ${p}`);
+    const b = buf[p++];
+    big |= BigInt(b & 0x7f) << shift;
+    shift += 7n;
+    if (!(b & 0x80)) return [Number(BigInt.asIntN(64, big)), p];
+  }
+  throw new WireError(`varint longer than 10 bytes at byte ${p - 10}`);
+}
+
+function readFields(buf: Uint8Array, start: number, end: number): Field[] {
+  const out: Field[] = [];
+  let p = start;
+  while (p < end) {
+    const at = p;
+    const [key, q] = readVarint(buf, p, end);
+    p = q;
+    const no = Math.floor(key / 8);
+    const wire = key % 8;
+    if (no < 1 || no > 0x1fffffff) throw new WireError(`invalid field number ${no} at byte ${at}`);
+    switch (wire) {
+      case 0: {
+        const [value, r] = readVarint(buf, p, end);
+        out.push({ no, wire, value, start: p, end: r });
+        p = r;
+        break;
+      }
+      case 1:
+      case 5: {
+        const n = wire === 1 ? 8 : 4;
+        if (p + n > end) throw new WireError(`field ${no} (${WIRE_NAMES[wire]}) at byte ${at} runs past the end of its message`);
+        out.push({ no, wire, value: 0, start: p, end: p + n });
+        p += n;
+        break;
+      }
+      case 2: {
+        const [len, r] = readVarint(buf, p, end);
+        if (len < 0 || r + len > end) {
+          throw new WireError(`field ${no} at byte ${at} declares ${len} bytes, past the end of its message (${end - r} left)`);
+        }
+        out.push({ no, wire, value: 0, start: r, end: r + len });
+        p = r + len;
+        break;
+      }
+      default:
+        throw new WireError(`field ${no} at byte ${at} has wire type ${wire} (${WIRE_NAMES[wire] ?? 'invalid'}), which ONNX never uses`);
+    }
+  }
+  return out;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** One decoded message: typed accessors over its fields, checking wire types. */
+class Msg {
+  readonly fields: Field[];
+  constructor(readonly buf: Uint8Array, readonly start: number, readonly end: number, readonly what: string) {
+    this.fields = readFields(buf, start, end);
+  }
+
+  private all(no: number, wires: number[], kind: string): Field[] {
+    const fs = this.fields.filter((f) => f.no === no);
+    for (const f of fs) {
+      if (!wires.includes(f.wire)) {
+        throw new WireError(`${this.what}: field ${no} (${kind}) has wire type ${f.wire} (${WIRE_NAMES[f.wire]}), expected ${wires.map((w) => WIRE_NAMES[w]).join(' or ')}`);
+      }
+    }
+    return fs;
+  }
+
+  has(no: number): boolean {
+    return this.fields.some((f) => f.no === no);
+  }
+
+  int(no: number, kind: string): number | undefined {
+    const fs = this.all(no, [0], kind);
+    return fs.length ? fs[fs.length - 1].value : undefined; // proto3: the last one wins
+  }
+
+  bytes(no: number, kind: string): Uint8Array | undefined {
+    const fs = this.all(no, [2], kind);
+    return fs.length ? this.buf.subarray(fs[fs.length - 1].start, fs[fs.length - 1].end) : undefined;
+  }
+
+  str(no: number, kind: string): string | undefined {
+    const b = this.bytes(no, kind);
+    return b === undefined ? undefined : this.decodeStr(b, kind);
+  }
+
+  strs(no: number, kind: string): string[] {
+    return this.all(no, [2], kind).map((f) => this.decodeStr(this.buf.subarray(f.start, f.end), kind));
+  }
+
+  msgs(no: number, kind: string): Msg[] {
+    return this.all(no, [2], kind).map((f, i) => new Msg(this.buf, f.start, f.end, `${this.what}.${kind}[${i}]`));
+  }
+
+  msg(no: number, kind: string): Msg | undefined {
+    const fs = this.all(no, [2], kind);
+    if (!fs.length) return undefined;
+    const f = fs[fs.length - 1];
+    return new Msg(this.buf, f.start, f.end, `${this.what}.${kind}`);
+  }
+
+  /** repeated int64/int32: packed (one length-delimited run of varints) or one field each */
+  ints(no: number, kind: string): number[] {
+    const out: number[] = [];
+    for (const f of this.all(no, [0, 2], kind)) {
+      if (f.wire === 0) { out.push(f.value); continue; }
+      for (let p = f.start; p < f.end;) {
+        const [v, q] = readVarint(this.buf, p, f.end);
+        out.push(v);
+        p = q;
+      }
+    }
+    return out;
+  }
+
+  /** float (wire 5) or double (wire 1), packed or not */
+  reals(no: number, kind: string, wire: 1 | 5): number[] {
+    const n = wire === 1 ? 8 : 4;
+    const out: number[] = [];
+    for (const f of this.all(no, [wire, 2], kind)) {
+      if ((f.end - f.start) % n) throw new WireError(`${this.what}: packed ${kind} has ${f.end - f.start} bytes, not a multiple of ${n}`);
+      const dv = new DataView(this.buf.buffer, this.buf.byteOffset + f.start, f.end - f.start);
+      for (let i = 0; i < dv.byteLength; i += n) out.push(n === 8 ? dv.getFloat64(i, true) : dv.getFloat32(i, true));
+    }
+    return out;
+  }
+
+  private decodeStr(b: Uint8Array, kind: string): string {
+    try {
+      return utf8.decode(b);
+    } catch {
+      throw new WireError(`${this.what}: ${kind} is not valid UTF-8`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The ONNX messages
+
+const DTYPES: Record<number, string> = {
+  1: 'FLOAT', 2: 'UINT8', 3: 'INT8', 4: 'UINT16', 5: 'INT16', 6: 'INT32', 7: 'INT64', 8: 'STRING', 9: 'BOOL',
+  10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 14: 'COMPLEX64', 15: 'COMPLEX128', 16: 'BFLOAT16',
+};
+const dtypeName = (t: number): string => DTYPES[t] ?? `data_type ${t}`;
+
+/**
+ * A TensorProto, decoded on use (so an odd tensor the import never needs does no harm), or
+ * the plain values of a Constant node's value_float(s) / value_int(s).
+ */
+class OnnxTensor {
+  private constructor(
+    readonly name: string, readonly dims: number[], readonly dataType: number,
+    private readonly m: Msg | null, private readonly values: number[] | null,
+  ) {
+    for (const d of dims) if (!Number.isSafeInteger(d) || d < 0) fail(`tensor '${name}': dims [${dims}] has an invalid size ${d}`);
+  }
+
+  static decode(m: Msg, fallbackName: string): OnnxTensor {
+    const t = new OnnxTensor(m.str(8, 'name') || fallbackName, m.ints(1, 'dims'), m.int(2, 'data_type') ?? 0, m, null);
+    if (m.int(14, 'data_location') === 1 || m.has(13)) {
+      fail(`tensor '${t.name}' keeps its data in an external file; save the model with all tensors inside ` +
+        `(onnx.save(model, path, save_as_external_data=False))`);
+    }
+    return t;
+  }
+
+  static of(name: string, dims: number[], dataType: 1 | 7, values: number[]): OnnxTensor {
+    return new OnnxTensor(name, dims, dataType, null, values);
+  }
+
+  get numel(): number {
+    return this.dims.reduce((a, b) => a * b, 1);
+  }
+
+  private rawOrNull(bytesPer: number): DataView | null {
+    const raw = this.m?.bytes(9, 'raw_data');
+    if (raw === undefined) return null;
+    if (raw.length !== this.numel * bytesPer) {
+      fail(`tensor '${this.name}': dims [${this.dims}] of ${dtypeName(this.dataType)} need ${this.numel * bytesPer} bytes of raw_data, found ${raw.length} (corrupt file?)`);
+    }
+    return new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  }
+
+  private counted<T extends ArrayLike<number>>(vals: T, field: string): T {
+    if (vals.length !== this.numel) fail(`tensor '${this.name}': dims [${this.dims}] need ${this.numel} values, ${field} has ${vals.length}`);
+    return vals;
+  }
+
+  /** FLOAT as is; DOUBLE, FLOAT16 and BFLOAT16 converted (rounded) to float32. */
+  floats(): Float32Array {
+    const n = this.numel;
+    const out = new Float32Array(n);
+    if (this.values && this.dataType === 1) {
+      out.set(this.counted(this.values, 'value_floats'));
+      return out;
+    }
+    const m = this.m ?? fail(`tensor '${this.name}' is ${dtypeName(this.dataType)}; weights must be floats`);
+    switch (this.dataType) {
+      case 1: {
+        const dv = this.rawOrNull(4);
+        if (dv) for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
+        else out.set(this.counted(m.reals(4, 'float_data', 5), 'float_data'));
+        return out;
+      }
+      case 11: {
+        const dv = this.rawOrNull(8);
+        if (dv) for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);
+        else out.set(this.counted(m.reals(10, 'double_data', 1), 'double_data'));
+        return out;
+      }
+      case 10:
+      case 16: {
+        // 16-bit floats: raw_data, or one uint16 per int32_data entry
+        const dv = this.rawOrNull(2);
+        const bits = dv ? Array.from({ length: n }, (_, i) => dv.getUint16(2 * i, true)) : this.counted(m.ints(5, 'int32_data'), 'int32_data');
+        if (this.dataType === 10) for (let i = 0; i < n; i++) out[i] = halfToFloat(bits[i] & 0xffff);
+        else new Uint32Array(out.buffer).set(Array.from(bits, (b) => (b & 0xffff) << 16)); // bfloat16 = top half of a float32
+        return out;
+      }
+    }
+    fail(`tensor '${this.name}' is ${dtypeName(this.dataType)}; weights must be FLOAT, DOUBLE, FLOAT16 or BFLOAT16`);
+  }
+
+  /** INT64 / INT32 (axes, shapes, perms) */
+  ints(): number[] {
+    const n = this.numel;
+    if (this.values && this.dataType === 7) return this.counted(this.values, 'value_ints');
+    const m = this.m ?? fail(`tensor '${this.name}' is ${dtypeName(this.dataType)}, expected INT64 or INT32`);
+    if (this.dataType === 7) {
+      const dv = this.rawOrNull(8);
+      if (!dv) return this.counted(m.ints(7, 'int64_data'), 'int64_data');
+      return Array.from({ length: n }, (_, i) => Number(dv.getBigInt64(8 * i, true)));
+    }
+    if (this.dataType === 6) {
+      const dv = this.rawOrNull(4);
+      if (!dv) return this.counted(m.ints(5, 'int32_data'), 'int32_data').map((v) => v | 0);
+      return Array.from({ length: n }, (_, i) => dv.getInt32(4 * i, true));
+    }
+    fail(`tensor '${this.name}' is ${dtypeName(this.dataType)}, expected INT64 or INT32`);
+  }
+}
+
+interface OnnxAttr {
+  name: string;
+  f?: number;
+  i?: number;
+  s?: string;
+  t?: OnnxTensor;
+  floats: number[];
+  ints: number[];
+  strings: string[];
+}
+
+interface OnnxNode {
+  name: string;
+  opType: string;
+  domain: string;
+  inputs: string[];
+  outputs: string[];
+  attrs: Map<string, OnnxAttr>;
+}
+
+interface OnnxValueInfo {
+  name: string;
+  /** dims: a number, a symbolic name, or null when unknown; undefined shape = not declared */
+  shape?: (number | string | null)[];
+}
+
+interface OnnxGraph {
+  nodes: OnnxNode[];
+  initializers: Map<string, OnnxTensor>;
+  /** names of sparse initializers (not written by PyTorch for dense weights; refused on use) */
+  sparse: Set<string>;
+  inputs: OnnxValueInfo[];
+  outputs: OnnxValueInfo[];
+}
+
+function decodeAttr(m: Msg): OnnxAttr {
+  const name = m.str(1, 'name') ?? '';
+  const f = m.has(2) ? m.reals(2, 'f', 5).pop() : undefined;
+  const t = m.msg(5, 't');
+  return {
+    name, f, i: m.int(3, 'i'), s: m.str(4, 's'), t: t && OnnxTensor.decode(t, `${name} attribute`),
+    floats: m.reals(7, 'floats', 5), ints: m.ints(8, 'ints'), strings: m.strs(9, 'strings'),
+  };
+}
+
+function decodeNode(m: Msg, index: number): OnnxNode {
+  const opType = m.str(4, 'op_type') ?? '';
+  const attrs = new Map<string, OnnxAttr>();
+  for (const a of m.msgs(5, 'attribute')) {
+    const attr = decodeAttr(a);
+    attrs.set(attr.name, attr);
+  }
+  return {
+    name: m.str(3, 'name') || `#${index} (${opType})`, opType, domain: m.str(7, 'domain') ?? '',
+    inputs: m.strs(1, 'input'), outputs: m.strs(2, 'output'), attrs,
+  };
+}
+
+function decodeValueInfo(m: Msg): OnnxValueInfo {
+  const name = m.str(1, 'name') ?? '';
+  const shape = m.msg(2, 'type')?.msg(1, 'tensor_type')?.msg(2, 'shape');
+  if (!shape) return { name };
+  return {
+    name,
+    shape: shape.msgs(1, 'dim').map((d) => d.int(1, 'dim_value') ?? d.str(2, 'dim_param') ?? null),
+  };
+}
+
+function decodeModel(bytes: Uint8Array): OnnxGraph {
+  const model = new Msg(bytes, 0, bytes.length, 'ModelProto');
+  const irVersion = model.int(1, 'ir_version');
+  const g = model.msg(7, 'graph');
+  if (!g) {
+    fail(`no graph in the file (${irVersion === undefined ? 'no ir_version either: ' : ''}not an ONNX model, or truncated before the graph)`);
+  }
+  // Every ONNX model names its opsets; PyTorch writes them after the graph, so a file cut
+  // right after the graph still shows up as truncated. (The ops read here mean the same in
+  // every opset from 7 on; Squeeze/Unsqueeze axes are read from attribute or input.)
+  if (model.msgs(8, 'opset_import').length === 0) fail('no opset_import after the graph (truncated file?)');
+  const initializers = new Map<string, OnnxTensor>();
+  g.msgs(5, 'initializer').forEach((t, i) => {
+    const tensor = OnnxTensor.decode(t, `initializer #${i}`);
+    initializers.set(tensor.name, tensor);
+  });
+  return {
+    nodes: g.msgs(1, 'node').map(decodeNode),
+    initializers,
+    sparse: new Set(g.msgs(15, 'sparse_initializer').map((s) => s.msg(1, 'values')?.str(8, 'name') ?? '')),
+    inputs: g.msgs(11, 'input').map(decodeValueInfo),
+    outputs: g.msgs(12, 'output').map(decodeValueInfo),
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// From the graph to the model
+
+type Cell = CellKind;
+const CELL_OF: Record<string, Cell> = { RNN: 'rnn', LSTM: 'lstm', GRU: 'gru' };
+/** For each PyTorch gate block (LSTM i,f,g,o; GRU r,z,n), its block index in ONNX's order (LSTM i,o,f,c; GRU z,r,h). */
+const ONNX_BLOCK: Record<Cell, number[]> = { rnn: [0], lstm: [0, 2, 3, 1], gru: [1, 0, 2] };
+const DEFAULT_ACTIVATIONS: Record<Cell, string[]> = { rnn: ['Tanh'], lstm: ['Sigmoid', 'Tanh', 'Tanh'], gru: ['Sigmoid', 'Tanh'] };
+const KNOWN_ATTRS: Record<Cell, string[]> = {
+  rnn: ['activation_alpha', 'activation_beta', 'activations', 'clip', 'direction', 'hidden_size', 'layout'],
+  lstm: ['activation_alpha', 'activation_beta', 'activations', 'clip', 'direction', 'hidden_size', 'layout', 'input_forget'],
+  gru: ['activation_alpha', 'activation_beta', 'activations', 'clip', 'direction', 'hidden_size', 'layout', 'linear_before_reset'],
+};
+/** Ops that only move or relabel axes; followed (and checked) between the layers and the head. */
+const SHAPE_OPS = new Set(['Identity', 'Squeeze', 'Unsqueeze', 'Reshape', 'Transpose']);
+
+/**
+ * The meaning of each axis of a value on the data path: time, batch, time*batch (flattened
+ * in row-major order, as a Reshape to [-1, F] makes it), features, or a size-1 axis.
+ */
+type Axis = 'T' | 'B' | 'T*B' | 'F' | '1';
+const axesStr = (ax: Axis[]): string => `[${ax.join(', ')}]`;
+/** Row-major data order of the non-trivial axes: [T, B, F] and [T*B, F] hold the same floats in the same order. */
+const order = (ax: Axis[]): string => ax.filter((a) => a !== '1').map((a) => (a === 'T*B' ? 'T,B' : a)).join(',');
+
+interface Layer {
+  node: OnnxNode;
+  cell: Cell;
+  nonlinearity: Nonlinearity;
+  inSize: number;
+  H: number;
+  W: Float32Array; // [1, G*H, in] ONNX order
+  R: Float32Array; // [1, G*H, H]
+  B: Float32Array | null; // [1, 2*G*H]
+}
+
+class GraphReader {
+  private readonly producer = new Map<string, OnnxNode>();
+  private readonly consumers = new Map<string, OnnxNode[]>();
+  private readonly constants = new Map<string, OnnxTensor>();
+  /** the graph inputs a caller feeds (inputs that are not also initializers) */
+  readonly feeds: Map<string, OnnxValueInfo>;
+  readonly outputNames: Set<string>;
+
+  constructor(readonly g: OnnxGraph) {
+    for (const n of g.nodes) {
+      for (const o of n.outputs) if (o) this.producer.set(o, n);
+      for (const i of n.inputs) {
+        if (!i) continue;
+        const list = this.consumers.get(i) ?? [];
+        if (!list.includes(n)) list.push(n);
+        this.consumers.set(i, list);
+      }
+    }
+    this.feeds = new Map(g.inputs.filter((v) => !g.initializers.has(v.name) && !g.sparse.has(v.name)).map((v) => [v.name, v]));
+    this.outputNames = new Set(g.outputs.map((v) => v.name));
+  }
+
+  /** The tensor behind a name if it is fixed: an initializer, a Constant node, or an Identity of one; else null. */
+  constant(name: string): OnnxTensor | null {
+    if (this.constants.has(name)) return this.constants.get(name)!;
+    let t: OnnxTensor | null = null;
+    if (this.g.sparse.has(name)) fail(`'${name}' is a sparse initializer, which is not supported`);
+    if (this.g.initializers.has(name)) {
+      t = this.g.initializers.get(name)!;
+    } else {
+      const p = this.producer.get(name);
+      if (p && p.opType === 'Identity') t = this.constant(p.inputs[0] ?? '');
+      else if (p && p.opType === 'Constant') t = constantValue(p);
+    }
+    if (t) this.constants.set(name, t);
+    return t;
+  }
+
+  consumersOf(name: string): OnnxNode[] {
+    return this.consumers.get(name) ?? [];
+  }
+
+  producerOf(name: string): OnnxNode | undefined {
+    return this.producer.get(name);
+  }
+}
+
+/** The value of a Constant node as a tensor (value, or value_float(s) / value_int(s)). */
+function constantValue(n: OnnxNode): OnnxTensor {
+  const a = n.attrs;
+  if (a.get('value')?.t) return a.get('value')!.t!;
+  const name = n.outputs[0] || n.name;
+  if (a.get('value_float')?.f !== undefined) return OnnxTensor.of(name, [], 1, [a.get('value_float')!.f!]);
+  if (a.has('value_floats')) return OnnxTensor.of(name, [a.get('value_floats')!.floats.length], 1, a.get('value_floats')!.floats);
+  if (a.get('value_int')?.i !== undefined) return OnnxTensor.of(name, [], 7, [a.get('value_int')!.i!]);
+  if (a.has('value_ints')) return OnnxTensor.of(name, [a.get('value_ints')!.ints.length], 7, a.get('value_ints')!.ints);
+  fail(`Constant node '${n.name}' has no value this reader understands (attributes: ${[...a.keys()].join(', ') || 'none'})`);
+}
+
+const nodeStr = (n: OnnxNode): string => `${n.opType} node '${n.name}'`;
+
+/** Axes of a Squeeze/Unsqueeze: the `axes` attribute (opset < 13) or a constant second input. */
+function axesOf(r: GraphReader, n: OnnxNode): number[] | null {
+  if (n.attrs.has('axes')) return n.attrs.get('axes')!.ints;
+  if (!n.inputs[1]) return null;
+  const t = r.constant(n.inputs[1]);
+  if (!t) fail(`${nodeStr(n)} takes its axes from a computed value '${n.inputs[1]}'; only constant axes are supported`);
+  return t.ints();
+}
+
+function normAxis(n: OnnxNode, a: number, rank: number): number {
+  if (a < -rank || a >= rank) fail(`${nodeStr(n)}: axis ${a} is out of range for rank ${rank}`);
+  return a < 0 ? a + rank : a;
+}
+
+/**
+ * Follow a shape-only op: what each output axis means. Fails when the op would mix axes
+ * (e.g. a Reshape that merges B with the features) or drop a non-trivial axis.
+ */
+function applyShapeOp(r: GraphReader, n: OnnxNode, ax: Axis[], F: number): Axis[] {
+  switch (n.opType) {
+    case 'Identity':
+      return ax;
+    case 'Squeeze': {
+      const axes = axesOf(r, n);
+      if (axes === null) fail(`${nodeStr(n)} has no axes (it would squeeze T or B when they are 1); only explicit axes are supported`);
+      const drop = new Set(axes.map((a) => normAxis(n, a, ax.length)));
+      for (const d of drop) if (ax[d] !== '1') fail(`${nodeStr(n)} removes axis ${d} (${ax[d]}) of ${axesStr(ax)}; only size-1 axes can be squeezed`);
+      return ax.filter((_, i) => !drop.has(i));
+    }
+    case 'Unsqueeze': {
+      const axes = axesOf(r, n);
+      if (axes === null) fail(`${nodeStr(n)} has no axes`);
+      const rank = ax.length + axes.length;
+      const ins = new Set(axes.map((a) => normAxis(n, a, rank)));
+      const out: Axis[] = [];
+      let k = 0;
+      for (let i = 0; i < rank; i++) out.push(ins.has(i) ? '1' : ax[k++]);
+      return out;
+    }
+    case 'Transpose': {
+      const perm = n.attrs.get('perm')?.ints ?? ax.map((_, i) => ax.length - 1 - i);
+      if (perm.length !== ax.length || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) {
+        fail(`${nodeStr(n)}: perm [${perm}] is not a permutation of ${ax.length} axes`);
+      }
+      return perm.map((p) => ax[p]);
+    }
+    case 'Reshape': {
+      const st = r.constant(n.inputs[1] ?? '');
+      if (!st) fail(`${nodeStr(n)} reshapes to a computed shape '${n.inputs[1]}'; only constant shapes can be followed`);
+      const shape = st.ints();
+      if (n.attrs.get('allowzero')?.i === 1 && shape.includes(0)) fail(`${nodeStr(n)}: allowzero=1 with a 0 in the shape is not supported`);
+      const out: (Axis | null)[] = shape.map((s, i) => {
+        if (s === 0) {
+          if (i >= ax.length) fail(`${nodeStr(n)}: shape [${shape}] copies axis ${i} of a rank-${ax.length} input`);
+          return ax[i];
+        }
+        if (s === 1) return '1';
+        if (s === -1) return null;
+        if (s === F && ax.includes('F')) return 'F';
+        fail(`${nodeStr(n)}: shape [${shape}] has a fixed size ${s} for an axis of ${axesStr(ax)} (features: ${F}); ` +
+          'a fixed T or B (a non-dynamic export) cannot be followed');
+      });
+      // The -1 takes the axes not named elsewhere: none (a 1), one, or T then B (flattened).
+      const named = out.filter((a): a is Axis => a !== null && a !== '1');
+      const rest: Axis[] = ax.filter((a) => a !== '1');
+      for (const a of named) {
+        const i = rest.indexOf(a);
+        if (i < 0) fail(`${nodeStr(n)}: shape [${shape}] does not fit the input axes ${axesStr(ax)}`);
+        rest.splice(i, 1);
+      }
+      const fill: Axis = rest.length === 0 ? '1' : rest.length === 1 ? rest[0] : rest.join(',') === 'T,B' ? 'T*B' : fail(
+        `${nodeStr(n)}: shape [${shape}] merges the axes ${rest.join(', ')} of ${axesStr(ax)}`);
+      if (out.filter((a) => a === null).length > 1) fail(`${nodeStr(n)}: shape [${shape}] has more than one -1`);
+      if (!out.includes(null) && rest.length) fail(`${nodeStr(n)}: shape [${shape}] drops the axes ${rest.join(', ')} of ${axesStr(ax)}`);
+      const res = out.map((a) => a ?? fill);
+      if (order(res) !== order(ax)) fail(`${nodeStr(n)}: shape [${shape}] reorders ${axesStr(ax)} into ${axesStr(res)}`);
+      return res;
+    }
+  }
+  fail(`unexpected shape op ${n.opType}`);
+}
+
+function attrInt(n: OnnxNode, name: string, dflt: number): number {
+  const a = n.attrs.get(name);
+  if (!a) return dflt;
+  if (a.i === undefined) fail(`${nodeStr(n)}: attribute ${name} has no integer value`);
+  return a.i;
+}
+
+function isZero(t: OnnxTensor): boolean {
+  return t.floats().every((v) => v === 0);
+}
+
+/** Check one recurrent node's attributes and read its W, R, B. */
+function readLayer(r: GraphReader, n: OnnxNode, k: number): Layer {
+  const cell = CELL_OF[n.opType];
+  const what = `layer ${k} (${nodeStr(n)})`;
+  const Gc = GATES[cell];
+  for (const a of n.attrs.keys()) {
+    if (!KNOWN_ATTRS[cell].includes(a)) fail(`${what}: unknown attribute '${a}'`);
+  }
+  const direction = n.attrs.get('direction')?.s ?? 'forward';
+  if (direction !== 'forward') {
+    fail(`${what}: direction '${direction}' is not supported (only 'forward'` +
+      (direction === 'bidirectional' ? '; this is what PyTorch writes for bidirectional=True)' : ')'));
+  }
+  if (attrInt(n, 'layout', 0) !== 0) fail(`${what}: layout=1 (batch-first [B, T, F] inputs and states) is not supported; export with batch_first=False`);
+  if (n.attrs.has('clip')) fail(`${what}: clip=${n.attrs.get('clip')!.f} (cell clipping) is not supported; PyTorch cells do not clip`);
+  if (n.attrs.has('activation_alpha') || n.attrs.has('activation_beta')) fail(`${what}: activation_alpha/activation_beta are not supported`);
+  const acts = n.attrs.get('activations')?.strings ?? DEFAULT_ACTIVATIONS[cell];
+  let nonlinearity: Nonlinearity = 'tanh';
+  if (cell === 'rnn') {
+    const a = acts.map((s) => s.toLowerCase()).join(',');
+    if (a === 'tanh') nonlinearity = 'tanh';
+    else if (a === 'relu') nonlinearity = 'relu';
+    else fail(`${what}: activations [${acts.join(', ')}] are not supported (Tanh or Relu, as nn.RNN's nonlinearity)`);
+  } else if (acts.map((s) => s.toLowerCase()).join(',') !== DEFAULT_ACTIVATIONS[cell].map((s) => s.toLowerCase()).join(',')) {
+    fail(`${what}: activations [${acts.join(', ')}] are not supported (only the default [${DEFAULT_ACTIVATIONS[cell].join(', ')}], as in PyTorch)`);
+  }
+  if (cell === 'lstm' && attrInt(n, 'input_forget', 0) !== 0) fail(`${what}: input_forget=1 (coupled input and forget gates) is not supported`);
+  if (cell === 'gru' && attrInt(n, 'linear_before_reset', 0) !== 1) {
+    fail(`${what}: linear_before_reset=0 (reset gate applied before R_h) is not supported; PyTorch's GRU is linear_before_reset=1`);
+  }
+
+  const input = (i: number, role: string, required: boolean): OnnxTensor | null => {
+    const name = n.inputs[i] ?? '';
+    if (!name) {
+      if (required) fail(`${what}: input ${i} (${role}) is missing`);
+      return null;
+    }
+    const t = r.constant(name);
+    if (!t) fail(`${what}: ${role} '${name}' is computed in the graph, not a stored tensor; only constant weights can be imported`);
+    return t;
+  };
+  const Wt = input(1, 'W', true)!;
+  const Rt = input(2, 'R', true)!;
+  const Bt = input(3, 'B', false);
+  if (Wt.dims.length !== 3 || Rt.dims.length !== 3) fail(`${what}: W [${Wt.dims}] and R [${Rt.dims}] must have 3 dims [num_directions, ${Gc}*H, *]`);
+  if (Wt.dims[0] !== 1 || Rt.dims[0] !== 1) fail(`${what}: num_directions ${Wt.dims[0]} in W [${Wt.dims}]; only 1 (forward) is supported`);
+  const H = Rt.dims[2];
+  if (H < 1 || Rt.dims[1] !== Gc * H) fail(`${what}: R has shape [${Rt.dims}], expected [1, ${Gc}*H, H] for ${Gc} gate block(s)`);
+  if (Wt.dims[1] !== Gc * H) fail(`${what}: W has shape [${Wt.dims}], expected [1, ${Gc * H}, input_size] (H=${H} from R)`);
+  const hs = n.attrs.get('hidden_size')?.i;
+  if (hs !== undefined && hs !== H) fail(`${what}: hidden_size=${hs} but R has shape [${Rt.dims}] (H=${H})`);
+  const inSize = Wt.dims[2];
+  if (inSize < 1) fail(`${what}: W has shape [${Wt.dims}] with no input features`);
+  if (Bt && (Bt.numel !== 2 * Gc * H || Bt.dims[0] !== 1)) fail(`${what}: B has shape [${Bt.dims}], expected [1, ${2 * Gc * H}] (W_b then R_b)`);
+
+  if (n.inputs[4]) {
+    fail(`${what}: sequence_lens input '${n.inputs[4]}' (variable-length sequences, e.g. from pack_padded_sequence) is not supported`);
+  }
+  // Initial states come in at run time (h0/c0); a stored non-zero one would be a parameter we cannot hold.
+  for (const [i, role] of [[5, 'initial_h'], [6, 'initial_c']] as const) {
+    if (!n.inputs[i]) continue;
+    const t = r.constant(n.inputs[i]);
+    if (t && !isZero(t)) fail(`${what}: ${role} is a stored non-zero tensor '${n.inputs[i]}' (a learned initial state); pass it as h0/c0 instead`);
+  }
+  if (cell === 'lstm' && n.inputs[7]) {
+    const P = r.constant(n.inputs[7]);
+    if (!P || !isZero(P)) fail(`${what}: peephole weights P '${n.inputs[7]}' are not supported (PyTorch's LSTM has none)`);
+  }
+  if (!n.outputs[0]) fail(`${what}: its output Y (all steps) is not used; only models that use every step's h_t are supported`);
+  return { node: n, cell, nonlinearity, inSize, H, W: Wt.floats(), R: Rt.floats(), B: Bt ? Bt.floats() : null };
+}
+
+/** [G*H, cols] in ONNX gate order -> PyTorch gate order (each block is H rows). */
+function reorderGates(src: Float32Array, srcOffset: number, cell: Cell, H: number, cols: number): Float32Array {
+  const blocks = ONNX_BLOCK[cell];
+  const out = new Float32Array(blocks.length * H * cols);
+  const blk = H * cols;
+  blocks.forEach((onnxBlock, p) => out.set(src.subarray(srcOffset + onnxBlock * blk, srcOffset + (onnxBlock + 1) * blk), p * blk));
+  return out;
+}
+
+/**
+ * Trace a layer's X input back through shape-only ops to `source` (the graph input x or the
+ * previous layer's Y) and check it arrives as time-major [T, B, features].
+ */
+function checkLayerInput(r: GraphReader, layer: Layer, k: number, prev: Layer | null): void {
+  const what = `layer ${k} (${nodeStr(layer.node)})`;
+  const chain: OnnxNode[] = [];
+  let name = layer.node.inputs[0] ?? '';
+  if (!name) fail(`${what}: input X is missing`);
+  const isSource = (s: string) => (prev ? s === prev.node.outputs[0] : r.feeds.has(s));
+  while (!isSource(name)) {
+    const p = r.producerOf(name);
+    if (!p) {
+      fail(prev ? `${what}: input X '${name}' does not come from layer ${k - 1}'s output Y` : `${what}: input X '${name}' is neither a graph input nor computed from one`);
+    }
+    if (!SHAPE_OPS.has(p.opType)) {
+      fail(`${what}: input X comes from a ${nodeStr(p)}; expected ${prev ? `layer ${k - 1}'s Y` : 'the graph input'} through ${[...SHAPE_OPS].join('/')} only` +
+        (prev && CELL_OF[p.opType] === undefined ? ' (dropout between layers, or another op, is not supported)' : ''));
+    }
+    chain.unshift(p);
+    name = p.inputs[0] ?? '';
+  }
+  // the previous layer's Y is [T, num_directions=1, B, H]; the graph input is taken to be time-major
+  let ax: Axis[] = prev ? ['T', '1', 'B', 'F'] : ['T', 'B', 'F'];
+  const F = prev ? prev.H : layer.inSize;
+  if (!prev) {
+    const decl = r.feeds.get(name)?.shape;
+    if (decl && decl.length !== 3) fail(`graph input '${name}' has rank ${decl.length} ([${decl.join(', ')}]); expected [T, B, input_size]`);
+    if (decl && typeof decl[2] === 'number' && decl[2] !== layer.inSize) {
+      fail(`graph input '${name}' has ${decl[2]} features but layer 0's W expects ${layer.inSize}`);
+    }
+  }
+  for (const n of chain) ax = applyShapeOp(r, n, ax, F);
+  if (ax.join(',') !== 'T,B,F') {
+    fail(`${what}: input X arrives with axes ${axesStr(ax)}; expected time-major [T, B, F] ` +
+      '(batch-first models are not supported: export with batch_first=False)');
+  }
+}
+
+/** From the top layer's Y to a graph output: shape ops, then an optional Linear head, then shape ops. */
+function readHead(r: GraphReader, top: Layer, k: number): { weight: Tensor; bias: Tensor } | null {
+  let name = top.node.outputs[0];
+  let ax: Axis[] = ['T', '1', 'B', 'F'];
+  let F = top.H;
+  let head: { weight: Tensor; bias: Tensor | null } | null = null;
+  const next = (): OnnxNode | null => {
+    const cs = r.consumersOf(name);
+    if (cs.length === 0) {
+      if (r.outputNames.has(name)) return null;
+      fail(`the top layer's output '${name}' is not used by any node nor a graph output`);
+    }
+    if (cs.length > 1) fail(`the top layer's output '${name}' feeds ${cs.length} nodes (${cs.map(nodeStr).join(', ')}); expected one path to the output`);
+    return cs[0];
+  };
+  const other = (n: OnnxNode): string => {
+    const others = n.inputs.filter((i) => i !== name);
+    if (others.length !== 1 || n.inputs.length !== 2) fail(`${nodeStr(n)} must combine the top layer's output with one stored tensor`);
+    return others[0];
+  };
+  for (;;) {
+    const n = next();
+    if (n === null) break;
+    if (CELL_OF[n.opType] !== undefined) fail(`${nodeStr(n)} after layer ${k} does not continue the stack (check the graph's layer order)`);
+    if (SHAPE_OPS.has(n.opType)) {
+      ax = applyShapeOp(r, n, ax, F);
+    } else if ((n.opType === 'MatMul' || n.opType === 'Gemm') && head === null) {
+      head = readLinear(r, n, name, ax, top.H);
+      F = head.weight.shape[0];
+    } else if (n.opType === 'Add' && head !== null && head.bias === null) {
+      const b = r.constant(other(n));
+      const O = F;
+      if (!b) fail(`${nodeStr(n)} adds a computed value '${other(n)}', not a stored bias`);
+      if (b.numel !== O || b.dims.slice(0, -1).some((d) => d !== 1)) fail(`${nodeStr(n)}: bias '${b.name}' has shape [${b.dims}], expected [${O}]`);
+      head.bias = { shape: [O], data: b.floats() };
+    } else {
+      const expected = head === null ? 'a Linear head (MatMul then Add, or Gemm) or a graph output' : head.bias === null ? 'the head\'s bias Add or a graph output' : 'a graph output';
+      fail(`the top layer's output goes into a ${nodeStr(n)}; expected ${expected} (unsupported op ${n.opType})`);
+    }
+    name = n.outputs[0];
+  }
+  if (order(ax) !== 'T,B,F') fail(`the output '${name}' has axes ${axesStr(ax)}; expected [T, B, features] (or [T*B, features])`);
+  if (head === null) return null;
+  const O = head.weight.shape[0];
+  return { weight: head.weight, bias: head.bias ?? { shape: [O], data: new Float32Array(O) } }; // nn.Linear(bias=False)
+}
+
+/** MatMul(y, W^T [H, O]) or Gemm(y, W, C) with y of axes [..., F]: out.weight [O, H] (and Gemm's C as out.bias). */
+function readLinear(r: GraphReader, n: OnnxNode, name: string, ax: Axis[], H: number): { weight: Tensor; bias: Tensor | null } {
+  if (ax[ax.length - 1] !== 'F') fail(`${nodeStr(n)} multiplies along axis ${ax[ax.length - 1]} of ${axesStr(ax)}, not the features`);
+  if (n.inputs[0] !== name) fail(`${nodeStr(n)} has the top layer's output as its second operand; a Linear head multiplies it on the left`);
+  const wName = n.inputs[1] ?? '';
+  const w = r.constant(wName);
+  if (!w) fail(`${nodeStr(n)} multiplies by a computed value '${wName}', not stored weights`);
+  if (w.dims.length !== 2) fail(`${nodeStr(n)}: weight '${w.name}' has shape [${w.dims}], expected 2 dims`);
+  let transposed = true; // MatMul stores out.weight^T [H, O]
+  let bias: Tensor | null = null;
+  if (n.opType === 'Gemm') {
+    if (ax.length !== 2) fail(`${nodeStr(n)} needs a 2-D input, got axes ${axesStr(ax)}`);
+    if (attrInt(n, 'transA', 0) !== 0) fail(`${nodeStr(n)}: transA=1 is not supported`);
+    const alpha = n.attrs.get('alpha')?.f ?? 1;
+    const beta = n.attrs.get('beta')?.f ?? 1;
+    if (alpha !== 1) fail(`${nodeStr(n)}: alpha=${alpha} is not supported (nn.Linear has 1)`);
+    transposed = attrInt(n, 'transB', 0) === 0;
+    if (n.inputs[2]) {
+      const c = r.constant(n.inputs[2]);
+      if (!c) fail(`${nodeStr(n)}: C '${n.inputs[2]}' is computed, not a stored bias`);
+      if (beta !== 1) fail(`${nodeStr(n)}: beta=${beta} is not supported (nn.Linear has 1)`);
+      const O = transposed ? w.dims[1] : w.dims[0];
+      if (c.numel !== O || c.dims.slice(0, -1).some((d) => d !== 1)) fail(`${nodeStr(n)}: bias '${c.name}' has shape [${c.dims}], expected [${O}]`);
+      bias = { shape: [O], data: c.floats() };
+    }
+  }
+  const [rows, cols] = w.dims;
+  if ((transposed ? rows : cols) !== H) {
+    fail(`${nodeStr(n)}: weight '${w.name}' has shape [${w.dims}], expected ${transposed ? `[${H}, output_size]` : `[output_size, ${H}]`} for hidden size ${H}`);
+  }
+  const data = w.floats();
+  if (!transposed) return { weight: { shape: [rows, cols], data }, bias };
+  const O = cols;
+  const out = new Float32Array(O * H);
+  for (let h = 0; h < H; h++) for (let o = 0; o < O; o++) out[o * H + h] = data[h * O + o];
+  return { weight: { shape: [O, H], data: out }, bias };
+}
+
+/**
+ * Read an ONNX model of a (stacked, unidirectional) RNN/LSTM/GRU with an optional Linear
+ * head, as `torch.onnx.export` writes it, into a model config and a PyTorch state dict.
+ * Throws an Error naming the problem for a corrupt file or a graph it cannot represent.
+ */
+export function readOnnx(bytes: Uint8Array): OnnxImport {
+  if (!(bytes instanceof Uint8Array)) fail('expected the file contents as a Uint8Array (e.g. fs.readFileSync(path))');
+  if (bytes.length === 0) fail('the file is empty');
+  let graph: OnnxGraph;
+  try {
+    graph = decodeModel(bytes);
+  } catch (e) {
+    if (e instanceof WireError) fail(`cannot decode the file as an ONNX ModelProto: ${e.message} (truncated, corrupt, or not an ONNX file)`);
+    throw e;
+  }
+  const r = new GraphReader(graph);
+
+  const nodes = graph.nodes.filter((n) => CELL_OF[n.opType] !== undefined && (n.domain === '' || n.domain === 'ai.onnx'));
+  if (nodes.length === 0) {
+    const ops = [...new Set(graph.nodes.map((n) => n.opType))];
+    fail(`no RNN, LSTM or GRU node in the graph (its ops: ${ops.join(', ') || 'none'}); ` +
+      'export with torch.onnx.export(..., dynamo=False) so nn.RNN/LSTM/GRU become single ONNX nodes');
+  }
+  nodes.forEach((n, k) => {
+    if (k > 0 && n.opType !== nodes[k - 1].opType) {
+      fail(`layer ${k} is ${nodeStr(n)} but layer ${k - 1} is ${nodeStr(nodes[k - 1])}; all layers must be one cell kind`);
+    }
+  });
+  const layers: Layer[] = [];
+  nodes.forEach((n, k) => {
+    const layer = readLayer(r, n, k);
+    if (k > 0) {
+      const prev = layers[k - 1];
+      if (layer.nonlinearity !== prev.nonlinearity) fail(`layer ${k} uses ${layer.nonlinearity} but layer ${k - 1} uses ${prev.nonlinearity}`);
+      if (layer.H !== prev.H) fail(`layer ${k} has hidden size ${layer.H} but layer ${k - 1} has ${prev.H}; stacked layers share one size`);
+      if (layer.inSize !== prev.H) fail(`layer ${k}'s W expects ${layer.inSize} inputs but layer ${k - 1} outputs ${prev.H}`);
+    }
+    checkLayerInput(r, layer, k, layers[k - 1] ?? null);
+    layers.push(layer);
+  });
+  for (let k = 0; k + 1 < layers.length; k++) {
+    const users = r.consumersOf(layers[k].node.outputs[0]);
+    if (users.length !== 1) fail(`layer ${k}'s output Y feeds ${users.length} nodes (${users.map(nodeStr).join(', ')}); expected only the path to layer ${k + 1}`);
+  }
+  const top = layers[layers.length - 1];
+  const head = readHead(r, top, layers.length - 1);
+
+  const { cell, H } = top;
+  const GH = GATES[cell] * H;
+  const bias = layers.some((l) => l.B !== null);
+  const stateDict: Record<string, Tensor> = {};
+  layers.forEach((l, k) => {
+    stateDict[`rnn.weight_ih_l${k}`] = { shape: [GH, l.inSize], data: reorderGates(l.W, 0, cell, H, l.inSize) };
+    stateDict[`rnn.weight_hh_l${k}`] = { shape: [GH, H], data: reorderGates(l.R, 0, cell, H, H) };
+    if (bias) {
+      const B = l.B ?? new Float32Array(2 * GH);
+      stateDict[`rnn.bias_ih_l${k}`] = { shape: [GH], data: reorderGates(B, 0, cell, H, 1) };
+      stateDict[`rnn.bias_hh_l${k}`] = { shape: [GH], data: reorderGates(B, GH, cell, H, 1) };
+    }
+  });
+  if (head) {
+    stateDict['out.weight'] = head.weight;
+    stateDict['out.bias'] = head.bias;
+  }
+  const config: OnnxModelConfig = {
+    cell,
+    ...(cell === 'rnn' ? { nonlinearity: top.nonlinearity } : {}),
+    inputSize: layers[0].inSize,
+    hiddenSize: H,
+    numLayers: layers.length,
+    outputSize: head ? head.weight.shape[0] : null,
+    bias,
+  };
+  return { config, stateDict };
+}

@@ -1,0 +1,404 @@
+// ONNX import: every .onnx file that torch.onnx.export (PyTorch 2.11, opset 17) wrote for
+// the fixtures reads back as exactly the fixture's config and parameters, and the model
+// built from it reproduces the fixture's output on both backends. Synthetic graphs (from a
+// small protobuf writer below) cover the other encodings a file may use, and the graphs and
+// bytes that must be refused with an error naming the problem.
+
+import { readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createModel, type Model } from '../src/model.js';
+import { readOnnx } from '../src/onnx.js';
+import { fixturePath, listFixtures } from './helpers/fixtures.js';
+import { expectClose } from './helpers/compare.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Fx = any;
+type T = { shape: number[]; data: number[] };
+
+const withOnnx = listFixtures().filter((f) => fixturePath(f.name, 'onnx'));
+const onnxBytes = (name: string) => new Uint8Array(readFileSync(fixturePath(name, 'onnx')!));
+const live: Model[] = [];
+afterAll(() => live.forEach((m) => m.dispose()));
+
+/** The fixture's config in readOnnx's (createModel's) spelling. */
+const expectedConfig = (c: Fx) => ({
+  cell: c.cell, ...(c.cell === 'rnn' ? { nonlinearity: c.nonlinearity } : {}), inputSize: c.input_size,
+  hiddenSize: c.hidden_size, numLayers: c.num_layers, outputSize: c.output_size, bias: c.bias,
+});
+
+function expectParamsEqual(sd: Record<string, { shape: number[]; data: Float32Array }>, params: Record<string, T>) {
+  expect(Object.keys(sd)).toEqual(Object.keys(params)); // PyTorch's state-dict order too
+  for (const [k, t] of Object.entries(params)) {
+    expect(sd[k].shape, k).toEqual(t.shape);
+    expect(sd[k].data, k).toBeInstanceOf(Float32Array);
+    expect(Array.from(sd[k].data), k).toEqual(t.data); // float32-representable: exact
+  }
+}
+
+describe('the .onnx files torch.onnx.export wrote for the fixtures', () => {
+  it('exist for every PyTorch-written fixture', () => {
+    // 'extra_*' cases come from our own generator, which had no exporter to run
+    const upstream = listFixtures().filter((f) => !f.name.startsWith('extra_'));
+    expect(withOnnx.map((f) => f.name)).toEqual(upstream.map((f) => f.name));
+    expect(withOnnx.length).toBeGreaterThan(0);
+  });
+
+  it.each(withOnnx.map((f) => [f.name, f.json]))('%s: config and every parameter exactly', (name, fx: Fx) => {
+    const { config, stateDict } = readOnnx(onnxBytes(name as string));
+    expect(config).toEqual(expectedConfig(fx.config));
+    expectParamsEqual(stateDict, fx.params);
+  });
+});
+
+describe.each(['wasm', 'js'] as const)('a model built from the .onnx file on the %s backend', (backend) => {
+  it.each(withOnnx.map((f) => [f.name, f.json]))('%s reproduces the fixture output', async (name, fx: Fx) => {
+    const { config, stateDict } = readOnnx(onnxBytes(name as string));
+    const m = await createModel({ ...config, backend });
+    live.push(m);
+    m.loadStateDict(stateDict);
+    const r = m.forward(fx.x, { ...(fx.h0 ? { h0: fx.h0 } : {}), ...(fx.c0 ? { c0: fx.c0 } : {}) });
+    expectClose('output', r.output, fx.output, 1e-5);
+    expectClose('h_n', r.hN, fx.h_n, 1e-5);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// A test-only ONNX writer: enough protobuf to build the graphs below.
+
+type AttrVal = number | string | number[] | string[] | { float: number } | { floats: number[] } | Init;
+interface Init {
+  name?: string; dims: number[]; data: ArrayLike<number>; type?: 'float' | 'double' | 'int64' | 'float16';
+  /** float_data / int64_data / double_data instead of raw_data */
+  field?: boolean;
+  /** data_location: EXTERNAL, no data in the file */
+  external?: boolean;
+}
+interface GNode { op: string; name: string; inputs: string[]; outputs: string[]; attrs: Record<string, AttrVal> }
+interface Graph { nodes: GNode[]; inits: Init[]; inputs: { name: string; dims: (number | string)[] }[]; outputs: string[]; opset: number }
+
+class Pb {
+  private b: number[] = [];
+  varint(v: number | bigint): this {
+    let x = BigInt.asUintN(64, BigInt(v));
+    do { let byte = Number(x & 0x7fn); x >>= 7n; if (x) byte |= 0x80; this.b.push(byte); } while (x);
+    return this;
+  }
+  int(no: number, v: number): this { return this.varint(no * 8).varint(v); }
+  len(no: number, bytes: Uint8Array): this { this.varint(no * 8 + 2).varint(bytes.length); this.b.push(...bytes); return this; }
+  str(no: number, s: string): this { return this.len(no, new TextEncoder().encode(s)); }
+  f32(no: number, v: number): this { this.varint(no * 8 + 5); this.b.push(...new Uint8Array(new Float32Array([v]).buffer)); return this; }
+  bytes(): Uint8Array { return Uint8Array.from(this.b); }
+}
+
+const DT = { float: 1, int64: 7, float16: 10, double: 11 };
+function tensorPb(t: Init): Uint8Array {
+  const type = t.type ?? 'float';
+  const p = new Pb();
+  for (const d of t.dims) p.int(1, d);
+  p.int(2, DT[type]);
+  if (t.name) p.str(8, t.name);
+  if (t.external) return p.int(14, 1).bytes();
+  const vals = Array.from(t.data);
+  if (type === 'int64') {
+    if (t.field) p.len(7, packed(vals));
+    else p.len(9, new Uint8Array(new BigInt64Array(vals.map(BigInt)).buffer));
+  } else if (type === 'double') {
+    p.len(t.field ? 10 : 9, new Uint8Array(new Float64Array(vals).buffer));
+  } else if (type === 'float16') {
+    p.len(9, new Uint8Array(new Uint16Array(vals).buffer)); // data given as raw bit patterns
+  } else {
+    p.len(t.field ? 4 : 9, new Uint8Array(new Float32Array(vals).buffer)); // packed float_data or raw_data
+  }
+  return p.bytes();
+}
+function packed(vals: number[]): Uint8Array {
+  const p = new Pb();
+  for (const v of vals) p.varint(v);
+  return p.bytes();
+}
+function attrPb(name: string, v: AttrVal): Uint8Array {
+  const p = new Pb().str(1, name);
+  if (typeof v === 'number') p.int(20, 2).int(3, v);
+  else if (typeof v === 'string') p.int(20, 3).str(4, v);
+  else if (Array.isArray(v) && typeof v[0] === 'string') { p.int(20, 8); for (const s of v as string[]) p.str(9, s); }
+  else if (Array.isArray(v)) p.int(20, 7).len(8, packed(v as number[]));
+  else if ('float' in v) p.int(20, 1).f32(2, v.float);
+  else if ('floats' in v) p.int(20, 6).len(7, new Uint8Array(new Float32Array(v.floats).buffer));
+  else if ('dims' in v && 'data' in v) p.int(20, 4).len(5, tensorPb(v));
+  return p.bytes();
+}
+function encode(g: Graph): Uint8Array {
+  const gp = new Pb();
+  for (const n of g.nodes) {
+    const np = new Pb();
+    for (const i of n.inputs) np.str(1, i);
+    for (const o of n.outputs) np.str(2, o);
+    np.str(3, n.name).str(4, n.op);
+    for (const [k, v] of Object.entries(n.attrs)) np.len(5, attrPb(k, v));
+    gp.len(1, np.bytes());
+  }
+  gp.str(2, 'main_graph');
+  for (const t of g.inits) gp.len(5, tensorPb(t));
+  const vi = (name: string, dims: (number | string)[]) => {
+    const shape = new Pb();
+    for (const d of dims) shape.len(1, typeof d === 'number' ? new Pb().int(1, d).bytes() : new Pb().str(2, d).bytes());
+    const tt = new Pb().int(1, 1).len(2, shape.bytes());
+    return new Pb().str(1, name).len(2, new Pb().len(1, tt.bytes()).bytes()).bytes();
+  };
+  for (const i of g.inputs) gp.len(11, vi(i.name, i.dims));
+  for (const o of g.outputs) gp.len(12, new Pb().str(1, o).bytes());
+  return new Pb().int(1, 8).str(2, 'test').len(7, gp.bytes()).len(8, new Pb().str(1, '').int(2, g.opset).bytes()).bytes();
+}
+
+/** PyTorch gate blocks -> ONNX's (LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h), as the exporter does. */
+const ONNX_OF_TORCH: Record<string, number[]> = { rnn: [0], lstm: [0, 2, 3, 1], gru: [1, 0, 2] };
+function toOnnxOrder(t: T, cell: string): number[] {
+  const blocks = ONNX_OF_TORCH[cell];
+  const blk = t.data.length / blocks.length;
+  const out = new Array<number>(t.data.length);
+  blocks.forEach((o, p) => { for (let i = 0; i < blk; i++) out[o * blk + i] = t.data[p * blk + i]; });
+  return out;
+}
+
+interface ExportOpts {
+  /** how the weights are stored */
+  weights?: 'raw' | 'float_data' | 'double' | 'constant' | 'identity';
+  /** < 13: Squeeze takes its axes as an attribute */
+  opset?: number;
+  head?: 'matmul' | 'gemm' | 'none';
+}
+
+/** The graph torch.onnx.export writes for a fixture's Net (see src/onnx.ts), rebuilt from its params. */
+function exportLike(fx: Fx, opts: ExportOpts = {}): Graph {
+  const c = fx.config;
+  const { weights = 'raw', opset = 17, head = 'matmul' } = opts;
+  const op = { rnn: 'RNN', lstm: 'LSTM', gru: 'GRU' }[c.cell as string]!;
+  const H = c.hidden_size;
+  const g: Graph = { nodes: [], inits: [], inputs: [{ name: 'x', dims: ['T', 'B', c.input_size] }], outputs: ['y'], opset };
+  const store = (name: string, dims: number[], data: number[]) => {
+    const t: Init = { dims, data, ...(weights === 'double' ? { type: 'double' as const } : {}), field: weights === 'float_data' };
+    if (weights === 'constant') g.nodes.push({ op: 'Constant', name: `c_${name}`, inputs: [], outputs: [name], attrs: { value: t } });
+    else if (weights === 'identity') {
+      g.inits.push({ ...t, name: `${name}_stored` });
+      g.nodes.push({ op: 'Identity', name: `id_${name}`, inputs: [`${name}_stored`], outputs: [name], attrs: {} });
+    } else g.inits.push({ ...t, name });
+  };
+  const squeeze = (from: string, to: string) => {
+    if (opset < 13) g.nodes.push({ op: 'Squeeze', name: `sq_${to}`, inputs: [from], outputs: [to], attrs: { axes: [1] } });
+    else {
+      g.nodes.push({ op: 'Constant', name: `ax_${to}`, inputs: [], outputs: [`ax_${to}`], attrs: { value: { dims: [1], data: [1], type: 'int64' } } });
+      g.nodes.push({ op: 'Squeeze', name: `sq_${to}`, inputs: [from, `ax_${to}`], outputs: [to], attrs: {} });
+    }
+  };
+  let X = 'x';
+  for (let l = 0; l < c.num_layers; l++) {
+    const p = (n: string) => fx.params[`rnn.${n}_l${l}`] as T;
+    store(`W${l}`, [1, ...p('weight_ih').shape], toOnnxOrder(p('weight_ih'), c.cell));
+    store(`R${l}`, [1, ...p('weight_hh').shape], toOnnxOrder(p('weight_hh'), c.cell));
+    if (c.bias) store(`B${l}`, [1, 2 * p('bias_ih').shape[0]], [...toOnnxOrder(p('bias_ih'), c.cell), ...toOnnxOrder(p('bias_hh'), c.cell)]);
+    const attrs: Record<string, AttrVal> = { hidden_size: H };
+    if (c.cell === 'rnn') attrs.activations = [c.nonlinearity === 'relu' ? 'Relu' : 'Tanh'];
+    if (c.cell === 'gru') attrs.linear_before_reset = 1;
+    g.nodes.push({
+      op, name: `/rnn/${op}_${l}`, inputs: [X, `W${l}`, `R${l}`, c.bias ? `B${l}` : ''],
+      outputs: [`Y${l}`, `Yh${l}`, ...(c.cell === 'lstm' ? [`Yc${l}`] : [])], attrs,
+    });
+    X = `X${l + 1}`;
+    squeeze(`Y${l}`, head === 'none' && l === c.num_layers - 1 ? 'y' : X);
+  }
+  const ow = fx.params['out.weight'] as T;
+  const [O] = ow.shape;
+  if (head === 'matmul') {
+    const wt: number[] = [];
+    for (let h = 0; h < H; h++) for (let o = 0; o < O; o++) wt.push(ow.data[o * H + h]);
+    store('out_wT', [H, O], wt);
+    store('out.bias', [O], fx.params['out.bias'].data);
+    g.nodes.push({ op: 'MatMul', name: '/out/MatMul', inputs: [X, 'out_wT'], outputs: ['mm'], attrs: {} });
+    g.nodes.push({ op: 'Add', name: '/out/Add', inputs: ['out.bias', 'mm'], outputs: ['y'], attrs: {} });
+  } else if (head === 'gemm') {
+    // Linear on [T*B, H], the output left flattened: the same floats in the same order as [T, B, O]
+    g.inits.push({ name: 'flat', dims: [2], data: [-1, H], type: 'int64' });
+    g.nodes.push({ op: 'Reshape', name: '/out/Reshape', inputs: [X, 'flat'], outputs: ['flat_x'], attrs: {} });
+    store('out.weight', [O, H], ow.data);
+    store('out.bias', [O], fx.params['out.bias'].data);
+    g.nodes.push({ op: 'Gemm', name: '/out/Gemm', inputs: ['flat_x', 'out.weight', 'out.bias'], outputs: ['y'], attrs: { transB: 1, alpha: { float: 1 } } });
+  }
+  return g;
+}
+
+const fx = (name: string): Fx => listFixtures().find((f) => f.name === name)!.json;
+const headless = (params: Record<string, T>) => Object.fromEntries(Object.entries(params).filter(([k]) => !k.startsWith('out.')));
+const node = (g: Graph, op: string, i = 0) => g.nodes.filter((n) => n.op === op)[i];
+
+describe('other encodings of the same model', () => {
+  const cases = ['lstm_2layer_h0_ce_sum', 'gru_2layer_ce_last', 'rnn_tanh_2layer_h0_mse_mean', 'rnn_tanh_nobias_T1_B1'];
+
+  it.each(cases)('%s: weights as raw_data, float_data, DOUBLE, Constant nodes and Identity of initializers', (name) => {
+    for (const weights of ['raw', 'float_data', 'double', 'constant', 'identity'] as const) {
+      const { config, stateDict } = readOnnx(encode(exportLike(fx(name), { weights })));
+      expect(config, weights).toEqual(expectedConfig(fx(name).config));
+      expectParamsEqual(stateDict, fx(name).params);
+    }
+  });
+
+  it.each(cases)('%s: opset 11 (Squeeze axes as an attribute), a Gemm head on [T*B, H], and no head', (name) => {
+    const f = fx(name);
+    expectParamsEqual(readOnnx(encode(exportLike(f, { opset: 11 }))).stateDict, f.params);
+    expectParamsEqual(readOnnx(encode(exportLike(f, { head: 'gemm' }))).stateDict, f.params);
+    const bare = readOnnx(encode(exportLike(f, { head: 'none' })));
+    expect(bare.config).toEqual({ ...expectedConfig(f.config), outputSize: null });
+    expectParamsEqual(bare.stateDict, headless(f.params));
+  });
+
+  it('reads DOUBLE weights as float32 (rounded) and FLOAT16 ones exactly', () => {
+    const g = exportLike(fx('rnn_tanh_mse_sum'), { weights: 'double' });
+    g.inits.find((t) => t.name === 'W0')!.data = Array.from(g.inits.find((t) => t.name === 'W0')!.data, (v, i) => (i === 0 ? 0.1 : v));
+    expect(readOnnx(encode(g)).stateDict['rnn.weight_ih_l0'].data[0]).toBe(Math.fround(0.1));
+    const h = exportLike(fx('rnn_tanh_mse_sum'));
+    const R = h.inits.find((t) => t.name === 'R0')!;
+    Object.assign(R, { type: 'float16', data: Array.from(R.data, (_, i) => [0x3c00, 0xc000, 0x3555, 0x8000][i % 4]) });
+    expect(Array.from(readOnnx(encode(h)).stateDict['rnn.weight_hh_l0'].data.slice(0, 4))).toEqual([1, -2, 0.333251953125, -0]);
+  });
+
+  it('follows Transpose/Reshape/Unsqueeze that only move size-1 axes, and Constant value_ints / value_floats', () => {
+    const f = fx('gru_2layer_ce_last');
+    const g = exportLike(f);
+    // between the layers, as the exporter writes it for two directions: [T,1,B,H] -> [T,B,1,H] -> [T,B,H]
+    const sq = node(g, 'Squeeze');
+    g.nodes.splice(g.nodes.indexOf(sq), 1,
+      { op: 'Transpose', name: '/tr', inputs: ['Y0'], outputs: ['Y0t'], attrs: { perm: [0, 2, 1, 3] } },
+      { op: 'Constant', name: '/shape', inputs: [], outputs: ['shape'], attrs: { value_ints: [0, 0, -1] } },
+      { op: 'Reshape', name: '/rs', inputs: ['Y0t', 'shape'], outputs: ['X1'], attrs: {} });
+    // on top: an Unsqueeze then a Squeeze of the new axis before the head; the bias as value_floats
+    const top = node(g, 'Squeeze', 0);
+    top.outputs = ['X2a'];
+    g.nodes.push({ op: 'Constant', name: '/last', inputs: [], outputs: ['last'], attrs: { value_ints: [-1] } },
+      { op: 'Unsqueeze', name: '/un', inputs: ['X2a', 'last'], outputs: ['X2b'], attrs: {} },
+      { op: 'Constant', name: '/three', inputs: [], outputs: ['three'], attrs: { value_int: 3 } },
+      { op: 'Squeeze', name: '/sq2', inputs: ['X2b', 'three'], outputs: ['X2'], attrs: {} });
+    g.inits = g.inits.filter((t) => t.name !== 'out.bias');
+    g.nodes.push({ op: 'Constant', name: '/b', inputs: [], outputs: ['out.bias'], attrs: { value_floats: { floats: f.params['out.bias'].data } } });
+    const { config, stateDict } = readOnnx(encode(g));
+    expect(config).toEqual(expectedConfig(f.config));
+    expectParamsEqual(stateDict, f.params);
+  });
+
+  it('accepts a Linear without bias (zero out.bias), all-zero peepholes and a stored all-zero initial state', () => {
+    const f = fx('lstm_mse_sum');
+    const g = exportLike(f);
+    const add = node(g, 'Add');
+    g.nodes = g.nodes.filter((n) => n !== add);
+    node(g, 'MatMul').outputs = ['y'];
+    const lstm = node(g, 'LSTM');
+    g.inits.push({ name: 'P', dims: [1, 18], data: new Array(18).fill(0) }, { name: 'h0z', dims: [1, 2, 6], data: new Array(12).fill(0) });
+    lstm.inputs = [...lstm.inputs, '', 'h0z', '', 'P'];
+    const { stateDict } = readOnnx(encode(g));
+    expectParamsEqual(stateDict, { ...f.params, 'out.bias': { shape: [3], data: [0, 0, 0] } });
+  });
+});
+
+describe('errors', () => {
+  it('a truncated file: every prefix of a real export fails with a clear message', () => {
+    const bytes = onnxBytes('rnn_tanh_nobias_T1_B1');
+    const messages = new Set<string>();
+    for (let n = 0; n < bytes.length; n++) {
+      let msg = '';
+      try {
+        readOnnx(bytes.subarray(0, n));
+      } catch (e) {
+        msg = (e as Error).message;
+      }
+      expect(msg, `${n} of ${bytes.length} bytes`).toMatch(/^onnx: /);
+      messages.add(msg.replace(/\d+/g, 'N'));
+    }
+    // cut inside a field, before the graph, and between the graph and the opset list
+    const kinds = [/past the end of its message.*\(truncated, corrupt, or not an ONNX file\)$/, /^onnx: no graph in the file/,
+      /^onnx: no opset_import after the graph \(truncated file\?\)$/, /^onnx: the file is empty$/];
+    for (const k of kinds) expect([...messages].some((m) => k.test(m)), String(k)).toBe(true);
+  });
+
+  it('corrupt tensor data', () => {
+    const bad = exportLike(fx('rnn_tanh_mse_sum'));
+    const R = bad.inits.find((t) => t.name === 'R0')!;
+    R.data = Array.from(R.data).slice(1);
+    expect(() => readOnnx(encode(bad))).toThrow(/tensor 'R0': dims \[1,6,6\] of FLOAT need 144 bytes of raw_data, found 140 \(corrupt file\?\)/);
+    const short = exportLike(fx('rnn_tanh_mse_sum'), { weights: 'float_data' });
+    const B = short.inits.find((t) => t.name === 'B0')!;
+    B.data = Array.from(B.data).slice(1);
+    expect(() => readOnnx(encode(short))).toThrow(/tensor 'B0': dims \[1,12\] need 12 values, float_data has 11/);
+  });
+
+  it('files that are not ONNX', () => {
+    const notOnnx = /^onnx: (cannot decode the file as an ONNX ModelProto: .*\(truncated, corrupt, or not an ONNX file\)|no graph in the file)/;
+    const name = withOnnx[0].name;
+    expect(() => readOnnx(new Uint8Array(readFileSync(fixturePath(name, 'json')!)))).toThrow(notOnnx);
+    expect(() => readOnnx(new Uint8Array(readFileSync(fixturePath(name, 'safetensors')!)))).toThrow(notOnnx);
+    expect(() => readOnnx(new TextEncoder().encode('PK\x03\x04 a zip, e.g. a torch.save file'))).toThrow(notOnnx);
+    expect(() => readOnnx(new Uint8Array([0x08, 0x80, 0x80]))).toThrow(/varint runs past the end/);
+    expect(() => readOnnx('model.onnx' as unknown as Uint8Array)).toThrow(/expected the file contents as a Uint8Array/);
+  });
+
+  it('a graph without recurrent nodes, or with an unsupported op on the output path', () => {
+    const conv: Graph = {
+      nodes: [{ op: 'Conv', name: 'c', inputs: ['x', 'w'], outputs: ['y'], attrs: {} }, { op: 'Relu', name: 'r', inputs: ['y'], outputs: ['z'], attrs: {} }],
+      inits: [{ name: 'w', dims: [1, 1, 1], data: [1] }], inputs: [{ name: 'x', dims: [1, 1, 3] }], outputs: ['z'], opset: 17,
+    };
+    expect(() => readOnnx(encode(conv))).toThrow(/no RNN, LSTM or GRU node in the graph \(its ops: Conv, Relu\)/);
+    const g = exportLike(fx('gru_mse_sum'));
+    node(g, 'Add').outputs = ['logits'];
+    g.nodes.push({ op: 'Softmax', name: '/softmax', inputs: ['logits'], outputs: ['y'], attrs: {} });
+    expect(() => readOnnx(encode(g))).toThrow(/output goes into a Softmax node '\/softmax'; expected a graph output \(unsupported op Softmax\)/);
+  });
+
+  type Mutate = (g: Graph) => void;
+  const attr = (op: string, a: Record<string, AttrVal>): Mutate => (g) => Object.assign(node(g, op).attrs, a);
+  const refused: [string, string, Mutate, RegExp][] = [
+    ['bidirectional', 'lstm_mse_sum', attr('LSTM', { direction: 'bidirectional' }), /layer 0 \(LSTM node '\/rnn\/LSTM_0'\): direction 'bidirectional' is not supported/],
+    ['reverse', 'gru_mse_sum', attr('GRU', { direction: 'reverse' }), /direction 'reverse' is not supported \(only 'forward'\)$/],
+    ['two directions of weights', 'rnn_tanh_mse_sum', (g) => { const W = g.inits.find((t) => t.name === 'W0')!; W.dims = [2, 6, 2]; }, /num_directions 2 in W \[2,6,2\]/],
+    ['clip', 'lstm_mse_sum', attr('LSTM', { clip: { float: 0.5 } }), /clip=0.5 \(cell clipping\) is not supported/],
+    ['Sigmoid RNN', 'rnn_tanh_mse_sum', attr('RNN', { activations: ['Sigmoid'] }), /activations \[Sigmoid\] are not supported \(Tanh or Relu/],
+    ['LSTM activations', 'lstm_mse_sum', attr('LSTM', { activations: ['Sigmoid', 'Relu', 'Tanh'] }), /activations \[Sigmoid, Relu, Tanh\] are not supported \(only the default/],
+    ['activation_alpha', 'rnn_tanh_mse_sum', attr('RNN', { activation_alpha: { floats: [1] } }), /activation_alpha\/activation_beta/],
+    ['linear_before_reset=0', 'gru_mse_sum', attr('GRU', { linear_before_reset: 0 }), /linear_before_reset=0 .* PyTorch's GRU is linear_before_reset=1/],
+    ['input_forget', 'lstm_mse_sum', attr('LSTM', { input_forget: 1 }), /input_forget=1/],
+    ['layout=1', 'rnn_tanh_mse_sum', attr('RNN', { layout: 1 }), /layout=1 \(batch-first/],
+    ['an unknown attribute', 'rnn_tanh_mse_sum', attr('RNN', { zoneout: 1 }), /unknown attribute 'zoneout'/],
+    ['peepholes', 'lstm_mse_sum', (g) => {
+      g.inits.push({ name: 'P', dims: [1, 18], data: new Array(18).fill(0.5) });
+      node(g, 'LSTM').inputs.push('', '', '', 'P');
+    }, /peephole weights P 'P' are not supported/],
+    ['sequence_lens', 'gru_mse_sum', (g) => { node(g, 'GRU').inputs.push('lens'); g.inputs.push({ name: 'lens', dims: ['B'] }); }, /sequence_lens input 'lens'/],
+    ['a learned initial state', 'rnn_tanh_mse_sum', (g) => {
+      g.inits.push({ name: 'h0', dims: [1, 1, 6], data: [1, 0, 0, 0, 0, 0] });
+      node(g, 'RNN').inputs.push('', 'h0');
+    }, /initial_h is a stored non-zero tensor 'h0' \(a learned initial state\)/],
+    ['computed weights', 'rnn_tanh_mse_sum', (g) => { node(g, 'RNN').inputs[2] = 'x'; }, /R 'x' is computed in the graph, not a stored tensor/],
+    ['a batch-first input', 'rnn_tanh_mse_sum', (g) => {
+      g.nodes.unshift({ op: 'Transpose', name: '/Transpose', inputs: ['x'], outputs: ['xt'], attrs: { perm: [1, 0, 2] } });
+      node(g, 'RNN').inputs[0] = 'xt';
+    }, /layer 0 \(RNN node '\/rnn\/RNN_0'\): input X arrives with axes \[B, T, F\]; expected time-major/],
+    ['dropout between layers', 'lstm_2layer_h0_ce_sum', (g) => {
+      g.nodes.push({ op: 'Dropout', name: '/drop', inputs: ['X1'], outputs: ['X1d'], attrs: {} });
+      node(g, 'LSTM', 1).inputs[0] = 'X1d';
+    }, /layer 1 \(LSTM node '\/rnn\/LSTM_1'\): input X comes from a Dropout node '\/drop'/],
+    ['layers side by side, not stacked', 'gru_2layer_ce_last', (g) => { node(g, 'GRU', 1).inputs[0] = 'x'; }, /layer 1 .* input X 'x' does not come from layer 0's output Y/],
+    ['a Reshape that mixes batch and features', 'rnn_tanh_mse_sum', (g) => {
+      g.inits.push({ name: 'shp', dims: [3], data: [0, 0, -1], type: 'int64' });
+      const sq = node(g, 'Squeeze');
+      g.nodes.splice(g.nodes.indexOf(sq), 1, { op: 'Reshape', name: '/Reshape', inputs: ['Y0', 'shp'], outputs: ['X1'], attrs: {} });
+    }, /Reshape node '\/Reshape': shape \[0,0,-1\] merges the axes B, F of \[T, 1, B, F\]/],
+    ['mixed cells', 'rnn_tanh_2layer_h0_mse_mean', (g) => {
+      Object.assign(node(g, 'RNN', 1), { op: 'GRU', attrs: { hidden_size: 5, linear_before_reset: 1 } });
+    }, /layer 1 is GRU node '\/rnn\/RNN_1' but layer 0 is RNN node '\/rnn\/RNN_0'; all layers must be one cell kind/],
+    ['a head on the wrong side', 'lstm_mse_sum', (g) => { node(g, 'MatMul').inputs.reverse(); }, /MatMul node '\/out\/MatMul' has the top layer's output as its second operand/],
+    ['weights in an external file', 'rnn_tanh_mse_sum', (g) => { g.inits.find((t) => t.name === 'W0')!.external = true; },
+      /tensor 'W0' keeps its data in an external file; save the model with all tensors inside/],
+  ];
+
+  it.each(refused)('refuses %s', (_what, name, mutate, msg) => {
+    const g = exportLike(fx(name));
+    mutate(g);
+    expect(() => readOnnx(encode(g))).toThrow(msg);
+  });
+});
