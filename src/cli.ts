@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createModel, type Model } from './model.js';
@@ -243,7 +243,7 @@ async function runCharTraining(text: string, source: string, o: CharOpts, label:
   const finalLoss = tail.reduce((a, b) => a + b, 0) / tail.length;
   out(`trained ${r.steps} steps (${fmtInt(r.chars)} characters) in ${r.seconds.toFixed(r.seconds < 10 ? 2 : 1)} s; loss ${r.losses[0].toFixed(3)} -> ` +
     `${finalLoss.toFixed(3)} nats/char (mean of the last ${tail.length} steps)`);
-  out(`checkpoint: ${o.out}  (try: bptt-wasm sample --checkpoint ${o.out} --temperature 0.8 --length 300)`);
+  out(`checkpoint: ${o.out}  (try: ${selfCommand()} sample --checkpoint ${o.out} --temperature 0.8 --length 300)`);
   if (o.lossSvg) {
     await writeFileMkdir(o.lossSvg, lossCurveChart({ name: 'training loss', loss: r.losses }, {
       smooth: Math.max(1, Math.round(r.losses.length / 50)), yLabel: 'cross-entropy (nats per character)', subtitle: `${source}, ${o.cell.toUpperCase()} hidden ${o.hidden}`,
@@ -666,4 +666,15 @@ if (isEntry()) {
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
+}
+
+/**
+ * How the user can run this CLI again: `bptt-wasm` when it was started through the
+ * installed bin, `node dist/src/cli.js` (relative to the current folder) in a checkout.
+ */
+function selfCommand(): string {
+  const script = process.argv[1] ?? '';
+  if (/node_modules[\\/]\.bin[\\/]/.test(script) || /bptt-wasm$/.test(script)) return 'bptt-wasm';
+  const rel = relative(process.cwd(), script);
+  return rel && !rel.startsWith('..') ? `node ${rel}` : 'bptt-wasm';
 }
