@@ -10,10 +10,11 @@ import { Adam, clipGradNorm, createModel } from '../src/index.js';
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-describe.each(['wasm', 'js'] as const)('memory over 1,000 training steps (%s)', (backend) => {
+describe.each(['wasm', 'js', 'wasm, 2 threads'] as const)('memory over 1,000 training steps (%s)', (path) => {
   it.each(['lstm', 'gru'] as const)('%s: flat Wasm memory and JS heap', async (cell) => {
     const T = 12, B = 4, I = 6, O = 5;
-    const model = await createModel({ cell, inputSize: I, hiddenSize: 24, outputSize: O, backend, seed: 2 });
+    const model = await createModel({ cell, inputSize: I, hiddenSize: 24, outputSize: O, seed: 2,
+      backend: path === 'js' ? 'js' : 'wasm', threads: path === 'wasm, 2 threads' ? 2 : 1 });
     const opt = new Adam(model, { lr: 1e-3 });
     const x = { shape: [T, B, I], data: Float32Array.from({ length: T * B * I }, (_, i) => Math.sin(i)) };
     const target = { shape: [T, B], data: Int32Array.from({ length: T * B }, (_, i) => i % O) };
@@ -37,6 +38,7 @@ describe.each(['wasm', 'js'] as const)('memory over 1,000 training steps (%s)', 
     expect(model.arena.memory.buffer.byteLength).toBe(wasmBytes);
     // A leak of even one small object per step would show as >= 50 KB over 1,000 steps;
     // 256 KB leaves room for V8's own bookkeeping noise.
+    model.dispose();
     expect(heap1 - heap0, `heap grew by ${heap1 - heap0} bytes`).toBeLessThan(256 * 1024);
   }, 60_000);
 });
