@@ -17,9 +17,13 @@ export class Arena {
   private f32View: Float32Array;
   private i32View: Int32Array;
 
+  /** a read/write view of memory another arena allocates (a worker thread's): alloc() throws */
+  private readonly frozen: boolean;
+
   /** @param baseBytes first byte the arena may use (after the Wasm module's static data) */
-  constructor(memory: WebAssembly.Memory, baseBytes: number) {
+  constructor(memory: WebAssembly.Memory, baseBytes: number, opts: { frozen?: boolean } = {}) {
     this.memory = memory;
+    this.frozen = opts.frozen ?? false;
     this.top = Math.ceil(baseBytes / 4 / ALIGN_FLOATS) * ALIGN_FLOATS;
     this.f32View = new Float32Array(memory.buffer);
     this.i32View = new Int32Array(memory.buffer);
@@ -27,14 +31,28 @@ export class Arena {
 
   /** Reserve n floats (zeroed: fresh pages are zero and the arena never reuses memory). */
   alloc(n: number): number {
+    if (this.frozen) throw new Error('bptt-wasm: internal error: a worker thread tried to allocate in the shared arena');
     const off = this.top;
     this.top = off + Math.ceil(Math.max(n, 1) / ALIGN_FLOATS) * ALIGN_FLOATS;
     const needBytes = this.top * 4;
     const have = this.memory.buffer.byteLength;
     if (needBytes > have) {
       // Grow geometrically so a sequence of growing requests costs O(log n) grows.
-      const pages = Math.max(Math.ceil((needBytes - have) / PAGE), Math.ceil(have / PAGE / 2));
-      this.memory.grow(pages);
+      const needed = Math.ceil((needBytes - have) / PAGE);
+      let pages = Math.max(needed, Math.ceil(have / PAGE / 2));
+      try {
+        this.memory.grow(pages);
+      } catch {
+        // the geometric step may pass the memory's maximum where the request itself fits
+        pages = needed;
+        try {
+          this.memory.grow(pages);
+        } catch {
+          this.top = off;
+          throw new Error(`bptt-wasm: out of memory: ${(needBytes / 2 ** 20).toFixed(0)} MiB needed in this model's ` +
+            `memory (${(have / 2 ** 20).toFixed(0)} MiB now; Wasm memories stop at 2-4 GiB). Use smaller T, B or hiddenSize.`);
+        }
+      }
     }
     return off;
   }

@@ -3,10 +3,11 @@
 // Written the way min-char-rnn reads: one timestep, one sequence, one dot product at a
 // time, with its names (dh, dhraw, dhnext). It shares nothing with the Wasm schedule
 // except the arena layout, so agreement between the two is real evidence.
-// Sums are done in JS doubles; storage is float32 like the Wasm backend.
+// Dot products are summed in JS doubles; everything stored (activations, gradients) is
+// float32, like the Wasm backend.
 
 import { Arena } from './arena.js';
-import type { Backend, IOBuffers } from './backend.js';
+import { growCapacity, type Backend, type IOBuffers } from './backend.js';
 import { GATES, type Layout } from './layout.js';
 
 interface LayerWork {
@@ -30,7 +31,7 @@ class JsBackend implements Backend {
   private work: LayerWork[] = [];
   private capT = 0;
   private capB = 0;
-  // per-row temporaries (doubles), sized once in bind()
+  // temporaries in doubles: gate rows sized in bind(), [B, H] rows in ensureWork()
   private aIh = new Float64Array(0);
   private aHh = new Float64Array(0);
   private dIh = new Float64Array(0);
@@ -56,7 +57,7 @@ class JsBackend implements Backend {
 
   private ensureWork(T: number, B: number): void {
     if (T <= this.capT && B <= this.capB) return;
-    const Tc = Math.max(T, this.capT), Bc = Math.max(B, this.capB);
+    const { T: Tc, B: Bc } = growCapacity(this.capT ? { T: this.capT, B: this.capB } : null, T, B);
     const { hiddenSize: H, numLayers: L, cell } = this.layout.config;
     const GH = GATES[cell] * H;
     const a = this.arena;
@@ -80,7 +81,7 @@ class JsBackend implements Backend {
   forward(io: IOBuffers, T: number, B: number): void {
     this.ensureWork(T, B);
     const f = this.arena.f32;
-    const { hiddenSize: H, numLayers: L, cell, nonlinearity, inputSize } = this.layout.config;
+    const { hiddenSize: H, numLayers: L, cell, nonlinearity } = this.layout.config;
     const GH = GATES[cell] * H;
     const { aIh, aHh } = this;
     for (let l = 0; l < L; l++) {
@@ -150,7 +151,6 @@ class JsBackend implements Backend {
     // y_t = W_hy h_t + b_y on the top layer (or y_t = h_t without a head)
     const top = this.work[L - 1].hs + B * H;
     const { outWeight, outBias } = this.layout;
-    void inputSize;
     if (!outWeight) {
       f.copyWithin(io.y, top, top + T * B * H);
       return;

@@ -13,15 +13,17 @@
 
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
-import { allocIOBuffers, type Backend, type IOBuffers } from './backend.js';
+import { allocIOBuffers, growCapacity, type Backend, type IOBuffers } from './backend.js';
 import { Arena } from './arena.js';
 import { instantiateKernels, sharedMemory, WasmBackend, type Kernels, type WasmBuild, compileBuild } from './backend-wasm.js';
 import type { Layout } from './layout.js';
 
 // control block layout (int32 slots)
-export const CTRL = { SEQ: 0, CMD: 1, T: 2, B: 3, INPUT_GRAD: 4, DONE: 5, ERROR: 6, CLIP: 7, SIZE: 16 } as const;
+// (CLIP is a float64 slot: int32 index 8 = byte 32 of a 64-byte aligned block)
+export const CTRL = { SEQ: 0, CMD: 1, T: 2, B: 3, INPUT_GRAD: 4, DONE: 5, ERROR: 6, CLIP: 8, SIZE: 16 } as const;
 export const CMD = { SYNC: 1, FORWARD: 2, BACKWARD: 3, EXIT: 4 } as const;
 const SPIN = 20000;
+const DISPOSED = 'bptt-wasm: this model was disposed (its worker threads are stopped); create a new one';
 
 function workerUrl(): URL {
   // the compiled worker sits next to this file in dist/src; tests run src/*.ts directly
@@ -59,6 +61,7 @@ class ParallelBackend implements Backend {
   private layout!: Layout;
   private parts: Part[] = [];
   private main: WasmBackend;
+  private disposed = false;
 
   constructor(k: Kernels, arena: Arena, threads: number, build: WasmBuild | undefined) {
     this.k = k;
@@ -100,6 +103,7 @@ class ParallelBackend implements Backend {
   }
 
   dispose(): void {
+    this.disposed = true;
     for (const part of this.parts) {
       if (!part.worker) continue;
       this.command(part, CMD.EXIT, 0, 0, 0, false);
@@ -119,7 +123,8 @@ class ParallelBackend implements Backend {
       part.rows = rows;
       row += rows;
       if (!part.io || part.io.T < T || part.io.B < rows) {
-        part.io = allocIOBuffers(this.arena, this.layout, Math.max(T, part.io?.T ?? 0), Math.max(rows, part.io?.B ?? 0));
+        const cap = growCapacity(part.io, T, rows);
+        part.io = allocIOBuffers(this.arena, this.layout, cap.T, cap.B);
         part.synced = false;
       }
       if (part.backend.ensureWork(T, rows)) part.synced = false;
@@ -130,6 +135,7 @@ class ParallelBackend implements Backend {
         part.worker.postMessage({ state: part.backend.snapshot(), io: part.io });
         this.command(part, CMD.SYNC, 0, 0, 0, false);
         this.wait(part);
+        this.checkErrors([part]);
         part.synced = true;
       }
     }
@@ -146,6 +152,13 @@ class ParallelBackend implements Backend {
   }
 
   forward(io: IOBuffers, T: number, B: number): void {
+    if (this.disposed) throw new Error(DISPOSED);
+    if (B === 1) {
+      // one sequence (sampling, streaming): nothing to split, no copies
+      this.main.ensureWork(T, B);
+      this.main.forward(io, T, B);
+      return;
+    }
     const parts = this.split(T, B);
     const { inputSize: I, hiddenSize: H, numLayers: L, cell } = this.layout.config;
     const O = this.layout.outputWidth;
@@ -163,6 +176,11 @@ class ParallelBackend implements Backend {
   }
 
   backward(io: IOBuffers, T: number, B: number, clip: number, inputGrad: boolean): void {
+    if (this.disposed) throw new Error(DISPOSED);
+    if (B === 1) {
+      this.main.backward(io, T, B, clip, inputGrad);
+      return;
+    }
     const parts = this.split(T, B);
     const { inputSize: I, hiddenSize: H, numLayers: L, cell } = this.layout.config;
     const O = this.layout.outputWidth;
@@ -185,18 +203,38 @@ class ParallelBackend implements Backend {
 
   private runAll(parts: Part[], cmd: number, T: number, clip: number, inputGrad: boolean, local: (p: Part) => void): void {
     for (const p of parts) if (p.worker) this.command(p, cmd, T, p.rows, clip, inputGrad);
-    local(parts[0]);
-    for (const p of parts) if (p.worker) this.wait(p);
+    try {
+      local(parts[0]);
+    } finally {
+      // every worker finishes before anything is reported, so no control block is reused
+      // while its worker still runs
+      for (const p of parts) if (p.worker) this.wait(p);
+    }
+    this.checkErrors(parts);
+  }
+
+  /** Throw (once) if a worker reported a failure; the flags are cleared for the next call. */
+  private checkErrors(parts: Part[]): void {
+    const i32 = this.arena.i32;
+    let failed = 0;
+    for (const p of parts) {
+      if (p.worker && i32[p.ctrl + CTRL.ERROR] !== 0) {
+        failed++;
+        i32[p.ctrl + CTRL.ERROR] = 0;
+      }
+    }
+    if (failed) throw new Error(`bptt-wasm: ${failed} worker thread(s) failed (their errors are on stderr)`);
   }
 
   private command(part: Part, cmd: number, T: number, B: number, clip: number, inputGrad: boolean): void {
-    const i32 = this.arena.i32, f32 = this.arena.f32;
+    const i32 = this.arena.i32;
     const c = part.ctrl;
     i32[c + CTRL.CMD] = cmd;
     i32[c + CTRL.T] = T;
     i32[c + CTRL.B] = B;
     i32[c + CTRL.INPUT_GRAD] = inputGrad ? 1 : 0;
-    f32[c + CTRL.CLIP] = clip;
+    // a float64 slot: workers clip at exactly the threshold the caller's part uses
+    new Float64Array(this.arena.memory.buffer, (c + CTRL.CLIP) * 4, 1)[0] = clip;
     part.seq++;
     Atomics.store(i32, c + CTRL.SEQ, part.seq);
     Atomics.notify(i32, c + CTRL.SEQ);
@@ -210,9 +248,6 @@ class ParallelBackend implements Backend {
       const done = Atomics.load(i32, at);
       if (done === part.seq) break;
       if (++spins > SPIN) Atomics.wait(i32, at, done, 50);
-    }
-    if (i32[part.ctrl + CTRL.ERROR] !== 0) {
-      throw new Error('bptt-wasm: a worker thread failed (see its error on stderr)');
     }
   }
 

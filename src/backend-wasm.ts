@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { instantiate } from '@assemblyscript/loader';
 import { Arena } from './arena.js';
-import type { Backend, IOBuffers } from './backend.js';
+import { growCapacity, type Backend, type IOBuffers } from './backend.js';
 import { buildLayout, GATES, type Layout } from './layout.js';
 
 /** The kernels exported by assembly/index.ts (byte pointers, i32 sizes). */
@@ -231,7 +231,7 @@ export class WasmBackend implements Backend {
   /** Size the workspace for (T, B); returns true if it had to (re)allocate. */
   ensureWork(T: number, B: number): boolean {
     if (T <= this.capT && B <= this.capB) return false;
-    const Tc = Math.max(T, this.capT), Bc = Math.max(B, this.capB);
+    const { T: Tc, B: Bc } = growCapacity(this.capT ? { T: this.capT, B: this.capB } : null, T, B);
     const { hiddenSize: H, cell } = this.layout.config;
     const GH = GATES[cell] * H;
     const a = this.arena;
@@ -265,7 +265,11 @@ export class WasmBackend implements Backend {
       const w = this.work[l];
       const spec = this.layout.layers[l];
       const In = spec.inSize;
-      k.pack_b(w.WhhF * F, (this.P + spec.weightHh.offset) * F, H, GH, H, 1);
+      // Packing W_hh pays off over several steps; a single step (sampling, streaming)
+      // multiplies by W_hh as stored.
+      const packed = T * B >= 8;
+      const WhhRaw = (this.P + spec.weightHh.offset) * F;
+      if (packed) k.pack_b(w.WhhF * F, WhhRaw, H, GH, H, 1);
       f.copyWithin(w.hs, io.h0 + l * B * H, io.h0 + (l + 1) * B * H);
       if (cell === 'lstm') f.copyWithin(w.cs, io.c0 + l * B * H, io.c0 + (l + 1) * B * H);
       const input = l === 0 ? io.x : this.work[l - 1].hs + B * H;
@@ -277,7 +281,8 @@ export class WasmBackend implements Backend {
         const hPrev = (w.hs + t * B * H) * F, h = (w.hs + (t + 1) * B * H) * F;
         const gx = (w.gx + t * B * GH) * F, gates = (w.gates + t * B * GH) * F;
         // Gh[B, GH] = h_{t-1} W_hh^T + b_hh : the only per-step product
-        k.gemm_packed_b(this.gh * F, hPrev, w.WhhF * F, B, GH, H, H, GH, 0);
+        if (packed) k.gemm_packed_b(this.gh * F, hPrev, w.WhhF * F, B, GH, H, H, GH, 0);
+        else k.gemm_nt(this.gh * F, hPrev, WhhRaw, B, GH, H, H, H, GH, 0);
         if (bhh) k.add_bias_rows(this.gh * F, bhh, B, GH, GH);
         if (cell === 'rnn') {
           k.rnn_forward_step(h, gx, this.gh * F, B * H, relu);
@@ -327,9 +332,14 @@ export class WasmBackend implements Backend {
       const spec = this.layout.layers[l];
       const In = spec.inSize;
       const Wih = (P + spec.weightIh.offset) * F;
-      // W_hh packed once for all T steps of dh_{t-1} = dG_t W_hh
-      k.pack_b(w.WhhB * F, (P + spec.weightHh.offset) * F, GH, H, H, 0);
-      const Whh = w.WhhB * F;
+      // W_hh packed once for all T steps of dh_{t-1} = dG_t W_hh (as stored for a single step)
+      const packed = T * B >= 8;
+      const WhhRaw = (P + spec.weightHh.offset) * F, Whh = w.WhhB * F;
+      if (packed) k.pack_b(Whh, WhhRaw, GH, H, H, 0);
+      const recur = (C: number, A: number, acc: number) => {
+        if (packed) k.gemm_packed_b(C, A, Whh, B, H, GH, GH, H, acc);
+        else k.gemm_nn(C, A, WhhRaw, B, H, GH, GH, H, H, acc);
+      };
       // The input projections are no longer needed: their buffer holds dGx now.
       const dgx = w.gx;
       const dgh = cell === 'gru' ? w.dgh : w.gx; // RNN/LSTM: the same pre-activation gradient
@@ -346,15 +356,15 @@ export class WasmBackend implements Backend {
         if (cell === 'rnn') {
           k.rnn_backward_step(dgxT, dh * F, (w.hs + (t + 1) * B * H) * F, B * H, relu);
           // dhnext = dhraw W_hh
-          k.gemm_packed_b(dh * F, dgxT, Whh, B, H, GH, GH, H, 0);
+          recur(dh * F, dgxT, 0);
         } else if (cell === 'lstm') {
           k.lstm_backward_step(dgxT, this.dc * F, dh * F, this.dc * F, gates, (w.cs + (t + 1) * B * H) * F,
             (w.cs + t * B * H) * F, B, H);
-          k.gemm_packed_b(dh * F, dgxT, Whh, B, H, GH, GH, H, 0);
+          recur(dh * F, dgxT, 0);
         } else {
           k.gru_backward_step(dgxT, dghT, spare * F, dh * F, gates, (w.hn + t * B * H) * F, (w.hs + t * B * H) * F, B, H);
           // dhnext = z * dh + dGh W_hh
-          k.gemm_packed_b(spare * F, dghT, Whh, B, H, GH, GH, H, 1);
+          recur(spare * F, dghT, 1);
           const s = dh; dh = spare; spare = s;
         }
       }

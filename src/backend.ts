@@ -30,6 +30,19 @@ export interface IOBuffers {
   norms: number; //  [L, T]      ||dLoss/dh_t|| per layer and step
 }
 
+/**
+ * The capacity to allocate when (T, B) does not fit `cur`: at least 1.5x the old one in
+ * the dimension that grew, so a run of growing sequence lengths costs O(log) allocations
+ * (the arena never frees) instead of one per new length.
+ */
+export function growCapacity(cur: { T: number; B: number } | null, T: number, B: number): { T: number; B: number } {
+  if (!cur) return { T, B };
+  return {
+    T: T > cur.T ? Math.max(T, Math.ceil(cur.T * 1.5)) : cur.T,
+    B: B > cur.B ? Math.max(B, Math.ceil(cur.B * 1.5)) : cur.B,
+  };
+}
+
 /** Allocate I/O buffers for capacity (T, B). */
 export function allocIOBuffers(arena: Arena, layout: Layout, T: number, B: number): IOBuffers {
   const { inputSize: I, hiddenSize: H, numLayers: L, cell } = layout.config;

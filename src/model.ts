@@ -2,13 +2,13 @@
 // loss. The numbers are computed by a Backend (backend-wasm.ts or backend-js.ts).
 
 import type { Arena } from './arena.js';
-import { allocIOBuffers, type Backend, type IOBuffers } from './backend.js';
+import { allocIOBuffers, growCapacity, type Backend, type IOBuffers } from './backend.js';
 import { createBackend, type BackendKind } from './backends.js';
 import type { WasmBuild } from './backend-wasm.js';
 import {
   checkFinite, checkFinitePositive, checkOneOf, checkPositiveInt, checkTensor, fail, shapeStr, type TensorLike,
 } from './errors.js';
-import { initParams, type InitSpec } from './init.js';
+import { initParams, resolveInit, type InitSpec } from './init.js';
 import { buildLayout, type CellKind, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
 
 export type Tensor = { shape: number[]; data: Float32Array };
@@ -98,6 +98,7 @@ export function resolveOptions(opts: CreateModelOptions): { options: CreateModel
   const seed = opts.seed ?? 0;
   if (!Number.isInteger(seed)) fail(`seed must be an integer, got ${String(seed)}`);
   const config: ModelConfig = { cell, nonlinearity: cell === 'rnn' ? nonlinearity : 'tanh', inputSize, hiddenSize, numLayers, outputSize, bias };
+  if (opts.init !== undefined) resolveInit(opts.init); // throws on a bad init spec, before any backend starts
   const options: CreateModelOptions = {
     cell, ...(cell === 'rnn' ? { nonlinearity } : {}), inputSize, hiddenSize, numLayers, outputSize, bias, backend, seed,
     ...(opts.init !== undefined ? { init: opts.init } : {}),
@@ -112,7 +113,12 @@ export async function createModel(opts: CreateModelOptions): Promise<Model> {
   const threads = checkPositiveInt('threads', opts.threads ?? 1);
   if (threads > 1 && options.backend !== 'wasm') fail(`threads applies to backend 'wasm' only; got threads ${threads} with backend '${options.backend}'`);
   const backend = await createBackend(options.backend!, opts.wasmBuild, threads);
-  return new Model(options, config, backend);
+  try {
+    return new Model(options, config, backend);
+  } catch (e) {
+    backend.dispose?.(); // do not leave worker threads behind
+    throw e;
+  }
 }
 
 export class Model {
@@ -126,8 +132,6 @@ export class Model {
   /** float offset of the gradient region (same layout) */
   readonly grads: number;
   private io: IOBuffers | null = null;
-  /** what the last forward ran on, so backward can check it is still current */
-  private last: { T: number; B: number } | null = null;
 
   constructor(options: CreateModelOptions, config: ModelConfig, backend: Backend) {
     this.options = options;
@@ -213,7 +217,6 @@ export class Model {
   forward(x: TensorLike, state: { h0?: TensorLike; c0?: TensorLike } = {}): ForwardResult {
     const { T, B } = this.prepareInputs(x, state.h0, state.c0);
     this.backend.forward(this.io!, T, B);
-    this.last = { T, B };
     return this.readForward(T, B);
   }
 
@@ -232,7 +235,6 @@ export class Model {
     const io = this.io!;
     writeTarget(io.target);
     this.backend.forward(io, T, B);
-    this.last = { T, B };
     const lossValue = this.computeLoss(spec, T, B);
     const inputGrad = opts.inputGrad ?? true;
     this.backend.backward(io, T, B, clip, inputGrad);
@@ -364,7 +366,7 @@ export class Model {
   private ensureIO(T: number, B: number): IOBuffers {
     const cur = this.io;
     if (cur && T <= cur.T && B <= cur.B) return cur;
-    const Tc = Math.max(T, cur?.T ?? 0), Bc = Math.max(B, cur?.B ?? 0);
+    const { T: Tc, B: Bc } = growCapacity(cur, T, B);
     this.io = allocIOBuffers(this.arena, this.layout, Tc, Bc);
     return this.io;
   }
@@ -382,8 +384,10 @@ export function clipGradNorm(model: Model, maxNorm: number, opts: { errorIfNonfi
     fail(`clipGradNorm: the total norm of gradients is non-finite (${norm}); ` +
       `non-finite gradient in ${nonfiniteTensors(model).join(', ')}`);
   }
+  // torch multiplies by min(coef, 1) always; skipping the multiply by 1 is the same, and a
+  // NaN or infinite norm still poisons the gradients (coef NaN or 0) exactly as in torch.
   const coef = maxNorm / (norm + 1e-6);
-  if (coef < 1) model.backend.scale(model.grads, n, coef);
+  if (!(coef >= 1)) model.backend.scale(model.grads, n, coef);
   return norm;
 }
 

@@ -10,7 +10,7 @@ import { instantiateKernelsFrom, WasmBackend, type WasmBackendState } from './ba
 const { memory, module, ctrl, scratch } = workerData as { memory: WebAssembly.Memory; module: WebAssembly.Module; ctrl: number; scratch: number };
 const k = await instantiateKernelsFrom(module, memory);
 k.set_scratch(scratch * 4);
-const arena = new Arena(memory, k.heap_base());
+const arena = new Arena(memory, k.heap_base(), { frozen: true }); // the main thread allocates everything
 const backend = new WasmBackend(k, arena);
 let io: IOBuffers | null = null;
 parentPort!.postMessage('ready');
@@ -37,7 +37,8 @@ for (;;) {
       backend.forward(io!, T, B);
     } else if (cmd === CMD.BACKWARD) {
       backend.fill(backend.gradRegion, backend.numParams, 0);
-      backend.backward(io!, T, B, arena.f32[ctrl + CTRL.CLIP], i32[ctrl + CTRL.INPUT_GRAD] === 1);
+      const clip = new Float64Array(memory.buffer, (ctrl + CTRL.CLIP) * 4, 1)[0];
+      backend.backward(io!, T, B, clip, i32[ctrl + CTRL.INPUT_GRAD] === 1);
     }
   } catch (e) {
     arena.i32[ctrl + CTRL.ERROR] = 1;

@@ -107,3 +107,20 @@ describe.each(['wasm', 'js'] as const)('bad input on the %s backend', (backend) 
     expect(m.stateDict()['out.bias'].data[0]).not.toBe(123);
   });
 });
+
+describe('threaded models', () => {
+  it('refuse to run after dispose(), with a message that says so', async () => {
+    const m = await createModel({ cell: 'gru', inputSize: 3, hiddenSize: 4, outputSize: 2, threads: 2, seed: 1 });
+    const x = t([3, 4, 3]);
+    expect(m.forward(x).output.shape).toEqual([3, 4, 2]);
+    m.dispose();
+    expect(() => m.forward(x)).toThrow(/disposed/);
+  });
+
+  it('a bad init spec fails before any worker starts; threads need the wasm backend', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    await expect(createModel({ cell: 'rnn', inputSize: 2, hiddenSize: 3, threads: 2, init: 'bogus' as any })).rejects.toThrow(/init/);
+    await expect(createModel({ cell: 'rnn', inputSize: 2, hiddenSize: 3, threads: 2, backend: 'js' })).rejects.toThrow(/threads applies to backend 'wasm' only/);
+    await expect(createModel({ cell: 'rnn', inputSize: 2, hiddenSize: 3, threads: 0 })).rejects.toThrow(/threads must be an integer >= 1, got 0/);
+  });
+});
