@@ -27,7 +27,6 @@ export interface Kernels {
   gemm_nn(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, acc: number): void;
   gemm_tn(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, acc: number): void;
   gemm_nt(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, acc: number): void;
-  transpose(dst: number, src: number, rows: number, cols: number): void;
   packed_b_floats(K: number, N: number): number;
   pack_b(dst: number, B: number, K: number, N: number, ldb: number, transposed: number): void;
   gemm_packed_b(C: number, A: number, Bp: number, M: number, N: number, K: number, lda: number, ldc: number, acc: number): void;
@@ -112,21 +111,17 @@ export function compileBuild(build: WasmBuild = wasmBuild()): WebAssembly.Module
 // run kernels over the same arena) and hands it in. Sizes in 64 KiB pages; the maximum is
 // reserved address space, not memory in use.
 const INITIAL_PAGES = 16;
-const MAXIMUM_PAGES = 32768; // 2 GiB
+const MAXIMUM_PAGES = 32768; // 2 GiB; the same as maximumMemory in asconfig.json (the import's declared maximum)
 
 /** A fresh memory for one model. */
 export function sharedMemory(): WebAssembly.Memory {
   return new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared: true });
 }
 
-/** Instantiate a compiled kernel module over `memory` (modules that import one) . */
+/** Instantiate a compiled kernel module over `memory` (the kernels import env.memory). */
 export async function instantiateKernelsFrom(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Kernels> {
-  const importsMemory = WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
-  const { exports } = await instantiate<Record<string, unknown>>(module, importsMemory ? { env: { memory } } : {});
-  const k = exports as unknown as Kernels;
-  if (!importsMemory) (k as { memory: WebAssembly.Memory }).memory = exports.memory as WebAssembly.Memory;
-  else (k as { memory: WebAssembly.Memory }).memory = memory;
-  return k;
+  const { exports } = await instantiate<Record<string, unknown>>(module, { env: { memory } });
+  return { ...(exports as unknown as Kernels), memory };
 }
 
 export async function instantiateKernels(build: WasmBuild = wasmBuild(), memory: WebAssembly.Memory = sharedMemory()): Promise<Kernels> {

@@ -121,7 +121,7 @@ export function gradientFlow(model: Model, opts: GradientFlowOptions = {}): Grad
   const n = model.layout.numParams;
   const saved = model.arena.read(model.grads, n);
   try {
-    const r = model.lossAndGrad(batch, loss);
+    const r = model.lossAndGrad(batch, loss, { inputGrad: false });
     const T = r.hiddenGradNorms[0].length;
     return {
       T,

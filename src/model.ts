@@ -80,6 +80,16 @@ export interface LossAndGradResult extends ForwardResult {
 
 const CELLS = ['rnn', 'lstm', 'gru'] as const;
 
+/** Validate a loss spec ({ kind, reduction, lastStepOnly? }) and fill in its default. */
+export function checkLossSpec(loss: LossSpec): Required<LossSpec> {
+  if (loss === null || typeof loss !== 'object') fail(`loss must be { kind, reduction, lastStepOnly? }, got ${String(loss)}`);
+  const kind = checkOneOf('loss.kind', loss.kind, ['mse', 'cross_entropy'] as const);
+  const reduction = checkOneOf('loss.reduction', loss.reduction, ['sum', 'mean'] as const);
+  const lastStepOnly = loss.lastStepOnly ?? false;
+  if (typeof lastStepOnly !== 'boolean') fail(`loss.lastStepOnly must be a boolean, got ${JSON.stringify(lastStepOnly)}`);
+  return { kind, reduction, lastStepOnly };
+}
+
 /** Validate and fill in defaults (PyTorch's: numLayers 1, bias true, tanh). */
 export function resolveOptions(opts: CreateModelOptions): { options: CreateModelOptions; config: ModelConfig } {
   if (opts === null || typeof opts !== 'object') fail(`createModel options must be an object, got ${String(opts)}`);
@@ -226,7 +236,7 @@ export class Model {
    */
   lossAndGrad(batch: Batch, loss: LossSpec, opts: GradOptions = {}): LossAndGradResult {
     if (batch === null || typeof batch !== 'object') fail(`lossAndGrad: batch must be { x, target, h0?, c0? }, got ${String(batch)}`);
-    const spec = this.checkLoss(loss);
+    const spec = checkLossSpec(loss);
     const clip = opts.clipHiddenGrad ?? 0;
     if (opts.clipHiddenGrad !== undefined) checkFinitePositive('clipHiddenGrad', clip);
     const { T, B } = this.prepareInputs(batch.x, batch.h0, batch.c0);
@@ -251,15 +261,6 @@ export class Model {
       ...(c.cell === 'lstm' ? { dc0: { shape: [L, B, H], data: this.arena.read(io.dc0, L * B * H) } } : {}),
       hiddenGradNorms: norms,
     };
-  }
-
-  private checkLoss(loss: LossSpec): Required<LossSpec> {
-    if (loss === null || typeof loss !== 'object') fail(`loss must be { kind, reduction, lastStepOnly? }, got ${String(loss)}`);
-    const kind = checkOneOf('loss.kind', loss.kind, ['mse', 'cross_entropy'] as const);
-    const reduction = checkOneOf('loss.reduction', loss.reduction, ['sum', 'mean'] as const);
-    const lastStepOnly = loss.lastStepOnly ?? false;
-    if (typeof lastStepOnly !== 'boolean') fail(`loss.lastStepOnly must be a boolean, got ${JSON.stringify(lastStepOnly)}`);
-    return { kind, reduction, lastStepOnly };
   }
 
   /** Validate x, h0, c0 and copy them into the arena; returns T and B. */

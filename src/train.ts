@@ -10,16 +10,12 @@
 //     r = model.lossAndGrad({ x: x[t0:t0+k], target: ..., h0: state.h, c0: state.c })
 //     clip; optimizer.step(); state = { h: r.hN, c: r.cN }
 
-import type { TensorLike } from './errors.js';
-import { clipGradNorm, clipGradValue, nonfiniteTensors, type LossSpec, type Model, type Tensor } from './model.js';
+import { checkFinitePositive, fail, type TensorLike } from './errors.js';
+import { checkLossSpec, clipGradNorm, clipGradValue, nonfiniteTensors, type LossSpec, type Model, type Tensor } from './model.js';
 import { Adam, type Optimizer } from './optim.js';
 import { Progress, type ProgressOptions } from './progress.js';
 import { Rng } from './rng.js';
 import { LRScheduler, ReduceLROnPlateau, type Scheduler } from './schedulers.js';
-
-function fail(msg: string): never {
-  throw new Error(`bptt-wasm: ${msg}`);
-}
 
 /** Recurrent state between calls: h [numLayers, B, hiddenSize], c likewise (LSTM only). */
 export interface RecurrentState {
@@ -122,11 +118,19 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
     throw new NonfiniteError(`bptt-wasm: ${what}${where}; the weights were not changed ` +
       `(lower the learning rate, clip gradients, or pass onNonfinite: 'skip')`, bad, loss);
   }
-  let gradNorm = Math.sqrt(sq);
-  if (opts.clipGradValue !== undefined) clipGradValue(model, opts.clipGradValue);
+  const gradNorm = Math.sqrt(sq);
+  if (opts.clipGradValue !== undefined) {
+    checkFinitePositive('clipGradValue', opts.clipGradValue);
+    clipGradValue(model, opts.clipGradValue);
+  }
   if (opts.clipGradNorm !== undefined) {
-    const pre = clipGradNorm(model, opts.clipGradNorm);
-    if (opts.clipGradValue === undefined) gradNorm = pre;
+    checkFinitePositive('clipGradNorm', opts.clipGradNorm);
+    if (opts.clipGradValue !== undefined) clipGradNorm(model, opts.clipGradNorm); // norm after value clipping
+    else {
+      // the norm is already known: clip_grad_norm_'s scale without a second pass
+      const coef = opts.clipGradNorm / (gradNorm + 1e-6);
+      if (coef < 1) be.scale(model.grads, n, coef);
+    }
   }
   optimizer.step();
   return { loss, gradNorm, skipped: false, states };
@@ -138,6 +142,7 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
 type TargetLayout = { hasTime: boolean; width: number; int: boolean };
 
 function targetLayout(target: TensorLike, loss: LossSpec, T: number, N: number, what: string): TargetLayout {
+  checkLossSpec(loss);
   const s = target.shape;
   if (loss.kind === 'mse') {
     if (s.length === 3 && s[0] === T && s[1] === N) return { hasTime: true, width: s[2], int: false };
@@ -215,6 +220,13 @@ export function lossValue(output: Tensor, target: TensorLike, loss: LossSpec): n
   const t0 = loss.lastStepOnly ? T - 1 : 0;
   const tl = targetLayout(target, loss, T, B, 'lossValue');
   const td = target.data;
+  // the checks lossAndGrad makes: nothing may index past a row
+  if (loss.kind === 'mse' && tl.width !== O) fail(`lossValue: target width ${tl.width} does not match the output width ${O}`);
+  if (loss.kind === 'cross_entropy') {
+    for (let i = 0; i < td.length; i++) {
+      if (!Number.isInteger(td[i]) || td[i] < 0 || td[i] >= O) fail(`lossValue: target.data[${i}] = ${td[i]} is not a class id in [0, ${O - 1}]`);
+    }
+  }
   // target row for (t, b): with time axis t*B+b, else b
   const row = (t: number, b: number): number => (tl.hasTime ? t * B + b : b);
   let sum = 0, count = 0;
