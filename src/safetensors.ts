@@ -114,7 +114,8 @@ function decode(raw: Uint8Array, dtype: string): Float32Array {
   const rdv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   switch (dtype) {
     case 'F32': {
-      if (littleEndian) return new Float32Array(raw.slice().buffer); // slice: copy to an aligned buffer
+      // copy into an exact, aligned buffer (new Uint8Array(view) copies; a Node Buffer's slice() would not)
+      if (littleEndian) return new Float32Array(new Uint8Array(raw).buffer);
       const out = new Float32Array(raw.length / 4);
       for (let i = 0; i < out.length; i++) out[i] = rdv.getFloat32(4 * i, true);
       return out;

