@@ -1,48 +1,7 @@
-// Row- and column-wise matrix helpers around the GEMMs: transpose, bias rows,
-// bias gradients (column sums) and per-row gradient clipping.
+// Row- and column-wise matrix helpers around the GEMMs: bias rows, bias gradients
+// (column sums) and per-row gradient clipping.
 
 import { sq_acc_f64, hsum2 } from "./simd";
-
-/** dst[cols, rows] = src[rows, cols]^T, both tightly packed. 4x4 blocks through registers. */
-export function transpose(dst: usize, src: usize, rows: i32, cols: i32): void {
-  const rs4 = <usize>cols << 2; // byte stride of a src row
-  const rd4 = <usize>rows << 2; // byte stride of a dst row
-  let i = 0;
-  for (; i + 4 <= rows; i += 4) {
-    const s = src + <usize>i * rs4;
-    const d = dst + (<usize>i << 2);
-    let j = 0;
-    for (; j + 4 <= cols; j += 4) {
-      const sj = s + (<usize>j << 2);
-      const r0 = v128.load(sj);
-      const r1 = v128.load(sj + rs4);
-      const r2 = v128.load(sj + 2 * rs4);
-      const r3 = v128.load(sj + 3 * rs4);
-      const t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5);
-      const t1 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
-      const t2 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
-      const t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
-      const dj = d + <usize>j * rd4;
-      v128.store(dj, f32x4.shuffle(t0, t1, 0, 1, 4, 5));
-      v128.store(dj + rd4, f32x4.shuffle(t0, t1, 2, 3, 6, 7));
-      v128.store(dj + 2 * rd4, f32x4.shuffle(t2, t3, 0, 1, 4, 5));
-      v128.store(dj + 3 * rd4, f32x4.shuffle(t2, t3, 2, 3, 6, 7));
-    }
-    for (; j < cols; j++) {
-      const sj = s + (<usize>j << 2);
-      const dj = d + <usize>j * rd4;
-      store<f32>(dj, load<f32>(sj));
-      store<f32>(dj, load<f32>(sj + rs4), 4);
-      store<f32>(dj, load<f32>(sj + 2 * rs4), 8);
-      store<f32>(dj, load<f32>(sj + 3 * rs4), 12);
-    }
-  }
-  for (; i < rows; i++) {
-    const s = src + <usize>i * rs4;
-    const d = dst + (<usize>i << 2);
-    for (let j = 0; j < cols; j++) store<f32>(d + <usize>j * rd4, load<f32>(s + (<usize>j << 2)));
-  }
-}
 
 /** C[m, n] += bias[n] for every row m < M. */
 export function add_bias_rows(C: usize, bias: usize, M: i32, N: i32, ldc: i32): void {

@@ -11,9 +11,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import Benchmark from 'benchmark';
 import { createModel, wasmBuild } from '../dist/src/index.js';
-import { WORKLOADS, makeBatch, stepFlops, trainStep } from './workloads.mjs';
+import { WORKLOADS, makeBatch, median, runSuite, stepFlops, trainStep } from './workloads.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -25,30 +24,6 @@ const withJs = !args.includes('--no-js');
 const names = opt('--workloads', Object.keys(WORKLOADS).join(',')).split(',');
 for (const n of names) if (!WORKLOADS[n]) throw new Error(`unknown workload '${n}' (have ${Object.keys(WORKLOADS).join(', ')})`);
 
-const median = (a) => {
-  const s = [...a].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-function runSuite(cases) {
-  return new Promise((resolve) => {
-    const suite = new Benchmark.Suite();
-    for (const c of cases) {
-      // Slow cases (the js baseline on big workloads) get few samples; fast ones many.
-      suite.add(c.name, c.fn, { minSamples: c.minSamples, maxTime: c.maxTime, initCount: 1 });
-    }
-    const out = [];
-    suite.on('cycle', (ev) => {
-      const b = ev.target;
-      const ms = median(b.stats.sample) * 1000;
-      out.push({ name: b.name, ms, samples: b.stats.sample.length, rme: b.stats.rme });
-      process.stderr.write(`  ${b.name}: ${ms.toFixed(2)} ms/step (median of ${b.stats.sample.length})\n`);
-    });
-    suite.on('complete', () => resolve(out));
-    suite.run({ async: false });
-  });
-}
 
 const builds = ['simd', 'relaxed'];
 console.log(`bptt-wasm benchmark: Node ${process.version}, default Wasm build '${wasmBuild()}', 1 thread`);

@@ -31,14 +31,13 @@
 
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import Benchmark from 'benchmark';
 // @tensorflow/tfjs, not bare tfjs-core: the gradient functions are registered by the union
 // package's bundle (tfjs-core's CommonJS build has none; its register_all_gradients is ESM
 // with extensionless imports that Node cannot load).
 import * as tf from '@tensorflow/tfjs';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { createModel, wasmBuild } from '../dist/src/index.js';
-import { WORKLOADS, makeBatch, stepFlops, trainStep } from './workloads.mjs';
+import { WORKLOADS, makeBatch, median, runSuite, stepFlops, trainStep } from './workloads.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -230,29 +229,8 @@ function relErr(a, b) {
   return d / (m || 1);
 }
 
-// ---- measurement, as bench/run.mjs ----
+// ---- measurement: runSuite and median from workloads.mjs, as bench/run.mjs ----
 
-const median = (a) => {
-  const s = [...a].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-function runSuite(cases) {
-  return new Promise((resolve) => {
-    const suite = new Benchmark.Suite();
-    for (const c of cases) suite.add(c.name, c.fn, { minSamples: c.minSamples, maxTime: c.maxTime, initCount: 1 });
-    const out = [];
-    suite.on('cycle', (ev) => {
-      const b = ev.target;
-      const ms = median(b.stats.sample) * 1000;
-      out.push({ name: b.name, ms, samples: b.stats.sample.length });
-      process.stderr.write(`  ${b.name}: ${ms.toFixed(2)} ms/step (median of ${b.stats.sample.length})\n`);
-    });
-    suite.on('complete', () => resolve(out));
-    suite.run({ async: false });
-  });
-}
 
 console.log(`tfjs comparison: Node ${process.version}; @tensorflow/tfjs ${tf.version.tfjs} (tfjs-core ${tf.version['tfjs-core']}), ` +
   `@tensorflow/tfjs-backend-wasm ${wasmPkg.version} (SIMD ${simd ? 'on' : 'off'}, ` +

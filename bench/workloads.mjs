@@ -1,4 +1,7 @@
-// The benchmark workloads (issue 4's table) and their FLOP counts, shared by the benchmarks.
+// The benchmark workloads (W1-W4) and their FLOP counts, and the measurement helpers the
+// benchmarks share.
+
+import Benchmark from 'benchmark';
 
 export const WORKLOADS = {
   W1: { desc: 'tanh RNN I32 H128 O32 T50 B32, MSE', model: { cell: 'rnn', inputSize: 32, hiddenSize: 128, outputSize: 32 }, T: 50, B: 32, loss: 'mse' },
@@ -49,4 +52,31 @@ export function trainStep(model, batch, loss) {
   const r = model.lossAndGrad(batch, { kind: loss, reduction: 'sum' }, { inputGrad: false });
   model.backend.sgdStep(model.params, model.grads, 0, model.numParams, 1e-4, 0, 0, false, 0, false);
   return r.loss;
+}
+
+export const median = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/**
+ * Time cases { name, fn, minSamples, maxTime } with the `benchmark` package, one after
+ * another in this process; resolves to [{ name, ms (median per call), samples, rme }].
+ * Slow cases (the js baseline on big workloads) get few samples, fast ones many.
+ */
+export function runSuite(cases) {
+  return new Promise((resolve) => {
+    const suite = new Benchmark.Suite();
+    for (const c of cases) suite.add(c.name, c.fn, { minSamples: c.minSamples, maxTime: c.maxTime, initCount: 1 });
+    const out = [];
+    suite.on('cycle', (ev) => {
+      const b = ev.target;
+      const ms = median(b.stats.sample) * 1000;
+      out.push({ name: b.name, ms, samples: b.stats.sample.length, rme: b.stats.rme });
+      process.stderr.write(`  ${b.name}: ${ms.toFixed(2)} ms/step (median of ${b.stats.sample.length})\n`);
+    });
+    suite.on('complete', () => resolve(out));
+    suite.run({ async: false });
+  });
 }

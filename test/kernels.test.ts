@@ -290,27 +290,6 @@ for (const build of builds) {
 
     // -------------------------------------------------------------------------
     describe('matrix helpers', () => {
-      it('transpose matches a scalar loop', () => {
-        const rep = new Report();
-        for (const rows of SIZES) {
-          for (const cols of SIZES) {
-            heap.reset();
-            const r = rng(rows * 100 + cols);
-            const src = randBuf(heap, rows * cols, r);
-            const dst = heap.alloc(rows * cols);
-            const s = heap.read(src);
-            const want = new Float64Array(rows * cols);
-            for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) want[j * rows + i] = s[i * cols + j];
-            const before = heap.snapshot();
-            k.transpose(dst.ptr, src.ptr, rows, cols);
-            const ctx = `transpose ${rows}x${cols}`;
-            rep.stray(heap.strayWrite(before, [flat(dst)]), ctx);
-            rep.miss(firstMiss('dst', heap.read(dst), want, exact), ctx);
-          }
-        }
-        rep.expectClean();
-      });
-
       it('add_bias_rows adds the bias to every row and leaves row padding alone', () => {
         const rep = new Report();
         for (const M of SIZES) {

@@ -3,41 +3,10 @@
 
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
+import type { Kernels as LibKernels } from '../../src/backend-wasm.js';
 
-/** The Wasm exports (assembly/index.ts). Pointers are byte addresses; flags 0/1. */
-export interface Kernels {
-  memory: WebAssembly.Memory;
-  heap_base(): number;
-  gemm_nn(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, accumulate: number): void;
-  gemm_tn(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, accumulate: number): void;
-  gemm_nt(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, accumulate: number): void;
-  transpose(dst: number, src: number, rows: number, cols: number): void;
-  add_bias_rows(C: number, bias: number, M: number, N: number, ldc: number): void;
-  col_sum_acc(dst: number, A: number, M: number, N: number, lda: number): void;
-  row_norms_clip(dh: number, B: number, H: number, threshold: number): number;
-  rnn_forward_step(h: number, gx: number, gh: number, count: number, relu: number): void;
-  rnn_backward_step(dpre: number, dh: number, h: number, count: number, relu: number): void;
-  lstm_forward_step(h: number, c: number, gates: number, gx: number, gh: number, cPrev: number, B: number, H: number): void;
-  lstm_backward_step(dgates: number, dcPrev: number, dh: number, dc: number, gates: number, c: number, cPrev: number, B: number, H: number): void;
-  gru_forward_step(h: number, gates: number, hn: number, gx: number, gh: number, hPrev: number, B: number, H: number): void;
-  gru_backward_step(dgx: number, dgh: number, dhPrev: number, dh: number, gates: number, hn: number, hPrev: number, B: number, H: number): void;
-  mse_loss(dy: number, y: number, target: number, n: number, scale: number): number;
-  ce_loss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number;
-  fill(p: number, n: number, v: number): void;
-  sum_squares(p: number, n: number): number;
-  scale(p: number, n: number, s: number): void;
-  clamp_abs(p: number, n: number, v: number): void;
-  add_to(dst: number, src: number, n: number): void;
-  sgd_step(p: number, g: number, buf: number, n: number, lr: number, momentum: number, dampening: number, nesterov: number, weightDecay: number, firstStep: number): void;
-  adam_step(p: number, g: number, m: number, v: number, vmax: number, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, amsgrad: number, stepSize: number, bc2Sqrt: number): void;
-  rmsprop_step(p: number, g: number, sq: number, gavg: number, buf: number, n: number, lr: number, alpha: number, eps: number, weightDecay: number, momentum: number, centered: number): void;
-  adagrad_step(p: number, g: number, sum: number, n: number, clr: number, weightDecay: number, eps: number): void;
-  scratch_bytes(): number;
-  set_scratch(ptr: number): void;
-  packed_b_floats(K: number, N: number): number;
-  pack_b(dst: number, B: number, K: number, N: number, ldb: number, transposed: number): void;
-  gemm_packed_b(C: number, A: number, Bp: number, M: number, N: number, K: number, lda: number, ldc: number, accumulate: number): void;
-}
+/** The Wasm exports (assembly/index.ts), as the library declares them. Pointers are byte addresses; flags 0/1. */
+export type Kernels = LibKernels;
 
 export type BuildName = 'simd' | 'relaxed';
 
