@@ -23,23 +23,29 @@ describe('the packed package', () => {
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
     execFileSync(npm, ['install', '--no-audit', '--no-fund', join(dir, tarball!)], { cwd: app, stdio: 'pipe' });
     writeFileSync(join(app, 'train.mjs'), `
-import { createModel, clipGradNorm } from 'bptt-wasm';
+import { createModel, clipGradNorm, SGD } from 'bptt-wasm';
 const model = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 8, outputSize: 1, seed: 1 });
+const threaded = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 8, outputSize: 1, seed: 1, threads: 2 });
+const opt = new SGD(model, { lr: 0.5 });
 const T = 6, B = 4;
 const x = { shape: [T, B, 2], data: Float32Array.from({ length: T * B * 2 }, (_, i) => Math.sin(i)) };
 const target = { shape: [T, B, 1], data: Float32Array.from({ length: T * B }, (_, i) => Math.cos(i) * 0.5) };
 const losses = [];
 for (let step = 0; step < 30; step++) {
-  model.zeroGrad();
+  opt.zeroGrad();
   const { loss } = model.lossAndGrad({ x, target }, { kind: 'mse', reduction: 'mean' });
   clipGradNorm(model, 1);
-  model.backend.sgdStep(model.params, model.grads, 0, model.numParams, 0.5, 0, 0, false, 0, false);
+  opt.step();
   losses.push(loss);
 }
-console.log(JSON.stringify({ backend: model.backend.kind, first: losses[0], last: losses.at(-1) }));
+// the worker threads start from the installed package too
+const r = threaded.lossAndGrad({ x, target }, { kind: 'mse', reduction: 'mean' });
+threaded.dispose();
+console.log(JSON.stringify({ backend: model.backend.kind, first: losses[0], last: losses.at(-1), threaded: r.loss }));
 `);
     const out = JSON.parse(execFileSync(process.execPath, ['train.mjs'], { cwd: app, encoding: 'utf8' }));
     expect(out.backend).toBe('wasm');
     expect(out.last).toBeLessThan(out.first * 0.7);
+    expect(out.threaded).toBeCloseTo(out.first, 5);
   }, 120_000);
 });
