@@ -557,8 +557,17 @@ export function buildProgram(): Command {
     .addOption(new Option('--nonlinearity <f>', 'cell rnn: tanh or relu').choices(['tanh', 'relu']))
     .addOption(new Option('--init <preset>', 'initialization preset').choices(['pytorch', 'irnn', 'xavier', 'orthogonal']))
     .option('--out <file>', 'checkpoint to write', 'model.safetensors')
-    .action(async (file: string, o) => {
+    .action(async (file: string, o, cmd: Command) => {
       const csv = o.format === 'csv' || (o.format === 'auto' && extname(file).toLowerCase() === '.csv');
+      // options of the other kind of training are errors, not silently ignored
+      const given = (names: string[]) => names.filter((n) => cmd.getOptionValueSource(n) === 'cli');
+      const flag = (n: string) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      const wrong = csv
+        ? given(['steps', 'seconds', 'seqLen', 'sampleEvery', 'sampleLength', 'temperature', 'prime'])
+        : given(['epochs', 'valSplit', 'optimizer', 'init', 'nonlinearity']);
+      if (wrong.length) {
+        throw new UsageError(`${wrong.map(flag).join(', ')} ${wrong.length > 1 ? 'apply' : 'applies'} to ${csv ? 'text' : 'CSV'} training only (${file} is read as ${csv ? 'CSV' : 'text'}; --format chooses)`);
+      }
       if (csv) {
         if (o.valSplit >= 1) throw new UsageError(`option '--val-split <f>' must be < 1, got ${o.valSplit}`);
         await cmdTrainCsv(file, o);
@@ -567,7 +576,6 @@ export function buildProgram(): Command {
       if (o.steps === undefined && o.seconds === undefined) o.steps = 1000;
       const text = readTextFile(file, 'training file');
       if (text.length === 0) throw new UserError(`${file} is empty`);
-      if (o.init || o.nonlinearity) throw new UsageError('--init and --nonlinearity apply to CSV training only');
       await runCharTraining(text, basename(file), o, 'train');
     });
 

@@ -75,6 +75,8 @@ describe('bptt-wasm --help and usage errors', () => {
       [['train'], /missing required argument 'file'/],
       [['experiment', 'juggle'], /unknown command 'juggle'/],
       [['demo', '--backend', 'js', '--threads', '2'], /--threads applies to --backend wasm only/],
+      [['train', 'series.csv', '--steps', '5'], /--steps applies to text training only/],
+      [['train', 'notes.txt', '--epochs', '3', '--init', 'irnn'], /--epochs, --init apply to CSV training only/],
     ];
     for (const [args, msg] of cases) {
       const r = await cli(args);
