@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Extra PyTorch reference cases for bptt-wasm's tests, beyond the shared fixtures.
 
-Shapes the shared set does not cover: sizes that are not multiples of 4, long sequences,
-deep stacks, B = 1 and T = 1 for every cell, no-bias LSTM/GRU, many-to-one MSE, and
+Shapes the shared set does not cover: sizes that are not multiples of 4 (down to H = 1),
+long sequences (T = 64, 120, 150), deep stacks (3-5 layers), B = 1, T = 1, B = 33 (split
+unevenly across threads), no-bias LSTM/GRU, many-to-one MSE, and
 optimizer options the shared set does not use (SGD with dampening and weight decay,
 Adam with amsgrad, centered RMSprop with momentum, Adagrad with lr decay).
 
@@ -185,6 +186,14 @@ CASES = [
     lambda: case("extra_lstm_4layer_h0_T9_B2_H3", cfg("lstm", 1, 3, 7, L=4), spec("cross_entropy", "mean", last=True), T=9, B=2, seed=25, h0=True,
                  clip_norm=0.05, train={"optimizer": "adamw", "options": {"lr": 0.02, "betas": [0.8, 0.99], "eps": 1e-6}, "steps": 3, "clip_norm": None}),
     lambda: case("extra_gru_T1_B7_I17", cfg("gru", 17, 5, 9), spec("cross_entropy", "sum"), T=1, B=7, seed=26, clip_value=0.02),
+    lambda: case("extra_lstm_3layer_T150_B2_H7", cfg("lstm", 5, 7, 3, L=3), spec("mse", "mean"), T=150, B=2, seed=31, h0=True, clip_norm=0.5,
+                 hidden_clip=0.01, train={"optimizer": "adam", "options": {"lr": 0.01}, "steps": 3, "clip_norm": 1.0}),
+    lambda: case("extra_gru_5layer_T20_B3_H6", cfg("gru", 2, 6, 4, L=5), spec("cross_entropy", "sum"), T=20, B=3, seed=32, h0=True, clip_value=0.01),
+    lambda: case("extra_rnn_relu_T120_B1_H11", cfg("rnn", 3, 11, 2, nl="relu"), spec("mse", "sum", last=True), T=120, B=1, seed=33, identity=True,
+                 hidden_clip=0.1),
+    lambda: case("extra_lstm_T1_B1_H1", cfg("lstm", 1, 1, 1), spec("mse", "sum"), T=1, B=1, seed=34, clip_norm=0.1),
+    lambda: case("extra_gru_T9_B33_H65", cfg("gru", 13, 65, 17), spec("cross_entropy", "mean"), T=9, B=33, seed=35,
+                 train={"optimizer": "rmsprop", "options": {"lr": 0.001}, "steps": 2, "clip_norm": None}),
     lambda: case("extra_irnn_T30_B4_H9", cfg("rnn", 2, 9, 1, nl="relu"), spec("mse", "mean", last=True), T=30, B=4, seed=27, identity=True,
                  train={"optimizer": "sgd", "options": {"lr": 0.01, "momentum": 0.9, "nesterov": True}, "steps": 5, "clip_norm": 1.0}),
 ]
