@@ -519,7 +519,7 @@ const charOptions = (cmd: Command, d: { hidden: number; seqLen: number; batch: n
   .option('--sample-length <n>', 'characters per sample', intArg(1), 200)
   .option('--temperature <t>', 'sampling temperature (0 = greedy)', numArg(0), 0.8)
   .option('--prime <text>', 'text fed to the model before each sample (default: a newline)')
-  .option('--loss-svg <file>', 'write the loss curve as SVG')
+  .option('--loss-svg <file>', 'write the loss curve as SVG (demo: moby-dick-loss.svg)')
   .addOption(backendOption())
   .option('--threads <n>', 'wasm: worker threads per step (default: up to 2 cores for batches of 8 or more)', intArg(1))
   .option('--seed <n>', 'seed of the weights and the samples', intArg(0), 0)
@@ -542,7 +542,7 @@ export function buildProgram(): Command {
     .option('--compare-seconds <s>', 'time to measure the other backend (0 = skip)', numArg(0), 4)
     .option('--chapters <n>', 'use only the first n chapters of the book', intArg(1))
     .option('--out <file>', 'checkpoint to write', 'moby-dick.safetensors')
-    .action(async (o) => cmdDemo(o));
+    .action(async (o) => cmdDemo({ ...o, lossSvg: o.lossSvg ?? 'moby-dick-loss.svg' }));
 
   charOptions(program.command('train')
     .argument('<file>', 'a UTF-8 text file (character model) or a .csv of numeric sequences, one per line (regression)')
