@@ -203,11 +203,22 @@ export class SGD extends Optimizer {
     return this.momentum !== 0 ? ['momentum_buffer'] : [];
   }
 
+  /** whether the momentum buffer holds a value (torch: state['momentum_buffer'] is not None) */
+  private bufferSet = false;
+
   protected update(): void {
     const m = this.model;
-    // torch initialises the momentum buffer to the first (decayed) gradient, undamped.
+    // torch initialises the momentum buffer to the first (decayed) gradient, undamped: on
+    // the first step that uses momentum, which is not step 1 if momentum was turned on later.
+    const first = !this.bufferSet;
+    if (this.momentum !== 0) this.bufferSet = true;
     m.backend.sgdStep(m.params, m.grads, this.regions.momentum_buffer, m.layout.numParams, this.lr, this.momentum,
-      this.dampening, this.nesterov, this.weightDecay, this.t === 1);
+      this.dampening, this.nesterov, this.weightDecay, first);
+  }
+
+  override loadStateDict(s: OptimizerState): void {
+    super.loadStateDict(s);
+    this.bufferSet = s.step > 0 && s.buffers?.momentum_buffer instanceof Float32Array;
   }
 }
 

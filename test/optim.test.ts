@@ -183,3 +183,36 @@ describe.each(['wasm', 'js'] as const)('optimizer options beyond the fixtures on
     }
   });
 });
+
+describe.each(['wasm', 'js'] as const)('SGD momentum switched on mid-run (%s)', (backend) => {
+  it('starts the buffer from that step\'s gradient, as torch does when momentum_buffer is None', async () => {
+    const model = await createModel({ cell: 'rnn', inputSize: 2, hiddenSize: 3, outputSize: 1, backend, seed: 4 });
+    const x = { shape: [3, 2, 2], data: Float32Array.from({ length: 12 }, (_, i) => Math.sin(i)) };
+    const target = { shape: [3, 2, 1], data: Float32Array.from({ length: 6 }, (_, i) => Math.cos(i)) };
+    const opt = new SGD(model, { lr: 0.1 });
+    const grad = () => {
+      opt.zeroGrad();
+      model.lossAndGrad({ x, target }, { kind: 'mse', reduction: 'sum' });
+      return model.gradDict();
+    };
+    grad();
+    opt.step(); // plain SGD, no buffer
+    opt.momentum = 0.9;
+    opt.dampening = 0.5;
+    const g = grad();
+    const before = model.stateDict();
+    opt.step(); // torch: buf = g, undamped (a zero buffer would give 0.9 * 0 + 0.5 * g)
+    const g2 = grad();
+    const mid = model.stateDict();
+    opt.step();
+    const after = model.stateDict();
+    for (const name of Object.keys(before)) {
+      for (let i = 0; i < before[name].data.length; i++) {
+        const buf1 = g[name].data[i];
+        const buf2 = 0.9 * buf1 + 0.5 * g2[name].data[i];
+        expect(mid[name].data[i]).toBeCloseTo(before[name].data[i] - 0.1 * buf1, 5);
+        expect(after[name].data[i]).toBeCloseTo(mid[name].data[i] - 0.1 * buf2, 5);
+      }
+    }
+  });
+});
