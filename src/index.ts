@@ -31,3 +31,11 @@ export { gradflowExperiment, gradflowTable, gradflowSvg, addingExperiment, addin
   trainCharModel, measureCharSpeed, MODEL_RECIPES, ADDING_LRS, DEFAULT_ADDING, DEFAULT_GRADFLOW_MODELS,
   type GradflowOptions, type GradflowResult, type AddingOptions, type AddingRow, type CharModelOptions, type CharModelResult } from './experiments.js';
 export { readOnnx, type OnnxImport, type OnnxModelConfig } from './onnx.js';
+// Types that appear in the signatures above.
+export type { Nonlinearity, ParamKind, LayerSpec } from './layout.js';
+export type { OptimizerOptions } from './optim.js';
+export type { HasLr } from './schedulers.js';
+export type { ProgressValues } from './progress.js';
+export type { ModelRecipe, GradflowRow, AddingProgress, CharStepInfo } from './experiments.js';
+export type { Backend, IOBuffers } from './backend.js';
+export { checkLossSpec } from './model.js';
