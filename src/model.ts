@@ -74,7 +74,10 @@ export interface LossAndGradResult extends ForwardResult {
   dx?: Tensor;
   dh0: Tensor;
   dc0?: Tensor;
-  /** [numLayers][T]: Frobenius norm over the batch of the total dLoss/dh_t */
+  /**
+   * [numLayers][T]: Frobenius norm over the batch of the total dLoss/dh_t (through the
+   * output and the recurrence); with clipHiddenGrad, of the clipped gradient that flows on
+   */
   hiddenGradNorms: number[][];
 }
 
