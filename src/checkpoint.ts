@@ -177,7 +177,16 @@ function optimizerBuffers(model: Model, tensors: Record<string, Tensor>, what: s
 }
 
 /** Read a checkpoint: rebuild the model from its config, load weights (and optimizer state). */
-export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions = {}): Promise<LoadedCheckpoint> {
+/**
+ * A model built from a checkpoint's config metadata, with its weights loaded. For the
+ * optimizer and scheduler state saved beside them, use loadTrainingCheckpoint.
+ */
+export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions = {}): Promise<Model> {
+  return (await loadTrainingCheckpoint(path, opts)).model;
+}
+
+/** Everything a checkpoint holds: the model, and the optimizer (rebuilt) and scheduler state when saved. */
+export async function loadTrainingCheckpoint(path: string, opts: LoadCheckpointOptions = {}): Promise<LoadedCheckpoint> {
   const bytes = await readFile(path);
   const what = `checkpoint '${path}'`;
   let file;
@@ -192,6 +201,15 @@ export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions =
     ...options, backend: opts.backend ?? options.backend ?? 'wasm',
     ...(opts.wasmBuild !== undefined ? { wasmBuild: opts.wasmBuild } : {}), ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
   });
+  try {
+    return restoreState(model, tensors, metadata, what);
+  } catch (e) {
+    model.dispose(); // no worker threads left behind by a failed load
+    throw e;
+  }
+}
+
+function restoreState(model: Model, tensors: Record<string, Tensor>, metadata: Record<string, string>, what: string): LoadedCheckpoint {
   try {
     model.loadStateDict(modelTensors(tensors));
   } catch (e) {

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createModel, type Model } from './model.js';
 import type { BackendKind } from './backends.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadTrainingCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { createOptimizer, type OptimizerKind } from './optim.js';
 import { fit, sample, type Dataset } from './train.js';
 import { formatDuration } from './progress.js';
@@ -390,7 +390,7 @@ async function cmdSample(o: { checkpoint: string; temperature: number; length: n
   if (!existsSync(o.checkpoint)) throw new UserError(`checkpoint not found: ${o.checkpoint}`);
   let loaded;
   try {
-    loaded = await loadCheckpoint(o.checkpoint, o.backend ? { backend: o.backend } : {});
+    loaded = await loadTrainingCheckpoint(o.checkpoint, o.backend ? { backend: o.backend } : {});
   } catch (e) {
     throw new UserError(`cannot load ${o.checkpoint}: ${(e as Error).message.replace(/^bptt-wasm: /, '')}`);
   }

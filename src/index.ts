@@ -16,7 +16,7 @@ export { Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, createOptimizer, type Op
   type SGDOptions, type AdamOptions, type RMSpropOptions, type AdagradOptions } from './optim.js';
 export { LRScheduler, StepLR, ExponentialLR, CosineAnnealingLR, ReduceLROnPlateau, type Scheduler, type SchedulerState,
   type ReduceLROnPlateauOptions } from './schedulers.js';
-export { saveCheckpoint, loadCheckpoint, checkpointBytes, modelOptionsFromMetadata, torchConfig,
+export { saveCheckpoint, loadCheckpoint, loadTrainingCheckpoint, checkpointBytes, modelOptionsFromMetadata, torchConfig,
   type SaveCheckpointOptions, type LoadCheckpointOptions, type LoadedCheckpoint } from './checkpoint.js';
 export { fit, trainStep, trainTruncated, evaluate, lossValue, step, sample, sampleCategorical, NonfiniteError,
   type Dataset, type FitOptions, type History, type StepInfo, type EpochInfo, type RecurrentState, type MicroBatch,

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkpointBytes, loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
+import { checkpointBytes, loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
 import { createModel, type Model } from '../src/model.js';
 import { Adam, createOptimizer, type Optimizer, type OptimizerKind } from '../src/optim.js';
 import { readSafetensors, writeSafetensors } from '../src/safetensors.js';
@@ -37,7 +37,7 @@ describe.each(['wasm', 'js'] as const)('checkpoints on the %s backend', (backend
     const m = await createModel({ cell, inputSize: 2, hiddenSize: 5, numLayers: 2, outputSize: 4, backend, seed: 11, init: 'orthogonal' });
     const path = join(dir, `${backend}-${cell}.safetensors`);
     await saveCheckpoint(m, path);
-    const { model, optimizer, metadata } = await loadCheckpoint(path, { backend });
+    const { model, optimizer, metadata } = await loadTrainingCheckpoint(path, { backend });
     expect(optimizer).toBeUndefined();
     expect(model.paramView()).toEqual(m.paramView());
     expect(model.options).toEqual(m.options);
@@ -66,7 +66,7 @@ describe.each(['wasm', 'js'] as const)('checkpoints on the %s backend', (backend
     train(b, ob, 5, sb);
     const path = join(dir, `${backend}-resume-${kind}.safetensors`);
     await saveCheckpoint(b, path, { optimizer: ob, scheduler: sb });
-    const loaded = await loadCheckpoint(path, { backend });
+    const loaded = await loadTrainingCheckpoint(path, { backend });
     const c = loaded.model;
     const oc = loaded.optimizer!;
     expect(oc.kind).toBe(kind);
@@ -85,7 +85,7 @@ describe.each(['wasm', 'js'] as const)('checkpoints on the %s backend', (backend
 
   it.each(listFixtures().filter((f) => fixturePath(f.name, 'safetensors')).map((f) => [f.name, f.json]))(
     'loadCheckpoint builds %s from the PyTorch file and reproduces its loss', async (name, fx: Fx) => {
-      const { model } = await loadCheckpoint(fixturePath(name as string, 'safetensors')!, { backend });
+      const model = await loadCheckpoint(fixturePath(name as string, 'safetensors')!, { backend });
       expect(model.config.cell).toBe(fx.config.cell);
       expect(model.config.numLayers).toBe(fx.config.num_layers);
       const ce = fx.loss.kind === 'cross_entropy';
@@ -130,7 +130,7 @@ describe('checkpoint errors and atomicity', () => {
     await saveCheckpoint(m1, path);
     await saveCheckpoint(m2, path);
     expect(readdirSync(sub)).toEqual(['model.safetensors']);
-    expect((await loadCheckpoint(path)).model.paramView()).toEqual(m2.paramView());
+    expect((await loadCheckpoint(path)).paramView()).toEqual(m2.paramView());
     await expect(saveCheckpoint(m1, join(sub, 'no', 'such', 'dir.safetensors'))).rejects.toThrow(/ENOENT/);
     expect(readdirSync(sub)).toEqual(['model.safetensors']);
   });

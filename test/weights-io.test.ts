@@ -27,7 +27,7 @@ describe.each(['wasm', 'js'] as const)('weights from PyTorch files (%s)', (backe
 
     const path = join(mkdtempSync(join(tmpdir(), 'bptt-io-')), 'model.safetensors');
     await saveCheckpoint(model, path);
-    const { model: same } = await loadCheckpoint(path, { backend });
+    const same = await loadCheckpoint(path, { backend });
     expect(same.stateDict()).toEqual(model.stateDict());
 
     const { config, stateDict } = readOnnx(readFileSync(fixturePath(name as string, 'onnx')!));
