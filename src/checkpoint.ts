@@ -18,7 +18,8 @@
 //
 // Files are written atomically: a temporary file in the same directory, fsync, rename.
 
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createModel, type CreateModelOptions, type Model, type Tensor } from './model.js';
 import { createOptimizer, type Optimizer, type OptimizerKind, type OptimizerState } from './optim.js';
@@ -91,21 +92,25 @@ export function checkpointBytes(model: Model, opts: SaveCheckpointOptions = {}):
   return writeSafetensors(tensors, metadata);
 }
 
-/** Write a checkpoint atomically (temp file in the same directory + fsync + rename). */
+/**
+ * Write a checkpoint atomically (temp file in the same directory + fsync + rename). The
+ * file is complete when this returns, awaited or not: the work is synchronous (a
+ * checkpoint is a few MB at most), the Promise is for symmetry with loadCheckpoint.
+ */
 export async function saveCheckpoint(model: Model, path: string, opts: SaveCheckpointOptions = {}): Promise<void> {
   const bytes = checkpointBytes(model, opts);
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  let fh;
+  let fd: number | undefined;
   try {
-    fh = await open(tmp, 'w');
-    await fh.writeFile(bytes);
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, path);
+    fd = openSync(tmp, 'w');
+    writeFileSync(fd, bytes); // writes the whole buffer (writeSync may stop short)
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
   } catch (e) {
-    await fh?.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
     throw e;
   }
 }
