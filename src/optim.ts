@@ -74,10 +74,20 @@ function num(kind: string, name: string, v: unknown, min: number, opts: { max?: 
   return v as number;
 }
 
-function checkKeys(kind: string, opts: object, allowed: string[]): void {
-  for (const k of Object.keys(opts)) {
-    if (!allowed.includes(k)) optError(kind, `unknown option '${k}' (options: ${allowed.join(', ')}; note camelCase, e.g. weightDecay)`);
+/**
+ * Check option names; torch's own keyword spellings (weight_decay, lr_decay,
+ * initial_accumulator_value) are accepted as aliases of the camelCase names, so options
+ * copied from a PyTorch script work as they are. Returns the options with camelCase keys.
+ */
+function checkKeys<T extends object>(kind: string, opts: T, allowed: string[]): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(opts)) {
+    const camel = k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (!allowed.includes(camel)) optError(kind, `unknown option '${k}' (options: ${allowed.join(', ')})`);
+    if (camel in out) optError(kind, `option '${camel}' is given twice (as '${camel}' and as '${k}')`);
+    out[camel] = v;
   }
+  return out as T;
 }
 
 export abstract class Optimizer {
@@ -178,7 +188,7 @@ export class SGD extends Optimizer {
 
   constructor(model: Model, opts: SGDOptions) {
     if (!opts || typeof opts !== 'object') optError('SGD', 'options { lr, momentum?, dampening?, nesterov?, weightDecay? } are required');
-    checkKeys('SGD', opts, ['lr', 'momentum', 'dampening', 'nesterov', 'weightDecay']);
+    opts = checkKeys('SGD', opts, ['lr', 'momentum', 'dampening', 'nesterov', 'weightDecay']);
     super(model, num('SGD', 'lr', opts.lr, 0));
     this.momentum = 0; this.dampening = 0; this.nesterov = false; this.weightDecay = 0;
     this.setOptions({ momentum: opts.momentum ?? 0, dampening: opts.dampening ?? 0, nesterov: opts.nesterov ?? false, weightDecay: opts.weightDecay ?? 0 });
@@ -234,7 +244,7 @@ export class Adam extends Optimizer {
 
   constructor(model: Model, opts: AdamOptions = {}, defaults: { weightDecay: number; name: string } = { weightDecay: 0, name: 'Adam' }) {
     if (!opts || typeof opts !== 'object') optError(defaults.name, 'options must be an object');
-    checkKeys(defaults.name, opts, ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad']);
+    opts = checkKeys(defaults.name, opts, ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad']);
     super(model, num(defaults.name, 'lr', opts.lr ?? 1e-3, 0));
     this.label = defaults.name;
     this.setOptions({ betas: opts.betas ?? [0.9, 0.999], eps: opts.eps ?? 1e-8, weightDecay: opts.weightDecay ?? defaults.weightDecay, amsgrad: opts.amsgrad ?? false });
@@ -296,7 +306,7 @@ export class RMSprop extends Optimizer {
 
   constructor(model: Model, opts: RMSpropOptions = {}) {
     if (!opts || typeof opts !== 'object') optError('RMSprop', 'options must be an object');
-    checkKeys('RMSprop', opts, ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered']);
+    opts = checkKeys('RMSprop', opts, ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered']);
     super(model, num('RMSprop', 'lr', opts.lr ?? 1e-2, 0));
     this.setOptions({ alpha: opts.alpha ?? 0.99, eps: opts.eps ?? 1e-8, weightDecay: opts.weightDecay ?? 0, momentum: opts.momentum ?? 0, centered: opts.centered ?? false });
     this.allocRegions(['square_avg', 'grad_avg', 'momentum_buffer']);
@@ -337,7 +347,7 @@ export class Adagrad extends Optimizer {
 
   constructor(model: Model, opts: AdagradOptions = {}) {
     if (!opts || typeof opts !== 'object') optError('Adagrad', 'options must be an object');
-    checkKeys('Adagrad', opts, ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps']);
+    opts = checkKeys('Adagrad', opts, ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps']);
     super(model, num('Adagrad', 'lr', opts.lr ?? 1e-2, 0));
     this.setOptions({ lrDecay: opts.lrDecay ?? 0, weightDecay: opts.weightDecay ?? 0, initialAccumulatorValue: opts.initialAccumulatorValue ?? 0, eps: opts.eps ?? 1e-10 });
     this.allocRegions(['sum']);

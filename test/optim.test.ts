@@ -65,7 +65,10 @@ describe.each(['wasm', 'js'] as const)('optimizers on the %s backend', (backend)
     expect(new Adagrad(model).options).toMatchObject({ eps: 1e-10, lrDecay: 0, initialAccumulatorValue: 0 });
     expect(() => new SGD(model, {} as { lr: number })).toThrow(/lr must be a finite number/);
     expect(() => new SGD(model, { lr: 0.1, nesterov: true })).toThrow(/Nesterov momentum requires a momentum/);
-    expect(() => new Adam(model, { weight_decay: 0.1 } as object)).toThrow(/unknown option 'weight_decay'.*camelCase/);
+    // torch's keyword spelling is an alias of the camelCase name; both at once is an error
+    expect(new Adam(model, { weight_decay: 0.1 } as object).options).toEqual(new Adam(model, { weightDecay: 0.1 }).options);
+    expect(() => new Adam(model, { weight_decay: 0.1, weightDecay: 0.1 } as object)).toThrow(/'weightDecay' is given twice/);
+    expect(() => new Adam(model, { weight_dekay: 0.1 } as object)).toThrow(/unknown option 'weight_dekay'/);
     expect(() => new Adam(model, { betas: [1, 0.999] })).toThrow(/betas\[0\]/);
   });
 });
