@@ -94,8 +94,27 @@ export function checkLossSpec(loss: LossSpec): Required<LossSpec> {
 }
 
 /** Validate and fill in defaults (PyTorch's: numLayers 1, bias true, tanh). */
+const OPTION_NAMES = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'backend', 'seed',
+  'init', 'wasmBuild', 'threads'];
+
+/**
+ * Unknown option names are errors (a typo must not silently mean a default); PyTorch's
+ * spellings (input_size, hidden_size, num_layers, output_size) are accepted as aliases.
+ */
+function normalizeOptionNames(opts: CreateModelOptions): CreateModelOptions {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(opts)) {
+    const camel = k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (!OPTION_NAMES.includes(camel)) fail(`createModel: unknown option '${k}' (options: ${OPTION_NAMES.join(', ')})`);
+    if (camel in out) fail(`createModel: option '${camel}' is given twice (as '${camel}' and as '${k}')`);
+    out[camel] = v;
+  }
+  return out as unknown as CreateModelOptions;
+}
+
 export function resolveOptions(opts: CreateModelOptions): { options: CreateModelOptions; config: ModelConfig } {
   if (opts === null || typeof opts !== 'object') fail(`createModel options must be an object, got ${String(opts)}`);
+  opts = normalizeOptionNames(opts);
   const cell = checkOneOf('cell', opts.cell, CELLS);
   const nonlinearity = checkOneOf('nonlinearity', opts.nonlinearity ?? 'tanh', ['tanh', 'relu'] as const);
   if (cell !== 'rnn' && opts.nonlinearity !== undefined && nonlinearity !== 'tanh') {
@@ -122,6 +141,7 @@ export function resolveOptions(opts: CreateModelOptions): { options: CreateModel
 /** Build a model; the 'wasm' backend compiles (once per process) and instantiates the kernels. */
 export async function createModel(opts: CreateModelOptions): Promise<Model> {
   const { options, config } = resolveOptions(opts);
+  opts = normalizeOptionNames(opts);
   if (opts.wasmBuild !== undefined) checkOneOf('wasmBuild', opts.wasmBuild, ['simd', 'relaxed'] as const);
   const threads = checkPositiveInt('threads', opts.threads ?? 1);
   if (threads > 1 && options.backend !== 'wasm') fail(`threads applies to backend 'wasm' only; got threads ${threads} with backend '${options.backend}'`);

@@ -20,10 +20,18 @@ describe('createModel options', () => {
     [{ cell: 'lstm', nonlinearity: 'relu', inputSize: 2, hiddenSize: 3 }, /nonlinearity applies to cell 'rnn' only/],
     [{ cell: 'rnn', inputSize: 2, hiddenSize: 3, backend: 'gpu' }, /backend must be one of 'wasm', 'js', got "gpu"/],
     [{ cell: 'rnn', inputSize: 2, hiddenSize: 3, bias: 1 }, /bias must be a boolean, got 1/],
+    [{ cell: 'rnn', inputSize: 2, hiddenSize: 3, dropout: 0.5 }, /unknown option 'dropout'/],
+    [{ cell: 'rnn', inputSize: 2, hidenSize: 3 }, /unknown option 'hidenSize'/],
+    [{ cell: 'rnn', inputSize: 2, input_size: 2, hiddenSize: 3 }, /'inputSize' is given twice/],
   ])('rejects %j', async (opts, re) => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     await expect(createModel(opts as any)).rejects.toThrow(re);
   });
+});
+
+it("accepts PyTorch's option spellings (a fixture's config works as it is)", async () => {
+  const m = await createModel({ cell: 'gru', input_size: 3, hidden_size: 4, num_layers: 2, output_size: 5, bias: false } as never);
+  expect(m.config).toMatchObject({ inputSize: 3, hiddenSize: 4, numLayers: 2, outputSize: 5, bias: false });
 });
 
 describe.each(['wasm', 'js'] as const)('bad input on the %s backend', (backend) => {
