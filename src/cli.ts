@@ -17,7 +17,7 @@ import type { BackendKind } from './backends.js';
 import { loadTrainingCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { createOptimizer, type OptimizerKind } from './optim.js';
 import { fit, sample, type Dataset } from './train.js';
-import { formatDuration } from './progress.js';
+import { Progress, formatDuration } from './progress.js';
 import { CharVocab, loadMobyDick } from './data/text.js';
 import { ADDING_BASELINE_MSE } from './data/adding.js';
 import {
@@ -107,61 +107,21 @@ function readTextFile(path: string, what = 'file'): string {
 }
 
 /**
- * Progress of a character-model run: on a TTY one bar line redrawn in place (loss, chars/s,
- * ETA), with samples printed above it; otherwise a log line every few seconds.
- * (A bar of our own rather than cli-progress's: that one restores the cursor to where it
- * started, which garbles the lines printed between its updates.)
+ * Progress of a character-model run: on a TTY a bar redrawn in place (smoothed loss,
+ * chars/s, ETA), with samples printed above it; otherwise a log line every few seconds.
  */
-class CharProgress {
-  private readonly tty = Boolean(process.stderr.isTTY);
-  private lastDraw = 0;
-  private lastLog = 0;
-  private line = '';
-  private ema = NaN;
-  constructor(private readonly label: string, private readonly quiet: boolean) {}
-
-  /** Smoothed loss (exponential moving average, about the last 20 steps). */
-  get loss(): number {
-    return this.ema;
-  }
-
-  update(s: CharStepInfo): void {
-    this.ema = Number.isNaN(this.ema) ? s.loss : 0.95 * this.ema + 0.05 * s.loss;
-    if (this.quiet) return;
-    const eta = s.fraction > 0 ? (s.seconds / s.fraction) * (1 - s.fraction) : NaN;
-    const pct = `${Math.floor(s.fraction * 100)}%`;
-    const fields = `step ${s.step} | loss ${this.ema.toFixed(3)} | ${fmtInt(s.charsPerSecond)} chars/s | ETA ${formatDuration(eta)}`;
-    const now = performance.now();
-    if (this.tty) {
-      if (now - this.lastDraw < 100 && s.fraction < 1) return;
-      this.lastDraw = now;
-      const width = 24, full = Math.round(s.fraction * width);
-      this.line = `${this.label} ${'\u2588'.repeat(full)}${'\u2591'.repeat(width - full)} ${pct.padStart(4)} | ${fields}`;
-      const cols = process.stderr.columns ?? 120;
-      process.stderr.write(`\r${this.line.slice(0, cols - 1)}\x1b[K`);
-      return;
-    }
-    if (now - this.lastLog > 5000 || s.fraction >= 1 || s.step === 1) {
-      this.lastLog = now;
-      err(`${this.label} step ${s.step} | ${pct} | loss ${this.ema.toFixed(3)} | ` +
-        `${fmtInt(s.charsPerSecond)} chars/s | ETA ${formatDuration(eta)}`);
-    }
-  }
-
-  /** Print a message (a sample) above the bar. */
-  print(message: string): void {
-    if (this.tty && this.line && !this.quiet) process.stderr.write('\r\x1b[K');
-    out(message);
-    if (this.tty && this.line && !this.quiet) process.stderr.write(this.line.slice(0, (process.stderr.columns ?? 120) - 1));
-  }
-
-  stop(): void {
-    if (this.tty && this.line && !this.quiet) process.stderr.write('\n');
-    this.line = '';
-  }
+function charProgress(label: string, o: { steps?: number; quiet?: boolean }): Progress<CharStepInfo> {
+  return new Progress<CharStepInfo>(o.steps ?? Infinity, {
+    label, enabled: !o.quiet, logSeconds: 5, lossSmoothing: 0.05, // about the last 20 steps
+    fields: (s) => {
+      const pct = `${Math.floor(s.fraction * 100)}%`;
+      const tail = [`loss ${s.loss.toFixed(3)}`, `${fmtInt(s.values.charsPerSecond)} chars/s`, `ETA ${formatDuration(s.eta)}`];
+      return s.tty ? [pct.padStart(4), `step ${s.step}`, ...tail] : [`step ${s.step}`, pct, ...tail];
+    },
+  });
 }
 
-function showSample(p: CharProgress, step: number, prime: string, text: string, temperature: number): void {
+function showSample(p: Progress<CharStepInfo>, step: number, prime: string, text: string, temperature: number): void {
   const body = (prime + text).replace(/^\n+/, '').replace(/\s+$/, '');
   p.print(`--- sample at step ${step} (temperature ${temperature}) ---\n${body}\n---`);
 }
@@ -211,7 +171,7 @@ async function runCharTraining(text: string, source: string, o: CharOpts, label:
     `${vocab.size} characters) on ${source} (${fmtInt(text.length)} characters), ` +
     `backend ${o.backend}${threads > 1 ? ` (${threads} threads)` : ''}, ` +
     `truncated BPTT over ${o.seqLen} steps x ${o.batch} streams, Adam lr ${o.lr}, for ${limit}`);
-  const progress = new CharProgress(label, o.quiet ?? false);
+  const progress = charProgress(label, o);
   // Ctrl-C once: finish the current step, save the checkpoint and stop; twice: quit at once.
   let interrupted = false;
   const onSigint = (): void => {
@@ -222,11 +182,12 @@ async function runCharTraining(text: string, source: string, o: CharOpts, label:
   process.on('SIGINT', onSigint);
   let r;
   try {
+    progress.begin();
     r = await trainCharModel({
       text, vocab, cell: o.cell, hiddenSize: o.hidden, numLayers: o.layers, seqLength: o.seqLen, batchSize: o.batch,
       lr: o.lr, clip: o.clip, steps: o.steps, seconds: o.seconds, backend: o.backend, threads, seed: o.seed,
       sampleEvery: o.sampleEvery, sampleLength: o.sampleLength, temperature: o.temperature, prime: o.prime,
-      onStep: (s) => progress.update(s),
+      onStep: (s) => progress.update(s.step, s),
       onSample: (s) => showSample(progress, s.step, o.prime ?? '', s.text, o.temperature),
       shouldStop: () => interrupted,
     });

@@ -39,3 +39,4 @@ export type { ProgressValues } from './progress.js';
 export type { ModelRecipe, GradflowRow, AddingProgress, CharStepInfo } from './experiments.js';
 export type { Backend, IOBuffers } from './backend.js';
 export { checkLossSpec } from './model.js';
+export type { ProgressStatus } from './progress.js';

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createModel, type Model } from '../src/model.js';
 import { Adam, SGD } from '../src/optim.js';
-import { Progress, formatDuration } from '../src/progress.js';
+import { Progress, formatDuration, type ProgressStatus, type ProgressValues } from '../src/progress.js';
 import { Rng } from '../src/rng.js';
 import { ReduceLROnPlateau, StepLR } from '../src/schedulers.js';
 import {
@@ -57,13 +57,52 @@ const sliceCols = (d: Dataset, idx: number[], T: number, N: number, I: number, O
 class Capture extends Writable {
   text = '';
   isTTY: boolean;
-  constructor(tty: boolean) {
+  /** a TTY's width (a real one always has one) */
+  columns?: number;
+  constructor(tty: boolean, columns?: number, private readonly screen?: Screen) {
     super();
     this.isTTY = tty;
+    if (columns !== undefined) this.columns = columns;
   }
   override _write(chunk: Buffer, _enc: string, cb: () => void) {
     this.text += chunk.toString();
+    this.screen?.write(chunk.toString());
     cb();
+  }
+}
+
+/** A terminal's screen, for what the progress bar writes: text, \r, \n and the cursor/erase sequences it uses. */
+class Screen {
+  lines: string[] = [''];
+  row = 0;
+  col = 0;
+  constructor(readonly columns: number) {}
+  write(s: string): void {
+    for (let i = 0; i < s.length; i++) {
+      const ch = s[i];
+      if (ch === '\n') {
+        this.row++;
+        this.col = 0;
+        if (this.row === this.lines.length) this.lines.push('');
+      } else if (ch === '\r') {
+        this.col = 0;
+      } else if (ch === '\x1b') {
+        const m = /^\x1b\[(\d*)([GK])/.exec(s.slice(i));
+        if (!m) throw new Error(`unexpected escape ${JSON.stringify(s.slice(i, i + 8))}`);
+        i += m[0].length - 1;
+        const n = m[1] === '' ? 0 : Number(m[1]);
+        const line = this.lines[this.row];
+        if (m[2] === 'G') this.col = Math.max(0, n - 1);
+        else if (n === 0) this.lines[this.row] = line.slice(0, this.col);
+        else if (n === 2) this.lines[this.row] = '';
+        else throw new Error(`unexpected erase ${m[0]}`);
+      } else {
+        if (this.col >= this.columns) throw new Error(`line wider than ${this.columns}: ${this.lines[this.row]}`);
+        const line = this.lines[this.row].padEnd(this.col);
+        this.lines[this.row] = line.slice(0, this.col) + ch + line.slice(this.col + 1);
+        this.col++;
+      }
+    }
   }
 }
 
@@ -344,13 +383,60 @@ describe('progress', () => {
     expect(lines.filter((l) => l.startsWith('epoch '))).toHaveLength(2);
   });
 
-  it('draws a cli-progress bar on a TTY', () => {
-    const out = new Capture(true);
+  it('draws a cli-progress bar on a TTY, ending on its own line', () => {
+    const out = new Capture(true, 120);
     const p = new Progress(10, { stream: out, label: 'fit' });
     p.begin();
     for (let s = 1; s <= 10; s++) p.update(s, { loss: 0.5 / s, epoch: 1, epochs: 1 });
     p.stop();
     expect(out.text).toMatch(/fit \|.*\| 10\/10 \| epoch 1\/1 \| loss 0\.0500 \| [\d.]+ steps\/s \| ETA 0:00/);
+    expect(out.text.endsWith('\n')).toBe(true);
+  });
+
+  it('on a TTY, prints messages above the bar (from its stream and from another) and redraws the bar below them', () => {
+    const screen = new Screen(60);
+    const err = new Capture(true, 60, screen), stdout = new Capture(true, 60, screen);
+    const p = new Progress(4, { stream: err, label: 'fit' });
+    p.begin();
+    p.update(1, { loss: 2 });
+    p.print('sample one\nline two', stdout);
+    p.update(2, { loss: 1 });
+    p.log('epoch 1/2 done');
+    p.update(4, { loss: 0.5 });
+    p.stop();
+    p.print('after', stdout);
+    expect(stdout.text).toBe('sample one\nline two\nafter\n');
+    expect(screen.lines.slice(0, 3)).toEqual(['sample one', 'line two', 'epoch 1/2 done']);
+    // the bar, cut to the width, on its own line below them; then what comes after the bar
+    expect(screen.lines[3]).toMatch(/^fit \|\u2588{24}\| 4\/4 \| loss 0\.5000 \| \d/);
+    expect(screen.lines[3].length).toBeLessThanOrEqual(59);
+    expect(screen.lines.slice(4)).toEqual(['after', '']);
+  });
+
+  it('shows fields of the caller\'s, a smoothed loss and the fraction done under a time limit; logs by time', () => {
+    const out = new Capture(false);
+    const fields = (s: ProgressStatus<ProgressValues & { rate: number }>): string[] =>
+      [`step ${s.step}`, `${Math.floor(s.fraction * 100)}%`, `loss ${s.loss.toFixed(3)}`, `${s.values.rate} chars/s`, `ETA ${formatDuration(s.eta)}`];
+    const p = new Progress<ProgressValues & { rate: number }>(Infinity, { stream: out, label: 'demo', logSeconds: 3600, lossSmoothing: 0.5, fields });
+    p.begin();
+    p.update(1, { loss: 4, rate: 10, fraction: 0.25, seconds: 1 });  // the first step logs
+    p.update(2, { loss: 2, rate: 20, fraction: 0.5, seconds: 2 });   // not an hour since: no line
+    p.update(3, { loss: 1, rate: 30, fraction: 1, seconds: 4 });     // done: logs
+    p.stop();
+    expect(out.text).toBe('demo step 1 | 25% | loss 4.000 | 10 chars/s | ETA 0:03\ndemo step 3 | 100% | loss 2.000 | 30 chars/s | ETA 0:00\n');
+    expect(p.loss).toBe(2);
+  });
+
+  it('when disabled, print() still prints (to its stream) and log() does not', () => {
+    const out = new Capture(false), stdout = new Capture(false);
+    const p = new Progress(5, { stream: out, enabled: false });
+    p.begin();
+    p.update(5, { loss: 1 });
+    p.print('a sample', stdout);
+    p.log('x');
+    p.stop();
+    expect(out.text).toBe('');
+    expect(stdout.text).toBe('a sample\n');
   });
 
   it('is silent when disabled; formats durations', async () => {
