@@ -1,6 +1,6 @@
 // Steady-state training allocates nothing new: after the first step, the Wasm memory does
-// not grow, and after a warm-up the JS heap (after a full GC) stays flat over 1,000 steps. The arena and
-// every workspace are sized on the first call for (T, B) and reused.
+// not grow, and after a warm-up the JS heap (after a full GC) stays flat over 3,000 steps.
+// The arena and every workspace are sized on the first call for (T, B) and reused.
 
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -29,18 +29,19 @@ describe.each(['wasm', 'js', 'wasm, 2 threads'] as const)('memory over 1,000 tra
     const wasmBytes = model.arena.memory.buffer.byteLength;
     const arenaTop = model.arena.usedBytes;
     // Warm up first: V8 compiles and optimizes the hot functions during the early steps,
-    // which grows the heap once. A leak grows it with every step instead.
+    // which grows the heap once. After that, heapUsed after a full GC still moves by up to
+    // about +-250 KB from one 1,000-step window to the next (measured: code and feedback
+    // bookkeeping, no trend), so the check is over 3,000 steps against 1 MB: keeping just
+    // the outputs a step returns (about 1 KB here) would grow the heap by 3 MB.
     for (let i = 0; i < 1000; i++) step();
     gc(); gc();
     const heap0 = process.memoryUsage().heapUsed;
-    for (let i = 0; i < 1000; i++) step();
+    for (let i = 0; i < 3000; i++) step();
     gc(); gc();
     const heap1 = process.memoryUsage().heapUsed;
     expect(model.arena.usedBytes).toBe(arenaTop);
     expect(model.arena.memory.buffer.byteLength).toBe(wasmBytes);
-    // A leak of even one small object per step would show as >= 50 KB over 1,000 steps;
-    // 256 KB leaves room for V8's own bookkeeping noise.
     model.dispose();
-    expect(heap1 - heap0, `heap grew by ${heap1 - heap0} bytes`).toBeLessThan(256 * 1024);
+    expect(heap1 - heap0, `heap grew by ${heap1 - heap0} bytes`).toBeLessThan(1024 * 1024);
   }, 60_000);
 });
