@@ -4,11 +4,12 @@
 // small protobuf writer below) cover the other encodings a file may use, and the graphs and
 // bytes that must be refused with an error naming the problem.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createModel, type Model } from '../src/model.js';
 import { readOnnx } from '../src/onnx.js';
-import { fixturePath, listFixtures } from './helpers/fixtures.js';
+import { fixturePath, listFixtures, LOCAL_DIR } from './helpers/fixtures.js';
 import { expectClose } from './helpers/compare.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -36,11 +37,12 @@ function expectParamsEqual(sd: Record<string, { shape: number[]; data: Float32Ar
 }
 
 describe('the .onnx files torch.onnx.export wrote for the fixtures', () => {
-  it('exist for every PyTorch-written fixture', () => {
-    // 'extra_*' cases come from our own generator, which had no exporter to run
-    const upstream = listFixtures().filter((f) => !f.name.startsWith('extra_'));
-    expect(withOnnx.map((f) => f.name)).toEqual(upstream.map((f) => f.name));
-    expect(withOnnx.length).toBeGreaterThan(0);
+  it('exist for every fixture shipped in test/fixtures', () => {
+    // shared cases: exported with PyTorch 2.11; our 'extra_*' cases: scripts/make_extra_onnx.py
+    // (PyTorch 1.13). A new upstream case is exercised below if it comes with an .onnx.
+    const shipped = listFixtures().filter((f) => existsSync(join(LOCAL_DIR, `${f.name}.json`)));
+    expect(shipped.filter((f) => !fixturePath(f.name, 'onnx')).map((f) => f.name)).toEqual([]);
+    expect(withOnnx.length).toBeGreaterThanOrEqual(shipped.length);
   });
 
   it.each(withOnnx.map((f) => [f.name, f.json]))('%s: config and every parameter exactly', (name, fx: Fx) => {
@@ -330,7 +332,7 @@ describe('errors', () => {
 
   it('files that are not ONNX', () => {
     const notOnnx = /^onnx: (cannot decode the file as an ONNX ModelProto: .*\(truncated, corrupt, or not an ONNX file\)|no graph in the file)/;
-    const name = withOnnx[0].name;
+    const name = withOnnx.find((f) => fixturePath(f.name, 'safetensors'))!.name;
     expect(() => readOnnx(new Uint8Array(readFileSync(fixturePath(name, 'json')!)))).toThrow(notOnnx);
     expect(() => readOnnx(new Uint8Array(readFileSync(fixturePath(name, 'safetensors')!)))).toThrow(notOnnx);
     expect(() => readOnnx(new TextEncoder().encode('PK\x03\x04 a zip, e.g. a torch.save file'))).toThrow(notOnnx);
