@@ -43,6 +43,12 @@ class Report {
   stray(s: string | null, ctx: string): void {
     if (s) this.problems.push(`${ctx}: stray write, ${s}`);
   }
+  /** Run one kernel call and record any write outside its output windows. */
+  run(heap: Heap, ctx: string, outputs: Window[], call: () => void): void {
+    const before = heap.snapshot();
+    call();
+    this.stray(heap.strayWrite(before, outputs), ctx);
+  }
   check(name: string, cond: boolean, ctx: string): void {
     if (!cond) this.problems.push(`${ctx}: ${name}`);
   }
@@ -115,10 +121,8 @@ for (const build of builds) {
             mag[i * N + j] = m;
           }
         }
-        const before = heap.snapshot();
-        g[`gemm_${v}`](C.ptr, A.ptr, B.ptr, M, N, K, lda, ldb, ldc, acc);
         const ctx = `gemm_${v} M=${M} N=${N} K=${K} ld+[${pad}] acc=${acc}`;
-        rep.stray(heap.strayWrite(before, [{ off: C.off, rows: M, cols: N, ld: ldc }]), ctx);
+        rep.run(heap, ctx, [{ off: C.off, rows: M, cols: N, ld: ldc }], () => g[`gemm_${v}`](C.ptr, A.ptr, B.ptr, M, N, K, lda, ldb, ldc, acc));
         const c = heap.read(C);
         const got = new Float64Array(M * N);
         for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) got[i * N + j] = c[i * ldc + j];
@@ -302,10 +306,8 @@ for (const build of builds) {
             const c0 = heap.read(C), bv = heap.read(bias);
             const want = new Float64Array(M * N);
             for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) want[i * N + j] = Math.fround(c0[i * ldc + j] + bv[j]);
-            const before = heap.snapshot();
-            k.add_bias_rows(C.ptr, bias.ptr, M, N, ldc);
             const ctx = `add_bias_rows M=${M} N=${N} ldc=${ldc}`;
-            rep.stray(heap.strayWrite(before, [{ off: C.off, rows: M, cols: N, ld: ldc }]), ctx);
+            rep.run(heap, ctx, [{ off: C.off, rows: M, cols: N, ld: ldc }], () => k.add_bias_rows(C.ptr, bias.ptr, M, N, ldc));
             const c = heap.read(C);
             const got = new Float64Array(M * N);
             for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) got[i * N + j] = c[i * ldc + j];
@@ -335,10 +337,8 @@ for (const build of builds) {
               want[j] = s;
               mag[j] = m;
             }
-            const before = heap.snapshot();
-            k.col_sum_acc(dst.ptr, A.ptr, M, N, lda);
             const ctx = `col_sum_acc M=${M} N=${N} lda=${lda}`;
-            rep.stray(heap.strayWrite(before, [flat(dst)]), ctx);
+            rep.run(heap, ctx, [flat(dst)], () => k.col_sum_acc(dst.ptr, A.ptr, M, N, lda));
             // f32 sum of M terms: within ~M*u of the sum of |terms|
             const rel = Math.max(1e-5, 2 * M * U);
             rep.miss(firstMiss('dst', heap.read(dst), want, (_w, j) => rel * mag[j]), ctx);
@@ -368,10 +368,9 @@ for (const build of builds) {
                   total += want[b * H + j] ** 2;
                 }
               }
-              const before = heap.snapshot();
-              const norm = k.row_norms_clip(dh.ptr, B, H, threshold);
               const ctx = `row_norms_clip B=${B} H=${H} threshold=${threshold}`;
-              rep.stray(heap.strayWrite(before, [flat(dh)]), ctx);
+              let norm = 0;
+              rep.run(heap, ctx, [flat(dh)], () => { norm = k.row_norms_clip(dh.ptr, B, H, threshold); });
               rep.miss(firstMiss('dh', heap.read(dh), want, relTol(3 * U)), ctx);
               rep.miss(firstMiss('norm', [norm], [Math.sqrt(total)], relTol(1e-6)), ctx);
             }
@@ -436,10 +435,8 @@ for (const build of builds) {
               const pre = Math.fround(v + y[i]);
               return relu ? Math.max(0, pre) : Math.tanh(pre);
             });
-            const before = heap.snapshot();
-            k.rnn_forward_step(h.ptr, gx.ptr, gh.ptr, n, relu);
             const ctx = `rnn_forward_step n=${n} relu=${relu}`;
-            rep.stray(heap.strayWrite(before, [flat(h)]), ctx);
+            rep.run(heap, ctx, [flat(h)], () => k.rnn_forward_step(h.ptr, gx.ptr, gh.ptr, n, relu));
             rep.miss(firstMiss('h', heap.read(h), want, cellTol), ctx);
           }
         }
@@ -458,10 +455,8 @@ for (const build of builds) {
             const dpre = heap.alloc(n);
             const hv = heap.read(h), g = heap.read(dh);
             const want = Array.from(g, (d, i) => d * (relu ? (hv[i] > 0 ? 1 : 0) : 1 - hv[i] * hv[i]));
-            const before = heap.snapshot();
-            k.rnn_backward_step(dpre.ptr, dh.ptr, h.ptr, n, relu);
             const ctx = `rnn_backward_step n=${n} relu=${relu}`;
-            rep.stray(heap.strayWrite(before, [flat(dpre)]), ctx);
+            rep.run(heap, ctx, [flat(dpre)], () => k.rnn_backward_step(dpre.ptr, dh.ptr, h.ptr, n, relu));
             rep.miss(firstMiss('dpre', heap.read(dpre), want, cellTol), ctx);
           }
         }
@@ -493,10 +488,8 @@ for (const build of builds) {
                 wh[b * H + j] = o_ * Math.tanh(cc);
               }
             }
-            const before = heap.snapshot();
-            k.lstm_forward_step(h.ptr, c.ptr, gates.ptr, gx.ptr, gh.ptr, cPrev.ptr, B, H);
             const ctx = `lstm_forward_step B=${B} H=${H}`;
-            rep.stray(heap.strayWrite(before, [flat(h), flat(c), flat(gates)]), ctx);
+            rep.run(heap, ctx, [flat(h), flat(c), flat(gates)], () => k.lstm_forward_step(h.ptr, c.ptr, gates.ptr, gx.ptr, gh.ptr, cPrev.ptr, B, H));
             rep.miss(firstMiss('gates', heap.read(gates), wg, cellTol), ctx);
             rep.miss(firstMiss('c', heap.read(c), wc, cellTol), ctx);
             rep.miss(firstMiss('h', heap.read(h), wh, cellTol), ctx);
@@ -540,10 +533,8 @@ for (const build of builds) {
                   wdc[e] = dct * f_;
                 }
               }
-              const before = heap.snapshot();
-              k.lstm_backward_step(dgates.ptr, dcPrev.ptr, dh.ptr, dc.ptr, gates.ptr, c.ptr, cPrev.ptr, B, H);
               const ctx = `lstm_backward_step B=${B} H=${H} alias=${alias}`;
-              rep.stray(heap.strayWrite(before, [flat(dgates), flat(dcPrev)]), ctx);
+              rep.run(heap, ctx, [flat(dgates), flat(dcPrev)], () => k.lstm_backward_step(dgates.ptr, dcPrev.ptr, dh.ptr, dc.ptr, gates.ptr, c.ptr, cPrev.ptr, B, H));
               rep.miss(firstMiss('dgates', heap.read(dgates), wdg, cellTol), ctx);
               rep.miss(firstMiss('dcPrev', heap.read(dcPrev), wdc, cellTol), ctx);
             }
@@ -577,10 +568,8 @@ for (const build of builds) {
                 wh[b * H + j] = (1 - z) * nn + z * hp[b * H + j];
               }
             }
-            const before = heap.snapshot();
-            k.gru_forward_step(h.ptr, gates.ptr, hn.ptr, gx.ptr, gh.ptr, hPrev.ptr, B, H);
             const ctx = `gru_forward_step B=${B} H=${H}`;
-            rep.stray(heap.strayWrite(before, [flat(h), flat(gates), flat(hn)]), ctx);
+            rep.run(heap, ctx, [flat(h), flat(gates), flat(hn)], () => k.gru_forward_step(h.ptr, gates.ptr, hn.ptr, gx.ptr, gh.ptr, hPrev.ptr, B, H));
             rep.miss(firstMiss('gates', heap.read(gates), wg, cellTol), ctx);
             rep.miss(firstMiss('hn', heap.read(hn), whn, exact), ctx);
             rep.miss(firstMiss('h', heap.read(h), wh, cellTol), ctx);
@@ -626,10 +615,8 @@ for (const build of builds) {
                 wp[e] = dhv[e] * z;
               }
             }
-            const before = heap.snapshot();
-            k.gru_backward_step(dgx.ptr, dgh.ptr, dhPrev.ptr, dh.ptr, gates.ptr, hn.ptr, hPrev.ptr, B, H);
             const ctx = `gru_backward_step B=${B} H=${H}`;
-            rep.stray(heap.strayWrite(before, [flat(dgx), flat(dgh), flat(dhPrev)]), ctx);
+            rep.run(heap, ctx, [flat(dgx), flat(dgh), flat(dhPrev)], () => k.gru_backward_step(dgx.ptr, dgh.ptr, dhPrev.ptr, dh.ptr, gates.ptr, hn.ptr, hPrev.ptr, B, H));
             rep.miss(firstMiss('dgx', heap.read(dgx), wx, cellTol), ctx);
             rep.miss(firstMiss('dgh', heap.read(dgh), wh, cellTol), ctx);
             rep.miss(firstMiss('dhPrev', heap.read(dhPrev), wp, cellTol), ctx);
@@ -655,10 +642,9 @@ for (const build of builds) {
             loss += (v - tv[i]) ** 2;
             return 2 * scale * (v - tv[i]);
           });
-          const before = heap.snapshot();
-          const got = k.mse_loss(dy.ptr, y.ptr, t.ptr, n, scale);
           const ctx = `mse_loss n=${n}`;
-          rep.stray(heap.strayWrite(before, [flat(dy)]), ctx);
+          let got = 0;
+          rep.run(heap, ctx, [flat(dy)], () => { got = k.mse_loss(dy.ptr, y.ptr, t.ptr, n, scale); });
           // y - t is rounded to f32 once (u), then squared and summed in f64
           rep.miss(firstMiss('loss', [got], [scale * loss], relTol(3 * U)), ctx);
           rep.miss(firstMiss('dy', heap.read(dy), wdy, relTol(3 * U, 1e-30)), ctx);
@@ -696,10 +682,9 @@ for (const build of builds) {
               loss -= row[tv[i]] - mx - Math.log(s);
               for (let j = 0; j < classes; j++) wdy[i * classes + j] = scale * (Math.exp(row[j] - mx) / s - (j === tv[i] ? 1 : 0));
             }
-            const before = heap.snapshot();
-            const got = k.ce_loss(dy.ptr, y.ptr, t.ptr, rows, classes, scale);
             const ctx = `ce_loss rows=${rows} classes=${classes}`;
-            rep.stray(heap.strayWrite(before, [flat(dy)]), ctx);
+            let got = 0;
+            rep.run(heap, ctx, [flat(dy)], () => { got = k.ce_loss(dy.ptr, y.ptr, t.ptr, rows, classes, scale); });
             // per row: f32 exp (~1e-7 relative) summed in f64; log in f64
             rep.miss(firstMiss('loss', [got], [scale * loss], relTol(1e-6, 1e-7 * scale)), ctx);
             rep.miss(firstMiss('dy', heap.read(dy), wdy, () => 1e-6 * scale), ctx);
@@ -936,10 +921,8 @@ for (const build of builds) {
               ws[i] = sum[i] + d * d;
               wp[i] = p[i] - (c.clr * d) / (Math.sqrt(ws[i]) + c.eps);
             }
-            const before = heap.snapshot();
-            k.adagrad_step(s.bufs.p.ptr, s.bufs.g.ptr, s.bufs.sum.ptr, n, c.clr, wd, c.eps);
             const ctx = `adagrad_step n=${n} ${JSON.stringify(c)}`;
-            rep.stray(heap.strayWrite(before, [flat(s.bufs.p), flat(s.bufs.sum)]), ctx);
+            rep.run(heap, ctx, [flat(s.bufs.p), flat(s.bufs.sum)], () => k.adagrad_step(s.bufs.p.ptr, s.bufs.g.ptr, s.bufs.sum.ptr, n, c.clr, wd, c.eps));
             rep.miss(firstMiss('p', heap.read(s.bufs.p), wp, optTol), ctx);
             rep.miss(firstMiss('sum', heap.read(s.bufs.sum), ws, optTol), ctx);
           }
