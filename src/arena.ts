@@ -16,6 +16,7 @@ export class Arena {
   private top: number;
   private f32View: Float32Array;
   private i32View: Int32Array;
+  private f64View: Float64Array;
 
   /** a read/write view of memory another arena allocates (a worker thread's): alloc() throws */
   private readonly frozen: boolean;
@@ -27,6 +28,7 @@ export class Arena {
     this.top = Math.ceil(baseBytes / 4 / ALIGN_FLOATS) * ALIGN_FLOATS;
     this.f32View = new Float32Array(memory.buffer);
     this.i32View = new Int32Array(memory.buffer);
+    this.f64View = new Float64Array(memory.buffer);
   }
 
   /** Reserve n floats (zeroed: fresh pages are zero and the arena never reuses memory). */
@@ -74,9 +76,16 @@ export class Arena {
     return this.i32View;
   }
 
+  /** Current Float64Array view (index = byte offset / 8; for the threads' control blocks). */
+  get f64(): Float64Array {
+    if (this.f64View.buffer !== this.memory.buffer || this.f64View.length === 0) this.refresh();
+    return this.f64View;
+  }
+
   private refresh(): void {
     this.f32View = new Float32Array(this.memory.buffer);
     this.i32View = new Int32Array(this.memory.buffer);
+    this.f64View = new Float64Array(this.memory.buffer);
   }
 
   /** A copy of n floats at off. */

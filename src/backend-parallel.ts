@@ -234,7 +234,7 @@ class ParallelBackend implements Backend {
     i32[c + CTRL.B] = B;
     i32[c + CTRL.INPUT_GRAD] = inputGrad ? 1 : 0;
     // a float64 slot: workers clip at exactly the threshold the caller's part uses
-    new Float64Array(this.arena.memory.buffer, (c + CTRL.CLIP) * 4, 1)[0] = clip;
+    this.arena.f64[(c + CTRL.CLIP) / 2] = clip;
     part.seq++;
     Atomics.store(i32, c + CTRL.SEQ, part.seq);
     Atomics.notify(i32, c + CTRL.SEQ);

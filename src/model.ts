@@ -112,7 +112,13 @@ function normalizeOptionNames(opts: CreateModelOptions): CreateModelOptions {
   return out as unknown as CreateModelOptions;
 }
 
-export function resolveOptions(opts: CreateModelOptions): { options: CreateModelOptions; config: ModelConfig } {
+/**
+ * The model's options (what checkpoints store), its config, and the run-time choices
+ * (threads, Wasm build) that are not part of the model.
+ */
+export function resolveOptions(opts: CreateModelOptions): {
+  options: CreateModelOptions; config: ModelConfig; threads: number; wasmBuild: WasmBuild | undefined;
+} {
   if (opts === null || typeof opts !== 'object') fail(`createModel options must be an object, got ${String(opts)}`);
   opts = normalizeOptionNames(opts);
   const cell = checkOneOf('cell', opts.cell, CELLS);
@@ -135,17 +141,16 @@ export function resolveOptions(opts: CreateModelOptions): { options: CreateModel
     cell, ...(cell === 'rnn' ? { nonlinearity } : {}), inputSize, hiddenSize, numLayers, outputSize, bias, backend, seed,
     ...(opts.init !== undefined ? { init: opts.init } : {}),
   };
-  return { options, config };
+  const wasmBuild = opts.wasmBuild === undefined ? undefined : checkOneOf('wasmBuild', opts.wasmBuild, ['simd', 'relaxed'] as const);
+  const threads = checkPositiveInt('threads', opts.threads ?? 1);
+  if (threads > 1 && backend !== 'wasm') fail(`threads applies to backend 'wasm' only; got threads ${threads} with backend '${backend}'`);
+  return { options, config, threads, wasmBuild };
 }
 
 /** Build a model; the 'wasm' backend compiles (once per process) and instantiates the kernels. */
 export async function createModel(opts: CreateModelOptions): Promise<Model> {
-  const { options, config } = resolveOptions(opts);
-  opts = normalizeOptionNames(opts);
-  if (opts.wasmBuild !== undefined) checkOneOf('wasmBuild', opts.wasmBuild, ['simd', 'relaxed'] as const);
-  const threads = checkPositiveInt('threads', opts.threads ?? 1);
-  if (threads > 1 && options.backend !== 'wasm') fail(`threads applies to backend 'wasm' only; got threads ${threads} with backend '${options.backend}'`);
-  const backend = await createBackend(options.backend!, opts.wasmBuild, threads);
+  const { options, config, threads, wasmBuild } = resolveOptions(opts);
+  const backend = await createBackend(options.backend!, wasmBuild, threads);
   try {
     return new Model(options, config, backend);
   } catch (e) {

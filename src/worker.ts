@@ -37,7 +37,7 @@ for (;;) {
       backend.forward(io!, T, B);
     } else if (cmd === CMD.BACKWARD) {
       backend.fill(backend.gradRegion, backend.numParams, 0);
-      const clip = new Float64Array(memory.buffer, (ctrl + CTRL.CLIP) * 4, 1)[0];
+      const clip = arena.f64[(ctrl + CTRL.CLIP) / 2];
       backend.backward(io!, T, B, clip, i32[ctrl + CTRL.INPUT_GRAD] === 1);
     }
   } catch (e) {
