@@ -271,7 +271,13 @@ export class WasmBackend implements Backend {
       // Gx[T*B, GH] = X[T*B, In] W_ih^T + b_ih : every timestep in one GEMM
       k.gemm_nt(w.gx * F, input * F, (this.P + spec.weightIh.offset) * F, TB, GH, In, In, In, GH, 0);
       if (spec.biasIh) k.add_bias_rows(w.gx * F, (this.P + spec.biasIh.offset) * F, TB, GH, GH);
-      const bhh = spec.biasHh ? (this.P + spec.biasHh.offset) * F : 0;
+      // RNN and LSTM only ever use gx + gh, so b_hh joins b_ih in the all-timestep input
+      // projection once; GRU needs gh_n = W_hn h + b_hn on its own, so it adds b_hh per step.
+      let bhh = spec.biasHh ? (this.P + spec.biasHh.offset) * F : 0;
+      if (bhh && cell !== 'gru') {
+        k.add_bias_rows(w.gx * F, bhh, TB, GH, GH);
+        bhh = 0;
+      }
       for (let t = 0; t < T; t++) {
         const hPrev = (w.hs + t * B * H) * F, h = (w.hs + (t + 1) * B * H) * F;
         const gx = (w.gx + t * B * GH) * F, gates = (w.gates + t * B * GH) * F;
