@@ -1,5 +1,5 @@
 // The `bptt-wasm` command, end to end: every command runs as a spawned process of the
-// built CLI (dist/src/cli.js, as `npm test` builds it) with tiny settings, and the tests
+// built CLI (dist/src/cli/index.js, as `npm test` builds it) with tiny settings, and the tests
 // check what it prints, the exit code and the files it writes. Commands that compute
 // run on both backends.
 
@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../src/safetensors.js';
 
-const CLI = resolve(import.meta.dirname, '..', 'dist', 'src', 'cli.js');
+const CLI = resolve(import.meta.dirname, '..', 'dist', 'src', 'cli', 'index.js');
 const BACKENDS = ['wasm', 'js'] as const;
 let dir = '';
 
