@@ -265,7 +265,7 @@ export async function runCharTraining(text: string, source: string, o: CharOpts,
     `backend ${o.backend}${threads > 1 ? ` (${threads} threads)` : ''}, ` +
     `truncated BPTT over ${o.seqLen} steps x ${o.batch} streams, Adam lr ${o.lr}, for ${limit}`);
   const progress = charProgress(label, o);
-  const interrupt = onInterrupt((m) => progress.print(m));
+  const interrupt = onInterrupt((m) => progress.print(m, process.stderr));
   let r: CharModelResult;
   try {
     progress.begin();

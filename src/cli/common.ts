@@ -93,8 +93,8 @@ const closed = new Set<NodeJS.WriteStream>();
 
 export function guardStream(s: NodeJS.WriteStream): void {
   s.on('error', (e: NodeJS.ErrnoException) => {
+    if (closed.has(s)) return; // later writes (the progress bar's too) fail on the destroyed stream
     if (e.code !== 'EPIPE') throw e;
-    if (closed.has(s)) return;
     closed.add(s);
     if (s === process.stdout && !closed.has(process.stderr)) {
       process.stderr.write('(stdout was closed: the run goes on, its output is dropped)\n');
