@@ -21,7 +21,7 @@ export { saveCheckpoint, loadCheckpoint, loadTrainingCheckpoint, checkpointBytes
 export { fit, trainStep, trainTruncated, evaluate, lossValue, step, sample, sampleCategorical, NonfiniteError,
   type Dataset, type FitOptions, type History, type StepInfo, type EpochInfo, type RecurrentState, type MicroBatch,
   type ClipOptions, type TrainStepOptions, type TrainStepResult, type TruncatedBPTTOptions, type SampleOptions } from './train.js';
-export type { ProgressOptions, ProgressValues, ProgressStatus } from './progress.js';
+export type { ProgressOptions, ProgressValues, ProgressStatus, ProgressStream } from './progress.js';
 export type { TensorLike } from './errors.js';
 export { gradientFlow, summarizeGradNorms, type GradientFlowOptions, type GradientFlowResult, type GradientFlowSummary } from './diagnostics.js';
 export { lineChart, gradFlowChart, lossCurveChart, type Series, type ChartOptions, type LossHistory } from './svg.js';

@@ -90,13 +90,15 @@ export function resolveThreads(o: { backend: BackendKind; threads?: number; batc
 // checkpoint is still written.
 
 const closed = new Set<NodeJS.WriteStream>();
+/** training runs under way (onInterrupt), for whom a closed stdout is worth a note */
+let running = 0;
 
 export function guardStream(s: NodeJS.WriteStream): void {
   s.on('error', (e: NodeJS.ErrnoException) => {
     if (closed.has(s)) return; // later writes (the progress bar's too) fail on the destroyed stream
     if (e.code !== 'EPIPE') throw e;
     closed.add(s);
-    if (s === process.stdout && !closed.has(process.stderr)) {
+    if (s === process.stdout && running > 0 && !closed.has(process.stderr)) {
       process.stderr.write('(stdout was closed: the run goes on, its output is dropped)\n');
     }
   });
@@ -130,9 +132,13 @@ export function onInterrupt(say: (msg: string) => void): Interrupt {
   };
   const sigs = Object.keys(SIGNAL_EXIT) as (keyof typeof SIGNAL_EXIT)[];
   for (const s of sigs) process.on(s, handler);
+  running++;
   return {
     get requested() { return state.requested; },
-    release: () => { for (const s of sigs) process.off(s, handler); },
+    release: () => {
+      for (const s of sigs) process.off(s, handler);
+      running--;
+    },
   };
 }
 
