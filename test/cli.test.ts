@@ -383,6 +383,16 @@ describe('bptt-wasm predict', () => {
 });
 
 describe('bptt-wasm bench', () => {
+  it('every script in bench/ answers --help without running', async () => {
+    const benchDir = resolve(import.meta.dirname, '..', 'bench');
+    for (const f of ['run.mjs', 'tfjs.mjs', 'kernels.mjs', 'rss.mjs']) {
+      const r = await new Promise<Run>((res) => execFile(process.execPath, [join(benchDir, f), '--help'], { timeout: 60_000 },
+        (error, stdout, stderr) => res({ code: error ? 1 : 0, stdout, stderr })));
+      expect(r.code, f + r.stderr).toBe(0);
+      expect(r.stdout, f).toMatch(new RegExp(`^usage: node (--expose-gc )?bench/${f.replace('.', '\\.')}`));
+    }
+  }, 60_000);
+
   it('runs bench/run.mjs and passes the options through', async () => {
     // bench/run.mjs writes bench/results.json; keep the repository's copy as it was.
     const results = resolve(import.meta.dirname, '..', 'bench', 'results.json');
