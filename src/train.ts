@@ -10,7 +10,7 @@
 //     r = model.lossAndGrad({ x: x[t0:t0+k], target: ..., h0: state.h, c0: state.c })
 //     clip; optimizer.step(); state = { h: r.hN, c: r.cN }
 
-import { checkFinitePositive, fail, type TensorLike } from './errors.js';
+import { NonfiniteError, checkFinitePositive, checkOneOf, fail, normalizeOptions, show, type TensorLike } from './errors.js';
 import { checkLossSpec, clipGradNorm, clipGradValue, nonfiniteTensors, type LossSpec, type Model, type Tensor } from './model.js';
 import { Adam, type Optimizer } from './optim.js';
 import { Progress, type ProgressOptions } from './progress.js';
@@ -23,18 +23,8 @@ export interface RecurrentState {
   c?: Tensor;
 }
 
-/** Thrown when a loss or gradient is NaN/Inf; the weights were not changed. */
-export class NonfiniteError extends Error {
-  /** gradient tensors holding NaN/Inf (empty when only the loss was non-finite) */
-  readonly tensors: string[];
-  readonly loss: number;
-  constructor(message: string, tensors: string[], loss: number) {
-    super(message);
-    this.name = 'NonfiniteError';
-    this.tensors = tensors;
-    this.loss = loss;
-  }
-}
+/** Thrown when a loss, gradient or optimizer result is NaN/Inf (a BpttError; defined in errors.ts). */
+export { NonfiniteError };
 
 // ---------------------------------------------------------------------------------------
 // One optimizer step over one or more micro-batches
@@ -82,8 +72,22 @@ const batchSizeOf = (mb: MicroBatch): number => mb.x.shape[1];
  * loss and gradient are finite; clip; optimizer.step(). Nothing changes the weights
  * when a value is non-finite.
  */
+const CLIP_KEYS = ['clipGradNorm', 'clipGradValue', 'clipHiddenGrad'];
+const TRAIN_STEP_KEYS = ['loss', ...CLIP_KEYS, 'onNonfinite', 'where'];
+
+/** Check the clipping options (before anything runs, so a bad one changes nothing). */
+function checkClip(where: string, o: ClipOptions): void {
+  for (const k of CLIP_KEYS as (keyof ClipOptions)[]) if (o[k] !== undefined) checkFinitePositive(`${where}: ${k}`, o[k]);
+}
+
 export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[], opts: TrainStepOptions): TrainStepResult {
-  if (micro.length === 0) fail('trainStep: no micro-batches');
+  if (opts === undefined) fail('trainStep: options { loss, ... } are required', 'trainStep');
+  opts = normalizeOptions<TrainStepOptions>('trainStep', 'options', opts, TRAIN_STEP_KEYS);
+  if (!Array.isArray(micro) || micro.length === 0) fail(`trainStep: micro-batches must be a non-empty array, got ${show(micro)}`, 'trainStep');
+  if (!optimizer || optimizer.model !== model) fail('trainStep: the optimizer was built for a different model', 'trainStep');
+  checkLossSpec(opts.loss);
+  checkClip('trainStep', opts);
+  if (opts.onNonfinite !== undefined) checkOneOf('trainStep: onNonfinite', opts.onNonfinite, ['throw', 'skip'] as const);
   const be = model.backend;
   const n = model.layout.numParams;
   const mean = opts.loss.reduction === 'mean';
@@ -115,16 +119,12 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
       return { loss, gradNorm: Math.sqrt(sq), skipped: true, states };
     }
     const what = bad.length ? `non-finite gradient in ${bad.join(', ')} (loss ${loss})` : `non-finite loss (${loss})`;
-    throw new NonfiniteError(`bptt-wasm: ${what}${where}; the weights were not changed ` +
+    throw new NonfiniteError(`bptt-wasm: trainStep: ${what}${where}; the weights were not changed ` +
       `(lower the learning rate, clip gradients, or pass onNonfinite: 'skip')`, bad, loss);
   }
   const gradNorm = Math.sqrt(sq);
-  if (opts.clipGradValue !== undefined) {
-    checkFinitePositive('clipGradValue', opts.clipGradValue);
-    clipGradValue(model, opts.clipGradValue);
-  }
+  if (opts.clipGradValue !== undefined) clipGradValue(model, opts.clipGradValue);
   if (opts.clipGradNorm !== undefined) {
-    checkFinitePositive('clipGradNorm', opts.clipGradNorm);
     if (opts.clipGradValue !== undefined) clipGradNorm(model, opts.clipGradNorm); // norm after value clipping
     else {
       // the norm is already known: clip_grad_norm_'s scale without a second pass
@@ -255,8 +255,10 @@ export function lossValue(output: Tensor, target: TensorLike, loss: LossSpec): n
 
 /** Loss over a dataset in batches (forward only; no gradients touched). Batch losses are averaged, weighted by batch size. */
 export function evaluate(model: Model, data: Dataset, opts: { loss: LossSpec; batchSize?: number }): number {
+  if (opts === undefined) fail('evaluate: options { loss, batchSize? } are required', 'evaluate');
+  opts = normalizeOptions('evaluate', 'options', opts, ['loss', 'batchSize']);
   const dv = new DataView3(data, opts.loss, 'evaluate');
-  const bs = Math.min(opts.batchSize ?? 256, dv.N);
+  const bs = Math.min(checkIntOpt('evaluate', 'batchSize', opts.batchSize, 256, 1), dv.N);
   let acc = 0;
   for (let s = 0; s < dv.N; s += bs) {
     const idx = range(s, Math.min(s + bs, dv.N));
@@ -294,7 +296,11 @@ export interface TruncatedBPTTOptions extends ClipOptions {
  * lastStepOnly, chunks before the last only run forward to carry the state.
  */
 export function trainTruncated(model: Model, optimizer: Optimizer, seq: Dataset, opts: TruncatedBPTTOptions): { losses: number[]; state: RecurrentState } {
-  if (!Number.isInteger(opts.k) || opts.k < 1) fail(`trainTruncated: k must be an integer >= 1, got ${opts.k}`);
+  if (opts === undefined) fail('trainTruncated: options { k, loss, ... } are required', 'trainTruncated');
+  opts = normalizeOptions('trainTruncated', 'options', opts, ['k', 'loss', 'state', 'onNonfinite', 'onChunk', ...CLIP_KEYS]);
+  if (!Number.isInteger(opts.k) || opts.k < 1) fail(`trainTruncated: k must be an integer >= 1, got ${show(opts.k)}`);
+  if (!optimizer || optimizer.model !== model) fail('trainTruncated: the optimizer was built for a different model', 'trainTruncated');
+  checkClip('trainTruncated', opts);
   const dv = new DataView3(seq, opts.loss, 'trainTruncated');
   const idx = range(0, dv.N);
   const losses: number[] = [];
@@ -312,7 +318,10 @@ export function trainTruncated(model: Model, optimizer: Optimizer, seq: Dataset,
       state = r.cN ? { h: r.hN, c: r.cN } : { h: r.hN };
       continue;
     }
-    const r = trainStep(model, optimizer, [mb], { ...opts, where: `chunk ${c} (steps ${t0}..${t1 - 1})` });
+    const r = trainStep(model, optimizer, [mb], {
+      loss: opts.loss, clipGradNorm: opts.clipGradNorm, clipGradValue: opts.clipGradValue, clipHiddenGrad: opts.clipHiddenGrad,
+      onNonfinite: opts.onNonfinite, where: `chunk ${c} (steps ${t0}..${t1 - 1})`,
+    });
     state = r.states[0];
     losses.push(r.loss);
     opts.onChunk?.({ chunk: c, t0, t1, loss: r.loss, gradNorm: r.gradNorm, skipped: r.skipped });
@@ -398,20 +407,28 @@ export interface FitOptions extends ClipOptions {
   progress?: boolean | ProgressOptions;
 }
 
-function checkIntOpt(name: string, v: number | undefined, def: number, min: number): number {
+function checkIntOpt(where: string, name: string, v: number | undefined, def: number, min: number): number {
   const x = v ?? def;
-  if (!Number.isInteger(x) || x < min) fail(`fit: ${name} must be an integer >= ${min}, got ${String(v)}`);
+  if (!Number.isSafeInteger(x) || x < min) fail(`${where}: ${name} must be an integer >= ${min}, got ${show(v)}`, where);
   return x;
 }
 
+const FIT_KEYS = ['optimizer', 'loss', 'epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData',
+  'accumulationSteps', 'tbptt', 'scheduler', 'schedulerInterval', 'earlyStopping', 'onNonfinite', 'onStep', 'onEpoch',
+  'progress', ...CLIP_KEYS];
+
 /** Train `model` on `data` (N sequences, time-major). */
 export async function fit(model: Model, data: Dataset, options: FitOptions = {}): Promise<History> {
-  const o = options;
+  const o = normalizeOptions<FitOptions>('fit', 'options', options, FIT_KEYS);
+  if (o.earlyStopping !== undefined) {
+    o.earlyStopping = normalizeOptions('fit', 'earlyStopping', o.earlyStopping, ['patience', 'minDelta', 'monitor', 'restoreBest']);
+  }
+  checkClip('fit', o);
   const loss: LossSpec = o.loss ?? { kind: data?.target?.data instanceof Int32Array ? 'cross_entropy' : 'mse', reduction: 'mean' };
   const all = new DataView3(data, loss, 'fit');
-  const epochs = checkIntOpt('epochs', o.epochs, 1, 0);
-  const accum = checkIntOpt('accumulationSteps', o.accumulationSteps, 1, 1);
-  const tbptt = o.tbptt === undefined ? undefined : checkIntOpt('tbptt', o.tbptt, 0, 1);
+  const epochs = checkIntOpt('fit', 'epochs', o.epochs, 1, 0);
+  const accum = checkIntOpt('fit', 'accumulationSteps', o.accumulationSteps, 1, 1);
+  const tbptt = o.tbptt === undefined ? undefined : checkIntOpt('fit', 'tbptt', o.tbptt, 0, 1);
   if (tbptt !== undefined && loss.lastStepOnly) {
     fail('fit: tbptt needs a loss at every step (loss.lastStepOnly is set); use trainTruncated, or full BPTT');
   }
@@ -421,7 +438,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
   const nVal = Math.floor(all.N * split);
   const nTrain = all.N - nVal;
   if (nTrain < 1) fail(`fit: no training sequences left after validationSplit ${split} of ${all.N}`);
-  const batchSize = Math.min(checkIntOpt('batchSize', o.batchSize, 32, 1), nTrain);
+  const batchSize = Math.min(checkIntOpt('fit', 'batchSize', o.batchSize, 32, 1), nTrain);
   if (accum > batchSize) fail(`fit: accumulationSteps (${accum}) cannot exceed batchSize (${batchSize})`);
   const optimizer = o.optimizer ?? new Adam(model);
   if (optimizer.model !== model) fail('fit: the optimizer was built for a different model');
@@ -568,6 +585,8 @@ export function step(model: Model, x: TensorLike, state?: RecurrentState): { out
   if (x?.shape?.length === 2) B = x.shape[0];
   else if (x?.shape?.length === 3 && x.shape[0] === 1) B = x.shape[1];
   else fail(`step: x must have shape [B, ${I}] (or [1, B, ${I}]), got ${x?.shape ? `[${x.shape.join(', ')}]` : String(x)}`);
+  // the state forward() takes as { h0, c0 } is accepted here too
+  if (state !== undefined) state = normalizeOptions<RecurrentState>('step', 'state', state, ['h', 'c'], { aliases: { h0: 'h', c0: 'c' } });
   const r = model.forward({ shape: [1, B, I], data: x.data }, state ? { h0: state.h, c0: state.c } : {});
   const O = model.layout.outputWidth;
   return {
@@ -614,6 +633,7 @@ export interface SampleOptions {
  */
 export function sample(model: Model, opts: SampleOptions): { tokens: number[]; state: RecurrentState } {
   const I = model.config.inputSize;
+  opts = normalizeOptions<SampleOptions>('sample', 'options', opts, ['prime', 'length', 'temperature', 'seed', 'rng', 'state', 'encode']);
   if (!Array.isArray(opts?.prime) || opts.prime.length === 0) fail('sample: prime must be a non-empty array of token ids');
   if (!Number.isInteger(opts.length) || opts.length < 0) fail(`sample: length must be an integer >= 0, got ${opts.length}`);
   const encode = opts.encode ?? ((tok: number) => {
