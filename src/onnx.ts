@@ -29,6 +29,7 @@
 // input_forget, peepholes, linear_before_reset=0, batch-first layouts, sequence_lens, a
 // learned initial state, a head that is not Linear) is refused with an Error that names it.
 
+import { fail as libFail } from './errors.js';
 import { halfToFloat } from './safetensors.js';
 import { GATES, type CellKind, type Nonlinearity } from './layout.js';
 import type { Tensor } from './model.js';
@@ -52,8 +53,9 @@ export interface OnnxImport {
   stateDict: Record<string, Tensor>;
 }
 
+/** The library's error (errors.ts), every message starting 'onnx: '. */
 function fail(msg: string): never {
-  throw new Error(`onnx: ${msg}`);
+  return libFail(`onnx: ${msg}`);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -235,6 +237,8 @@ const DTYPES: Record<number, string> = {
   10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 14: 'COMPLEX64', 15: 'COMPLEX128', 16: 'BFLOAT16',
 };
 const dtypeName = (t: number): string => DTYPES[t] ?? `data_type ${t}`;
+/** 2^31: protobuf messages are under 2 GiB, so no tensor in a file has more one-byte elements */
+const MAX_ELEMENTS = 2 ** 31;
 
 /**
  * A TensorProto, decoded on use (so an odd tensor the import never needs does no harm), or
@@ -246,6 +250,14 @@ class OnnxTensor {
     private readonly m: Msg | null, private readonly values: number[] | null,
   ) {
     for (const d of dims) if (!Number.isSafeInteger(d) || d < 0) fail(`tensor '${name}': dims [${dims}] has an invalid size ${d}`);
+    // An ONNX file holds at most 2 GiB (protobuf's limit), so more elements than that cannot
+    // all be present; the product is checked as it grows so it cannot overflow either.
+    let n = 1;
+    for (const d of dims) {
+      n *= d;
+      if (n > MAX_ELEMENTS) fail(`tensor '${name}': dims [${dims}] have more than ${MAX_ELEMENTS} elements, more than an ONNX file can hold`);
+    }
+    if (dims.length > 8) fail(`tensor '${name}': ${dims.length} dims [${dims}]; at most 8 expected`);
   }
 
   static decode(m: Msg, fallbackName: string): OnnxTensor {
@@ -279,26 +291,27 @@ class OnnxTensor {
     return vals;
   }
 
-  /** FLOAT as is; DOUBLE, FLOAT16 and BFLOAT16 converted (rounded) to float32. */
+  /**
+   * FLOAT as is; DOUBLE, FLOAT16 and BFLOAT16 converted (rounded) to float32. The output is
+   * allocated only once the values are known to be present (dims alone may claim gigabytes).
+   */
   floats(): Float32Array {
     const n = this.numel;
-    const out = new Float32Array(n);
-    if (this.values && this.dataType === 1) {
-      out.set(this.counted(this.values, 'value_floats'));
-      return out;
-    }
+    if (this.values && this.dataType === 1) return Float32Array.from(this.counted(this.values, 'value_floats'));
     const m = this.m ?? fail(`tensor '${this.name}' is ${dtypeName(this.dataType)}; weights must be floats`);
     switch (this.dataType) {
       case 1: {
         const dv = this.rawOrNull(4);
-        if (dv) for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
-        else out.set(this.counted(m.reals(4, 'float_data', 5), 'float_data'));
+        if (!dv) return Float32Array.from(this.counted(m.reals(4, 'float_data', 5), 'float_data'));
+        const out = new Float32Array(n);
+        for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
         return out;
       }
       case 11: {
         const dv = this.rawOrNull(8);
-        if (dv) for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);
-        else out.set(this.counted(m.reals(10, 'double_data', 1), 'double_data'));
+        if (!dv) return Float32Array.from(this.counted(m.reals(10, 'double_data', 1), 'double_data'));
+        const out = new Float32Array(n);
+        for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);
         return out;
       }
       case 10:
@@ -306,6 +319,7 @@ class OnnxTensor {
         // 16-bit floats: raw_data, or one uint16 per int32_data entry
         const dv = this.rawOrNull(2);
         const bits = dv ? Array.from({ length: n }, (_, i) => dv.getUint16(2 * i, true)) : this.counted(m.ints(5, 'int32_data'), 'int32_data');
+        const out = new Float32Array(n);
         if (this.dataType === 10) for (let i = 0; i < n; i++) out[i] = halfToFloat(bits[i] & 0xffff);
         else new Uint32Array(out.buffer).set(Array.from(bits, (b) => (b & 0xffff) << 16)); // bfloat16 = top half of a float32
         return out;
@@ -472,31 +486,42 @@ class GraphReader {
 
   constructor(readonly g: OnnxGraph) {
     for (const n of g.nodes) {
-      for (const o of n.outputs) if (o) this.producer.set(o, n);
-      for (const i of n.inputs) {
+      for (const o of n.outputs) {
+        if (!o) continue;
+        const other = this.producer.get(o);
+        if (other) fail(`value '${o}' is the output of both ${nodeStr(other)} and ${nodeStr(n)}; each value must have one producer (SSA)`);
+        this.producer.set(o, n);
+      }
+      for (const i of new Set(n.inputs)) {
         if (!i) continue;
         const list = this.consumers.get(i) ?? [];
-        if (!list.includes(n)) list.push(n);
+        list.push(n);
         this.consumers.set(i, list);
       }
     }
+    checkAcyclic(g.nodes, this.producer);
     this.feeds = new Map(g.inputs.filter((v) => !g.initializers.has(v.name) && !g.sparse.has(v.name)).map((v) => [v.name, v]));
     this.outputNames = new Set(g.outputs.map((v) => v.name));
   }
 
-  /** The tensor behind a name if it is fixed: an initializer, a Constant node, or an Identity of one; else null. */
+  /**
+   * The tensor behind a name if it is fixed: an initializer, a Constant node, or an Identity
+   * of one; else null. A loop, not recursion: an Identity chain may be arbitrarily long.
+   */
   constant(name: string): OnnxTensor | null {
-    if (this.constants.has(name)) return this.constants.get(name)!;
+    const chain: string[] = [];
     let t: OnnxTensor | null = null;
-    if (this.g.sparse.has(name)) fail(`'${name}' is a sparse initializer, which is not supported`);
-    if (this.g.initializers.has(name)) {
-      t = this.g.initializers.get(name)!;
-    } else {
-      const p = this.producer.get(name);
-      if (p && p.opType === 'Identity') t = this.constant(p.inputs[0] ?? '');
-      else if (p && p.opType === 'Constant') t = constantValue(p);
+    for (let cur = name; ; ) {
+      if (this.constants.has(cur)) { t = this.constants.get(cur)!; break; }
+      if (this.g.sparse.has(cur)) fail(`'${cur}' is a sparse initializer, which is not supported`);
+      chain.push(cur);
+      if (this.g.initializers.has(cur)) { t = this.g.initializers.get(cur)!; break; }
+      const p = this.producer.get(cur);
+      if (p && p.opType === 'Identity') { cur = p.inputs[0] ?? ''; continue; } // acyclic (checked), so this ends
+      if (p && p.opType === 'Constant') t = constantValue(p);
+      break;
     }
-    if (t) this.constants.set(name, t);
+    if (t) for (const c of chain) this.constants.set(c, t);
     return t;
   }
 
@@ -507,6 +532,37 @@ class GraphReader {
   producerOf(name: string): OnnxNode | undefined {
     return this.producer.get(name);
   }
+}
+
+/**
+ * Kahn's algorithm over the node graph (iterative: no recursion on deep graphs). ONNX graphs
+ * are acyclic by definition; every walk below relies on it to end, so a cycle is an error
+ * that names the nodes on it.
+ */
+function checkAcyclic(nodes: OnnxNode[], producer: Map<string, OnnxNode>): void {
+  const index = new Map(nodes.map((n, i) => [n, i]));
+  const waiting = new Int32Array(nodes.length);
+  const users: number[][] = nodes.map(() => []);
+  nodes.forEach((n, i) => {
+    for (const name of new Set(n.inputs)) {
+      const p = name ? producer.get(name) : undefined;
+      if (!p) continue;
+      waiting[i]++;
+      users[index.get(p)!].push(i);
+    }
+  });
+  const ready: number[] = [];
+  waiting.forEach((w, i) => { if (w === 0) ready.push(i); });
+  let done = 0;
+  while (ready.length) {
+    const i = ready.pop()!;
+    done++;
+    for (const u of users[i]) if (--waiting[u] === 0) ready.push(u);
+  }
+  if (done === nodes.length) return;
+  const stuck = nodes.filter((_, i) => waiting[i] > 0);
+  fail(`the graph has a cycle: ${stuck.length} node(s) depend on their own outputs, e.g. ${stuck.slice(0, 3).map(nodeStr).join(', ')} ` +
+    '(an ONNX graph must be acyclic)');
 }
 
 /** The value of a Constant node as a tensor (value, or value_float(s) / value_int(s)). */
@@ -836,6 +892,16 @@ export function readOnnx(bytes: Uint8Array): OnnxImport {
     if (e instanceof WireError) fail(`cannot decode the file as an ONNX ModelProto: ${e.message} (truncated, corrupt, or not an ONNX file)`);
     throw e;
   }
+  try {
+    return importGraph(graph);
+  } catch (e) {
+    // tensors and attributes are decoded on use, so a corrupt field can surface here too
+    if (e instanceof WireError) fail(`cannot decode the file as an ONNX ModelProto: ${e.message} (corrupt file?)`);
+    throw e;
+  }
+}
+
+function importGraph(graph: OnnxGraph): OnnxImport {
   const r = new GraphReader(graph);
 
   const nodes = graph.nodes.filter((n) => CELL_OF[n.opType] !== undefined && (n.domain === '' || n.domain === 'ai.onnx'));
