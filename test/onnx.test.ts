@@ -4,7 +4,7 @@
 // small protobuf writer below) cover the other encodings a file may use, and the graphs and
 // bytes that must be refused with an error naming the problem.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createModel, type Model } from '../src/model.js';
@@ -185,8 +185,9 @@ describe('errors', () => {
   type Mutate = (g: Graph) => void;
   const attr = (op: string, a: Record<string, AttrVal>): Mutate => (g) => Object.assign(node(g, op).attrs, a);
   const refused: [string, string, Mutate, RegExp][] = [
-    ['bidirectional', 'lstm_mse_sum', attr('LSTM', { direction: 'bidirectional' }), /layer 0 \(LSTM node '\/rnn\/LSTM_0'\): direction 'bidirectional' is not supported/],
-    ['reverse', 'gru_mse_sum', attr('GRU', { direction: 'reverse' }), /direction 'reverse' is not supported \(only 'forward'\)$/],
+    ['bidirectional with one direction of weights', 'lstm_mse_sum', attr('LSTM', { direction: 'bidirectional' }),
+      /layer 0 \(LSTM node '\/rnn\/LSTM_0'\): num_directions 1 in W \[1,24,4\] and 1 in R \[1,24,6\], expected 2 for direction 'bidirectional'/],
+    ['reverse', 'gru_mse_sum', attr('GRU', { direction: 'reverse' }), /direction 'reverse' is not supported \(only 'forward' or 'bidirectional'/],
     ['two directions of weights', 'rnn_tanh_mse_sum', (g) => { const W = g.inits.find((t) => t.name === 'W0')!; W.dims = [2, 6, 2]; }, /num_directions 2 in W \[2,6,2\]/],
     ['clip', 'lstm_mse_sum', attr('LSTM', { clip: { float: 0.5 } }), /clip=0.5 \(cell clipping\) is not supported/],
     ['Sigmoid RNN', 'rnn_tanh_mse_sum', attr('RNN', { activations: ['Sigmoid'] }), /activations \[Sigmoid\] are not supported \(Tanh or Relu/],
@@ -200,7 +201,10 @@ describe('errors', () => {
       g.inits.push({ name: 'P', dims: [1, 18], data: new Array(18).fill(0.5) });
       node(g, 'LSTM').inputs.push('', '', '', 'P');
     }, /peephole weights P 'P' are not supported/],
-    ['sequence_lens', 'gru_mse_sum', (g) => { node(g, 'GRU').inputs.push('lens'); g.inputs.push({ name: 'lens', dims: ['B'] }); }, /sequence_lens input 'lens'/],
+    ['stored sequence_lens', 'gru_mse_sum', (g) => {
+      node(g, 'GRU').inputs.push('lens');
+      g.inits.push({ name: 'lens', dims: [2], data: [1, 2], type: 'int64' });
+    }, /sequence_lens 'lens' is a stored tensor; only a graph input \(lengths fed at run time\) is supported/],
     ['a learned initial state', 'rnn_tanh_mse_sum', (g) => {
       g.inits.push({ name: 'h0', dims: [1, 1, 6], data: [1, 0, 0, 0, 0, 0] });
       node(g, 'RNN').inputs.push('', 'h0');
@@ -209,7 +213,21 @@ describe('errors', () => {
     ['a batch-first input', 'rnn_tanh_mse_sum', (g) => {
       g.nodes.unshift({ op: 'Transpose', name: '/Transpose', inputs: ['x'], outputs: ['xt'], attrs: { perm: [1, 0, 2] } });
       node(g, 'RNN').inputs[0] = 'xt';
-    }, /layer 0 \(RNN node '\/rnn\/RNN_0'\): input X arrives with axes \[B, T, F\]; expected time-major/],
+    }, /the output 'y' has axes \[T, B, F\]; expected \[B, T, features\] \(the input is batch-first\)/],
+    ['an input whose axes cannot be followed', 'rnn_tanh_mse_sum', (g) => {
+      g.nodes.unshift({ op: 'Transpose', name: '/Transpose', inputs: ['x'], outputs: ['xt'], attrs: { perm: [2, 0, 1] } });
+      node(g, 'RNN').inputs[0] = 'xt';
+    }, /input X arrives with axes \[F, T, B\] \(or, if the graph input is batch-first \[B, T, F\], \[F, B, T\]\); expected time-major \[T, B, F\]/],
+    ['a cycle', 'gru_2layer_ce_last', (g) => { node(g, 'GRU', 1).inputs[0] = 'y'; },
+      /the graph has a cycle: \d+ node\(s\) depend on their own outputs, e.g. .*GRU node '\/rnn\/GRU_1'/],
+    ['two producers of one value', 'rnn_tanh_mse_sum', (g) => { g.nodes.push({ op: 'Identity', name: 'dup', inputs: ['x'], outputs: ['X1'], attrs: {} }); },
+      /value 'X1' is the output of both Squeeze node 'sq_X1' and Identity node 'dup'; each value must have one producer/],
+    ['dims larger than a file can hold', 'rnn_tanh_mse_sum', (g) => { g.inits.find((t) => t.name === 'R0')!.dims = [2 ** 20, 2 ** 20, 6]; },
+      /tensor 'R0': dims \[1048576,1048576,6\] have more than 2147483648 elements/],
+    ['a stored initial state claiming gigabytes', 'rnn_tanh_mse_sum', (g) => {
+      g.inits.push({ name: 'h0', dims: [1, 2 ** 26, 6], data: [0] });
+      node(g, 'RNN').inputs.push('', 'h0');
+    }, /tensor 'h0': dims \[1,67108864,6\] of FLOAT need 1610612736 bytes of raw_data, found 4/],
     ['dropout between layers', 'lstm_2layer_h0_ce_sum', (g) => {
       g.nodes.push({ op: 'Dropout', name: '/drop', inputs: ['X1'], outputs: ['X1d'], attrs: {} });
       node(g, 'LSTM', 1).inputs[0] = 'X1d';
@@ -232,5 +250,71 @@ describe('errors', () => {
     const g = exportLike(fx(name));
     mutate(g);
     expect(() => readOnnx(encode(g))).toThrow(msg);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Bidirectional layers (PyTorch 1.13's exports beside ../shared/fixtures/torch-seq/, copied
+// into test/fixtures/torch-seq/) and batch-first graphs.
+
+const SEQ_DIRS = [join(LOCAL_DIR, '../../../shared/fixtures/torch-seq'), join(LOCAL_DIR, 'torch-seq')];
+const seqOnnx = [...new Set(SEQ_DIRS.filter(existsSync).flatMap((d) => readdirSync(d)).filter((f) => f.endsWith('.onnx')))].sort();
+/** A torch-seq case's JSON (shared copy first) and .onnx (the copy here first: it ships with the package tests). */
+function seqCase(file: string): { json: Fx; onnx: Uint8Array } {
+  const name = file.replace(/\.onnx$/, '');
+  const json = SEQ_DIRS.map((d) => join(d, `${name}.json`)).find(existsSync);
+  const onnx = [...SEQ_DIRS].reverse().map((d) => join(d, file)).find(existsSync)!;
+  return { json: json ? JSON.parse(readFileSync(json, 'utf8')) : null, onnx: new Uint8Array(readFileSync(onnx)) };
+}
+
+describe('bidirectional graphs', () => {
+  it('the four bidirectional .onnx files ship in test/fixtures/torch-seq', () => {
+    expect(readdirSync(join(LOCAL_DIR, 'torch-seq')).filter((f) => f.endsWith('.onnx')).length).toBeGreaterThanOrEqual(4);
+  });
+
+  it.each(seqOnnx)('%s: config (bidirectional: true) and every parameter, _reverse included, exactly', (file) => {
+    const { json, onnx } = seqCase(file);
+    const { config, stateDict } = readOnnx(onnx);
+    if (!json) return expect(config.bidirectional).toBe(true); // the JSON arrives with the seq helper's copy
+    expect(config).toEqual({ ...expectedConfig(json.config), bidirectional: true });
+    expectParamsEqual(stateDict, json.params);
+    const L = json.config.num_layers;
+    expect(stateDict['rnn.weight_ih_l0_reverse'].shape[1]).toBe(json.config.input_size);
+    if (L > 1) expect(stateDict['rnn.weight_ih_l1'].shape[1]).toBe(2 * json.config.hidden_size);
+    expect(stateDict['out.weight'].shape[1]).toBe(2 * json.config.hidden_size);
+  });
+});
+
+describe('batch-first graphs (batch_first=True: Transpose in, Transpose out)', () => {
+  it.each(['lstm_2layer_h0_ce_sum', 'gru_mse_sum', 'rnn_tanh_mse_sum'])('%s: imports with batchFirst: true', (name) => {
+    const f = fx(name);
+    const g = exportLike(f);
+    g.inputs[0].dims = ['B', 'T', f.config.input_size];
+    g.nodes.unshift({ op: 'Transpose', name: '/in', inputs: ['xb'], outputs: ['x'], attrs: { perm: [1, 0, 2] } });
+    g.inputs[0].name = 'xb';
+    // the head's input turned batch-first: Squeeze -> Transpose -> MatMul
+    const mm = node(g, 'MatMul');
+    g.nodes.push({ op: 'Transpose', name: '/out/T', inputs: [mm.inputs[0]], outputs: ['seq_bf'], attrs: { perm: [1, 0, 2] } });
+    mm.inputs[0] = 'seq_bf';
+    const { config, stateDict } = readOnnx(encode(g));
+    expect(config).toEqual({ ...expectedConfig(f.config), batchFirst: true });
+    expectParamsEqual(stateDict, f.params);
+  });
+
+  it('a batch-first input with a time-major output is refused', () => {
+    const g = exportLike(fx('gru_mse_sum'));
+    g.nodes.unshift({ op: 'Transpose', name: '/in', inputs: ['xb'], outputs: ['x'], attrs: { perm: [1, 0, 2] } });
+    g.inputs[0] = { name: 'xb', dims: ['B', 'T', 4] };
+    expect(() => readOnnx(encode(g))).toThrow(/the output 'y' has axes \[T, B, F\]; expected \[B, T, features\] \(the input is batch-first\)/);
+  });
+});
+
+describe('run-time inputs', () => {
+  it('sequence_lens fed as a graph input (variable lengths) imports', () => {
+    const f = fx('gru_mse_sum');
+    const g = exportLike(f);
+    node(g, 'GRU').inputs.push('lens');
+    g.inputs.push({ name: 'lens', dims: ['B'] });
+    expectParamsEqual(readOnnx(encode(g)).stateDict, f.params);
   });
 });
