@@ -31,6 +31,7 @@ export { gradflowExperiment, gradflowTable, gradflowSvg, addingExperiment, addin
   trainCharModel, measureCharSpeed, MODEL_RECIPES, ADDING_LRS, DEFAULT_ADDING, DEFAULT_GRADFLOW_MODELS,
   type GradflowOptions, type GradflowResult, type AddingOptions, type AddingRow, type CharModelOptions, type CharModelResult } from './experiments.js';
 export { readOnnx, type OnnxImport, type OnnxModelConfig } from './onnx.js';
+export { writeOnnx, writeOnnxGraph, type WriteOnnxOptions, type OnnxExportConfig } from './onnx-write.js';
 // Types that appear in the signatures above.
 export type { Nonlinearity, ParamKind, LayerSpec } from './layout.js';
 export type { OptimizerOptions } from './optim.js';

@@ -1,7 +1,9 @@
 // A test-only ONNX writer (enough protobuf to build graphs as torch.onnx.export writes them),
 // shared by the ONNX tests and the fuzz test.
 
-import { listFixtures } from './fixtures.js';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { listFixtures, LOCAL_DIR } from './fixtures.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Fx = any;
@@ -171,3 +173,27 @@ export function exportLike(fx: Fx, opts: ExportOpts = {}): Graph {
 export const fx = (name: string): Fx => listFixtures().find((f) => f.name === name)!.json;
 export const headless = (params: Record<string, T>) => Object.fromEntries(Object.entries(params).filter(([k]) => !k.startsWith('out.')));
 export const node = (g: Graph, op: string, i = 0) => g.nodes.filter((n) => n.op === op)[i];
+
+/** A fixture's config (snake_case, PyTorch's) in createModel's / writeOnnxGraph's spelling. */
+export function torchConfig(c: Fx) {
+  return {
+    cell: c.cell, ...(c.cell === 'rnn' ? { nonlinearity: c.nonlinearity } : {}), inputSize: c.input_size, hiddenSize: c.hidden_size,
+    numLayers: c.num_layers, outputSize: c.output_size, bias: c.bias, ...(c.bidirectional ? { bidirectional: true } : {}),
+  } as const;
+}
+
+const SEQ_DIRS = [resolve(LOCAL_DIR, '../../../shared/fixtures/torch-seq'), resolve(LOCAL_DIR, 'torch-seq')];
+let seqCache: { name: string; json: Fx }[] | null = null;
+/** The torch-seq cases (bidirectional, lengths): the shared folder's, then test/fixtures/torch-seq's, by name. */
+export function seqFixtures(): { name: string; json: Fx }[] {
+  if (seqCache) return seqCache;
+  const seen = new Map<string, Fx>();
+  for (const d of SEQ_DIRS.filter((x) => existsSync(x))) {
+    for (const f of readdirSync(d).sort()) {
+      if (f.endsWith('.json') && !seen.has(f)) seen.set(f, JSON.parse(readFileSync(resolve(d, f), 'utf8')));
+    }
+  }
+  seqCache = [...seen].map(([f, json]) => ({ name: f.slice(0, -5), json }));
+  if (seqCache.length === 0) throw new Error(`no torch-seq fixtures in ${SEQ_DIRS.join(' or ')}`);
+  return seqCache;
+}
