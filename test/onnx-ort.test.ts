@@ -94,3 +94,26 @@ describe('dynamic axes', () => {
     await fixed.release();
   });
 });
+
+// onnxruntime-web's Wasm backend (what a browser would serve the model with) also runs in Node,
+// from the package's own .wasm files, no download.
+describe('onnxruntime-web (Wasm backend, one thread) runs the export too', () => {
+  const cases = ['lstm_2layer_h0_ce_sum', 'seq_gru_bi_len_2layer_h0_mse_sum', 'seq_rnn_relu_bi_2layer_h0_ce_sum'];
+  it.each(cases)('%s', async (name) => {
+    const web = await import('onnxruntime-web');
+    web.env.wasm.numThreads = 1;
+    const fx = (listFixtures().find((f) => f.name === name) ?? seqFixtures().find((f) => f.name === name))!.json;
+    const lengths = fx.lengths != null;
+    const bytes = writeOnnxGraph({ config: torchConfig(fx.config), stateDict: fx.params }, { initialState: Boolean(fx.h0), sequenceLens: lengths });
+    const s = await web.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+    const t = (x: T) => new web.Tensor('float32', Float32Array.from(x.data), x.shape);
+    const feeds: Record<string, InstanceType<typeof web.Tensor>> = { x: t(fx.x) };
+    if (fx.h0) feeds.h0 = t(fx.h0);
+    if (fx.c0) feeds.c0 = t(fx.c0);
+    if (lengths) feeds.lengths = new web.Tensor('int32', Int32Array.from(fx.lengths), [fx.lengths.length]);
+    const r = await s.run(feeds);
+    const out = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { shape: [...v.dims], data: v.data as Float32Array }]));
+    expectMatchesFixture('onnxruntime-web', out, fx);
+    await s.release();
+  }, 60_000);
+});
