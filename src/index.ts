@@ -28,6 +28,7 @@ export { lineChart, gradFlowChart, lossCurveChart, type Series, type ChartOption
 export { addingBatch, ADDING_BASELINE_MSE, type AddingBatch } from './data/adding.js';
 export { CharVocab, CharStream, oneHot, loadMobyDick, type CharBatch } from './data/text.js';
 export { readOnnx, type OnnxImport, type OnnxModelConfig } from './onnx.js';
+export { writeOnnx, writeOnnxGraph, type WriteOnnxOptions, type OnnxExportConfig } from './onnx-write.js';
 // Types that appear in the signatures above.
 export type { Nonlinearity, ParamKind, LayerSpec } from './layout.js';
 export type { OptimizerOptions } from './optim.js';
