@@ -40,3 +40,7 @@ export type { ModelRecipe, GradflowRow, AddingProgress, CharStepInfo } from './e
 export type { Backend, IOBuffers } from './backend.js';
 export { checkLossSpec } from './model.js';
 export type { ProgressStatus } from './progress.js';
+export { predict, type EvaluateOptions } from './train.js';
+export { METRICS, MetricAccumulator, checkMetrics, lengthsMask, type MetricName, type MetricBatchOptions } from './metrics.js';
+export { tensor, type Nested, type TensorOptions } from './data/tensor.js';
+export { windows, standardize, Standardizer, STANDARDIZE_KEY, type SeriesLike, type WindowOptions, type Windows } from './data/series.js';
