@@ -35,3 +35,7 @@ export type { OptimizerOptions } from './optim.js';
 export type { HasLr } from './schedulers.js';
 export type { Backend, IOBuffers } from './backend.js';
 export { checkLossSpec } from './model.js';
+export { predict, type EvaluateOptions } from './train.js';
+export { METRICS, MetricAccumulator, checkMetrics, lengthsMask, type MetricName, type MetricBatchOptions } from './metrics.js';
+export { tensor, type Nested, type TensorOptions } from './data/tensor.js';
+export { windows, standardize, Standardizer, STANDARDIZE_KEY, type SeriesLike, type WindowOptions, type Windows } from './data/series.js';
