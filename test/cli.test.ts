@@ -7,8 +7,11 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readSafetensors } from '../src/safetensors.js';
+
+// Each test spawns processes; on a loaded machine (2 cores shared) they take far longer than vitest's 5 s default.
+vi.setConfig({ testTimeout: 120_000 });
 
 const CLI = resolve(import.meta.dirname, '..', 'dist', 'src', 'cli', 'index.js');
 const BACKENDS = ['wasm', 'js'] as const;
