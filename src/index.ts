@@ -40,3 +40,6 @@ export type { ModelRecipe, GradflowRow, AddingProgress, CharStepInfo } from './e
 export type { Backend, IOBuffers } from './backend.js';
 export { checkLossSpec } from './model.js';
 export type { ProgressStatus } from './progress.js';
+export { BpttError } from './errors.js';
+export { checkModelSize, MAX_LAYERS, MAX_SIZE, MAX_MEMORY_BYTES, MAX_THREADS } from './limits.js';
+export { MAX_TENSORS } from './safetensors.js';
