@@ -85,7 +85,7 @@ class ParallelBackend implements Backend {
         worker = new Worker(workerUrl(), { workerData: { memory: this.arena.memory, module, ctrl, scratch } });
         worker.unref();
         ready.push(new Promise((resolve, reject) => {
-          worker!.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(String(m)))));
+          worker!.once('message', (m) => (m === 'ready' ? resolve() : reject(new BpttError(`bptt-wasm: a worker thread failed to start: ${String(m)}`, 'createModel'))));
           worker!.once('error', reject);
         }));
       }

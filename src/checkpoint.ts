@@ -78,7 +78,7 @@ export function torchConfig(model: Model): Record<string, unknown> {
 export function checkpointBytes(model: Model, opts: SaveCheckpointOptions = {}): Uint8Array {
   opts = normalizeOptions<SaveCheckpointOptions>('saveCheckpoint', 'options', opts, ['optimizer', 'scheduler', 'metadata']);
   if (!model || typeof model.stateDict !== 'function') fail(`saveCheckpoint: expected a model from createModel, got ${show(model)}`, 'saveCheckpoint');
-  const extra = opts.metadata ?? {};
+  const extra = opts.metadata === undefined ? {} : opts.metadata;
   if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) {
     fail(`saveCheckpoint: metadata must be an object of strings, got ${show(extra)}`, 'saveCheckpoint');
   }

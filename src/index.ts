@@ -39,3 +39,6 @@ export { predict, type EvaluateOptions } from './train.js';
 export { METRICS, MetricAccumulator, checkMetrics, lengthsMask, type MetricName, type MetricBatchOptions } from './metrics.js';
 export { tensor, type Nested, type TensorOptions } from './data/tensor.js';
 export { windows, standardize, Standardizer, STANDARDIZE_KEY, type SeriesLike, type WindowOptions, type Windows } from './data/series.js';
+export { BpttError } from './errors.js';
+export { checkModelSize, MAX_LAYERS, MAX_SIZE, MAX_MEMORY_BYTES, MAX_THREADS } from './limits.js';
+export { MAX_TENSORS } from './safetensors.js';

@@ -8,6 +8,8 @@ import { fail, show } from './errors.js';
 /** Bounds on each dimension (far above any RNN that trains in 2 GiB, far below 2^31). */
 export const MAX_LAYERS = 1024;
 export const MAX_SIZE = 1 << 20;
+/** Worker threads per model (each is an OS thread with its own Wasm instance). */
+export const MAX_THREADS = 64;
 /** The Wasm memory's maximum (2 GiB, backend-wasm.ts); the JS backend keeps the same bound. */
 export const MAX_MEMORY_BYTES = 2 ** 31;
 /** parameters + gradients + up to 3 optimizer state regions must fit beside the activations */

@@ -8,7 +8,7 @@ import type { WasmBuild } from './backend-wasm.js';
 import {
   checkFinite, checkFinitePositive, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, shapeStr, show, type TensorLike,
 } from './errors.js';
-import { checkModelSize } from './limits.js';
+import { checkModelSize, MAX_THREADS } from './limits.js';
 import { initParams, resolveInit, type InitSpec } from './init.js';
 import { buildLayout, type CellKind, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
 
@@ -141,6 +141,7 @@ export function resolveOptions(opts: CreateModelOptions): {
   };
   const wasmBuild = opts.wasmBuild === undefined ? undefined : checkOneOf('wasmBuild', opts.wasmBuild, ['simd', 'relaxed'] as const);
   const threads = checkPositiveInt('threads', opts.threads ?? 1);
+  if (threads > MAX_THREADS) fail(`createModel: threads must be at most ${MAX_THREADS}, got ${threads}`, 'createModel');
   if (threads > 1 && backend !== 'wasm') fail(`threads applies to backend 'wasm' only; got threads ${threads} with backend '${backend}'`);
   return { options, config, threads, wasmBuild };
 }

@@ -175,8 +175,8 @@ export abstract class Optimizer {
   /** Restore a stateDict() (step count, lr, hyperparameters and state, as torch's load_state_dict). */
   loadStateDict(s: OptimizerState): void {
     if (!s || typeof s !== 'object') optError(this.kind, 'loadStateDict: expected an object from stateDict()');
-    if (s.kind !== this.kind) optError(this.kind, `loadStateDict: state is for optimizer '${s.kind}', this is '${this.kind}'`);
-    if (!Number.isInteger(s.step) || s.step < 0) optError(this.kind, `loadStateDict: step must be an integer >= 0, got ${s.step}`);
+    if (s.kind !== this.kind) optError(this.kind, `loadStateDict: state is for optimizer '${typeof s.kind === 'string' ? s.kind : show(s.kind)}', this is '${this.kind}'`);
+    if (!Number.isInteger(s.step) || s.step < 0) optError(this.kind, `loadStateDict: step must be an integer >= 0, got ${show(s.step)}`);
     const n = this.model.layout.numParams;
     // Validate everything (on a scratch copy of the options) before changing anything.
     const before = { ...this.options };

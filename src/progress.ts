@@ -5,6 +5,7 @@
 
 import { clearLine, cursorTo } from 'node:readline';
 import { MultiBar } from 'cli-progress';
+import { BpttError } from './errors.js';
 
 /** Where progress goes: any writable text stream (process.stderr by default); no Node types in the public API. */
 export interface ProgressStream {
@@ -137,13 +138,13 @@ export class Progress<V extends ProgressValues = ProgressValues> {
     this.stream = opts.stream ?? process.stderr;
     this.tty = opts.tty ?? Boolean(this.stream.isTTY);
     const le = opts.logEvery ?? (opts.logSeconds !== undefined ? Infinity : 100);
-    if (!((Number.isInteger(le) && le >= 1) || le === Infinity)) throw new Error(`bptt-wasm: progress.logEvery must be an integer >= 1 or Infinity, got ${le}`);
+    if (!((Number.isInteger(le) && le >= 1) || le === Infinity)) throw new BpttError(`bptt-wasm: progress.logEvery must be an integer >= 1 or Infinity, got ${le}`);
     this.logEvery = le;
     const ls = opts.logSeconds ?? Infinity;
-    if (!(ls > 0)) throw new Error(`bptt-wasm: progress.logSeconds must be > 0, got ${ls}`);
+    if (!(ls > 0)) throw new BpttError(`bptt-wasm: progress.logSeconds must be > 0, got ${ls}`);
     this.logMs = ls * 1000;
     const w = opts.lossSmoothing ?? 1;
-    if (!(w > 0 && w <= 1)) throw new Error(`bptt-wasm: progress.lossSmoothing must be in (0, 1], got ${w}`);
+    if (!(w > 0 && w <= 1)) throw new BpttError(`bptt-wasm: progress.lossSmoothing must be in (0, 1], got ${w}`);
     this.smoothing = w;
     this.label = opts.label ?? 'train';
     this.fields = opts.fields ?? (defaultFields as (s: ProgressStatus<V>) => string[]);

@@ -7,7 +7,7 @@
 // each step derives the new lr from the current one, so numbers match torch's to the
 // last bit of a double, and an lr changed by hand in between is respected as torch does.
 
-import { BpttError } from './errors.js';
+import { BpttError, show } from './errors.js';
 
 export interface HasLr {
   lr: number;
@@ -52,7 +52,9 @@ export abstract class LRScheduler {
   }
 
   loadStateDict(s: SchedulerState): void {
-    if (s.kind !== this.kind) throw new BpttError(`scheduler: state is for ${s.kind}, this is ${this.kind}`);
+    if (s === null || typeof s !== 'object') throw new BpttError(`scheduler: loadStateDict expects an object from stateDict(), got ${show(s)}`, 'scheduler');
+    if (s.kind !== this.kind) throw new BpttError(`scheduler: state is for ${typeof s.kind === 'string' ? s.kind : show(s.kind)}, this is ${this.kind}`);
+    if (!Number.isSafeInteger(s.lastEpoch)) throw new BpttError(`scheduler: lastEpoch must be an integer, got ${show(s.lastEpoch)}`, 'scheduler');
     this.lastEpoch = s.lastEpoch;
     this.baseLr = s.baseLr;
   }
@@ -194,7 +196,9 @@ export class ReduceLROnPlateau {
   }
 
   loadStateDict(s: SchedulerState): void {
-    if (s.kind !== this.kind) throw new BpttError(`scheduler: state is for ${s.kind}, this is ${this.kind}`);
+    if (s === null || typeof s !== 'object') throw new BpttError(`scheduler: loadStateDict expects an object from stateDict(), got ${show(s)}`, 'scheduler');
+    if (s.kind !== this.kind) throw new BpttError(`scheduler: state is for ${typeof s.kind === 'string' ? s.kind : show(s.kind)}, this is ${this.kind}`);
+    if (!Number.isSafeInteger(s.lastEpoch)) throw new BpttError(`scheduler: lastEpoch must be an integer, got ${show(s.lastEpoch)}`, 'scheduler');
     this.lastEpoch = s.lastEpoch;
     // JSON turns the initial +-Infinity into null
     this.best = typeof s.best === 'number' ? s.best : this.mode === 'min' ? Infinity : -Infinity;

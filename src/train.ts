@@ -10,7 +10,7 @@
 //     r = model.lossAndGrad({ x: x[t0:t0+k], target: ..., h0: state.h, c0: state.c })
 //     clip; optimizer.step(); state = { h: r.hN, c: r.cN }
 
-import { NonfiniteError, checkFinitePositive, checkOneOf, fail, normalizeOptions, show, type TensorLike } from './errors.js';
+import { NonfiniteError, checkFinitePositive, checkOneOf, fail, normalizeOptions, shapeStr, show, type TensorLike } from './errors.js';
 import { checkLossSpec, clipGradNorm, clipGradValue, nonfiniteTensors, type LossSpec, type Model, type Tensor } from './model.js';
 import { checkMetrics, formatMetrics, MetricAccumulator, type MetricName } from './metrics.js';
 import { Adam, type Optimizer } from './optim.js';
@@ -147,7 +147,8 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
 type TargetLayout = { hasTime: boolean; width: number; int: boolean };
 
 function targetLayout(target: TensorLike, loss: LossSpec, T: number, N: number, what: string): TargetLayout {
-  checkLossSpec(loss);
+  loss = checkLossSpec(loss);
+  if (!isTensor(target)) fail(`${what}: target must be a tensor { shape, data }, got ${show(target)}`, what);
   const s = target.shape;
   if (loss.kind === 'mse') {
     if (s.length === 3 && s[0] === T && s[1] === N) return { hasTime: true, width: s[2], int: false };
@@ -219,7 +220,18 @@ class DataView3 {
 // Losses without gradients (validation), in double precision
 
 /** Loss of an output [T, B, O] against a target, as the model's loss would compute it. */
+/** { shape: number[], data: array-like }, checked before use (bad input is an error, not a TypeError). */
+function isTensor(t: unknown): t is TensorLike {
+  return t !== null && typeof t === 'object' && Array.isArray((t as TensorLike).shape) && (t as TensorLike).data != null &&
+    typeof (t as TensorLike).data.length === 'number';
+}
+
 export function lossValue(output: Tensor, target: TensorLike, loss: LossSpec): number {
+  if (!isTensor(output) || output.shape.length !== 3 || !output.shape.every((d) => Number.isSafeInteger(d) && d >= 1) ||
+    output.data.length !== output.shape[0] * output.shape[1] * output.shape[2]) {
+    fail(`lossValue: output must be a tensor [T, B, O] with T * B * O values, got ${show(output)}`, 'lossValue');
+  }
+  loss = checkLossSpec(loss);
   const [T, B, O] = output.shape;
   const y = output.data;
   const t0 = loss.lastStepOnly ? T - 1 : 0;
@@ -692,9 +704,10 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
 export function step(model: Model, x: TensorLike, state?: RecurrentState): { output: Tensor; state: RecurrentState } {
   const I = model.config.inputSize;
   let B: number;
-  if (x?.shape?.length === 2) B = x.shape[0];
-  else if (x?.shape?.length === 3 && x.shape[0] === 1) B = x.shape[1];
-  else fail(`step: x must have shape [B, ${I}] (or [1, B, ${I}]), got ${x?.shape ? `[${x.shape.join(', ')}]` : String(x)}`);
+  const shape = isTensor(x) ? x.shape : null;
+  if (shape?.length === 2) B = shape[0];
+  else if (shape?.length === 3 && shape[0] === 1) B = shape[1];
+  else fail(`step: x must have shape [B, ${I}] (or [1, B, ${I}]), got ${shape ? shapeStr(shape) : show(x)}`, 'step');
   // the state forward() takes as { h0, c0 } is accepted here too
   if (state !== undefined) state = normalizeOptions<RecurrentState>('step', 'state', state, ['h', 'c'], { aliases: { h0: 'h', c0: 'c' } });
   const r = model.forward({ shape: [1, B, I], data: x.data }, state ? { h0: state.h, c0: state.c } : {});
