@@ -13,3 +13,4 @@ export { gru_forward_step, gru_backward_step } from "./gru";
 export { mse_loss, ce_loss } from "./loss";
 export { fill, sum_squares, scale, clamp_abs, add_to } from "./elementwise";
 export { sgd_step, adam_step, rmsprop_step, adagrad_step } from "./optim";
+export { limit_madd, limit_mul_add, limit_flops_per_iter } from "./limit";
