@@ -61,26 +61,31 @@ function min_i32(a: i32, b: i32): i32 {
 }
 
 // ---------------------------------------------------------------------------
-// Micro-kernel variants. A variant is a tile shape (rows MR, columns 8 or 16,
-// k-unroll 1 or 2) and, in the relaxed build, FMA (relaxed_madd) or separate
-// mul+add. Ids: shape + NSHAPES * (fused ? 0 : 1) in the relaxed build, the shape
-// alone in the plain build (which has no FMA).
+// Micro-kernel variants. A variant is a tile shape (MR rows, 8 or 16 columns; A values
+// broadcast by a load each, or "s": one vector load of 4 rows and lane shuffles) and, in
+// the relaxed build, FMA (relaxed_madd) or separate mul+add. Ids: shape + NSHAPES *
+// (fused ? 0 : 1) in the relaxed build, the shape alone in the plain build (no FMA).
+//
+// Why shapes matter on V8: TurboFan issues all of a k-step's loads before its
+// multiply-adds, so a tile needs accumulators + loaded values <= 15 xmm registers or it
+// spills (4x8: 8 + 6; 6x8 with broadcast loads: 12 + 8, spills; 5x8s: 10 + 4).
 
 const NSHAPES = 9;
+const SHAPE_4X8 = 0, SHAPE_4X8S = 1, SHAPE_5X8S = 2; // (ids of the FMA variants in the relaxed build)
 const FUSED: bool = ASC_FEATURE_RELAXED_SIMD;
 
-/** MR | cols << 8 | unroll << 16 of a tile shape. */
+/** MR | cols << 8 | shuffled << 16 of a tile shape. */
 function shape_info(shape: i32): i32 {
   switch (shape) {
-    case 0: return 4 | 8 << 8 | 1 << 16;
-    case 1: return 6 | 8 << 8 | 1 << 16;
-    case 2: return 8 | 8 << 8 | 1 << 16;
-    case 3: return 4 | 16 << 8 | 1 << 16;
-    case 4: return 3 | 16 << 8 | 1 << 16;
-    case 5: return 3 | 8 << 8 | 1 << 16;
-    case 6: return 4 | 8 << 8 | 2 << 16;
-    case 7: return 6 | 8 << 8 | 2 << 16;
-    default: return 5 | 8 << 8 | 1 << 16;
+    case 0: return 4 | 8 << 8 | 0 << 16;
+    case 1: return 4 | 8 << 8 | 1 << 16;
+    case 2: return 5 | 8 << 8 | 1 << 16;
+    case 3: return 6 | 8 << 8 | 1 << 16;
+    case 4: return 8 | 8 << 8 | 1 << 16;
+    case 5: return 2 | 16 << 8 | 0 << 16;
+    case 6: return 6 | 8 << 8 | 0 << 16;
+    case 7: return 4 | 16 << 8 | 0 << 16;
+    default: return 2 | 8 << 8 | 0 << 16;
   }
 }
 
@@ -90,8 +95,8 @@ export function gemm_variant_count(): i32 {
 }
 
 /**
- * A variant's description: MR | cols << 8 | unroll << 16 | fused << 24
- * (e.g. 6x8, unroll 1, FMA = 0x01010806). -1 for an unknown id.
+ * A variant's description: MR | cols << 8 | shuffled << 16 | fused << 24
+ * (e.g. 5x8s with FMA = 0x01010805). -1 for an unknown id.
  */
 export function gemm_variant_info(v: i32): i32 {
   if (v < 0 || v >= gemm_variant_count()) return -1;
@@ -133,11 +138,16 @@ export function gemm_variant(op: i32, M: i32, N: i32, K: i32): i32 {
   return rule(op, M, N, K);
 }
 
-/** The default choice, from bench/kernels.mjs measurements (see there). */
+/**
+ * The default choice (bench/kernels.mjs shows every variant against it). With FMA the
+ * loop is bound by loads and latency: 4x8s (one vector load of A per k, lane shuffles:
+ * 3 loads per 8 FMAs) beat 4x8 by 10-25% on the recurrent products, and 5x8s (10
+ * accumulators) is as fast where M is large enough that its 5-row tiles waste little.
+ * Without FMA the separate adds are the bottleneck and the shuffles only add uops: 4x8.
+ */
 function rule(op: i32, M: i32, N: i32, K: i32): i32 {
-  // 4x8 for few rows: a taller tile would multiply padding rows
-  if (M < 12) return 0;
-  return 1;
+  if (!FUSED) return SHAPE_4X8;
+  return op != OP_PACKED_B && M >= 64 ? SHAPE_5X8S : SHAPE_4X8S;
 }
 
 // @ts-ignore: decorator
@@ -159,63 +169,72 @@ function out8(c: usize, v0: v128, v1: v128, nr: i32, overwrite: bool): void {
 }
 
 /**
- * C[mr, nr] (+)= Apanel[kc, MR]^T * Bpanel[kc, 8] with MR (<= 8), the k-unroll U (1, 2)
- * and F (FMA) constants after inlining: each variant function below is one instance.
- * Rows beyond MR are dead code, folded away.
+ * C[mr, nr] (+)= Apanel[kc, MR]^T * Bpanel[kc, 8] with MR (<= 8), S (shuffled
+ * broadcasts, MR >= 4) and F (FMA) constants after inlining: each variant function below
+ * is one instance, rows beyond MR are dead code, folded away.
  */
 // @ts-ignore: decorator
 @inline
 function tile8(
   pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, overwrite: bool,
-  MR: i32, U: i32, F: bool,
+  MR: i32, S: bool, F: bool,
 ): void {
   const z = f32x4.splat(0);
   let c0a = z, c0b = z, c1a = z, c1b = z, c2a = z, c2b = z, c3a = z, c3b = z;
   let c4a = z, c4b = z, c5a = z, c5b = z, c6a = z, c6b = z, c7a = z, c7b = z;
-  let a = z, b0 = z, b1 = z;
+  let a = z, a03 = z, a47 = z, a4 = z, b0 = z, b1 = z;
   const end = pb + (<usize>kc << 5);
-  if (U == 2) {
-    const end2 = pb + (<usize>(kc & ~1) << 5);
-    while (pb < end2) {
-      b0 = v128.load(pb);
-      b1 = v128.load(pb, 16);
-      if (MR > 0) { a = v128.load32_splat(pa); c0a = madd4(a, b0, c0a, F); c0b = madd4(a, b1, c0b, F); }
-      if (MR > 1) { a = v128.load32_splat(pa, 4); c1a = madd4(a, b0, c1a, F); c1b = madd4(a, b1, c1b, F); }
-      if (MR > 2) { a = v128.load32_splat(pa, 8); c2a = madd4(a, b0, c2a, F); c2b = madd4(a, b1, c2b, F); }
-      if (MR > 3) { a = v128.load32_splat(pa, 12); c3a = madd4(a, b0, c3a, F); c3b = madd4(a, b1, c3b, F); }
-      if (MR > 4) { a = v128.load32_splat(pa, 16); c4a = madd4(a, b0, c4a, F); c4b = madd4(a, b1, c4b, F); }
-      if (MR > 5) { a = v128.load32_splat(pa, 20); c5a = madd4(a, b0, c5a, F); c5b = madd4(a, b1, c5b, F); }
-      if (MR > 6) { a = v128.load32_splat(pa, 24); c6a = madd4(a, b0, c6a, F); c6b = madd4(a, b1, c6b, F); }
-      if (MR > 7) { a = v128.load32_splat(pa, 28); c7a = madd4(a, b0, c7a, F); c7b = madd4(a, b1, c7b, F); }
-      pa += <usize>(MR << 2);
-      pb += 32;
-      b0 = v128.load(pb);
-      b1 = v128.load(pb, 16);
-      if (MR > 0) { a = v128.load32_splat(pa); c0a = madd4(a, b0, c0a, F); c0b = madd4(a, b1, c0b, F); }
-      if (MR > 1) { a = v128.load32_splat(pa, 4); c1a = madd4(a, b0, c1a, F); c1b = madd4(a, b1, c1b, F); }
-      if (MR > 2) { a = v128.load32_splat(pa, 8); c2a = madd4(a, b0, c2a, F); c2b = madd4(a, b1, c2b, F); }
-      if (MR > 3) { a = v128.load32_splat(pa, 12); c3a = madd4(a, b0, c3a, F); c3b = madd4(a, b1, c3b, F); }
-      if (MR > 4) { a = v128.load32_splat(pa, 16); c4a = madd4(a, b0, c4a, F); c4b = madd4(a, b1, c4b, F); }
-      if (MR > 5) { a = v128.load32_splat(pa, 20); c5a = madd4(a, b0, c5a, F); c5b = madd4(a, b1, c5b, F); }
-      if (MR > 6) { a = v128.load32_splat(pa, 24); c6a = madd4(a, b0, c6a, F); c6b = madd4(a, b1, c6b, F); }
-      if (MR > 7) { a = v128.load32_splat(pa, 28); c7a = madd4(a, b0, c7a, F); c7b = madd4(a, b1, c7b, F); }
-      pa += <usize>(MR << 2);
-      pb += 32;
-    }
-  }
   while (pb < end) {
-      b0 = v128.load(pb);
-      b1 = v128.load(pb, 16);
-      if (MR > 0) { a = v128.load32_splat(pa); c0a = madd4(a, b0, c0a, F); c0b = madd4(a, b1, c0b, F); }
-      if (MR > 1) { a = v128.load32_splat(pa, 4); c1a = madd4(a, b0, c1a, F); c1b = madd4(a, b1, c1b, F); }
-      if (MR > 2) { a = v128.load32_splat(pa, 8); c2a = madd4(a, b0, c2a, F); c2b = madd4(a, b1, c2b, F); }
-      if (MR > 3) { a = v128.load32_splat(pa, 12); c3a = madd4(a, b0, c3a, F); c3b = madd4(a, b1, c3b, F); }
-      if (MR > 4) { a = v128.load32_splat(pa, 16); c4a = madd4(a, b0, c4a, F); c4b = madd4(a, b1, c4b, F); }
-      if (MR > 5) { a = v128.load32_splat(pa, 20); c5a = madd4(a, b0, c5a, F); c5b = madd4(a, b1, c5b, F); }
-      if (MR > 6) { a = v128.load32_splat(pa, 24); c6a = madd4(a, b0, c6a, F); c6b = madd4(a, b1, c6b, F); }
-      if (MR > 7) { a = v128.load32_splat(pa, 28); c7a = madd4(a, b0, c7a, F); c7b = madd4(a, b1, c7b, F); }
-      pa += <usize>(MR << 2);
-      pb += 32;
+    b0 = v128.load(pb);
+    b1 = v128.load(pb, 16);
+    if (S) {
+      a03 = v128.load(pa);
+      if (MR == 5) a4 = v128.load32_splat(pa, 16);
+      if (MR == 6) a47 = v128.load64_zero(pa, 16);
+      if (MR > 6) a47 = v128.load(pa, 16);
+    }
+    if (MR > 0) {
+      a = S ? f32x4.shuffle(a03, a03, 0, 0, 0, 0) : v128.load32_splat(pa);
+      c0a = madd4(a, b0, c0a, F);
+      c0b = madd4(a, b1, c0b, F);
+    }
+    if (MR > 1) {
+      a = S ? f32x4.shuffle(a03, a03, 1, 1, 1, 1) : v128.load32_splat(pa, 4);
+      c1a = madd4(a, b0, c1a, F);
+      c1b = madd4(a, b1, c1b, F);
+    }
+    if (MR > 2) {
+      a = S ? f32x4.shuffle(a03, a03, 2, 2, 2, 2) : v128.load32_splat(pa, 8);
+      c2a = madd4(a, b0, c2a, F);
+      c2b = madd4(a, b1, c2b, F);
+    }
+    if (MR > 3) {
+      a = S ? f32x4.shuffle(a03, a03, 3, 3, 3, 3) : v128.load32_splat(pa, 12);
+      c3a = madd4(a, b0, c3a, F);
+      c3b = madd4(a, b1, c3b, F);
+    }
+    if (MR > 4) {
+      a = S ? MR == 5 ? a4 : f32x4.shuffle(a47, a47, 0, 0, 0, 0) : v128.load32_splat(pa, 16);
+      c4a = madd4(a, b0, c4a, F);
+      c4b = madd4(a, b1, c4b, F);
+    }
+    if (MR > 5) {
+      a = S ? f32x4.shuffle(a47, a47, 1, 1, 1, 1) : v128.load32_splat(pa, 20);
+      c5a = madd4(a, b0, c5a, F);
+      c5b = madd4(a, b1, c5b, F);
+    }
+    if (MR > 6) {
+      a = S ? f32x4.shuffle(a47, a47, 2, 2, 2, 2) : v128.load32_splat(pa, 24);
+      c6a = madd4(a, b0, c6a, F);
+      c6b = madd4(a, b1, c6b, F);
+    }
+    if (MR > 7) {
+      a = S ? f32x4.shuffle(a47, a47, 3, 3, 3, 3) : v128.load32_splat(pa, 28);
+      c7a = madd4(a, b0, c7a, F);
+      c7b = madd4(a, b1, c7b, F);
+    }
+    pa += <usize>(MR << 2);
+    pb += 32;
   }
   const ldc4 = <usize>ldc << 2;
   out8(c, c0a, c0b, nr, overwrite);
@@ -246,10 +265,34 @@ function tile16(
     b1 = v128.load(pb, 16);
     b2 = v128.load(pb2);
     b3 = v128.load(pb2, 16);
-    if (MR > 0) { a = v128.load32_splat(pa); c0a = madd4(a, b0, c0a, F); c0b = madd4(a, b1, c0b, F); c0c = madd4(a, b2, c0c, F); c0d = madd4(a, b3, c0d, F); }
-    if (MR > 1) { a = v128.load32_splat(pa, 4); c1a = madd4(a, b0, c1a, F); c1b = madd4(a, b1, c1b, F); c1c = madd4(a, b2, c1c, F); c1d = madd4(a, b3, c1d, F); }
-    if (MR > 2) { a = v128.load32_splat(pa, 8); c2a = madd4(a, b0, c2a, F); c2b = madd4(a, b1, c2b, F); c2c = madd4(a, b2, c2c, F); c2d = madd4(a, b3, c2d, F); }
-    if (MR > 3) { a = v128.load32_splat(pa, 12); c3a = madd4(a, b0, c3a, F); c3b = madd4(a, b1, c3b, F); c3c = madd4(a, b2, c3c, F); c3d = madd4(a, b3, c3d, F); }
+    if (MR > 0) {
+      a = v128.load32_splat(pa);
+      c0a = madd4(a, b0, c0a, F);
+      c0b = madd4(a, b1, c0b, F);
+      c0c = madd4(a, b2, c0c, F);
+      c0d = madd4(a, b3, c0d, F);
+    }
+    if (MR > 1) {
+      a = v128.load32_splat(pa, 4);
+      c1a = madd4(a, b0, c1a, F);
+      c1b = madd4(a, b1, c1b, F);
+      c1c = madd4(a, b2, c1c, F);
+      c1d = madd4(a, b3, c1d, F);
+    }
+    if (MR > 2) {
+      a = v128.load32_splat(pa, 8);
+      c2a = madd4(a, b0, c2a, F);
+      c2b = madd4(a, b1, c2b, F);
+      c2c = madd4(a, b2, c2c, F);
+      c2d = madd4(a, b3, c2d, F);
+    }
+    if (MR > 3) {
+      a = v128.load32_splat(pa, 12);
+      c3a = madd4(a, b0, c3a, F);
+      c3b = madd4(a, b1, c3b, F);
+      c3c = madd4(a, b2, c3c, F);
+      c3d = madd4(a, b3, c3d, F);
+    }
     pa += <usize>(MR << 2);
     pb += 32;
     pb2 += 32;
@@ -272,90 +315,90 @@ function tile16(
   }
 }
 
+// One function per variant, out of line: each gets its own register allocation.
 function k4x8_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 4, 1, FUSED);
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 4, false, FUSED);
+}
+function k4x8s_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 4, true, FUSED);
+}
+function k5x8s_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 5, true, FUSED);
+}
+function k6x8s_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 6, true, FUSED);
+}
+function k8x8s_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 8, true, FUSED);
+}
+function k2x16_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile16(pa, pb, kc, c, ldc, mr, nr, ow, 2, FUSED);
 }
 function k6x8_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 6, 1, FUSED);
-}
-function k8x8_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 8, 1, FUSED);
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 6, false, FUSED);
 }
 function k4x16_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
   tile16(pa, pb, kc, c, ldc, mr, nr, ow, 4, FUSED);
 }
-function k3x16_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  tile16(pa, pb, kc, c, ldc, mr, nr, ow, 3, FUSED);
-}
-function k3x8_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 3, 1, FUSED);
-}
-function k4x8u2_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 4, 2, FUSED);
-}
-function k6x8u2_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 6, 2, FUSED);
-}
-function k5x8_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 5, 1, FUSED);
+function k2x8_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 2, false, FUSED);
 }
 function k4x8_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 4, 1, false);
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 4, false, false);
+}
+function k4x8s_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 4, true, false);
+}
+function k5x8s_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 5, true, false);
+}
+function k6x8s_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 6, true, false);
+}
+function k8x8s_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 8, true, false);
+}
+function k2x16_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile16(pa, pb, kc, c, ldc, mr, nr, ow, 2, false);
 }
 function k6x8_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 6, 1, false);
-}
-function k8x8_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 8, 1, false);
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 6, false, false);
 }
 function k4x16_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
   tile16(pa, pb, kc, c, ldc, mr, nr, ow, 4, false);
 }
-function k3x16_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  tile16(pa, pb, kc, c, ldc, mr, nr, ow, 3, false);
-}
-function k3x8_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 3, 1, false);
-}
-function k4x8u2_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 4, 2, false);
-}
-function k6x8u2_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 6, 2, false);
-}
-function k5x8_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 5, 1, false);
+function k2x8_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 2, false, false);
 }
 
 /** Runs variant v on one tile. A 16-wide variant on an 8-wide (last) panel runs its 8-wide sibling. */
 function micro(v: i32, pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
-  const fused = FUSED && v < NSHAPES;
   let shape = v % NSHAPES;
-  if (nr <= 8 && shape == 3) shape = 0;
-  if (nr <= 8 && shape == 4) shape = 5;
-  if (fused) {
+  if (nr <= 8 && shape == 5) shape = 8; // 2x16 on the last panel: 2x8
+  if (nr <= 8 && shape == 7) shape = 0; // 4x16 on the last panel: 4x8
+  if (FUSED && v < NSHAPES) {
     switch (shape) {
       case 0: k4x8_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
-      case 1: k6x8_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
-      case 2: k8x8_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
-      case 3: k4x16_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
-      case 4: k3x16_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
-      case 5: k3x8_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
-      case 6: k4x8u2_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
-      case 7: k6x8u2_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
-      default: k5x8_fma(pa, pb, kc, c, ldc, mr, nr, ow);
+      case 1: k4x8s_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 2: k5x8s_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 3: k6x8s_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 4: k8x8s_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 5: k2x16_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 6: k6x8_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 7: k4x16_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      default: k2x8_fma(pa, pb, kc, c, ldc, mr, nr, ow);
     }
   } else {
     switch (shape) {
       case 0: k4x8_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
-      case 1: k6x8_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
-      case 2: k8x8_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
-      case 3: k4x16_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
-      case 4: k3x16_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
-      case 5: k3x8_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
-      case 6: k4x8u2_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
-      case 7: k6x8u2_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
-      default: k5x8_mul(pa, pb, kc, c, ldc, mr, nr, ow);
+      case 1: k4x8s_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 2: k5x8s_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 3: k6x8s_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 4: k8x8s_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 5: k2x16_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 6: k6x8_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 7: k4x16_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      default: k2x8_mul(pa, pb, kc, c, ldc, mr, nr, ow);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { madd4 } from "./simd";
+import { madd4, mul_add4 } from "./simd";
 
 // The core's Wasm SIMD multiply-add limit, for the benchmarks' 100%: independent
 // multiply-add chains with nothing but registers in the loop. Twelve chains cover
@@ -45,3 +45,25 @@ export function limit_mul_add(n: i32, x: f32): f32 {
   return chains(n, x, false);
 }
 
+
+/**
+ * n iterations of 12 chains acc += x * m, x loaded (from p, 64 bytes, L1): the shape of a
+ * GEMM's mul+add, where only the add is on the chain (the plain build's real limit).
+ */
+export function limit_mul_add_load(n: i32, p: usize, x: f32): f32 {
+  const m = f32x4.splat(x);
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+  let a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+  for (let i = 0; i < n; i++) {
+    const x0 = v128.load(p), x1 = v128.load(p, 16), x2 = v128.load(p, 32), x3 = v128.load(p, 48);
+    a0 = mul_add4(x0, m, a0); a1 = mul_add4(x1, m, a1); a2 = mul_add4(x2, m, a2);
+    a3 = mul_add4(x3, m, a3); a4 = mul_add4(x0, m, a4); a5 = mul_add4(x1, m, a5);
+    a6 = mul_add4(x2, m, a6); a7 = mul_add4(x3, m, a7); a8 = mul_add4(x0, m, a8);
+    a9 = mul_add4(x1, m, a9); a10 = mul_add4(x2, m, a10); a11 = mul_add4(x3, m, a11);
+  }
+  const s = f32x4.add(
+    f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7))),
+    f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11)),
+  );
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 3);
+}
