@@ -28,6 +28,7 @@ const MR_MAX = 8; // most rows of any register tile
 const KC = 256; // depth of a packed block: a B micro-panel is KC*NR*4 = 8 KiB (L1)
 const MC = 64; // rows of a packed A block (rounded down to the tile height): MC*KC*4 = 64 KiB (L2)
 const NC = 256; // columns of a packed B block: KC*NC*4 = 256 KiB (L2/L3)
+const SHALLOW = 128; // depth blocks up to this run the tiles strip by strip (see macro)
 
 // Packing scratch: [A block | B block], one per instance. Several instances may share
 // one memory (worker threads), so the scratch is per instance: the first instance to
@@ -455,6 +456,17 @@ function pack_a_t(packA: usize, A: usize, lda: i32, i0: i32, p0: i32, mc: i32, k
     const mr = min_i32(MR, mc - ir);
     let d = packA + (<usize>(ir * kc) << 2);
     let s = A + ((<usize>p0 * <usize>lda + <usize>(i0 + ir)) << 2);
+    if (mr == MR && (MR == 4 || MR == 5 || MR == 8)) {
+      // full panels of the common heights: straight copies (this is most of tn's packing)
+      for (let k = 0; k < kc; k++) {
+        v128.store(d, v128.load(s));
+        if (MR == 5) store<f32>(d, load<f32>(s, 16), 16);
+        if (MR == 8) v128.store(d, v128.load(s, 16), 16);
+        d += <usize>MR << 2;
+        s += lda4;
+      }
+      continue;
+    }
     for (let k = 0; k < kc; k++) {
       for (let r0 = 0; r0 < MR; r0 += 4) {
         const w = min_i32(4, MR - r0);
@@ -574,13 +586,30 @@ function macro(
         const mc = min_i32(mcBlock, M - ic);
         if (aT) pack_a_t(packA, A, lda, ic, pc, mc, kc, MR);
         else pack_a_n(packA, A, lda, ic, pc, mc, kc, MR);
-        for (let jr = 0; jr < nc; jr += cols) {
-          const pb = bp + (<usize>(jr * kc) << 2);
-          const nr = min_i32(cols, nc - jr);
+        if (kc > SHALLOW) {
+          // BLIS order: one B panel (kc x 8, L1) against every A panel of the block (L2)
+          for (let jr = 0; jr < nc; jr += cols) {
+            const pb = bp + (<usize>(jr * kc) << 2);
+            const nr = min_i32(cols, nc - jr);
+            for (let ir = 0; ir < mc; ir += MR) {
+              const pa = packA + (<usize>(ir * kc) << 2);
+              const c = C + ((<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) << 2);
+              micro(v, pa, pb, kc, c, ldc, min_i32(MR, mc - ir), nr, overwrite);
+            }
+          }
+        } else {
+          // Shallow blocks (the input projections, K = In): little work per tile, so the
+          // stores to C dominate; sweeping one MR-row strip across the whole B block writes
+          // MR sequential streams instead of mc interleaved ones (the B block, kc x nc
+          // <= 128 KiB, is read from L2 either way).
           for (let ir = 0; ir < mc; ir += MR) {
             const pa = packA + (<usize>(ir * kc) << 2);
-            const c = C + ((<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) << 2);
-            micro(v, pa, pb, kc, c, ldc, min_i32(MR, mc - ir), nr, overwrite);
+            const mr = min_i32(MR, mc - ir);
+            for (let jr = 0; jr < nc; jr += cols) {
+              const pb = bp + (<usize>(jr * kc) << 2);
+              const c = C + ((<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) << 2);
+              micro(v, pa, pb, kc, c, ldc, mr, min_i32(cols, nc - jr), overwrite);
+            }
           }
         }
       }

@@ -8,6 +8,7 @@
 //   node bench/kernels.mjs --quick             (fewer rounds)
 //   node bench/kernels.mjs --baseline DIR      (also time DIR/bptt.<build>.wasm's GEMMs, e.g. main's build/)
 //   node bench/kernels.mjs --json FILE         (write the figures)
+//   node bench/kernels.mjs --only tn,packed    (only these entry points)
 
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -36,6 +37,7 @@ const SHAPES = [
   ['tn', 128, 128, 1600, 'W1 dW_hh'],
 ];
 const OP = { packed: 0, nt: 1, tn: 2, nn: 3 };
+const only = opt('--only')?.split(',');
 
 /** Operands for one shape in k's memory, and a function running the product once. */
 function setup(k, [v, M, N, K]) {
@@ -68,7 +70,7 @@ for (const { name, k, base } of builds) {
   const variants = [...Array(nv).keys()];
   const lim = limitCalls(k, name).map((c) => ({ ...c, reps: repsFor(c.call, RUN_MS) }));
   const table = [];
-  for (const shape of SHAPES) {
+  for (const shape of SHAPES.filter((x) => !only || only.includes(x[0]))) {
     const [v, M, N, K, what] = shape;
     const op = OP[v];
     const flops = 2 * M * N * K;
