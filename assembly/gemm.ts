@@ -140,11 +140,14 @@ export function gemm_variant(op: i32, M: i32, N: i32, K: i32): i32 {
 }
 
 /**
- * The default choice (bench/kernels.mjs shows every variant against it). With FMA the
- * loop is bound by loads and latency: 4x8s (one vector load of A per k, lane shuffles:
- * 3 loads per 8 FMAs) beat 4x8 by 10-25% on the recurrent products, and 5x8s (10
- * accumulators) is as fast where M is large enough that its 5-row tiles waste little.
- * Without FMA the separate adds are the bottleneck and the shuffles only add uops: 4x8.
+ * The default choice, from bench/kernels.mjs (which times every variant against it) on
+ * a Sapphire Rapids core. With FMA the loop is bound by loads and latency: 4x8s (one
+ * vector load of A per k, lane shuffles: 3 loads per 8 FMAs) beats 4x8 by about 10% on
+ * the recurrent products (45.7 vs 41.1 GFLOP/s at 32x1024x256), and 5x8s (10
+ * accumulators) is 2-10% faster again where M is large enough that its 5-row tiles waste
+ * little. Without FMA the separate adds are the bottleneck and the shuffles only add
+ * uops: 4x8 (37.5 GFLOP/s; 4x8s 31.3). A CPU where another variant wins can be served by
+ * set_gemm_variant (e.g. from a timed trial) without a rebuild.
  */
 function rule(op: i32, M: i32, N: i32, K: i32): i32 {
   if (!FUSED) return SHAPE_4X8;
