@@ -2,14 +2,17 @@
 // one-buffer layout turns zero-grad, global-norm clipping and the like into one
 // pass over one region.
 
-import { sq_acc_f64, hsum2 } from "./simd";
+import { sq_acc_f64, hsum2, load_lanes, store_lanes } from "./simd";
+
+// Leftover elements (n not a multiple of 4) go through the same vector formula with
+// lane loads and stores (simd.ts), so every element gets the same math.
 
 /** p[i] = v for i < n. */
 export function fill(p: usize, n: i32, v: f32): void {
   const vv = f32x4.splat(v);
   let i = 0;
   for (; i + 4 <= n; i += 4) v128.store(p + (<usize>i << 2), vv);
-  for (; i < n; i++) store<f32>(p + (<usize>i << 2), v);
+  if (i < n) store_lanes(p + (<usize>i << 2), vv, n - i);
 }
 
 /** sum of p[i]^2 for i < n, accumulated in f64 (global gradient norms). */
@@ -23,12 +26,8 @@ export function sum_squares(p: usize, n: i32): f64 {
     a1 = sq_acc_f64(a1, v128.load(q, 16));
   }
   for (; i + 4 <= n; i += 4) a0 = sq_acc_f64(a0, v128.load(p + (<usize>i << 2)));
-  let s = hsum2(f64x2.add(a0, a1));
-  for (; i < n; i++) {
-    const x = <f64>load<f32>(p + (<usize>i << 2));
-    s += x * x;
-  }
-  return s;
+  if (i < n) a1 = sq_acc_f64(a1, load_lanes(p + (<usize>i << 2), n - i)); // zero lanes add 0
+  return hsum2(f64x2.add(a0, a1));
 }
 
 /** p[i] *= s for i < n. */
@@ -39,9 +38,9 @@ export function scale(p: usize, n: i32, s: f32): void {
     const q = p + (<usize>i << 2);
     v128.store(q, f32x4.mul(v128.load(q), sv));
   }
-  for (; i < n; i++) {
+  if (i < n) {
     const q = p + (<usize>i << 2);
-    store<f32>(q, load<f32>(q) * s);
+    store_lanes(q, f32x4.mul(load_lanes(q, n - i), sv), n - i);
   }
 }
 
@@ -53,9 +52,9 @@ export function clamp_abs(p: usize, n: i32, v: f32): void {
     const q = p + (<usize>i << 2);
     v128.store(q, f32x4.min(f32x4.max(v128.load(q), lo), hi));
   }
-  for (; i < n; i++) {
+  if (i < n) {
     const q = p + (<usize>i << 2);
-    store<f32>(q, min<f32>(max<f32>(load<f32>(q), -v), v));
+    store_lanes(q, f32x4.min(f32x4.max(load_lanes(q, n - i), lo), hi), n - i);
   }
 }
 
@@ -66,8 +65,8 @@ export function add_to(dst: usize, src: usize, n: i32): void {
     const o = <usize>i << 2;
     v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
   }
-  for (; i < n; i++) {
+  if (i < n) {
     const o = <usize>i << 2;
-    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+    store_lanes(dst + o, f32x4.add(load_lanes(dst + o, n - i), load_lanes(src + o, n - i)), n - i);
   }
 }

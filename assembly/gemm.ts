@@ -3,38 +3,41 @@
 //   gemm_nn: C[M,N] (+)= A[M,K]   * B[K,N]
 //   gemm_tn: C[M,N] (+)= A[K,M]^T * B[K,N]   (weight gradients: dW += dG^T X)
 //   gemm_nt: C[M,N] (+)= A[M,K]   * B[N,K]^T (projections: X W^T, PyTorch's W layout)
+//   gemm_packed_b: C (+)= A * B with B packed once by pack_b (the recurrent weights)
 //
 // GotoBLAS/BLIS schedule: A and B are copied ("packed") block by block into a
 // scratch region so that the inner kernel always reads two contiguous streams, whatever
 // the caller's layout and leading dimensions (strides of 4 KiB would otherwise map
-// a whole column strip onto one cache set). The 4x8 register tile keeps eight
-// f32x4 accumulators, one broadcast A value and two B vectors live: 11-12 of the
-// ~15 xmm registers V8 allocates, so nothing spills.
+// a whole column strip onto one cache set). One macro-kernel (`macro`) walks the
+// blocks for every entry point; the register tile it calls is one of several
+// micro-kernel variants (MR x 8 or MR x 16, FMA or mul+add, unrolled or not), because
+// the best one depends on the CPU and on the shape: see gemm_variant below.
 //
 // Fewer than 4 rows of C (batch-1 matrix-vector products) skip packing, which
 // would cost as much as the product itself, and stream B directly; so does an
 // instance without scratch (see set_scratch).
 //
 // Pointers are byte addresses, sizes and leading dimensions are in elements.
-// Nothing outside C's [M, N] window is written; partial tiles go through `tile`.
+// Nothing outside C's [M, N] window is written: partial tiles and short rows are
+// stored with lane stores (simd.ts), after the same multiply-adds as full ones.
 
-import { fma4, hsum4 } from "./simd";
+import { fma4, hsum4, madd4, load_lanes, store_lanes } from "./simd";
 
-const MR = 4; // rows of the register tile
-const NR = 8; // columns of the register tile (two f32x4)
+const NR = 8; // columns of a packed B panel (two f32x4); 16-wide tiles read two panels
+const MR_MAX = 8; // most rows of any register tile
 const KC = 256; // depth of a packed block: a B micro-panel is KC*NR*4 = 8 KiB (L1)
-const MC = 64; // rows of a packed A block: MC*KC*4 = 64 KiB (L2)
+const MC = 64; // rows of a packed A block (rounded down to the tile height): MC*KC*4 = 64 KiB (L2)
 const NC = 256; // columns of a packed B block: KC*NC*4 = 256 KiB (L2/L3)
+const SHALLOW = 128; // depth blocks up to this run the tiles strip by strip (see macro)
 
-// Packing scratch: [A block | B block | partial tile], one per instance. Several
-// instances may share one memory (worker threads), so the scratch is per instance:
-// the first instance to start takes the static one, every other instance has none
-// until set_scratch() hands it a region of its own, and meanwhile runs the unpacked
-// kernels (correct, slower) instead of racing on a shared buffer.
-const A_BYTES: usize = MC * KC * 4; // ceil(mc/4) panels of [kc, 4]
+// Packing scratch: [A block | B block], one per instance. Several instances may share
+// one memory (worker threads), so the scratch is per instance: the first instance to
+// start takes the static one, every other instance has none until set_scratch() hands
+// it a region of its own, and meanwhile runs the unpacked kernels (correct, slower)
+// instead of racing on a shared buffer.
+const A_BYTES: usize = MC * KC * 4; // ceil(mc/MR) panels of [kc, MR]
 const B_BYTES: usize = KC * NC * 4; // ceil(nc/8) panels of [kc, 8]
-const TILE_BYTES: usize = MR * NR * 4; // [4, 8] spill for partial tiles
-const SCRATCH_BYTES: usize = A_BYTES + B_BYTES + TILE_BYTES;
+const SCRATCH_BYTES: usize = A_BYTES + B_BYTES;
 const staticScratch: usize = memory.data(<i32>SCRATCH_BYTES, 64);
 const claim: usize = memory.data(4, 4);
 let scratch: usize = atomic.cmpxchg<i32>(claim, 0, 1) == 0 ? staticScratch : 0;
@@ -59,74 +62,425 @@ function min_i32(a: i32, b: i32): i32 {
 }
 
 // ---------------------------------------------------------------------------
-// Packing. Panels are zero-padded to full MR / NR width so the kernel never
-// branches on tails; padded lanes land in accumulators that are never stored.
+// Micro-kernel variants. A variant is a tile shape (MR rows, 8 or 16 columns; A values
+// broadcast by a load each, or "s": one vector load of 4 rows and lane shuffles) and, in
+// the relaxed build, FMA (relaxed_madd) or separate mul+add. Ids: shape + NSHAPES *
+// (fused ? 0 : 1) in the relaxed build, the shape alone in the plain build (no FMA).
+//
+// Why shapes matter on V8: TurboFan issues all of a k-step's loads before its
+// multiply-adds, so a tile needs accumulators + loaded values <= 15 xmm registers or it
+// spills (4x8: 8 + 6; 6x8 with broadcast loads: 12 + 8, spills; 5x8s: 10 + 4).
 
-/** A block [mc, kc] from row-major A[M, K] (nn, nt): 4x4 transposes. */
-function pack_a_n(packA: usize, A: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32): void {
+const NSHAPES = 9;
+const SHAPE_4X8 = 0, SHAPE_4X8S = 1, SHAPE_5X8S = 2; // (ids of the FMA variants in the relaxed build)
+const FUSED: bool = ASC_FEATURE_RELAXED_SIMD;
+
+/** MR | cols << 8 | shuffled << 16 of a tile shape. */
+function shape_info(shape: i32): i32 {
+  switch (shape) {
+    case 0: return 4 | 8 << 8 | 0 << 16;
+    case 1: return 4 | 8 << 8 | 1 << 16;
+    case 2: return 5 | 8 << 8 | 1 << 16;
+    case 3: return 6 | 8 << 8 | 1 << 16;
+    case 4: return 8 | 8 << 8 | 1 << 16;
+    case 5: return 2 | 16 << 8 | 0 << 16;
+    case 6: return 6 | 8 << 8 | 0 << 16;
+    case 7: return 4 | 16 << 8 | 0 << 16;
+    default: return 2 | 8 << 8 | 0 << 16;
+  }
+}
+
+/** Number of micro-kernel variants in this build. */
+export function gemm_variant_count(): i32 {
+  return FUSED ? 2 * NSHAPES : NSHAPES;
+}
+
+/**
+ * A variant's description: MR | cols << 8 | shuffled << 16 | fused << 24
+ * (e.g. 5x8s with FMA = 0x01010805). -1 for an unknown id.
+ */
+export function gemm_variant_info(v: i32): i32 {
+  if (v < 0 || v >= gemm_variant_count()) return -1;
+  const fused = FUSED && v < NSHAPES;
+  return shape_info(v % NSHAPES) | (fused ? 1 << 24 : 0);
+}
+
+// The entry points whose variant can be chosen (each has its own typical shape).
+const OP_PACKED_B = 0; // per-step recurrent product h W_hh^T (and dh W_hh)
+const OP_NT = 1; // all-timestep input projection X W_ih^T, output layer
+const OP_TN = 2; // weight gradients dG^T X
+const OP_NN = 3; // input gradients dG W_ih
+const NOPS = 4;
+
+// The chosen variant per entry point, +1 (0 = the built-in rule). It lives in the
+// static data, not in a global, so that every instance over one memory (the worker
+// threads) runs what the main thread chose.
+const choice: usize = memory.data(NOPS * 4, 4);
+
+/**
+ * Makes entry point `op` (0 gemm_packed_b, 1 gemm_nt, 2 gemm_tn, 3 gemm_nn) use
+ * micro-kernel variant v for every shape; v = -1 restores the built-in rule.
+ * Returns 0, or -1 (nothing changed) for an unknown op or variant.
+ */
+export function set_gemm_variant(op: i32, v: i32): i32 {
+  if (op < 0 || op >= NOPS || v < -1 || v >= gemm_variant_count()) return -1;
+  atomic.store<i32>(choice + (<usize>op << 2), v + 1);
+  return 0;
+}
+
+/**
+ * The variant entry point `op` runs for an [M, N, K] product: the one set by
+ * set_gemm_variant, else the built-in rule. (Products of fewer than 4 rows, and
+ * instances without scratch, bypass the tiles altogether.)
+ */
+export function gemm_variant(op: i32, M: i32, N: i32, K: i32): i32 {
+  const set = op >= 0 && op < NOPS ? atomic.load<i32>(choice + (<usize>op << 2)) : 0;
+  if (set > 0) return set - 1;
+  return rule(op, M, N, K);
+}
+
+/**
+ * The default choice, from bench/kernels.mjs (which times every variant against it) on
+ * a Sapphire Rapids core. With FMA the loop is bound by loads and latency: 4x8s (one
+ * vector load of A per k, lane shuffles: 3 loads per 8 FMAs) beats 4x8 by about 10% on
+ * the recurrent products (45.7 vs 41.1 GFLOP/s at 32x1024x256), and 5x8s (10
+ * accumulators) is 2-10% faster again where M is large enough that its 5-row tiles waste
+ * little. Without FMA the separate adds are the bottleneck and the shuffles only add
+ * uops: 4x8 (37.5 GFLOP/s; 4x8s 31.3). A CPU where another variant wins can be served by
+ * set_gemm_variant (e.g. from a timed trial) without a rebuild.
+ */
+function rule(op: i32, M: i32, N: i32, K: i32): i32 {
+  if (!FUSED) return SHAPE_4X8;
+  return op != OP_PACKED_B && M >= 64 ? SHAPE_5X8S : SHAPE_4X8S;
+}
+
+// @ts-ignore: decorator
+@inline
+function out4(p: usize, v: v128, lanes: i32, overwrite: bool): void {
+  if (lanes >= 4) {
+    v128.store(p, overwrite ? v : f32x4.add(v128.load(p), v));
+  } else if (lanes > 0) {
+    store_lanes(p, overwrite ? v : f32x4.add(load_lanes(p, lanes), v), lanes);
+  }
+}
+
+/** Stores (or adds) one tile row of 8: the first nr columns, nothing past them. */
+// @ts-ignore: decorator
+@inline
+function out8(c: usize, v0: v128, v1: v128, nr: i32, overwrite: bool): void {
+  out4(c, v0, nr, overwrite);
+  out4(c + 16, v1, nr - 4, overwrite);
+}
+
+/**
+ * C[mr, nr] (+)= Apanel[kc, MR]^T * Bpanel[kc, 8] with MR (<= 8), S (shuffled
+ * broadcasts, MR >= 4) and F (FMA) constants after inlining: each variant function below
+ * is one instance, rows beyond MR are dead code, folded away.
+ */
+// @ts-ignore: decorator
+@inline
+function tile8(
+  pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, overwrite: bool,
+  MR: i32, S: bool, F: bool,
+): void {
+  const z = f32x4.splat(0);
+  let c0a = z, c0b = z, c1a = z, c1b = z, c2a = z, c2b = z, c3a = z, c3b = z;
+  let c4a = z, c4b = z, c5a = z, c5b = z, c6a = z, c6b = z, c7a = z, c7b = z;
+  let a = z, a03 = z, a47 = z, a4 = z, b0 = z, b1 = z;
+  const end = pb + (<usize>kc << 5);
+  while (pb < end) {
+    b0 = v128.load(pb);
+    b1 = v128.load(pb, 16);
+    if (S) {
+      a03 = v128.load(pa);
+      if (MR == 5) a4 = v128.load32_splat(pa, 16);
+      if (MR == 6) a47 = v128.load64_zero(pa, 16);
+      if (MR > 6) a47 = v128.load(pa, 16);
+    }
+    if (MR > 0) {
+      a = S ? f32x4.shuffle(a03, a03, 0, 0, 0, 0) : v128.load32_splat(pa);
+      c0a = madd4(a, b0, c0a, F);
+      c0b = madd4(a, b1, c0b, F);
+    }
+    if (MR > 1) {
+      a = S ? f32x4.shuffle(a03, a03, 1, 1, 1, 1) : v128.load32_splat(pa, 4);
+      c1a = madd4(a, b0, c1a, F);
+      c1b = madd4(a, b1, c1b, F);
+    }
+    if (MR > 2) {
+      a = S ? f32x4.shuffle(a03, a03, 2, 2, 2, 2) : v128.load32_splat(pa, 8);
+      c2a = madd4(a, b0, c2a, F);
+      c2b = madd4(a, b1, c2b, F);
+    }
+    if (MR > 3) {
+      a = S ? f32x4.shuffle(a03, a03, 3, 3, 3, 3) : v128.load32_splat(pa, 12);
+      c3a = madd4(a, b0, c3a, F);
+      c3b = madd4(a, b1, c3b, F);
+    }
+    if (MR > 4) {
+      a = S ? MR == 5 ? a4 : f32x4.shuffle(a47, a47, 0, 0, 0, 0) : v128.load32_splat(pa, 16);
+      c4a = madd4(a, b0, c4a, F);
+      c4b = madd4(a, b1, c4b, F);
+    }
+    if (MR > 5) {
+      a = S ? f32x4.shuffle(a47, a47, 1, 1, 1, 1) : v128.load32_splat(pa, 20);
+      c5a = madd4(a, b0, c5a, F);
+      c5b = madd4(a, b1, c5b, F);
+    }
+    if (MR > 6) {
+      a = S ? f32x4.shuffle(a47, a47, 2, 2, 2, 2) : v128.load32_splat(pa, 24);
+      c6a = madd4(a, b0, c6a, F);
+      c6b = madd4(a, b1, c6b, F);
+    }
+    if (MR > 7) {
+      a = S ? f32x4.shuffle(a47, a47, 3, 3, 3, 3) : v128.load32_splat(pa, 28);
+      c7a = madd4(a, b0, c7a, F);
+      c7b = madd4(a, b1, c7b, F);
+    }
+    pa += <usize>(MR << 2);
+    pb += 32;
+  }
+  const ldc4 = <usize>ldc << 2;
+  out8(c, c0a, c0b, nr, overwrite);
+  if (MR > 1 && mr > 1) out8(c + ldc4, c1a, c1b, nr, overwrite);
+  if (MR > 2 && mr > 2) out8(c + 2 * ldc4, c2a, c2b, nr, overwrite);
+  if (MR > 3 && mr > 3) out8(c + 3 * ldc4, c3a, c3b, nr, overwrite);
+  if (MR > 4 && mr > 4) out8(c + 4 * ldc4, c4a, c4b, nr, overwrite);
+  if (MR > 5 && mr > 5) out8(c + 5 * ldc4, c5a, c5b, nr, overwrite);
+  if (MR > 6 && mr > 6) out8(c + 6 * ldc4, c6a, c6b, nr, overwrite);
+  if (MR > 7 && mr > 7) out8(c + 7 * ldc4, c7a, c7b, nr, overwrite);
+}
+
+/** As tile8 for 16 columns (MR <= 4): the panel at pb and the next one (kc*8 floats on). */
+// @ts-ignore: decorator
+@inline
+function tile16(
+  pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, overwrite: bool,
+  MR: i32, F: bool,
+): void {
+  const z = f32x4.splat(0);
+  let c0a = z, c0b = z, c0c = z, c0d = z, c1a = z, c1b = z, c1c = z, c1d = z;
+  let c2a = z, c2b = z, c2c = z, c2d = z, c3a = z, c3b = z, c3c = z, c3d = z;
+  let a = z, b0 = z, b1 = z, b2 = z, b3 = z;
+  const end = pb + (<usize>kc << 5);
+  let pb2 = end;
+  while (pb < end) {
+    b0 = v128.load(pb);
+    b1 = v128.load(pb, 16);
+    b2 = v128.load(pb2);
+    b3 = v128.load(pb2, 16);
+    if (MR > 0) {
+      a = v128.load32_splat(pa);
+      c0a = madd4(a, b0, c0a, F);
+      c0b = madd4(a, b1, c0b, F);
+      c0c = madd4(a, b2, c0c, F);
+      c0d = madd4(a, b3, c0d, F);
+    }
+    if (MR > 1) {
+      a = v128.load32_splat(pa, 4);
+      c1a = madd4(a, b0, c1a, F);
+      c1b = madd4(a, b1, c1b, F);
+      c1c = madd4(a, b2, c1c, F);
+      c1d = madd4(a, b3, c1d, F);
+    }
+    if (MR > 2) {
+      a = v128.load32_splat(pa, 8);
+      c2a = madd4(a, b0, c2a, F);
+      c2b = madd4(a, b1, c2b, F);
+      c2c = madd4(a, b2, c2c, F);
+      c2d = madd4(a, b3, c2d, F);
+    }
+    if (MR > 3) {
+      a = v128.load32_splat(pa, 12);
+      c3a = madd4(a, b0, c3a, F);
+      c3b = madd4(a, b1, c3b, F);
+      c3c = madd4(a, b2, c3c, F);
+      c3d = madd4(a, b3, c3d, F);
+    }
+    pa += <usize>(MR << 2);
+    pb += 32;
+    pb2 += 32;
+  }
+  const ldc4 = <usize>ldc << 2;
+  const n2 = nr - 8;
+  out8(c, c0a, c0b, nr, overwrite);
+  out8(c + 32, c0c, c0d, n2, overwrite);
+  if (MR > 1 && mr > 1) {
+    out8(c + ldc4, c1a, c1b, nr, overwrite);
+    out8(c + ldc4 + 32, c1c, c1d, n2, overwrite);
+  }
+  if (MR > 2 && mr > 2) {
+    out8(c + 2 * ldc4, c2a, c2b, nr, overwrite);
+    out8(c + 2 * ldc4 + 32, c2c, c2d, n2, overwrite);
+  }
+  if (MR > 3 && mr > 3) {
+    out8(c + 3 * ldc4, c3a, c3b, nr, overwrite);
+    out8(c + 3 * ldc4 + 32, c3c, c3d, n2, overwrite);
+  }
+}
+
+// One function per variant, out of line: each gets its own register allocation.
+function k4x8_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 4, false, FUSED);
+}
+function k4x8s_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 4, true, FUSED);
+}
+function k5x8s_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 5, true, FUSED);
+}
+function k6x8s_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 6, true, FUSED);
+}
+function k8x8s_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 8, true, FUSED);
+}
+function k2x16_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile16(pa, pb, kc, c, ldc, mr, nr, ow, 2, FUSED);
+}
+function k6x8_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 6, false, FUSED);
+}
+function k4x16_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile16(pa, pb, kc, c, ldc, mr, nr, ow, 4, FUSED);
+}
+function k2x8_fma(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 2, false, FUSED);
+}
+function k4x8_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 4, false, false);
+}
+function k4x8s_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 4, true, false);
+}
+function k5x8s_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 5, true, false);
+}
+function k6x8s_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 6, true, false);
+}
+function k8x8s_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 8, true, false);
+}
+function k2x16_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile16(pa, pb, kc, c, ldc, mr, nr, ow, 2, false);
+}
+function k6x8_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 6, false, false);
+}
+function k4x16_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile16(pa, pb, kc, c, ldc, mr, nr, ow, 4, false);
+}
+function k2x8_mul(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  tile8(pa, pb, kc, c, ldc, mr, nr, ow, 2, false, false);
+}
+
+/** Runs variant v on one tile. A 16-wide variant on an 8-wide (last) panel runs its 8-wide sibling. */
+function micro(v: i32, pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool): void {
+  let shape = v % NSHAPES;
+  if (nr <= 8 && shape == 5) shape = 8; // 2x16 on the last panel: 2x8
+  if (nr <= 8 && shape == 7) shape = 0; // 4x16 on the last panel: 4x8
+  if (FUSED && v < NSHAPES) {
+    switch (shape) {
+      case 0: k4x8_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 1: k4x8s_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 2: k5x8s_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 3: k6x8s_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 4: k8x8s_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 5: k2x16_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 6: k6x8_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 7: k4x16_fma(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      default: k2x8_fma(pa, pb, kc, c, ldc, mr, nr, ow);
+    }
+  } else {
+    switch (shape) {
+      case 0: k4x8_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 1: k4x8s_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 2: k5x8s_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 3: k6x8s_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 4: k8x8s_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 5: k2x16_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 6: k6x8_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      case 7: k4x16_mul(pa, pb, kc, c, ldc, mr, nr, ow); break;
+      default: k2x8_mul(pa, pb, kc, c, ldc, mr, nr, ow);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Packing. Panels are zero-padded to full MR / NR width so the kernels never
+// branch on tails in the k loop; padded lanes land in accumulators that are never stored.
+
+/** A block [mc, kc] from row-major A[M, K] (nn, nt) as panels [kc, MR]: 4x4 transposes. */
+function pack_a_n(packA: usize, A: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32, MR: i32): void {
   const lda4 = <usize>lda << 2;
+  const stride = <usize>MR << 2; // bytes per k in a panel
   for (let ir = 0; ir < mc; ir += MR) {
     const mr = min_i32(MR, mc - ir);
     const dst = packA + (<usize>(ir * kc) << 2);
     const src = A + ((<usize>(i0 + ir) * <usize>lda + <usize>p0) << 2);
-    if (mr == MR) {
+    for (let r0 = 0; r0 < MR; r0 += 4) {
+      const w = min_i32(4, MR - r0); // panel rows in this group
+      const rows = max(0, min_i32(w, mr - r0)); // of them, rows of A
+      const d0 = dst + (<usize>r0 << 2);
+      const s0 = src + <usize>r0 * lda4;
       let k = 0;
-      for (; k + 4 <= kc; k += 4) {
-        const s = src + (<usize>k << 2);
-        const r0 = v128.load(s);
-        const r1 = v128.load(s + lda4);
-        const r2 = v128.load(s + 2 * lda4);
-        const r3 = v128.load(s + 3 * lda4);
-        const t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5);
-        const t1 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
-        const t2 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
-        const t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
-        const d = dst + (<usize>k << 4);
-        v128.store(d, f32x4.shuffle(t0, t1, 0, 1, 4, 5));
-        v128.store(d, f32x4.shuffle(t0, t1, 2, 3, 6, 7), 16);
-        v128.store(d, f32x4.shuffle(t2, t3, 0, 1, 4, 5), 32);
-        v128.store(d, f32x4.shuffle(t2, t3, 2, 3, 6, 7), 48);
+      if (w == 4 && rows == 4) {
+        for (; k + 4 <= kc; k += 4) {
+          const s = s0 + (<usize>k << 2);
+          const r0v = v128.load(s);
+          const r1v = v128.load(s + lda4);
+          const r2v = v128.load(s + 2 * lda4);
+          const r3v = v128.load(s + 3 * lda4);
+          const t0 = f32x4.shuffle(r0v, r1v, 0, 4, 1, 5);
+          const t1 = f32x4.shuffle(r2v, r3v, 0, 4, 1, 5);
+          const t2 = f32x4.shuffle(r0v, r1v, 2, 6, 3, 7);
+          const t3 = f32x4.shuffle(r2v, r3v, 2, 6, 3, 7);
+          const d = d0 + <usize>k * stride;
+          v128.store(d, f32x4.shuffle(t0, t1, 0, 1, 4, 5));
+          v128.store(d + stride, f32x4.shuffle(t0, t1, 2, 3, 6, 7));
+          v128.store(d + 2 * stride, f32x4.shuffle(t2, t3, 0, 1, 4, 5));
+          v128.store(d + 3 * stride, f32x4.shuffle(t2, t3, 2, 3, 6, 7));
+        }
       }
       for (; k < kc; k++) {
-        const s = src + (<usize>k << 2);
-        const d = dst + (<usize>k << 4);
-        store<f32>(d, load<f32>(s));
-        store<f32>(d, load<f32>(s + lda4), 4);
-        store<f32>(d, load<f32>(s + 2 * lda4), 8);
-        store<f32>(d, load<f32>(s + 3 * lda4), 12);
-      }
-    } else {
-      for (let k = 0; k < kc; k++) {
-        const d = dst + (<usize>k << 4);
-        v128.store(d, f32x4.splat(0));
-        for (let r = 0; r < mr; r++) {
-          store<f32>(d + (<usize>r << 2), load<f32>(src + <usize>r * lda4 + (<usize>k << 2)));
-        }
+        const d = d0 + <usize>k * stride;
+        const s = s0 + (<usize>k << 2);
+        for (let r = 0; r < w; r++) store<f32>(d + (<usize>r << 2), r < rows ? load<f32>(s + <usize>r * lda4) : 0);
       }
     }
   }
 }
 
 /** A block [mc, kc] from A stored as [K, M] (tn): rows of the panel are already contiguous. */
-function pack_a_t(packA: usize, A: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32): void {
+function pack_a_t(packA: usize, A: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32, MR: i32): void {
   const lda4 = <usize>lda << 2;
   for (let ir = 0; ir < mc; ir += MR) {
     const mr = min_i32(MR, mc - ir);
     let d = packA + (<usize>(ir * kc) << 2);
     let s = A + ((<usize>p0 * <usize>lda + <usize>(i0 + ir)) << 2);
-    if (mr == MR) {
+    if (mr == MR && (MR == 4 || MR == 5 || MR == 8)) {
+      // full panels of the common heights: straight copies (this is most of tn's packing)
       for (let k = 0; k < kc; k++) {
         v128.store(d, v128.load(s));
-        d += 16;
+        if (MR == 5) store<f32>(d, load<f32>(s, 16), 16);
+        if (MR == 8) v128.store(d, v128.load(s, 16), 16);
+        d += <usize>MR << 2;
         s += lda4;
       }
-    } else {
-      for (let k = 0; k < kc; k++) {
-        v128.store(d, f32x4.splat(0));
-        for (let r = 0; r < mr; r++) store<f32>(d + (<usize>r << 2), load<f32>(s + (<usize>r << 2)));
-        d += 16;
-        s += lda4;
+      continue;
+    }
+    for (let k = 0; k < kc; k++) {
+      for (let r0 = 0; r0 < MR; r0 += 4) {
+        const w = min_i32(4, MR - r0);
+        const rows = mr - r0;
+        const o = <usize>r0 << 2;
+        // w = panel rows in this group (the last group of MR = 3, 5, 6 is short); padding rows are zeros
+        const v = rows >= 4 ? v128.load(s + o) : rows > 0 ? load_lanes(s + o, rows) : f32x4.splat(0);
+        store_lanes(d + o, v, w);
       }
+      d += <usize>MR << 2;
+      s += lda4;
     }
   }
 }
@@ -203,113 +557,73 @@ function pack_b_t(packB: usize, B: usize, ldb: i32, p0: i32, j0: i32, kc: i32, n
   }
 }
 
+
 // ---------------------------------------------------------------------------
-// The register tile: C[mr, nr] (+)= Apanel[kc, 4]^T * Bpanel[kc, 8].
+// The macro-kernel: every packed product, whatever the layouts.
 
-function kernel_4x8(
-  pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, overwrite: bool, tile: usize,
-): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  const end = pb + (<usize>kc << 5);
-  while (pb < end) {
-    const b0 = v128.load(pb);
-    const b1 = v128.load(pb, 16);
-    let a = v128.load32_splat(pa);
-    c00 = fma4(a, b0, c00);
-    c01 = fma4(a, b1, c01);
-    a = v128.load32_splat(pa, 4);
-    c10 = fma4(a, b0, c10);
-    c11 = fma4(a, b1, c11);
-    a = v128.load32_splat(pa, 8);
-    c20 = fma4(a, b0, c20);
-    c21 = fma4(a, b1, c21);
-    a = v128.load32_splat(pa, 12);
-    c30 = fma4(a, b0, c30);
-    c31 = fma4(a, b1, c31);
-    pa += 16;
-    pb += 32;
-  }
-  const ldc4 = <usize>ldc << 2;
-  if (mr == MR && nr == NR) {
-    const c0 = c, c1 = c + ldc4, c2 = c + 2 * ldc4, c3 = c + 3 * ldc4;
-    if (!overwrite) {
-      c00 = f32x4.add(c00, v128.load(c0));
-      c01 = f32x4.add(c01, v128.load(c0, 16));
-      c10 = f32x4.add(c10, v128.load(c1));
-      c11 = f32x4.add(c11, v128.load(c1, 16));
-      c20 = f32x4.add(c20, v128.load(c2));
-      c21 = f32x4.add(c21, v128.load(c2, 16));
-      c30 = f32x4.add(c30, v128.load(c3));
-      c31 = f32x4.add(c31, v128.load(c3, 16));
-    }
-    v128.store(c0, c00);
-    v128.store(c0, c01, 16);
-    v128.store(c1, c10);
-    v128.store(c1, c11, 16);
-    v128.store(c2, c20);
-    v128.store(c2, c21, 16);
-    v128.store(c3, c30);
-    v128.store(c3, c31, 16);
-  } else {
-    // Partial tile at the bottom/right edge: spill, then copy only the valid part.
-    v128.store(tile, c00);
-    v128.store(tile, c01, 16);
-    v128.store(tile, c10, 32);
-    v128.store(tile, c11, 48);
-    v128.store(tile, c20, 64);
-    v128.store(tile, c21, 80);
-    v128.store(tile, c30, 96);
-    v128.store(tile, c31, 112);
-    for (let r = 0; r < mr; r++) {
-      const t = tile + (<usize>r << 5);
-      const cr = c + <usize>r * ldc4;
-      for (let j = 0; j < nr; j++) {
-        const o = <usize>j << 2;
-        const v = load<f32>(t + o);
-        store<f32>(cr + o, overwrite ? v : load<f32>(cr + o) + v);
-      }
-    }
-  }
-}
+const B_ROWS = 0; // B stored [K, N]: pack_b_n per block
+const B_COLS = 1; // B stored [N, K]: pack_b_t per block
+const B_PACKED = 2; // B packed by pack_b: the blocks in order, no packing here
 
-/** The blocked driver shared by all three layouts. */
-function gemm_packed(
+/** The blocked driver shared by every layout and by pre-packed B, with micro-kernel v. */
+function macro(
   C: usize, A: usize, B: usize, M: i32, N: i32, K: i32,
-  lda: i32, ldb: i32, ldc: i32, accumulate: bool, aT: bool, bT: bool,
+  lda: i32, ldb: i32, ldc: i32, accumulate: bool, aT: bool, bMode: i32, v: i32,
 ): void {
-  if (K <= 0) {
-    // empty sum: no depth block runs, yet C must still become 0
-    if (!accumulate) for (let m = 0; m < M; m++) memory.fill(C + (<usize>m * <usize>ldc << 2), 0, <usize>N << 2);
-    return;
-  }
-  const packA = scratch, packB = scratch + A_BYTES, tile = packB + B_BYTES;
+  const info = gemm_variant_info(v);
+  const MR = info & 255, cols = info >> 8 & 255;
+  const mcBlock = MC / MR * MR;
+  const packA = scratch, packB = scratch + A_BYTES;
+  let pb0 = B;
   for (let jc = 0; jc < N; jc += NC) {
     const nc = min_i32(NC, N - jc);
     for (let pc = 0; pc < K; pc += KC) {
       const kc = min_i32(KC, K - pc);
-      if (bT) pack_b_t(packB, B, ldb, pc, jc, kc, nc);
-      else pack_b_n(packB, B, ldb, pc, jc, kc, nc);
+      let bp = pb0;
+      if (bMode == B_COLS) pack_b_t(packB, B, ldb, pc, jc, kc, nc);
+      else if (bMode == B_ROWS) pack_b_n(packB, B, ldb, pc, jc, kc, nc);
+      if (bMode != B_PACKED) bp = packB;
       // The first depth block decides between overwrite and accumulate.
       const overwrite = pc == 0 && !accumulate;
-      for (let ic = 0; ic < M; ic += MC) {
-        const mc = min_i32(MC, M - ic);
-        if (aT) pack_a_t(packA, A, lda, ic, pc, mc, kc);
-        else pack_a_n(packA, A, lda, ic, pc, mc, kc);
-        for (let jr = 0; jr < nc; jr += NR) {
-          const pb = packB + (<usize>(jr * kc) << 2);
-          const nr = min_i32(NR, nc - jr);
+      for (let ic = 0; ic < M; ic += mcBlock) {
+        const mc = min_i32(mcBlock, M - ic);
+        if (aT) pack_a_t(packA, A, lda, ic, pc, mc, kc, MR);
+        else pack_a_n(packA, A, lda, ic, pc, mc, kc, MR);
+        if (kc > SHALLOW) {
+          // BLIS order: one B panel (kc x 8, L1) against every A panel of the block (L2)
+          for (let jr = 0; jr < nc; jr += cols) {
+            const pb = bp + (<usize>(jr * kc) << 2);
+            const nr = min_i32(cols, nc - jr);
+            for (let ir = 0; ir < mc; ir += MR) {
+              const pa = packA + (<usize>(ir * kc) << 2);
+              const c = C + ((<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) << 2);
+              micro(v, pa, pb, kc, c, ldc, min_i32(MR, mc - ir), nr, overwrite);
+            }
+          }
+        } else {
+          // Shallow blocks (the input projections, K = In): little work per tile, so the
+          // stores to C dominate; sweeping one MR-row strip across the whole B block writes
+          // MR sequential streams instead of mc interleaved ones (the B block, kc x nc
+          // <= 128 KiB, is read from L2 either way).
           for (let ir = 0; ir < mc; ir += MR) {
             const pa = packA + (<usize>(ir * kc) << 2);
-            const c = C + ((<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) << 2);
-            kernel_4x8(pa, pb, kc, c, ldc, min_i32(MR, mc - ir), nr, overwrite, tile);
+            const mr = min_i32(MR, mc - ir);
+            for (let jr = 0; jr < nc; jr += cols) {
+              const pb = bp + (<usize>(jr * kc) << 2);
+              const c = C + ((<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) << 2);
+              micro(v, pa, pb, kc, c, ldc, mr, min_i32(cols, nc - jr), overwrite);
+            }
           }
         }
       }
+      pb0 += <usize>(panel_cols(nc) * kc) << 2;
     }
   }
+}
+
+/** C[m, :] = 0 for an empty sum (K = 0) without accumulate: no depth block runs. */
+function zero_rows(C: usize, M: i32, N: i32, ldc: i32): void {
+  for (let m = 0; m < M; m++) memory.fill(C + (<usize>m * <usize>ldc << 2), 0, <usize>N << 2);
 }
 
 // ---------------------------------------------------------------------------
@@ -348,14 +662,15 @@ function gemm_rows_axpy(
         v = fma4(a3, v128.load(b3 + o), v);
         v128.store(c + o, v);
       }
-      for (; j < N; j++) {
-        const o = <usize>j << 2;
-        let v = load<f32>(c + o);
-        v += s0 * load<f32>(b0 + o);
-        v += s1 * load<f32>(b1 + o);
-        v += s2 * load<f32>(b2 + o);
-        v += s3 * load<f32>(b3 + o);
-        store<f32>(c + o, v);
+      if (j < N) {
+        // the last 1-3 columns: the same multiply-adds through lane loads
+        const o = <usize>j << 2, n = N - j;
+        let v = load_lanes(c + o, n);
+        v = fma4(a0, load_lanes(b0 + o, n), v);
+        v = fma4(a1, load_lanes(b1 + o, n), v);
+        v = fma4(a2, load_lanes(b2 + o, n), v);
+        v = fma4(a3, load_lanes(b3 + o, n), v);
+        store_lanes(c + o, v, n);
       }
     }
     for (; k < K; k++) {
@@ -367,9 +682,9 @@ function gemm_rows_axpy(
         const o = <usize>j << 2;
         v128.store(c + o, fma4(av, v128.load(b0 + o), v128.load(c + o)));
       }
-      for (; j < N; j++) {
-        const o = <usize>j << 2;
-        store<f32>(c + o, load<f32>(c + o) + s * load<f32>(b0 + o));
+      if (j < N) {
+        const o = <usize>j << 2, n = N - j;
+        store_lanes(c + o, fma4(av, load_lanes(b0 + o, n), load_lanes(c + o, n)), n);
       }
     }
   }
@@ -398,15 +713,16 @@ function gemm_rows_dot(
         d2 = fma4(av, v128.load(b2 + o), d2);
         d3 = fma4(av, v128.load(b3 + o), d3);
       }
-      let s0 = hsum4(d0), s1 = hsum4(d1), s2 = hsum4(d2), s3 = hsum4(d3);
-      for (; k < K; k++) {
-        const o = <usize>k << 2;
-        const s = load<f32>(a + o);
-        s0 += s * load<f32>(b0 + o);
-        s1 += s * load<f32>(b1 + o);
-        s2 += s * load<f32>(b2 + o);
-        s3 += s * load<f32>(b3 + o);
+      if (k < K) {
+        // the last 1-3 terms through the same multiply-adds (zero lanes add exact zeros)
+        const o = <usize>k << 2, n = K - k;
+        const av = load_lanes(a + o, n);
+        d0 = fma4(av, load_lanes(b0 + o, n), d0);
+        d1 = fma4(av, load_lanes(b1 + o, n), d1);
+        d2 = fma4(av, load_lanes(b2 + o, n), d2);
+        d3 = fma4(av, load_lanes(b3 + o, n), d3);
       }
+      let s0 = hsum4(d0), s1 = hsum4(d1), s2 = hsum4(d2), s3 = hsum4(d3);
       const cn = c + (<usize>n << 2);
       if (accumulate) {
         s0 += load<f32>(cn);
@@ -427,11 +743,11 @@ function gemm_rows_dot(
         const o = <usize>k << 2;
         d0 = fma4(v128.load(a + o), v128.load(b0 + o), d0);
       }
-      let s0 = hsum4(d0);
-      for (; k < K; k++) {
-        const o = <usize>k << 2;
-        s0 += load<f32>(a + o) * load<f32>(b0 + o);
+      if (k < K) {
+        const o = <usize>k << 2, n = K - k;
+        d0 = fma4(load_lanes(a + o, n), load_lanes(b0 + o, n), d0);
       }
+      const s0 = hsum4(d0);
       const cn = c + (<usize>n << 2);
       store<f32>(cn, accumulate ? load<f32>(cn) + s0 : s0);
     }
@@ -446,8 +762,9 @@ export function gemm_nn(
   C: usize, A: usize, B: usize, M: i32, N: i32, K: i32,
   lda: i32, ldb: i32, ldc: i32, accumulate: i32,
 ): void {
-  if (M < MR || scratch == 0) gemm_rows_axpy(C, A, B, M, N, K, lda, 1, ldb, ldc, accumulate != 0);
-  else gemm_packed(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0, false, false);
+  if (M < 4 || scratch == 0) gemm_rows_axpy(C, A, B, M, N, K, lda, 1, ldb, ldc, accumulate != 0);
+  else if (K <= 0) { if (accumulate == 0) zero_rows(C, M, N, ldc); }
+  else macro(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0, false, B_ROWS, gemm_variant(OP_NN, M, N, K));
 }
 
 /** C[M,N] = (accumulate ? C : 0) + A^T * B, A stored as [K, M], B as [K, N]. */
@@ -455,8 +772,9 @@ export function gemm_tn(
   C: usize, A: usize, B: usize, M: i32, N: i32, K: i32,
   lda: i32, ldb: i32, ldc: i32, accumulate: i32,
 ): void {
-  if (M < MR || scratch == 0) gemm_rows_axpy(C, A, B, M, N, K, 1, lda, ldb, ldc, accumulate != 0);
-  else gemm_packed(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0, true, false);
+  if (M < 4 || scratch == 0) gemm_rows_axpy(C, A, B, M, N, K, 1, lda, ldb, ldc, accumulate != 0);
+  else if (K <= 0) { if (accumulate == 0) zero_rows(C, M, N, ldc); }
+  else macro(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0, true, B_ROWS, gemm_variant(OP_TN, M, N, K));
 }
 
 /** C[M,N] = (accumulate ? C : 0) + A[M,K] * B^T, B stored as [N, K]. */
@@ -464,8 +782,9 @@ export function gemm_nt(
   C: usize, A: usize, B: usize, M: i32, N: i32, K: i32,
   lda: i32, ldb: i32, ldc: i32, accumulate: i32,
 ): void {
-  if (M < MR || scratch == 0) gemm_rows_dot(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0);
-  else gemm_packed(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0, false, true);
+  if (M < 4 || scratch == 0) gemm_rows_dot(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0);
+  else if (K <= 0) { if (accumulate == 0) zero_rows(C, M, N, ldc); }
+  else macro(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0, false, B_COLS, gemm_variant(OP_NT, M, N, K));
 }
 
 // ---------------------------------------------------------------------------
@@ -507,6 +826,8 @@ export function pack_b(dst: usize, B: usize, K: i32, N: i32, ldb: i32, transpose
 /**
  * One row of C against packed panels: c[0..nr) (+)= sum_k a[k] * panel[k, 0..nr), the eight
  * sums kept in two registers over the whole depth block (batch-1 steps, no-scratch instances).
+ * A partial panel is stored with lane stores (no spill buffer, so instances sharing the
+ * memory never share a scratch here).
  */
 function row_panel_1x8(c: usize, a: usize, pb: usize, kc: i32, nr: i32, overwrite: bool): void {
   // Two k-steps per iteration into separate accumulators: four independent
@@ -528,31 +849,7 @@ function row_panel_1x8(c: usize, a: usize, pb: usize, kc: i32, nr: i32, overwrit
     c0 = fma4(av, v128.load(p), c0);
     c1 = fma4(av, v128.load(p, 16), c1);
   }
-  c0 = f32x4.add(c0, d0);
-  c1 = f32x4.add(c1, d1);
-  if (nr == NR && !overwrite) {
-    v128.store(c, f32x4.add(v128.load(c), c0));
-    v128.store(c, f32x4.add(v128.load(c, 16), c1), 16);
-  } else if (nr == NR) {
-    v128.store(c, c0);
-    v128.store(c, c1, 16);
-  } else {
-    // a partial panel, lane by lane (lane indices must be constants; no spill buffer,
-    // so instances sharing the memory never share a scratch here)
-    put(c, 0, f32x4.extract_lane(c0, 0), overwrite);
-    if (nr > 1) put(c, 1, f32x4.extract_lane(c0, 1), overwrite);
-    if (nr > 2) put(c, 2, f32x4.extract_lane(c0, 2), overwrite);
-    if (nr > 3) put(c, 3, f32x4.extract_lane(c0, 3), overwrite);
-    if (nr > 4) put(c, 4, f32x4.extract_lane(c1, 0), overwrite);
-    if (nr > 5) put(c, 5, f32x4.extract_lane(c1, 1), overwrite);
-    if (nr > 6) put(c, 6, f32x4.extract_lane(c1, 2), overwrite);
-  }
-}
-
-// @ts-ignore: decorator
-@inline
-function put(c: usize, j: usize, v: f32, overwrite: bool): void {
-  store<f32>(c + (j << 2), overwrite ? v : load<f32>(c + (j << 2)) + v);
+  out8(c, f32x4.add(c0, d0), f32x4.add(c1, d1), nr, overwrite);
 }
 
 /** C[M,N] = (accumulate ? C : 0) + A[M,K] * B with B pre-packed by pack_b. */
@@ -561,33 +858,17 @@ export function gemm_packed_b(
 ): void {
   const acc = accumulate != 0;
   if (K <= 0) {
-    if (!acc) for (let m = 0; m < M; m++) memory.fill(C + (<usize>m * <usize>ldc << 2), 0, <usize>N << 2);
-    return;
-  }
-  const blocked = M >= MR && scratch != 0;
-  const packA = scratch, tile = scratch + A_BYTES + B_BYTES;
-  let pb0 = Bp;
-  for (let jc = 0; jc < N; jc += NC) {
-    const nc = min_i32(NC, N - jc);
-    for (let pc = 0; pc < K; pc += KC) {
-      const kc = min_i32(KC, K - pc);
-      const overwrite = pc == 0 && !acc;
-      if (blocked) {
-        for (let ic = 0; ic < M; ic += MC) {
-          const mc = min_i32(MC, M - ic);
-          pack_a_n(packA, A, lda, ic, pc, mc, kc);
-          for (let jr = 0; jr < nc; jr += NR) {
-            const pb = pb0 + (<usize>(jr * kc) << 2);
-            const nr = min_i32(NR, nc - jr);
-            for (let ir = 0; ir < mc; ir += MR) {
-              const pa = packA + (<usize>(ir * kc) << 2);
-              const c = C + ((<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) << 2);
-              kernel_4x8(pa, pb, kc, c, ldc, min_i32(MR, mc - ir), nr, overwrite, tile);
-            }
-          }
-        }
-      } else {
-        // Few rows (or no scratch of our own): stream the panels once per row.
+    if (!acc) zero_rows(C, M, N, ldc);
+  } else if (M >= 4 && scratch != 0) {
+    macro(C, A, Bp, M, N, K, lda, 0, ldc, acc, false, B_PACKED, gemm_variant(OP_PACKED_B, M, N, K));
+  } else {
+    // Few rows (or no scratch of our own): stream the panels once per row.
+    let pb0 = Bp;
+    for (let jc = 0; jc < N; jc += NC) {
+      const nc = min_i32(NC, N - jc);
+      for (let pc = 0; pc < K; pc += KC) {
+        const kc = min_i32(KC, K - pc);
+        const overwrite = pc == 0 && !acc;
         for (let m = 0; m < M; m++) {
           const a = A + ((<usize>m * <usize>lda + <usize>pc) << 2);
           for (let jr = 0; jr < nc; jr += NR) {
@@ -595,8 +876,8 @@ export function gemm_packed_b(
             row_panel_1x8(c, a, pb0 + (<usize>(jr * kc) << 2), kc, min_i32(NR, nc - jr), overwrite);
           }
         }
+        pb0 += <usize>(panel_cols(nc) * kc) << 2;
       }
-      pb0 += <usize>(panel_cols(nc) * kc) << 2;
     }
   }
 }

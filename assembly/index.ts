@@ -6,6 +6,7 @@
 
 export { heap_base } from "./memory";
 export { gemm_nn, gemm_tn, gemm_nt, scratch_bytes, set_scratch, packed_b_floats, pack_b, gemm_packed_b } from "./gemm";
+export { gemm_variant_count, gemm_variant_info, gemm_variant, set_gemm_variant } from "./gemm";
 export { add_bias_rows, col_sum_acc, row_norms_clip } from "./matrix";
 export { rnn_forward_step, rnn_backward_step } from "./rnn";
 export { lstm_forward_step, lstm_backward_step } from "./lstm";
@@ -13,3 +14,4 @@ export { gru_forward_step, gru_backward_step } from "./gru";
 export { mse_loss, ce_loss } from "./loss";
 export { fill, sum_squares, scale, clamp_abs, add_to } from "./elementwise";
 export { sgd_step, adam_step, rmsprop_step, adagrad_step } from "./optim";
+export { limit_madd, limit_mul_add, limit_mul_add_load, limit_flops_per_iter } from "./limit";

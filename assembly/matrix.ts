@@ -1,7 +1,10 @@
 // Row- and column-wise matrix helpers around the GEMMs: bias rows, bias gradients
 // (column sums) and per-row gradient clipping.
 
-import { sq_acc_f64, hsum2 } from "./simd";
+import { sq_acc_f64, hsum2, load_lanes, store_lanes } from "./simd";
+
+// Leftover columns (not a multiple of 4) go through the same vector formula with lane
+// loads and stores (simd.ts), so every element gets the same math.
 
 /** C[m, n] += bias[n] for every row m < M. */
 export function add_bias_rows(C: usize, bias: usize, M: i32, N: i32, ldc: i32): void {
@@ -13,9 +16,9 @@ export function add_bias_rows(C: usize, bias: usize, M: i32, N: i32, ldc: i32): 
       const o = <usize>j << 2;
       v128.store(c + o, f32x4.add(v128.load(c + o), v128.load(bias + o)));
     }
-    for (; j < N; j++) {
-      const o = <usize>j << 2;
-      store<f32>(c + o, load<f32>(c + o) + load<f32>(bias + o));
+    if (j < N) {
+      const o = <usize>j << 2, n = N - j;
+      store_lanes(c + o, f32x4.add(load_lanes(c + o, n), load_lanes(bias + o, n)), n);
     }
   }
 }
@@ -59,15 +62,15 @@ export function col_sum_acc(dst: usize, A: usize, M: i32, N: i32, lda: i32): voi
       }
       v128.store(dst + o, f32x4.add(v128.load(dst + o), s0));
     }
-    for (; j < N; j++) {
-      const o = <usize>j << 2;
-      let s: f32 = 0;
+    if (j < N) {
+      const o = <usize>j << 2, n = N - j;
+      let s0 = f32x4.splat(0);
       let a = a0 + o;
       for (let m = m0; m < m1; m++) {
-        s += load<f32>(a);
+        s0 = f32x4.add(s0, load_lanes(a, n));
         a += lda4;
       }
-      store<f32>(dst + o, load<f32>(dst + o) + s);
+      store_lanes(dst + o, f32x4.add(load_lanes(dst + o, n), s0), n);
     }
   }
 }
@@ -79,12 +82,8 @@ function row_sq(p: usize, n: i32): f64 {
   let acc = f64x2.splat(0);
   let j = 0;
   for (; j + 4 <= n; j += 4) acc = sq_acc_f64(acc, v128.load(p + (<usize>j << 2)));
-  let s = hsum2(acc);
-  for (; j < n; j++) {
-    const x = <f64>load<f32>(p + (<usize>j << 2));
-    s += x * x;
-  }
-  return s;
+  if (j < n) acc = sq_acc_f64(acc, load_lanes(p + (<usize>j << 2), n - j)); // zero lanes add 0
+  return hsum2(acc);
 }
 
 /**
@@ -106,9 +105,9 @@ export function row_norms_clip(dh: usize, B: i32, H: i32, threshold: f64): f64 {
         const o = <usize>j << 2;
         v128.store(p + o, f32x4.mul(v128.load(p + o), sv));
       }
-      for (; j < H; j++) {
+      if (j < H) {
         const o = <usize>j << 2;
-        store<f32>(p + o, load<f32>(p + o) * s);
+        store_lanes(p + o, f32x4.mul(load_lanes(p + o, H - j), sv), H - j);
       }
       sq = row_sq(p, H); // the stored (rounded) values are what later steps see
     }

@@ -11,6 +11,23 @@ export function fma4(a: v128, b: v128, c: v128): v128 {
   }
 }
 
+/** a*b + c per lane, always as two rounded operations (the plain build's fma4). */
+// @ts-ignore: decorator
+@inline
+export function mul_add4(a: v128, b: v128, c: v128): v128 {
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+/**
+ * fma4 when fused, else mul_add4. With fused a constant after inlining, the choice is
+ * folded away: one source for the FMA and the mul+add variants of a kernel.
+ */
+// @ts-ignore: decorator
+@inline
+export function madd4(a: v128, b: v128, c: v128, fused: bool): v128 {
+  return fused ? fma4(a, b, c) : mul_add4(a, b, c);
+}
+
 /** Sum of the four f32 lanes. */
 // @ts-ignore: decorator
 @inline

@@ -1,118 +1,129 @@
-// GEMM micro-benchmark: GFLOP/s of every layout on training-shaped problems,
-// both builds, one thread, median of several timed runs.
+// GEMM micro-benchmark: every micro-kernel variant on the products training runs, both
+// builds, one thread, as GFLOP/s and as % of this core's multiply-add limit measured in
+// the same process (bench/limit.mjs). Variants and the limit kernels are timed round-robin
+// in short runs (one run of each per round), and each keeps its fastest run: see bestMs
+// in bench/limit.mjs for why best-of on a shared machine.
 //
-//   node bench/kernels.mjs            (after npm run build:wasm)
-//   node bench/kernels.mjs --quick    (fewer runs)
+//   node bench/kernels.mjs                     (after npm run build:wasm)
+//   node bench/kernels.mjs --quick             (fewer rounds)
+//   node bench/kernels.mjs --baseline DIR      (also time DIR/bptt.<build>.wasm's GEMMs, e.g. main's build/)
+//   node bench/kernels.mjs --json FILE         (write the figures)
+//   node bench/kernels.mjs --only tn,packed    (only these entry points)
 
-import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
+import { writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { GEMM_OPS, cpuModel, describeLimits, foldLimit, limitCalls, loadKernels, repsFor, timeRun, variantName } from './limit.mjs';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  console.log('usage: node bench/kernels.mjs [--quick]\n  GFLOP/s of every GEMM layout on training-shaped problems, both Wasm builds, one thread');
+  console.log('usage: node bench/kernels.mjs [--quick] [--baseline DIR] [--json FILE] [--only packed,nt,tn,nn]\n' +
+    '  GFLOP/s of every GEMM micro-kernel variant on training-shaped problems, both Wasm builds, one thread,\n' +
+    '  as % of the multiply-add limit measured in the same process');
   process.exit(0);
 }
 
-setFlagsFromString('--experimental-wasm-relaxed-simd');
+const args = process.argv.slice(2);
+const opt = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const quick = args.includes('--quick');
+const ROUNDS = quick ? 7 : 15;
+const RUN_MS = 3; // one timed run: short, so that some runs get the core to themselves
+const baseDir = opt('--baseline');
 
-const quick = process.argv.includes('--quick');
-const RUNS = quick ? 3 : 7;
-const MIN_MS = quick ? 30 : 80; // each timed run repeats the call for at least this long
-
-// [variant, M, N, K, what it stands for]  (T*B = 3200 rows, B = 32, H = 256, LSTM: 4H = 1024)
+// [entry point, M, N, K, what it stands for]. W2: T 100, B 32, I 64, H 256 (LSTM: 4H = 1024).
 const SHAPES = [
-  ['packed', 64, 256, 256, 'PEAK: pre-packed B, everything in cache'],
-  ['packed', 32, 1024, 256, 'h[B,H] * W_hh^T, W_hh packed once per sweep (what training runs)'],
-  ['packed', 1, 512, 128, 'batch 1 recurrent step, packed W_hh'],
-  ['nn', 32, 1024, 256, 'h[B,H] * W_hh^T[H,4H] (pre-transposed)'],
-  ['nn', 3200, 256, 1024, 'dX[TB,In] = dG[TB,4H] * W_ih[4H,In]'],
-  ['nn', 1, 512, 128, 'batch 1, matrix-vector'],
-  ['tn', 1024, 256, 3200, 'dW_ih[4H,In] += dG^T * X[TB,In]'],
-  ['tn', 1024, 256, 256, 'dW_hh per chunk of 8 steps'],
-  ['nt', 32, 1024, 256, 'h[B,H] * W_hh^T, W as stored'],
-  ['nt', 3200, 1024, 256, 'gx[TB,4H] = X * W_ih^T'],
-  ['nt', 1, 512, 128, 'batch 1, matrix-vector'],
-  ['nn', 3200, 256, 1024, 'as above, instance without scratch', true],
-  ['tn', 1024, 256, 3200, 'as above, instance without scratch', true],
+  ['packed', 32, 1024, 256, 'W2 forward step: h[B,H] W_hh^T, packed once per sweep'],
+  ['packed', 32, 256, 1024, 'W2 backward step: dG[B,4H] W_hh'],
+  ['packed', 32, 768, 256, 'W3 forward step (GRU, 3H)'],
+  ['packed', 32, 128, 128, 'W1 step (RNN H128)'],
+  ['nt', 3200, 1024, 64, 'W2 input projection X W_ih^T, all steps'],
+  ['nt', 3200, 64, 256, 'W2 output layer h W_out^T'],
+  ['tn', 1024, 256, 3200, 'W2 dW_hh += dG^T H'],
+  ['tn', 1024, 64, 3200, 'W2 dW_ih += dG^T X'],
+  ['tn', 64, 256, 3200, 'W2 dW_out += dY^T H'],
+  ['nn', 3200, 256, 64, 'W2 dH = dY W_out'],
+  ['nt', 1600, 128, 32, 'W1 input projection'],
+  ['tn', 128, 128, 1600, 'W1 dW_hh'],
 ];
+const OP = { packed: 0, nt: 1, tn: 2, nn: 3 };
+const only = opt('--only')?.split(',');
 
-function load(name) {
-  const bytes = readFileSync(new URL(`../build/bptt.${name}.wasm`, import.meta.url));
-  if (!WebAssembly.validate(bytes)) return null;
-  // the kernels import their (shared) memory, as the library creates it
-  const memory = new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true });
-  const module = new WebAssembly.Module(bytes);
-  const k = { ...new WebAssembly.Instance(module, { env: { memory } }).exports, memory };
-  // a second instance over the same memory has no packing scratch (unpacked kernels)
-  k.second = { ...new WebAssembly.Instance(module, { env: { memory } }).exports, memory };
-  return k;
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
-
-function bench(k0, [v, M, N, K, , unpacked]) {
-  const k = unpacked ? k0.second : k0;
+/** Operands for one shape in k's memory, and a function running the product once. */
+function setup(k, [v, M, N, K]) {
   const aLen = M * K, bLen = K * N, cLen = M * N;
   const base = Math.ceil(k.heap_base() / 64) * 64;
   const A = base, B = A + Math.ceil((aLen * 4) / 64) * 64, C = B + Math.ceil((bLen * 4) / 64) * 64;
-  const end = C + cLen * 4;
+  const Bp = C + Math.ceil((cLen * 4) / 64) * 64;
+  const end = Bp + (v === 'packed' ? k.packed_b_floats(K, N) * 4 : 0);
   if (end > k.memory.buffer.byteLength) k.memory.grow(Math.ceil((end - k.memory.buffer.byteLength) / 65536));
   const f = new Float32Array(k.memory.buffer);
-  for (let i = A / 4; i < end / 4; i++) f[i] = Math.random() - 0.5;
+  for (let i = A / 4; i < Bp / 4; i++) f[i] = Math.random() - 0.5;
   // leading dims: tight, as the training code uses them
   const lda = v === 'tn' ? M : K, ldb = v === 'nt' ? K : N, ldc = N;
-  let call;
   if (v === 'packed') {
-    // B packed once (as the backend packs W_hh once per forward), then reused
-    const Bp = end + 64 - (end % 64);
-    const pend = Bp + k.packed_b_floats(K, N) * 4;
-    if (pend > k.memory.buffer.byteLength) k.memory.grow(Math.ceil((pend - k.memory.buffer.byteLength) / 65536));
     k.pack_b(Bp, B, K, N, N, 0);
-    call = () => k.gemm_packed_b(C, A, Bp, M, N, K, K, N, 1);
-  } else {
-    const fn = k[`gemm_${v}`];
-    call = () => fn(C, A, B, M, N, K, lda, ldb, ldc, 1);
+    return () => k.gemm_packed_b(C, A, Bp, M, N, K, K, N, 0);
   }
-  // warm up past Liftoff into TurboFan code
-  const t0 = performance.now();
-  let reps = 0;
-  while (performance.now() - t0 < 150 || reps < 5) {
-    call();
-    reps++;
-  }
-  const perCall = (performance.now() - t0) / reps;
-  const n = Math.max(1, Math.ceil(MIN_MS / perCall));
-  const times = [];
-  for (let r = 0; r < RUNS; r++) {
-    const s = performance.now();
-    for (let i = 0; i < n; i++) call();
-    times.push((performance.now() - s) / n);
-  }
-  const ms = median(times);
-  return { ms, gflops: (2 * M * N * K) / (ms * 1e6) };
+  const fn = k[`gemm_${v}`];
+  return () => fn(C, A, B, M, N, K, lda, ldb, ldc, 0);
 }
 
-const builds = ['simd', 'relaxed'].map((name) => ({ name, k: load(name) }));
-console.log(`node ${process.version}, V8 ${process.versions.v8}; median of ${RUNS} runs`);
-const rows = [];
-const peak = {};
-for (const shape of SHAPES) {
-  const [v, M, N, K, what] = shape;
-  const row = { gemm: v === 'packed' ? 'gemm_packed_b' : `gemm_${v}`, M, N, K };
-  for (const { name, k } of builds) {
-    if (!k) {
-      row[name] = 'n/a';
-      continue;
+console.log(`node ${process.version}, V8 ${process.versions.v8}; ${cpuModel()}; best of ${ROUNDS} interleaved runs of ~${RUN_MS} ms`);
+const limits = { cpu: cpuModel(), simd: null, relaxed: null };
+
+const builds = ['simd', 'relaxed'].map((name) => ({ name, k: loadKernels(name), base: baseDir ? loadKernels(name, pathToFileURL(baseDir.endsWith('/') ? baseDir : `${baseDir}/`)) : null }))
+  .filter((b) => b.k);
+const results = [];
+for (const { name, k, base } of builds) {
+  const nv = k.gemm_variant_count();
+  const variants = [...Array(nv).keys()];
+  const lim = limitCalls(k, name).map((c) => ({ ...c, reps: repsFor(c.call, RUN_MS) }));
+  const table = [];
+  for (const shape of SHAPES.filter((x) => !only || only.includes(x[0]))) {
+    const [v, M, N, K, what] = shape;
+    const op = OP[v];
+    const flops = 2 * M * N * K;
+    const call = setup(k, shape);
+    const ruleV = k.gemm_variant(op, M, N, K);
+    const cases = variants.map((id) => ({ id, name: variantName(k.gemm_variant_info(id)), run: () => { k.set_gemm_variant(op, id); return call; } }));
+    if (base) {
+      const bcall = setup(base, shape);
+      cases.push({ id: 'base', name: 'baseline', run: () => bcall });
     }
-    const { gflops } = bench(k, shape);
-    if (!peak[name]) peak[name] = gflops; // the first shape is the in-cache peak
-    row[`${name} GFLOP/s`] = gflops.toFixed(1);
-    row[`${name} % peak`] = Math.round((100 * gflops) / peak[name]);
+    for (const c of cases) { const fn = c.run(); c.reps = repsFor(fn, RUN_MS); c.ms = Infinity; }
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const c of cases) c.ms = Math.min(c.ms, timeRun(c.run(), c.reps));
+      for (const c of lim) limits[name] = foldLimit(limits[name], c.name, c.flops / (timeRun(c.call, c.reps) * 1e6));
+    }
+    k.set_gemm_variant(op, -1);
+    const g = {};
+    for (const c of cases) g[c.name] = flops / (c.ms * 1e6);
+    results.push({ build: name, gemm: v === 'packed' ? 'packed_b' : v, M, N, K, what, gflops: g, ruleV, base: !!base });
   }
-  row.shape = what;
-  rows.push(row);
+  // the limit is the best over every round of this build, so % are computed at the end
+  const limit = limits[name].limit;
+  console.log(`\n${name} build: ${nv} micro-kernel variants; 100% = ${limit.toFixed(1)} GFLOP/s (${name === 'relaxed' ? 'FMA' : 'mul+add'} limit, measured between the GEMM runs)`);
+  for (const res of results.filter((x) => x.build === name)) {
+    const { M, N, K, gflops: g, ruleV } = res;
+    const cases = Object.keys(g).filter((n) => n !== 'baseline');
+    const best = cases.reduce((a, b) => (g[a] >= g[b] ? a : b));
+    const ruleName = variantName(k.gemm_variant_info(ruleV));
+    const pct = (x) => `${Math.round((100 * x) / limit)}%`;
+    const row = { gemm: res.gemm, M, N, K, best, 'best GF/s': g[best].toFixed(1), 'best %': pct(g[best]),
+      rule: ruleName, 'rule GF/s': g[ruleName].toFixed(1), 'rule %': pct(g[ruleName]) };
+    if (res.base) { row['main GF/s'] = g.baseline.toFixed(1); row['main %'] = pct(g.baseline); }
+    table.push(row);
+    Object.assign(res, { limit, best, rule: ruleName });
+  }
+  console.table(table);
+  // every variant on every shape, GFLOP/s
+  const names = variants.map((id) => variantName(k.gemm_variant_info(id)));
+  const full = names.map((n) => {
+    const row = { variant: n };
+    for (const r of results.filter((x) => x.build === name)) row[`${r.gemm} ${r.M}x${r.N}x${r.K}`] = r.gflops[n].toFixed(1);
+    return row;
+  });
+  console.table(full);
 }
-console.table(rows);
-console.log('peak = the in-cache packed GEMM in the first row, the practical limit of the 4x8 register tile on this CPU');
+console.log(describeLimits(limits));
+console.log(`best = fastest variant on that shape in this run; rule = what the kernels pick by default (gemm_variant); % = of the build's multiply-add limit measured above${baseDir ? `; main = ${baseDir}'s kernels` : ''}. Entry points: ${GEMM_OPS.join(', ')}.`);
+const json = opt('--json');
+if (json) writeFileSync(json, JSON.stringify({ node: process.version, date: new Date().toISOString(), limits, results }, null, 2));

@@ -4,15 +4,21 @@
 // bench/results.json. Batches of 8+ also run on 2 threads (default build), and W2 runs
 // 1 vs 2 threads again with a CPU hog on the other core.
 // Options: --workloads W1,W4  --quick (fewer samples)  --no-js  --no-busy
+//          --baseline DIR  (also time DIR/dist/src/index.js, e.g. a build of main, in the same rounds)
 //
-// The machine is shared and noisy: medians, not means, and the js baseline is measured in
-// the same process, right next to the Wasm numbers.
+// The machine is shared and noisy: the Wasm cases run interleaved (one sample of each per
+// round) and report the median and the best sample; the js baseline (seconds per step) is
+// measured in the same process, right after. Every Wasm figure is also printed as % of this
+// core's multiply-add limit (bench/limit.mjs, measured in this process before and after
+// every workload; 2 threads: % of two cores' limit).
 
 import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createModel, wasmBuild } from '../dist/src/index.js';
+import { pathToFileURL } from 'node:url';
 import { WORKLOADS, makeBatch, median, runSuite, stepFlops, trainStep } from './workloads.mjs';
+import { describeLimits, machineLimits, variantName, loadKernels, GEMM_OPS } from './limit.mjs';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log('usage: node --expose-gc bench/run.mjs [--workloads W1,W4] [--quick] [--no-js] [--no-busy]\n  every workload on the Wasm backend (simd and relaxed builds) against the pure-JS backend; writes bench/results.json');
@@ -30,8 +36,46 @@ const names = opt('--workloads', Object.keys(WORKLOADS).join(',')).split(',');
 for (const n of names) if (!WORKLOADS[n]) throw new Error(`unknown workload '${n}' (have ${Object.keys(WORKLOADS).join(', ')})`);
 
 
+const baseDir = opt('--baseline', null);
+const base = baseDir ? await import(pathToFileURL(`${baseDir.replace(/\/$/, '')}/dist/src/index.js`).href) : null;
+
+/** Interleaved timing: rounds of one sample per case (reps steps each), median and best ms/step. */
+function interleaved(cases, rounds) {
+  for (const c of cases) {
+    const t0 = performance.now();
+    c.fn();
+    c.reps = Math.max(1, Math.ceil(20 / (performance.now() - t0))); // samples of >= ~20 ms
+    c.samples = [];
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const c of cases) {
+      const t0 = performance.now();
+      for (let i = 0; i < c.reps; i++) c.fn();
+      c.samples.push((performance.now() - t0) / c.reps);
+    }
+  }
+  return cases.map((c) => ({ name: c.name, ms: median(c.samples), best: Math.min(...c.samples), samples: c.samples.length }));
+}
+
+/** max of two limit measurements, per build */
+function foldLimits(a, b) {
+  if (!a) return b;
+  const out = { cpu: a.cpu };
+  for (const k of ['simd', 'relaxed']) {
+    out[k] = a[k] && b[k] ? { fused: a[k].fused === null ? null : Math.max(a[k].fused, b[k].fused), mulAdd: Math.max(a[k].mulAdd, b[k].mulAdd), limit: Math.max(a[k].limit, b[k].limit) } : a[k] ?? b[k];
+  }
+  return out;
+}
+
 const builds = ['simd', 'relaxed'];
-console.log(`bptt-wasm benchmark: Node ${process.version}, default Wasm build '${wasmBuild()}', 1 thread`);
+console.log(`bptt-wasm benchmark: Node ${process.version}, default Wasm build '${wasmBuild()}', 1 thread${base ? `; baseline ${baseDir}` : ''}`);
+let limits = machineLimits();
+// the GEMM micro-kernels the kernels pick for each workload's products (gemm_variant)
+const gemmChoice = {};
+for (const b of builds) {
+  const k = loadKernels(b);
+  if (k) gemmChoice[b] = (op, M, N, K) => variantName(k.gemm_variant_info(k.gemm_variant(op, M, N, K)));
+}
 const results = [];
 for (const wname of names) {
   const w = WORKLOADS[wname];
@@ -42,27 +86,44 @@ for (const wname of names) {
   for (const build of builds) {
     const m = await createModel({ ...w.model, backend: 'wasm', wasmBuild: build, seed: 1 });
     trainStep(m, batch, w.loss);
-    cases.push({ name: `wasm-${build}`, fn: () => trainStep(m, batch, w.loss), minSamples: quick ? 5 : 20, maxTime: quick ? 1 : 3 });
+    cases.push({ name: `wasm-${build}`, fn: () => trainStep(m, batch, w.loss), build, threads: 1 });
+    if (base) {
+      const mb = await base.createModel({ ...w.model, backend: 'wasm', wasmBuild: build, seed: 1 });
+      trainStep(mb, batch, w.loss);
+      cases.push({ name: `base-wasm-${build}`, fn: () => trainStep(mb, batch, w.loss), build, threads: 1 });
+    }
   }
   if (w.B >= 8) {
     const m = await createModel({ ...w.model, backend: 'wasm', seed: 1, threads: 2 });
     trainStep(m, batch, w.loss);
-    cases.push({ name: `wasm-${wasmBuild()}-2t`, fn: () => trainStep(m, batch, w.loss), minSamples: quick ? 5 : 20, maxTime: quick ? 1 : 3, model: m });
+    cases.push({ name: `wasm-${wasmBuild()}-2t`, fn: () => trainStep(m, batch, w.loss), model: m, build: wasmBuild(), threads: 2 });
+    if (base) {
+      const mb = await base.createModel({ ...w.model, backend: 'wasm', seed: 1, threads: 2 });
+      trainStep(mb, batch, w.loss);
+      cases.push({ name: `base-wasm-${wasmBuild()}-2t`, fn: () => trainStep(mb, batch, w.loss), model: mb, build: wasmBuild(), threads: 2 });
+    }
   }
+  const res = interleaved(cases, quick ? 5 : 15);
+  for (const r of res) process.stderr.write(`  ${r.name}: ${r.ms.toFixed(2)} ms/step median, ${r.best.toFixed(2)} best (${r.samples} samples)\n`);
   if (withJs) {
     const m = await createModel({ ...w.model, backend: 'js', seed: 1 });
     const t0 = performance.now();
     trainStep(m, batch, w.loss);
     const once = performance.now() - t0;
     // the JS baseline takes seconds per step on W2/W3: a handful of samples is enough
-    cases.push({ name: 'js', fn: () => trainStep(m, batch, w.loss), minSamples: once > 1000 ? 2 : 5, maxTime: quick ? 1 : 3 });
+    const [js] = await runSuite([{ name: 'js', fn: () => trainStep(m, batch, w.loss), minSamples: once > 1000 ? 2 : 5, maxTime: quick ? 1 : 3 }]);
+    res.push({ ...js, best: js.ms });
   }
-  const res = await runSuite(cases);
+  limits = foldLimits(limits, machineLimits());
   for (const c of cases) c.model?.dispose();
+  for (const r of res) {
+    const c = cases.find((x) => x.name === r.name);
+    if (c) Object.assign(r, { build: c.build, threads: c.threads });
+  }
   const js = res.find((r) => r.name === 'js');
   for (const r of res) {
-    results.push({ workload: wname, desc: w.desc, impl: r.name, msPerStep: r.ms, gflops: flops / (r.ms * 1e6), samples: r.samples,
-      speedupVsJs: js ? js.ms / r.ms : null });
+    results.push({ workload: wname, desc: w.desc, impl: r.name, msPerStep: r.ms, bestMsPerStep: r.best, gflops: flops / (r.ms * 1e6), bestGflops: flops / (r.best * 1e6),
+      build: r.build ?? null, threads: r.threads ?? null, samples: r.samples, speedupVsJs: js ? js.ms / r.ms : null });
   }
 }
 
@@ -99,17 +160,27 @@ if (names.includes('W2')) {
 }
 
 const pad = (s, n) => String(s).padEnd(n);
-console.log(`\n${pad('workload', 9)}${pad('impl', 18)}${pad('ms/step', 11)}${pad('GFLOP/s', 9)}x js`);
+const pctOf = (r) => (r.build && limits[r.build] ? `${Math.round((100 * r.bestGflops) / (limits[r.build].limit * r.threads))}%` : '-');
+console.log(`\n${describeLimits(limits)} (max of the measurements before and after each workload)`);
+console.log(`${pad('workload', 9)}${pad('impl', 22)}${pad('ms/step', 11)}${pad('best', 10)}${pad('GFLOP/s', 9)}${pad('best', 8)}${pad('% limit', 9)}x js`);
 for (const r of results) {
-  console.log(`${pad(r.workload, 9)}${pad(r.impl, 18)}${pad(r.msPerStep.toFixed(2), 11)}${pad(r.gflops.toFixed(2), 9)}${r.speedupVsJs ? r.speedupVsJs.toFixed(1) : '-'}`);
+  console.log(`${pad(r.workload, 9)}${pad(r.impl, 22)}${pad(r.msPerStep.toFixed(2), 11)}${pad(r.bestMsPerStep.toFixed(2), 10)}${pad(r.gflops.toFixed(2), 9)}${pad(r.bestGflops.toFixed(2), 8)}${pad(pctOf(r), 9)}${r.speedupVsJs ? r.speedupVsJs.toFixed(1) : '-'}`);
+}
+console.log('ms/step: median of interleaved samples; best: fastest sample; % limit: best GFLOP/s over the build\'s multiply-add limit (x threads)');
+for (const wname of names) {
+  const w = WORKLOADS[wname];
+  const { inputSize: I, hiddenSize: H, outputSize: O } = w.model;
+  const GH = { rnn: 1, lstm: 4, gru: 3 }[w.model.cell] * H, TB = w.T * w.B;
+  const pick = gemmChoice[wasmBuild()];
+  if (pick) console.log(`${wname} GEMM variants (${wasmBuild()}): step ${pick(0, w.B, GH, H)}, projection ${pick(1, TB, GH, I)}, weight gradients ${pick(2, GH, H, TB)}, input gradients ${pick(3, TB, H, O)}  [${GEMM_OPS.join(', ')}]`);
 }
 const t2 = results.filter((r) => r.impl.endsWith('-2t'));
 for (const r of t2) {
-  const one = results.find((q) => q.workload === r.workload && q.impl === `wasm-${wasmBuild()}`);
+  const one = results.find((q) => q.workload === r.workload && q.impl === r.impl.slice(0, -3));
   if (one) console.log(`${r.workload}: 2 threads ${(one.msPerStep / r.msPerStep).toFixed(2)}x one thread`);
 }
 if (busy) console.log(`W2 with the other core busy: 1 thread ${busy.oneThreadMs.toFixed(1)} ms/step, 2 threads ${busy.twoThreadsMs.toFixed(1)} ms/step`);
 if (rss) console.log(`\npeak RSS, W2 training (wasm, ${rss.steps} steps, fresh process): ${rss.peakRssMB.toFixed(0)} MB`);
 const file = fileURLToPath(new URL('./results.json', import.meta.url));
-writeFileSync(file, JSON.stringify({ node: process.version, date: new Date().toISOString(), defaultBuild: wasmBuild(), results, busy, rss }, null, 2));
+writeFileSync(file, JSON.stringify({ node: process.version, date: new Date().toISOString(), cpu: limits.cpu, limits, defaultBuild: wasmBuild(), baseline: baseDir, results, busy, rss }, null, 2));
 console.log(`\nwrote ${file}`);

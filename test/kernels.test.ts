@@ -7,6 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import { Heap, loadBuild, flat, rng, type Buf, type Kernels, type Window } from './helpers/wasm.js';
 
+/** The GEMM variant exports (assembly/gemm.ts) the library does not declare. */
+interface GemmTuning {
+  gemm_variant_count(): number;
+  gemm_variant_info(v: number): number;
+  gemm_variant(op: number, M: number, N: number, K: number): number;
+  set_gemm_variant(op: number, v: number): number;
+}
+
 const SIZES = [1, 3, 4, 5, 17, 64];
 /** float32 unit roundoff */
 const U = 2 ** -24;
@@ -288,6 +296,64 @@ for (const build of builds) {
           rep.check('static region changed', heap.staticChanged(stat) < 0, ctx);
           rep.miss(firstMiss('C', heap.read(C), want, (_w, i) => 2 * K * U * mag[i]), ctx);
         }
+        rep.expectClean();
+      });
+
+      // Every micro-kernel variant (tile shapes, FMA or mul+add) behind every packed entry
+      // point, at sizes that are no multiple of any tile dimension (MR 2-8, 8 or 16 columns)
+      // or block size (MC 64, NC 256, KC 256).
+      const VARIANT_SHAPES = [
+        [5, 17, 3], [17, 33, 65], [33, 5, 17], [65, 65, 5], [7, 1, 33], [9, 3, 1], [4, 9, 65],
+        [6, 24, 7], [8, 16, 9], [13, 47, 300], [67, 261, 19], [11, 23, 0],
+      ];
+      const OPS = ['packed_b', 'nt', 'tn', 'nn'] as const; // set_gemm_variant's op numbers
+      const tuning = (g: Kernels) => g as unknown as Kernels & GemmTuning;
+
+      it('every micro-kernel variant matches a scalar loop on every packed entry point, odd sizes', () => {
+        const t = tuning(k);
+        const rep = new Report();
+        const n = t.gemm_variant_count();
+        rep.check(`variant count ${n}`, n === (build.name === 'relaxed' ? 18 : 9), 'variants');
+        let idx = 0;
+        try {
+          for (let v = 0; v < n; v++) {
+            const info = t.gemm_variant_info(v);
+            rep.check(`variant ${v} info ${info}`, info > 0 && (info >> 24) === (build.name === 'relaxed' && v < 9 ? 1 : 0), 'variants');
+            for (let op = 0; op < OPS.length; op++) {
+              rep.check(`set_gemm_variant(${op}, ${v})`, t.set_gemm_variant(op, v) === 0, 'variants');
+              rep.check(`gemm_variant(${op}) after set`, t.gemm_variant(op, 32, 32, 32) === v, 'variants');
+              for (const [M, N, K] of VARIANT_SHAPES) {
+                const pad = idx % 2 ? [3, 1, 2] : [0, 0, 0];
+                const acc = (idx >> 1) % 2;
+                const ctx = `variant ${v} (0x${info.toString(16)}) `;
+                const before = rep.problems.length;
+                if (OPS[op] === 'packed_b') packedCase(rep, k, idx % 3 === 0 ? 0 : 1, M, N, K, pad, acc, 7000 + idx);
+                else gemmCase(rep, k, OPS[op], M, N, K, pad, acc, 7000 + idx);
+                for (let i = before; i < rep.problems.length; i++) rep.problems[i] = ctx + rep.problems[i];
+                idx++;
+              }
+            }
+          }
+        } finally {
+          for (let op = 0; op < OPS.length; op++) t.set_gemm_variant(op, -1);
+        }
+        rep.expectClean();
+      });
+
+      it('set_gemm_variant rejects unknown ops and variants and leaves the choice alone', () => {
+        const t = tuning(k);
+        const rep = new Report();
+        const n = t.gemm_variant_count();
+        const rule = t.gemm_variant(0, 32, 1024, 256);
+        for (const [op, v] of [[-1, 0], [4, 0], [0, n], [0, -2]]) rep.check(`set_gemm_variant(${op}, ${v}) accepted`, t.set_gemm_variant(op, v) === -1, 'bad args');
+        rep.check('gemm_variant_info(n) = -1', t.gemm_variant_info(n) === -1 && t.gemm_variant_info(-1) === -1, 'bad args');
+        rep.check('choice changed', t.gemm_variant(0, 32, 1024, 256) === rule, 'bad args');
+        // the choice lives in the shared static data: another instance over the memory sees it
+        const k2 = tuning(build.instantiate(k.memory));
+        t.set_gemm_variant(0, n - 1);
+        rep.check('second instance sees the choice', k2.gemm_variant(0, 32, 1024, 256) === n - 1, 'shared choice');
+        t.set_gemm_variant(0, -1);
+        rep.check('rule restored', k2.gemm_variant(0, 32, 1024, 256) === rule, 'shared choice');
         rep.expectClean();
       });
     });
