@@ -18,9 +18,7 @@
 //
 // Files are written atomically: a temporary file in the same directory, fsync, rename.
 
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { host } from './host/host.js';
 import { createModel, type CreateModelOptions, type Model, type Tensor } from './model.js';
 import { createOptimizer, type Optimizer, type OptimizerKind, type OptimizerState } from './optim.js';
 import type { TensorLike } from './errors.js';
@@ -98,21 +96,7 @@ export function checkpointBytes(model: Model, opts: SaveCheckpointOptions = {}):
  * checkpoint is a few MB at most), the Promise is for symmetry with loadCheckpoint.
  */
 export async function saveCheckpoint(model: Model, path: string, opts: SaveCheckpointOptions = {}): Promise<void> {
-  const bytes = checkpointBytes(model, opts);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'w');
-    writeFileSync(fd, bytes); // writes the whole buffer (writeSync may stop short)
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  host().writeFileAtomic(path, checkpointBytes(model, opts)); // the file system is the host's (Node only)
 }
 
 /**
@@ -192,11 +176,18 @@ export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions =
 
 /** Everything a checkpoint holds: the model, and the optimizer (rebuilt) and scheduler state when saved. */
 export async function loadTrainingCheckpoint(path: string, opts: LoadCheckpointOptions = {}): Promise<LoadedCheckpoint> {
-  const bytes = await readFile(path);
-  const what = `checkpoint '${path}'`;
+  return loadCheckpointBytes(await host().readFile(path), opts, `checkpoint '${path}'`);
+}
+
+/**
+ * loadTrainingCheckpoint for a checkpoint's bytes (what checkpointBytes returns): a file a
+ * page's user picked, a download. `what` names it in errors.
+ */
+export async function loadCheckpointBytes(bytes: Uint8Array, opts: LoadCheckpointOptions = {}, what = 'checkpoint'): Promise<LoadedCheckpoint> {
+  if (!(bytes instanceof Uint8Array)) throw new Error(`bptt-wasm: loadCheckpointBytes: bytes must be a Uint8Array, got ${Object.prototype.toString.call(bytes)}`);
   let file;
   try {
-    file = readSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    file = readSafetensors(bytes);
   } catch (e) {
     throw new Error(`bptt-wasm: cannot read ${what}: ${(e as Error).message}`);
   }

@@ -12,13 +12,15 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import './host/node.js';
 import { createModel, type Model } from './model.js';
 import type { BackendKind } from './backends.js';
 import { loadTrainingCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { createOptimizer, type OptimizerKind } from './optim.js';
 import { fit, sample, type Dataset } from './train.js';
 import { Progress, formatDuration } from './progress.js';
-import { CharVocab, loadMobyDick } from './data/text.js';
+import { CharVocab } from './data/text.js';
+import { loadMobyDick } from './data/moby-dick.js';
 import { ADDING_BASELINE_MSE } from './data/adding.js';
 import {
   ADDING_LRS, DEFAULT_ADDING, DEFAULT_GRADFLOW_MODELS, MODEL_RECIPES, addingExperiment, addingTable, gradflowExperiment, gradflowSvg,

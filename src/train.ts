@@ -13,7 +13,8 @@
 import { checkFinitePositive, fail, type TensorLike } from './errors.js';
 import { checkLossSpec, clipGradNorm, clipGradValue, nonfiniteTensors, type LossSpec, type Model, type Tensor } from './model.js';
 import { Adam, type Optimizer } from './optim.js';
-import { Progress, type ProgressOptions } from './progress.js';
+import type { ProgressOptions } from './progress.js';
+import { host } from './host/host.js';
 import { Rng } from './rng.js';
 import { LRScheduler, ReduceLROnPlateau, type Scheduler } from './schedulers.js';
 
@@ -449,7 +450,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
   const batchesPerEpoch = Math.ceil(nTrain / batchSize);
   const totalSteps = epochs * batchesPerEpoch * chunks;
   const progressOpts: ProgressOptions | null = o.progress === false ? null : o.progress === true || o.progress === undefined ? {} : o.progress;
-  const progress = progressOpts ? new Progress(totalSteps, progressOpts) : null;
+  const progress = progressOpts ? host().progress(totalSteps, progressOpts) : null; // none in a browser
 
   const history: History = { epochs: [], loss: [], valLoss: [], steps: 0, skippedSteps: 0, stoppedEarly: false };
   let best = Infinity;
@@ -510,7 +511,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
           }
           // Let timers (the progress bar, signals) run now and then.
           if (performance.now() - lastYield > 50) {
-            await new Promise((res) => setImmediate(res));
+            await new Promise((res) => (globalThis.setImmediate ?? setTimeout)(res)); // browsers have no setImmediate
             lastYield = performance.now();
           }
         }
