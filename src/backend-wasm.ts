@@ -89,12 +89,13 @@ export function configuredWorker(): string | URL | undefined {
 }
 
 async function compile(build: WasmBuild): Promise<WebAssembly.Module> {
-  const got = await host().load(build, sources[build]);
-  if (got instanceof WebAssembly.Module) return got;
-  if (build === 'relaxed' && !(host().relaxedSupported() && WebAssembly.validate(got))) {
+  // before loading: Node 20 must set its V8 flag before compiling, and a browser without
+  // relaxed SIMD gets this message rather than a CompileError
+  if (build === 'relaxed' && !host().relaxedSupported()) {
     throw new Error(`bptt-wasm: the relaxed-SIMD build was requested, but this ${host().name === 'node' ? 'Node' : 'browser'} cannot run relaxed SIMD`);
   }
-  return WebAssembly.compile(got);
+  const got = await host().load(build, sources[build]);
+  return got instanceof WebAssembly.Module ? got : WebAssembly.compile(got);
 }
 
 let defaultBuild: WasmBuild | null = null;

@@ -4,7 +4,8 @@
 // cross-origin isolated server (COOP/COEP: threads run in Web Workers) and on one that is
 // not (one thread, and model.info() says why). Every case is checked against PyTorch
 // (test/fixtures) and against this Node process running the same code (scenarios.js).
-// Without Chromium (CHROMIUM_PATH or /usr/bin/chromium) the suite is skipped, saying why.
+// Without Chromium (CHROMIUM_PATH or /usr/bin/chromium) the suite is skipped, saying why
+// (npm run test:browser fails instead).
 
 import { existsSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,8 @@ import { serve } from '../../examples/browser/serve.mjs';
 const ROOT = resolve(import.meta.dirname, '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const missing = existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+// npm run test:browser (and CI) require the browser; the plain test run says why it skips them.
+if (missing && process.env.BPTT_BROWSER === 'required') throw new Error(`browser tests: ${missing}`);
 if (missing) console.warn(`browser tests skipped: ${missing}`);
 
 // The tolerances of test/torch-fixtures.test.ts and test/optim.test.ts (float32 vs PyTorch's float64).
