@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { configureWasm, createModel, wasmBuild } from '../src/index.js';
+import { Adam, checkpointBytes, configureWasm, createModel, loadCheckpointBytes, wasmBuild } from '../src/index.js';
 import { hostName } from '../src/host/host.js';
 import { browserHost } from '../src/host/browser.js';
 import { setHost } from '../src/host/host.js';
@@ -69,5 +69,20 @@ describe('the browser host, seen from Node', () => {
     expect(() => browserHost.writeFileAtomic('x', new Uint8Array(1))).toThrow(/checkpoint files are Node-only; in the browser use checkpointBytes/);
     await expect(browserHost.readFile('x')).rejects.toThrow(/loadCheckpointBytes/);
     expect(browserHost.progress(10, {})).toBeNull();
+  });
+});
+
+describe('checkpoints as bytes (what a page saves and loads)', () => {
+  it('loadCheckpointBytes restores the weights and the optimizer from checkpointBytes, and names bad input', async () => {
+    setHost(nodeHost);
+    const m = await createModel({ cell: 'lstm', inputSize: 3, hiddenSize: 5, outputSize: 2, seed: 9 });
+    const opt = new Adam(m, { lr: 0.01 });
+    const bytes = checkpointBytes(m, { optimizer: opt, metadata: { note: 'x' } });
+    const back = await loadCheckpointBytes(bytes);
+    expect(Array.from(back.model.paramView())).toEqual(Array.from(m.paramView()));
+    expect(back.optimizer?.lr).toBe(0.01);
+    expect(back.metadata.note).toBe('x');
+    await expect(loadCheckpointBytes([1, 2] as never)).rejects.toThrow(/loadCheckpointBytes: bytes must be a Uint8Array, got \[object Array\]/);
+    await expect(loadCheckpointBytes(new Uint8Array(3), {}, "file 'a.safetensors'")).rejects.toThrow(/cannot read file 'a.safetensors'/);
   });
 });
