@@ -11,12 +11,11 @@
 // bumps a sequence number and notifies; a worker spins briefly, then Atomics.wait()s
 // (spinning alone collapses when the other core is busy); the caller waits the same way.
 
-import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
-import { allocIOBuffers, growCapacity, type Backend, type IOBuffers } from './backend.js';
+import { allocIOBuffers, growCapacity, type Backend, type BackendInfo, type IOBuffers } from './backend.js';
 import { Arena } from './arena.js';
 import { BpttError } from './errors.js';
-import { instantiateKernels, sharedMemory, WasmBackend, type Kernels, type WasmBuild, compileBuild } from './backend-wasm.js';
+import { instantiateKernels, sharedMemory, WasmBackend, type Kernels, type WasmBuild, compileBuild, configuredWorker } from './backend-wasm.js';
+import { host, type ThreadHandle } from './host/host.js';
 import type { Layout } from './layout.js';
 
 // control block layout (int32 slots)
@@ -26,30 +25,25 @@ export const CMD = { SYNC: 1, FORWARD: 2, BACKWARD: 3, EXIT: 4 } as const;
 const SPIN = 20000;
 const DISPOSED = 'bptt-wasm: this model was disposed (its worker threads are stopped); create a new one';
 
-function workerUrl(): URL {
-  // the compiled worker sits next to this file in dist/src; tests run src/*.ts directly
-  const here = new URL('./worker.js', import.meta.url);
-  return existsSync(here) ? here : new URL('../dist/src/worker.js', import.meta.url);
-}
-
 interface Part {
   backend: WasmBackend; // for part 0 the live one; for workers the main-thread twin that owns the offsets
   io: IOBuffers | null;
   grads: number; //        gradient region this part accumulates into
   row0: number; //         first batch row of the current split
   rows: number;
-  worker: Worker | null;
+  worker: ThreadHandle | null;
   ctrl: number; //         int32 offset of this part's control block
   seq: number;
   synced: boolean;
 }
 
-export async function createParallelBackend(threads: number, build?: WasmBuild): Promise<Backend> {
+export async function createParallelBackend(threads: number, build: WasmBuild): Promise<Backend> {
   const memory = sharedMemory();
   const k = await instantiateKernels(build, memory);
   const arena = new Arena(memory, k.heap_base());
   const be = new ParallelBackend(k, arena, threads, build);
   await be.start();
+  be.info = { wasmBuild: build, threads, threadsRequested: threads, threadsNote: null };
   return be;
 }
 
@@ -57,14 +51,15 @@ class ParallelBackend implements Backend {
   readonly kind = 'wasm' as const;
   readonly arena: Arena;
   readonly threads: number;
+  info?: BackendInfo;
   private readonly k: Kernels;
-  private readonly build: WasmBuild | undefined;
+  private readonly build: WasmBuild;
   private layout!: Layout;
   private parts: Part[] = [];
   private main: WasmBackend;
   private disposed = false;
 
-  constructor(k: Kernels, arena: Arena, threads: number, build: WasmBuild | undefined) {
+  constructor(k: Kernels, arena: Arena, threads: number, build: WasmBuild) {
     this.k = k;
     this.arena = arena;
     this.threads = threads;
@@ -73,26 +68,26 @@ class ParallelBackend implements Backend {
   }
 
   async start(): Promise<void> {
-    const module = compileBuild(this.build);
-    const ready: Promise<void>[] = [];
+    const module = await compileBuild(this.build);
+    const ready: Promise<ThreadHandle>[] = [];
     for (let p = 0; p < this.threads; p++) {
       const ctrl = this.arena.alloc(CTRL.SIZE);
-      let worker: Worker | null = null;
       if (p > 0) {
         // Each extra instance needs its own GEMM packing scratch (the first one uses the
         // module's static area); concurrent GEMMs sharing one would corrupt each other.
         const scratch = this.arena.alloc(this.k.scratch_bytes() / 4);
-        worker = new Worker(workerUrl(), { workerData: { memory: this.arena.memory, module, ctrl, scratch } });
-        worker.unref();
-        ready.push(new Promise((resolve, reject) => {
-          worker!.once('message', (m) => (m === 'ready' ? resolve() : reject(new BpttError(`bptt-wasm: a worker thread failed to start: ${String(m)}`, 'createModel'))));
-          worker!.once('error', reject);
-        }));
+        ready.push(host().startThread({ memory: this.arena.memory, module, ctrl, scratch }, configuredWorker()));
       }
       this.parts.push({ backend: p === 0 ? this.main : new WasmBackend(this.k, this.arena), io: null, grads: 0, row0: 0, rows: 0,
-        worker, ctrl, seq: 0, synced: false });
+        worker: null, ctrl, seq: 0, synced: false });
     }
-    await Promise.all(ready);
+    const started = await Promise.allSettled(ready);
+    started.forEach((r, i) => { if (r.status === 'fulfilled') this.parts[i + 1].worker = r.value; });
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) {
+      this.dispose(); // the threads that did start
+      throw (failed as PromiseRejectedResult).reason;
+    }
   }
 
   bind(layout: Layout, params: number, grads: number): void {
@@ -249,11 +244,12 @@ class ParallelBackend implements Backend {
   private wait(part: Part): void {
     const i32 = this.arena.i32;
     const at = part.ctrl + CTRL.DONE;
+    const block = host().canBlock; // a page's main thread may not Atomics.wait: it only spins
     let spins = 0;
     for (;;) {
       const done = Atomics.load(i32, at);
       if (done === part.seq) break;
-      if (++spins > SPIN) Atomics.wait(i32, at, done, 50);
+      if (++spins > SPIN && block) Atomics.wait(i32, at, done, 50);
     }
   }
 

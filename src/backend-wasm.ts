@@ -9,13 +9,10 @@
 // per forward (as W_hh^T) and once per backward (as W_hh), not once per timestep.
 
 import { BpttError } from './errors.js';
-import { existsSync, readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { instantiate } from '@assemblyscript/loader';
 import { Arena } from './arena.js';
-import { growCapacity, type Backend, type IOBuffers } from './backend.js';
+import { growCapacity, type Backend, type BackendInfo, type IOBuffers } from './backend.js';
 import { buildLayout, GATES, type Layout } from './layout.js';
-
+import { host, type WasmBuild, type WasmSource } from './host/host.js';
 /** The kernels exported by assembly/index.ts (byte pointers, i32 sizes). */
 export interface Kernels {
   memory: WebAssembly.Memory;
@@ -53,59 +50,82 @@ export interface Kernels {
   adagrad_step(p: number, g: number, sum: number, n: number, clr: number, weightDecay: number, eps: number): void;
 }
 
-export type WasmBuild = 'simd' | 'relaxed';
+export type { WasmBuild, WasmSource } from './host/host.js';
 
-function wasmPath(build: WasmBuild): URL {
-  // build/ sits at the package root: two levels up from dist/src/backend-wasm.js, one
-  // level up from src/backend-wasm.ts (tests run the sources directly).
-  const name = `build/bptt.${build}.wasm`;
-  const shipped = new URL(`../../${name}`, import.meta.url);
-  return existsSync(shipped) ? shipped : new URL(`../${name}`, import.meta.url);
+/** Where the builds and the training threads' script come from, when not from the package itself. */
+export interface WasmSources {
+  simd?: WasmSource;
+  relaxed?: WasmSource;
+  /** the training thread's module script (browser: dist/src/host/browser-worker.js, or its bundled copy) */
+  worker?: string | URL;
 }
 
-const modules = new Map<WasmBuild, WebAssembly.Module>();
+const sources: WasmSources = {};
+const modules = new Map<WasmBuild, Promise<WebAssembly.Module>>();
 
-/** Can this Node run the relaxed-SIMD build? (sets V8's flag on Node 20 if needed) */
-function relaxedSupported(bytes: Uint8Array<ArrayBuffer>): boolean {
-  // Node 20 validates relaxed SIMD only behind this flag; it must be set before compiling.
-  if (!WebAssembly.validate(bytes)) setFlagsFromString('--experimental-wasm-relaxed-simd');
-  return WebAssembly.validate(bytes);
-}
-
-function compile(build: WasmBuild): WebAssembly.Module {
-  let m = modules.get(build);
-  if (!m) {
-    const bytes = readFileSync(wasmPath(build));
-    if (build === 'relaxed' && !relaxedSupported(bytes)) {
-      throw new BpttError('bptt-wasm: the relaxed-SIMD build was requested, but this Node cannot run relaxed SIMD');
+/**
+ * Load the kernels from somewhere else than the package's build/ directory: a URL, the
+ * bytes, or a compiled module per build (a bundler that does not copy the .wasm files, an
+ * app that serves them elsewhere). Applies to models created afterwards.
+ */
+export function configureWasm(opts: WasmSources): void {
+  if (opts === null || typeof opts !== 'object') throw new BpttError(`bptt-wasm: configureWasm takes an object, got ${String(opts)}`);
+  for (const [key, v] of Object.entries(opts)) {
+    if (key !== 'simd' && key !== 'relaxed' && key !== 'worker') {
+      throw new BpttError(`bptt-wasm: configureWasm: unknown option '${key}' (options: simd, relaxed, worker)`);
     }
-    m = new WebAssembly.Module(bytes);
-    modules.set(build, m);
+    const ok = key === 'worker' ? typeof v === 'string' || v instanceof URL
+      : typeof v === 'string' || v instanceof URL || v instanceof ArrayBuffer || ArrayBuffer.isView(v) || v instanceof WebAssembly.Module;
+    if (v !== undefined && !ok) {
+      throw new BpttError(`bptt-wasm: configureWasm: '${key}' must be ${key === 'worker' ? 'a URL' : 'a URL, bytes or a WebAssembly.Module'}, got ${Object.prototype.toString.call(v)}`);
+    }
   }
-  return m;
+  for (const key of ['simd', 'relaxed'] as const) if (key in opts) modules.delete(key);
+  Object.assign(sources, opts);
+}
+
+/** The worker script configured with configureWasm, if any. */
+export function configuredWorker(): string | URL | undefined {
+  return sources.worker;
+}
+
+async function compile(build: WasmBuild): Promise<WebAssembly.Module> {
+  // before loading: Node 20 must set its V8 flag before compiling, and a browser without
+  // relaxed SIMD gets this message rather than a CompileError
+  if (build === 'relaxed' && !host().relaxedSupported()) {
+    throw new BpttError(`bptt-wasm: the relaxed-SIMD build was requested, but this ${host().name === 'node' ? 'Node' : 'browser'} cannot run relaxed SIMD`);
+  }
+  const got = await host().load(build, sources[build]);
+  return got instanceof WebAssembly.Module ? got : WebAssembly.compile(got);
 }
 
 let defaultBuild: WasmBuild | null = null;
 
 /**
  * The Wasm build models use unless told otherwise: the relaxed-SIMD one (f32x4.relaxed_madd,
- * FMA) where this Node can validate it, the plain SIMD one otherwise.
- * BPTT_WASM_BUILD=simd|relaxed forces one (CI runs the suite on both).
+ * FMA) where this host can validate it, the plain SIMD one otherwise.
+ * BPTT_WASM_BUILD=simd|relaxed forces one in Node (CI runs the suite on both).
  */
 export function wasmBuild(): WasmBuild {
   if (defaultBuild) return defaultBuild;
-  const forced = process.env.BPTT_WASM_BUILD;
+  const forced = host().forcedBuild();
   if (forced !== undefined && forced !== '' && forced !== 'simd' && forced !== 'relaxed') {
     throw new BpttError(`bptt-wasm: BPTT_WASM_BUILD must be 'simd' or 'relaxed', got '${forced}'`);
   }
   if (forced === 'simd' || forced === 'relaxed') defaultBuild = forced;
-  else defaultBuild = relaxedSupported(readFileSync(wasmPath('relaxed'))) ? 'relaxed' : 'simd';
+  else defaultBuild = host().relaxedSupported() ? 'relaxed' : 'simd';
   return defaultBuild;
 }
 
-/** The compiled module of a build (compiled once per process). */
-export function compileBuild(build: WasmBuild = wasmBuild()): WebAssembly.Module {
-  return compile(build);
+/** The compiled module of a build (compiled once per process, or again after configureWasm). */
+export function compileBuild(build: WasmBuild = wasmBuild()): Promise<WebAssembly.Module> {
+  let m = modules.get(build);
+  if (!m) {
+    m = compile(build);
+    modules.set(build, m);
+    m.catch(() => modules.delete(build)); // a failed load (network, bad bytes) may be retried
+  }
+  return m;
 }
 
 // The kernels import their memory: TypeScript creates it (shared, so worker threads can
@@ -121,22 +141,27 @@ export function sharedMemory(): WebAssembly.Memory {
 
 /** Instantiate a compiled kernel module over `memory` (the kernels import env.memory). */
 export async function instantiateKernelsFrom(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Kernels> {
-  const { exports } = await instantiate<Record<string, unknown>>(module, { env: { memory } });
-  return { ...(exports as unknown as Kernels), memory };
+  // env.memory is the module's only import (the kernels never call out)
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  return { ...(instance.exports as unknown as Kernels), memory };
 }
 
 export async function instantiateKernels(build: WasmBuild = wasmBuild(), memory: WebAssembly.Memory = sharedMemory()): Promise<Kernels> {
-  return instantiateKernelsFrom(compile(build), memory);
+  return instantiateKernelsFrom(await compileBuild(build), memory);
 }
 
-export async function createWasmBackend(build?: WasmBuild, threads = 1): Promise<Backend> {
-  if (threads > 1) {
+export async function createWasmBackend(build: WasmBuild = wasmBuild(), threads = 1): Promise<Backend> {
+  // A page that is not cross-origin isolated cannot share memory with workers: one thread, and why.
+  const unavailable = threads > 1 ? host().threadsUnavailable() : null;
+  if (threads > 1 && !unavailable) {
     const { createParallelBackend } = await import('./backend-parallel.js');
     return createParallelBackend(threads, build);
   }
   const k = await instantiateKernels(build);
   // Everything below heap_base() is the module's static data (math tables, GEMM packing).
-  return new WasmBackend(k, new Arena(k.memory, k.heap_base()));
+  const be = new WasmBackend(k, new Arena(k.memory, k.heap_base()));
+  be.info = { wasmBuild: build, threads: 1, threadsRequested: threads, threadsNote: unavailable };
+  return be;
 }
 
 /** Where a WasmBackend keeps everything (float offsets): enough to rebuild it in a worker. */
@@ -170,6 +195,7 @@ const F = 4; // bytes per float: kernels take byte pointers
 export class WasmBackend implements Backend {
   readonly kind = 'wasm' as const;
   readonly arena: Arena;
+  info?: BackendInfo;
   private readonly k: Kernels;
   private layout!: Layout;
   private P = 0;

@@ -66,9 +66,22 @@ export function allocIOBuffers(arena: Arena, layout: Layout, T: number, B: numbe
   };
 }
 
+/** How a Wasm backend runs (model.info() reports it). */
+export interface BackendInfo {
+  wasmBuild: 'simd' | 'relaxed';
+  /** threads in use */
+  threads: number;
+  /** threads asked for */
+  threadsRequested: number;
+  /** why fewer threads run than were asked for (e.g. a page that is not cross-origin isolated), or null */
+  threadsNote: string | null;
+}
+
 export interface Backend {
   readonly kind: 'wasm' | 'js';
   readonly arena: Arena;
+  /** Wasm backends: build and threads */
+  readonly info?: BackendInfo;
 
   /**
    * Bind to a model: parameter and gradient regions (float offsets, `layout.numParams`

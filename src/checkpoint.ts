@@ -16,7 +16,8 @@
 //   optimizer          JSON {kind, step, lr, options} when an optimizer was saved
 //   scheduler          JSON of scheduler.stateDict() when a scheduler was saved
 //
-// Files are written atomically: a temporary file in the same directory, fsync, rename.
+// This module works on bytes and runs on any host; checkpoint-file.ts (Node only) reads and
+// writes files. Files are written atomically: a temporary file in the same directory, fsync, rename.
 // A save killed mid-write leaves its temp file; the next save of the same target removes
 // it. Saving through a symlink writes the link's target (the link stays a link).
 //
@@ -25,11 +26,6 @@
 // that the file's bytes hold every tensor of that model before anything is allocated.
 
 import { BpttError, fail, normalizeOptions, show } from './errors.js';
-import {
-  closeSync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync,
-} from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join } from 'node:path';
 import { createModel, resolveOptions, type CreateModelOptions, type Model, type Tensor } from './model.js';
 import { createOptimizer, type Optimizer, type OptimizerKind, type OptimizerState } from './optim.js';
 import { buildLayout } from './layout.js';
@@ -114,7 +110,7 @@ export function checkpointBytes(model: Model, opts: SaveCheckpointOptions = {}):
 }
 
 /** An error of `where` whose message names `what` (the target, never a temp file). */
-function rethrow(where: string, what: string, e: unknown): BpttError {
+export function rethrow(where: string, what: string, e: unknown): BpttError {
   const err = e as NodeJS.ErrnoException;
   // a Node fs message ends ", open '<temp path>'": keep the code and the reason only
   const reason = err?.code ? `${err.code}: ${String(err.message).split(',')[0].replace(/^[A-Z]+: /, '')}` :
@@ -122,91 +118,9 @@ function rethrow(where: string, what: string, e: unknown): BpttError {
   return new BpttError(`bptt-wasm: ${what}: ${reason}`, where);
 }
 
-/** The file a path names after following symlinks (a dangling link names its target-to-be). */
-function followLinks(path: string): string {
-  let p = path;
-  for (let hops = 0; hops < 40; hops++) {
-    let isLink: boolean;
-    try {
-      isLink = lstatSync(p).isSymbolicLink();
-    } catch {
-      return p; // does not exist yet: it is the file to create
-    }
-    if (!isLink) return p;
-    const to = readlinkSync(p);
-    p = isAbsolute(to) ? to : join(dirname(p), to);
-  }
-  fail(`saveCheckpoint: '${path}': too many levels of symbolic links`, 'saveCheckpoint');
-}
-
-const tempName = (base: string, pid: number, tag: string): string => `.${base}.${pid}.${tag}.tmp`;
-
-/** Remove temp files a killed save of this target left behind (not those of a live process's save in progress). */
-function removeStaleTemps(dir: string, base: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return; // the write below reports the directory's problem
-  }
-  const prefix = `.${base}.`;
-  for (const name of names) {
-    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
-    const m = /^(\d+)\.[a-z0-9]+\.tmp$/.exec(name.slice(prefix.length));
-    if (!m) continue;
-    const pid = Number(m[1]);
-    if (pid !== process.pid && processAlive(pid)) continue;
-    rmSync(join(dir, name), { force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Write a checkpoint atomically (temp file in the same directory + fsync + rename). The
- * file is complete when this returns, awaited or not: the work is synchronous (a
- * checkpoint is a few MB at most), the Promise is for symmetry with loadCheckpoint.
- * Through a symlink, the link's target is replaced and the link kept.
- */
-export async function saveCheckpoint(model: Model, path: string, opts: SaveCheckpointOptions = {}): Promise<void> {
-  if (typeof path !== 'string' || path === '') fail(`saveCheckpoint: path must be a non-empty string, got ${show(path)}`, 'saveCheckpoint');
-  const bytes = checkpointBytes(model, opts);
-  const target = followLinks(path);
-  const dir = dirname(target), base = basename(target);
-  removeStaleTemps(dir, base);
-  const tmp = join(dir, tempName(base, process.pid, Math.random().toString(36).slice(2)));
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'w');
-    writeFileSync(fd, bytes); // writes the whole buffer (writeSync may stop short)
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, target);
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw rethrow('saveCheckpoint', `saveCheckpoint: cannot write '${path}'`, e);
-  }
-  try {
-    // the rename is durable once the directory entry is on disk
-    const dfd = openSync(dir, 'r');
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
-  } catch {
-    // some file systems refuse fsync on a directory; the file itself is complete
-  }
-}
-
 /** What a file may say about the model; run-time choices (backend, threads, wasmBuild) are never read from it. */
 const MODEL_KEYS = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'seed', 'init'];
-const RUNTIME_KEYS = ['backend', 'threads', 'wasmBuild'];
+export const RUNTIME_KEYS = ['backend', 'threads', 'wasmBuild'];
 
 function parseJsonObject(what: string, key: string, raw: string): Record<string, unknown> {
   let v: unknown;
@@ -269,27 +183,18 @@ function optimizerBuffers(model: Model, tensors: Map<string, Tensor>, what: stri
 }
 
 /**
- * A model built from a checkpoint's config metadata, with its weights loaded. For the
- * optimizer and scheduler state saved beside them, use loadTrainingCheckpoint.
+ * A checkpoint's bytes (what checkpointBytes returns, a file a page's user picked, a
+ * download) as the model, and the optimizer (rebuilt) and scheduler state when saved.
+ * `what` names the source in errors.
  */
-export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions = {}): Promise<Model> {
-  return (await loadTrainingCheckpoint(path, opts)).model;
-}
-
-/** Everything a checkpoint holds: the model, and the optimizer (rebuilt) and scheduler state when saved. */
-export async function loadTrainingCheckpoint(path: string, opts: LoadCheckpointOptions = {}): Promise<LoadedCheckpoint> {
+export async function loadCheckpointBytes(bytes: Uint8Array, opts: LoadCheckpointOptions = {}, what = 'checkpoint'): Promise<LoadedCheckpoint> {
   opts = normalizeOptions<LoadCheckpointOptions>('loadCheckpoint', 'options', opts, RUNTIME_KEYS);
-  if (typeof path !== 'string' || path === '') fail(`loadCheckpoint: path must be a non-empty string, got ${show(path)}`, 'loadCheckpoint');
-  const what = `checkpoint '${path}'`;
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw rethrow('loadCheckpoint', `loadCheckpoint: cannot read ${what}`, e);
+  if (!(bytes instanceof Uint8Array)) {
+    fail(`loadCheckpointBytes: bytes must be a Uint8Array, got ${Object.prototype.toString.call(bytes)}`, 'loadCheckpoint');
   }
   let file;
   try {
-    file = readSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    file = readSafetensors(bytes);
   } catch (e) {
     throw rethrow('loadCheckpoint', `cannot read ${what}`, e);
   }

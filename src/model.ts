@@ -5,6 +5,7 @@ import type { Arena } from './arena.js';
 import { allocIOBuffers, growCapacity, type Backend, type IOBuffers } from './backend.js';
 import { createBackend, type BackendKind } from './backends.js';
 import type { WasmBuild } from './backend-wasm.js';
+import { hostName } from './host/host.js';
 import {
   checkFinite, checkFinitePositive, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, shapeStr, show, type TensorLike,
 } from './errors.js';
@@ -36,6 +37,23 @@ export interface CreateModelOptions {
    * batches of 8+ sequences on a quiet multi-core machine; call model.dispose() when done.
    */
   threads?: number;
+}
+
+/** How a model runs (model.info()). */
+export interface ModelInfo {
+  backend: BackendKind;
+  /** 'node' or 'browser' */
+  host: 'node' | 'browser' | 'unknown';
+  /** the Wasm build in use (wasm backend), else null */
+  wasmBuild: WasmBuild | null;
+  /** threads training runs on */
+  threads: number;
+  /** threads asked for (createModel's threads) */
+  threadsRequested: number;
+  /** why threads < threadsRequested (a page that is not cross-origin isolated), else null */
+  threadsNote: string | null;
+  /** bytes of the model's memory in use */
+  memoryBytes: number;
 }
 
 export interface LossSpec {
@@ -184,6 +202,15 @@ export class Model {
 
   get numParams(): number {
     return this.layout.numParams;
+  }
+
+  /** How this model runs: backend, host, Wasm build and threads (with the reason when fewer run than asked for). */
+  info(): ModelInfo {
+    const b = this.backend.info;
+    return {
+      backend: this.backend.kind, host: hostName() ?? 'unknown', wasmBuild: b?.wasmBuild ?? null, threads: b?.threads ?? 1,
+      threadsRequested: b?.threadsRequested ?? 1, threadsNote: b?.threadsNote ?? null, memoryBytes: this.arena.usedBytes,
+    };
   }
 
   /** Stop worker threads (models with threads > 1); the model is unusable afterwards. */

@@ -14,7 +14,8 @@ import { NonfiniteError, checkFinitePositive, checkOneOf, fail, normalizeOptions
 import { checkLossSpec, clipGradNorm, clipGradValue, nonfiniteTensors, type LossSpec, type Model, type Tensor } from './model.js';
 import { checkMetrics, formatMetrics, MetricAccumulator, type MetricName } from './metrics.js';
 import { Adam, type Optimizer } from './optim.js';
-import { Progress, type ProgressOptions } from './progress.js';
+import type { ProgressOptions } from './progress.js';
+import { host } from './host/host.js';
 import { Rng } from './rng.js';
 import { LRScheduler, ReduceLROnPlateau, type Scheduler } from './schedulers.js';
 
@@ -570,7 +571,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
   const batchesPerEpoch = Math.ceil(nTrain / batchSize);
   const totalSteps = epochs * batchesPerEpoch * chunks;
   const progressOpts: ProgressOptions | null = o.progress === false ? null : o.progress === true || o.progress === undefined ? {} : o.progress;
-  const progress = progressOpts ? new Progress(totalSteps, progressOpts) : null;
+  const progress = progressOpts ? host().progress(totalSteps, progressOpts) : null; // none in a browser
 
   const history: History = { epochs: [], loss: [], valLoss: [], metrics: {}, valMetrics: {}, steps: 0, skippedSteps: 0, stoppedEarly: false };
   for (const m of metricNames) {
@@ -639,7 +640,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
           }
           // Let timers (the progress bar, signals) run now and then.
           if (performance.now() - lastYield > 50) {
-            await new Promise((res) => setImmediate(res));
+            await new Promise((res) => (globalThis.setImmediate ?? setTimeout)(res)); // browsers have no setImmediate
             lastYield = performance.now();
           }
         }

@@ -1,19 +1,22 @@
 // A training worker thread (see backend-parallel.ts): mirrors one batch part's WasmBackend
-// over the shared memory and runs forward/backward on command.
+// over the shared memory and runs forward/backward on command. Host-neutral: it is started
+// through host/node-worker.js (worker_threads) or host/browser-worker.js (a Web Worker),
+// which install the channel to the main thread first.
 
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { Arena } from './arena.js';
 import type { IOBuffers } from './backend.js';
 import { CMD, CTRL } from './backend-parallel.js';
 import { instantiateKernelsFrom, WasmBackend, type WasmBackendState } from './backend-wasm.js';
+import { workerPort } from './host/host.js';
 
-const { memory, module, ctrl, scratch } = workerData as { memory: WebAssembly.Memory; module: WebAssembly.Module; ctrl: number; scratch: number };
+const port = workerPort();
+const { memory, module, ctrl, scratch } = port.init;
 const k = await instantiateKernelsFrom(module, memory);
 k.set_scratch(scratch * 4);
 const arena = new Arena(memory, k.heap_base(), { frozen: true }); // the main thread allocates everything
 const backend = new WasmBackend(k, arena);
 let io: IOBuffers | null = null;
-parentPort!.postMessage('ready');
+port.ready();
 
 const SPIN = 20000;
 let seen = 0;
@@ -29,10 +32,10 @@ for (;;) {
   try {
     const T = i32[ctrl + CTRL.T], B = i32[ctrl + CTRL.B];
     if (cmd === CMD.SYNC) {
-      const msg = receiveMessageOnPort(parentPort as never) as { message: { state: WasmBackendState; io: IOBuffers } } | undefined;
+      const msg = (await port.next()) as { state: WasmBackendState; io: IOBuffers } | undefined;
       if (!msg) throw new Error('worker: SYNC without a state message');
-      backend.restore(msg.message.state);
-      io = msg.message.io;
+      backend.restore(msg.state);
+      io = msg.io;
     } else if (cmd === CMD.FORWARD) {
       backend.forward(io!, T, B);
     } else if (cmd === CMD.BACKWARD) {

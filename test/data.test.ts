@@ -4,7 +4,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { ADDING_BASELINE_MSE, addingBatch } from '../src/data/adding.js';
-import { CharStream, CharVocab, loadMobyDick, oneHot } from '../src/data/text.js';
+import { CharStream, CharVocab, oneHot } from '../src/data/text.js';
+import { loadMobyDick } from '../src/data/moby-dick.js';
 import { addingRun, addingTestMSE } from '../src/cli/experiments.js';
 import { createModel } from '../src/index.js';
 import { Rng } from '../src/rng.js';

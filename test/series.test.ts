@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadTrainingCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
+import { loadTrainingCheckpoint, saveCheckpoint } from '../src/checkpoint-file.js';
 import { standardize, Standardizer, STANDARDIZE_KEY, windows } from '../src/data/series.js';
 import { tensor } from '../src/data/tensor.js';
 import { createModel, type Model } from '../src/model.js';

@@ -12,9 +12,10 @@ import { createModel, type CreateModelOptions, type LossSpec, type Model } from 
 import type { BackendKind } from '../backends.js';
 import { Adam } from '../optim.js';
 import { sample, trainTruncated, type RecurrentState } from '../train.js';
-import { CharStream, CharVocab, loadMobyDick, type CharBatch } from '../data/text.js';
+import { CharStream, CharVocab, type CharBatch } from '../data/text.js';
+import { loadMobyDick } from '../data/moby-dick.js';
 import { Rng } from '../rng.js';
-import { saveCheckpoint } from '../checkpoint.js';
+import { saveCheckpoint } from '../checkpoint-file.js';
 import { lossCurveChart } from '../svg.js';
 import { Progress, formatDuration } from '../progress.js';
 import {

@@ -2,6 +2,7 @@
 // problem per message, progress and the result posted back.
 
 import { parentPort } from 'node:worker_threads';
+import '../host/node.js';
 import { addingRun, type AddingOptions } from './experiments.js';
 
 if (!parentPort) throw new Error('experiments-worker.js is a worker thread script');

@@ -7,6 +7,7 @@
 // 2 the command line was wrong (unknown command or option, a bad number, a missing argument).
 
 import { realpathSync } from 'node:fs';
+import '../host/node.js';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { UsageError, UserError, err, guardStream, libraryErrorMessage, version } from './common.js';

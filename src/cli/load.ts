@@ -2,7 +2,8 @@
 
 import { existsSync } from 'node:fs';
 import type { BackendKind } from '../backends.js';
-import { loadTrainingCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
+import { loadTrainingCheckpoint } from '../checkpoint-file.js';
+import type { LoadedCheckpoint } from '../checkpoint.js';
 import { CharVocab } from '../data/text.js';
 import type { Model } from '../model.js';
 import { libraryErrorMessage, UserError } from './common.js';

@@ -6,7 +6,7 @@ import { basename, extname } from 'node:path';
 import { Option, type Command } from 'commander';
 import { createModel } from '../model.js';
 import type { BackendKind } from '../backends.js';
-import { saveCheckpoint } from '../checkpoint.js';
+import { saveCheckpoint } from '../checkpoint-file.js';
 import { createOptimizer, type OptimizerKind } from '../optim.js';
 import { fit, type Dataset, type History } from '../train.js';
 import { lossCurveChart } from '../svg.js';

@@ -1,0 +1,12 @@
+// A Node training thread: installs the worker_threads channel, then runs worker.ts.
+
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { setWorkerPort, type WorkerInit } from './host.js';
+
+setWorkerPort({
+  init: workerData as WorkerInit,
+  ready: () => parentPort!.postMessage('ready'),
+  // the main thread posts the state before it sends SYNC, so it is already queued
+  next: () => receiveMessageOnPort(parentPort as never)?.message,
+});
+await import('../worker.js');

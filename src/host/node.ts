@@ -1,0 +1,62 @@
+// The Node host: builds read from the package's build/ directory, relaxed SIMD behind
+// V8's flag on Node 20, training threads as worker_threads, (checkpoint files on disk are checkpoint-file.ts's).
+// Importing this module installs it (index.ts, node.ts, cli.ts and the Node workers do).
+
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { Worker } from 'node:worker_threads';
+import { Progress } from '../progress.js';
+import { setHost, type Host, type ThreadHandle, type WasmBuild, type WasmBytes, type WorkerInit } from './host.js';
+
+/** A file next to this module in dist/src/host, or its compiled copy there (tests run src/host/*.ts directly). */
+function packageFile(fromDist: string, fromSrc: string): URL {
+  const here = new URL(fromDist, import.meta.url);
+  return existsSync(here) ? here : new URL(fromSrc, import.meta.url);
+}
+
+const wasmPath = (build: WasmBuild) => packageFile(`../../../build/bptt.${build}.wasm`, `../../build/bptt.${build}.wasm`);
+
+let relaxed: boolean | undefined;
+
+async function readSource(source: string | URL | WasmBytes): Promise<BufferSource> {
+  if (typeof source !== 'string' && !(source instanceof URL)) return source;
+  const url = source instanceof URL ? source : URL.canParse(source) ? new URL(source) : null;
+  if (url && url.protocol !== 'file:') {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`bptt-wasm: fetching ${url.href} failed: HTTP ${res.status}`);
+    return res.arrayBuffer();
+  }
+  return readFileSync(url ? fileURLToPath(url) : source);
+}
+
+export const nodeHost: Host = {
+  name: 'node',
+  forcedBuild: () => process.env.BPTT_WASM_BUILD,
+  relaxedSupported() {
+    if (relaxed === undefined) {
+      const bytes = readFileSync(wasmPath('relaxed'));
+      // Node 20 validates relaxed SIMD only behind this flag; it must be set before compiling.
+      if (!WebAssembly.validate(bytes)) setFlagsFromString('--experimental-wasm-relaxed-simd');
+      relaxed = WebAssembly.validate(bytes);
+    }
+    return relaxed;
+  },
+  async load(build, source) {
+    if (source instanceof WebAssembly.Module) return source;
+    return source === undefined ? readFileSync(wasmPath(build)) : readSource(source as string | URL | WasmBytes);
+  },
+  threadsUnavailable: () => null,
+  startThread(init: WorkerInit, url) {
+    const worker = new Worker(url ?? packageFile('./node-worker.js', '../../dist/src/host/node-worker.js'), { workerData: init });
+    worker.unref(); // an idle training thread does not keep the process alive
+    return new Promise<ThreadHandle>((resolve, reject) => {
+      worker.once('message', (m) => (m === 'ready' ? resolve(worker) : reject(new Error(String(m)))));
+      worker.once('error', reject);
+    });
+  },
+  canBlock: true,
+  progress: (total, opts) => new Progress(total, opts),
+};
+
+setHost(nodeHost);
