@@ -15,9 +15,7 @@
 //   the head MatMul(seq, out.weight^T) + Add(out.bias) -> y [T, B, O]; h_n/c_n = Concat of
 //   every layer's Y_h/Y_c along axis 0, PyTorch's row order l*D + d.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { VERSION } from './version.js';
 import { checkFinite, checkOneOf, checkPositiveInt, checkTensor, fail as libFail, type TensorLike } from './errors.js';
 import { GATES, type CellKind, type Nonlinearity } from './layout.js';
 
@@ -149,20 +147,9 @@ function irVersionFor(opset: number): number {
   return 6;
 }
 
-let versionCache: string | null = null;
-/** The package's version, from its package.json (found from dist/src or src). */
+/** The package's version (src/version.ts). */
 export function libraryVersion(): string {
-  if (versionCache) return versionCache;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++, dir = dirname(dir)) {
-    const p = join(dir, 'package.json');
-    if (!existsSync(p)) continue;
-    try {
-      const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'bptt-wasm' && pkg.version) return (versionCache = pkg.version);
-    } catch { /* not ours */ }
-  }
-  return (versionCache = 'unknown');
+  return VERSION;
 }
 
 // ---------------------------------------------------------------------------------------

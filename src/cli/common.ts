@@ -1,6 +1,7 @@
 // What every command shares: argument parsers, output that survives a closed pipe, the two
 // error kinds and the exit-code rule, signals that stop a run cleanly, file checks.
 
+import { BpttError } from '../errors.js';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -19,10 +20,10 @@ export class UsageError extends Error {}
 /**
  * The message of an error the library threw on purpose (bad input, bad file), without its
  * prefix; undefined for anything else (a bug). The one place that knows how library errors
- * look: when src/errors.ts gains `BpttError`, this becomes `e instanceof BpttError`.
+ * look: every library error is a BpttError (src/errors.ts).
  */
 export function libraryErrorMessage(e: unknown): string | undefined {
-  if (e instanceof Error && e.message.startsWith('bptt-wasm: ')) return e.message.slice('bptt-wasm: '.length);
+  if (e instanceof BpttError) return e.message.replace(/^bptt-wasm: /, '');
   return undefined;
 }
 

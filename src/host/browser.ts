@@ -2,6 +2,7 @@
 // configureWasm says), relaxed SIMD where the browser validates it, training threads as
 // Web Workers when the page is cross-origin isolated. Importing it installs it (browser.ts does).
 
+import { BpttError } from '../errors.js';
 import { setHost, type Host, type ThreadHandle, type WorkerInit } from './host.js';
 
 // () -> v128 { f32x4.relaxed_madd(v128.const 0, v128.const 0, v128.const 0) }: validates
@@ -40,7 +41,7 @@ export const browserHost: Host = {
     // build/ sits at the package root, three levels up from dist/src/host/browser.js
     const url = source ?? new URL(`../../../build/bptt.${build}.wasm`, import.meta.url);
     const res = await fetch(url);
-    if (!res.ok) throw new Error(`bptt-wasm: fetching ${String(url)} failed: HTTP ${res.status}`);
+    if (!res.ok) throw new BpttError(`bptt-wasm: fetching ${String(url)} failed: HTTP ${res.status}`);
     // compileStreaming needs the server to say application/wasm; otherwise compile the bytes
     if (res.headers.get('content-type')?.startsWith('application/wasm')) return WebAssembly.compileStreaming(res);
     return res.arrayBuffer();
@@ -61,12 +62,12 @@ export const browserHost: Host = {
         if (e.data === 'ready') resolve(worker);
         else {
           worker.terminate();
-          reject(new Error(`bptt-wasm: a training thread failed to start: ${String(e.data)}`));
+          reject(new BpttError(`bptt-wasm: a training thread failed to start: ${String(e.data)}`));
         }
       };
       worker.onerror = (e: ErrorEvent) => {
         worker.terminate();
-        reject(new Error(`bptt-wasm: a training thread failed to start: ${e.message || 'cannot load the worker script'}`));
+        reject(new BpttError(`bptt-wasm: a training thread failed to start: ${e.message || 'cannot load the worker script'}`));
       };
       worker.postMessage(init);
     });

@@ -1,15 +1,16 @@
 // What differs between Node and a web page, behind one interface. The core (models,
 // training, optimizers, bytes in and out) calls host(); the entry point the user imports
 // installs the implementation: index.ts (Node) imports ./node.js, browser.ts imports
-// ./browser.js. This file imports nothing, so it is safe in every module graph.
+// ./browser.js. This file imports only errors.ts (which imports nothing), so it is safe in every module graph.
 
+import { BpttError } from '../errors.js';
 import type { Progress, ProgressOptions } from '../progress.js';
 
 export type WasmBuild = 'simd' | 'relaxed';
 
 /** Where a Wasm build comes from: a URL (fetched, or read from disk in Node), its bytes, or a compiled module. */
 export type WasmSource = string | URL | WasmBytes | WebAssembly.Module;
-export type WasmBytes = ArrayBuffer | ArrayBufferView<ArrayBuffer>;
+export type WasmBytes = ArrayBuffer | ArrayBufferView;
 
 /** What a training thread starts with (see backend-parallel.ts, worker.ts). */
 export interface WorkerInit {
@@ -75,6 +76,6 @@ export function setWorkerPort(p: WorkerPort): void {
 }
 
 export function workerPort(): WorkerPort {
-  if (!port) throw new Error('bptt-wasm: internal error: worker.js started without a worker port (start it through host/*-worker.js)');
+  if (!port) throw new BpttError('bptt-wasm: internal error: worker.js started without a worker port (start it through host/*-worker.js)');
   return port;
 }

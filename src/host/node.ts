@@ -2,6 +2,7 @@
 // V8's flag on Node 20, training threads as worker_threads, (checkpoint files on disk are checkpoint-file.ts's).
 // Importing this module installs it (index.ts, node.ts, cli.ts and the Node workers do).
 
+import { BpttError } from '../errors.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -20,11 +21,11 @@ const wasmPath = (build: WasmBuild) => packageFile(`../../../build/bptt.${build}
 let relaxed: boolean | undefined;
 
 async function readSource(source: string | URL | WasmBytes): Promise<BufferSource> {
-  if (typeof source !== 'string' && !(source instanceof URL)) return source;
+  if (typeof source !== 'string' && !(source instanceof URL)) return source as BufferSource; // a SharedArrayBuffer-backed view fails in WebAssembly.compile with its own message
   const url = source instanceof URL ? source : URL.canParse(source) ? new URL(source) : null;
   if (url && url.protocol !== 'file:') {
     const res = await fetch(url);
-    if (!res.ok) throw new Error(`bptt-wasm: fetching ${url.href} failed: HTTP ${res.status}`);
+    if (!res.ok) throw new BpttError(`bptt-wasm: fetching ${url.href} failed: HTTP ${res.status}`);
     return res.arrayBuffer();
   }
   return readFileSync(url ? fileURLToPath(url) : source);
