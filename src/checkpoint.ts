@@ -61,6 +61,7 @@ export function torchConfig(model: Model): Record<string, unknown> {
   return {
     cell: c.cell, input_size: c.inputSize, hidden_size: c.hiddenSize, output_size: c.outputSize,
     num_layers: c.numLayers, bias: c.bias, ...(c.cell === 'rnn' ? { nonlinearity: c.nonlinearity } : {}),
+    ...(c.headBias === false ? { head_bias: false } : {}),
   };
 }
 
@@ -153,6 +154,8 @@ export function modelOptionsFromMetadata(metadata: Record<string, string>, what 
   const outputSize = pick('output_size', 'outputSize');
   if (outputSize !== undefined) out.outputSize = outputSize as number | null;
   if (c.bias !== undefined) out.bias = c.bias as boolean;
+  const headBias = pick('head_bias', 'headBias');
+  if (headBias !== undefined) out.headBias = headBias as boolean;
   if (cell === 'rnn' && c.nonlinearity !== undefined) out.nonlinearity = c.nonlinearity as 'tanh' | 'relu';
   return out;
 }

@@ -38,7 +38,7 @@ export type { HasLr } from './schedulers.js';
 export type { ProgressValues } from './progress.js';
 export type { ModelRecipe, GradflowRow, AddingProgress, CharStepInfo } from './experiments.js';
 export type { Backend, IOBuffers } from './backend.js';
-export { checkLossSpec } from './model.js';
+export { checkLossSpec, type ResolvedLoss } from './model.js';
 export type { ProgressStatus } from './progress.js';
 export { predict, type EvaluateOptions } from './train.js';
 export { METRICS, MetricAccumulator, checkMetrics, lengthsMask, type MetricName, type MetricBatchOptions } from './metrics.js';
