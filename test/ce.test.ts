@@ -11,8 +11,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
 import { MetricAccumulator } from '../src/metrics.js';
 import { createModel, type LossSpec, type Model } from '../src/model.js';
-import { lossValue } from '../src/train.js';
-import { expectClose, expectScalarClose } from './helpers/compare.js';
+import { SGD } from '../src/optim.js';
+import { Rng } from '../src/rng.js';
+import { evaluate, fit, lossValue } from '../src/train.js';
+import { expectClose, expectScalarClose, relErr } from './helpers/compare.js';
 import type { Fx, Path } from './helpers/models.js';
 
 const FWD = 2e-5;
@@ -124,5 +126,76 @@ describe('a Linear head without bias', () => {
     await expect(createModel({ cell: 'gru', inputSize: 2, hiddenSize: 3, headBias: false })).rejects.toThrow(/headBias applies to the Linear head; got headBias false without an outputSize/);
     await expect(createModel({ cell: 'gru', inputSize: 2, hiddenSize: 3, outputSize: 1, headBias: 0 as never })).rejects.toThrow(/headBias must be a boolean, got 0/);
     expect(() => m.loadStateDict({ ...m.stateDict(), 'out.bias': { shape: [2], data: [0, 0] } })).toThrow(/unknown key 'out.bias'/);
+  });
+});
+
+describe.each(['js', 'wasm'] as const)('the weighted, smoothed cross-entropy kernel on %s', (backend) => {
+  // every class count the vector loop and its leftover lanes can meet
+  it.each([1, 3, 4, 5, 17, 64])('matches a float64 loop at %i classes', async (C) => {
+    const m = await createModel({ cell: 'rnn', inputSize: 1, hiddenSize: 1, outputSize: C, backend });
+    const rng = new Rng(C);
+    const rows = 6, eps = 0.15;
+    const a = m.arena;
+    const y = a.alloc(rows * C), dy = a.alloc(rows * C), tg = a.alloc(rows), w = a.alloc(C), rl = a.alloc(rows);
+    const yv = Float32Array.from({ length: rows * C }, () => rng.normal(0, 3));
+    const wv = Float32Array.from({ length: C }, () => 0.25 + rng.uniform());
+    const tv = Int32Array.from({ length: rows }, (_, r) => (r === 2 ? -1 : r % C)); // row 2 ignored
+    a.f32.set(yv, y);
+    a.f32.set(wv, w);
+    a.i32.set(tv, tg);
+    const scale = 0.7;
+    const loss = m.backend.crossEntropyLossExt(dy, y, tg, rows, C, scale, w, eps, rl);
+    let ref = 0;
+    const dRef = new Float64Array(rows * C), lRef = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const k = tv[r];
+      if (k < 0) continue;
+      const row = Array.from(yv.subarray(r * C, (r + 1) * C));
+      const mx = Math.max(...row);
+      const lse = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
+      const logp = row.map((v) => v - lse);
+      // F.cross_entropy's row loss, and its derivative term by term
+      lRef[r] = -(1 - eps) * wv[k] * logp[k] - (eps / C) * logp.reduce((s, lp, c) => s + wv[c] * lp, 0);
+      ref += lRef[r];
+      for (let j = 0; j < C; j++) {
+        const p = Math.exp(logp[j]);
+        let g = (1 - eps) * wv[k] * (p - (j === k ? 1 : 0));
+        for (let c = 0; c < C; c++) g += (eps / C) * wv[c] * (p - (j === c ? 1 : 0));
+        dRef[r * C + j] = scale * g;
+      }
+    }
+    expectScalarClose('loss', loss, scale * ref, LOSS);
+    // relative to the gradient's scale at least: with one class every dy is 0 up to rounding
+    const e = relErr(a.read(dy, rows * C), dRef, scale);
+    expect(e, `dy: max error ${e.toExponential(2)} relative to max(|expected|, scale)`).toBeLessThanOrEqual(GRAD);
+    expectClose('row losses', { data: a.read(rl, rows) }, { shape: [rows], data: Array.from(lRef) }, LOSS);
+    expect(a.read(dy + 2 * C, C).every((v) => v === 0)).toBe(true);
+  });
+});
+
+describe.each(['js', 'wasm'] as const)('fit and evaluate with the cross-entropy options on %s', (backend) => {
+  it('the validation loss is the model loss with the same options; accuracy skips ignored targets', async () => {
+    const rng = new Rng(9);
+    const T = 4, N = 20, O = 3;
+    const x = { shape: [T, N, 2], data: Float32Array.from({ length: T * N * 2 }, () => rng.normal(0, 1)) };
+    const ids = Int32Array.from({ length: T * N }, (_, i) => (i % 5 === 0 ? -100 : i % O));
+    const data = { x, target: { shape: [T, N], data: ids } };
+    const loss: LossSpec = { kind: 'cross_entropy', reduction: 'mean', weight: [1, 2, 0.5], labelSmoothing: 0.1 };
+    const m = await createModel({ cell: 'gru', inputSize: 2, hiddenSize: 5, outputSize: O, backend, seed: 1 });
+    const h = await fit(m, data, { optimizer: new SGD(m, { lr: 0 }), loss, epochs: 1, batchSize: N, metrics: ['accuracy'], progress: false });
+    const r = m.lossAndGrad(data, loss);
+    expectScalarClose('training loss (lr 0)', h.loss[0], r.loss, LOSS);
+    const e = evaluate(m, data, { loss, metrics: ['accuracy'] });
+    expectScalarClose('evaluate', e.loss, r.loss, LOSS);
+    let hits = 0, counted = 0;
+    for (let i = 0; i < T * N; i++) {
+      if (ids[i] === -100) continue;
+      const o = r.output.data.subarray(i * O, (i + 1) * O);
+      const arg = o.indexOf(Math.max(...o));
+      counted++;
+      if (arg === ids[i]) hits++;
+    }
+    expect(e.metrics.accuracy).toBe(hits / counted);
+    expect(h.metrics.accuracy[0]).toBe(hits / counted);
   });
 });
