@@ -20,6 +20,39 @@ export function mse_loss(dy: usize, y: usize, target: usize, n: i32, scale: f64)
   return scale * hsum2(acc);
 }
 
+/** Largest of a row of `classes` floats (subtracted before exp so that exp never overflows). */
+@inline function row_max(x: usize, classes: i32): f32 {
+  let j = 0;
+  let mv = f32x4.splat(-Infinity);
+  for (; j + 4 <= classes; j += 4) mv = f32x4.max(mv, v128.load(x + (<usize>j << 2)));
+  let mx = max<f32>(max<f32>(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)),
+    max<f32>(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+  for (; j < classes; j++) mx = max<f32>(mx, load<f32>(x + (<usize>j << 2)));
+  return mx;
+}
+
+/** e = exp(x - mx) into d; returns sum(e) in f64. */
+@inline function row_exp_sum(d: usize, x: usize, classes: i32, mx: f32): f64 {
+  const m4 = f32x4.splat(mx);
+  let sv = f64x2.splat(0);
+  let j = 0;
+  for (; j + 4 <= classes; j += 4) {
+    const o = <usize>j << 2;
+    const e = exp4(f32x4.sub(v128.load(x + o), m4));
+    v128.store(d + o, e);
+    sv = f64x2.add(sv, f64x2.add(f64x2.promote_low_f32x4(e),
+      f64x2.promote_low_f32x4(f32x4.shuffle(e, e, 2, 3, 0, 1))));
+  }
+  let sum = hsum2(sv);
+  for (; j < classes; j++) {
+    const o = <usize>j << 2;
+    const e = exp1(load<f32>(x + o) - mx);
+    store<f32>(d + o, e);
+    sum += <f64>e;
+  }
+  return sum;
+}
+
 /**
  * Softmax cross-entropy over rows of `classes` logits, target = i32 class ids.
  *   logp = (y - max) - log(sum exp(y - max));  L = scale * sum_rows -logp[target]
@@ -28,7 +61,22 @@ export function mse_loss(dy: usize, y: usize, target: usize, n: i32, scale: f64)
  * loss and gets dy = 0; `scale` should then count only the other rows.
  */
 export function ce_loss(dy: usize, y: usize, target: usize, rows: i32, classes: i32, scale: f64): f64 {
+  return ce_loss_ext(dy, y, target, rows, classes, scale, 0, 0, 0);
+}
+
+/**
+ * ce_loss with PyTorch's class weights and label smoothing (eps), as F.cross_entropy:
+ *   L_r = (1 - eps) w[t] (-logp[t]) + (eps / C) sum_c w[c] (-logp[c])
+ *   dy_j = scale * ((a p_j - (eps / C) w[j]) - (1 - eps) w[t] [j = t]),  a = (1 - eps) w[t] + (eps / C) sum_c w[c]
+ * weight = 0: every class weighs 1. Rows with a target outside [0, classes) add nothing
+ * (dy = 0); `scale` carries the reduction (1 / sum of the counted rows' w[t] for 'mean').
+ * row_loss != 0: each row's L_r (unscaled; 0 for ignored rows) is stored there as f32.
+ */
+export function ce_loss_ext(dy: usize, y: usize, target: usize, rows: i32, classes: i32, scale: f64,
+  weight: usize, smoothing: f64, row_loss: usize): f64 {
   const rb = <usize>classes << 2;
+  const ec = smoothing / <f64>classes;
+  const c4 = f32x4.splat(<f32>(scale * ec));
   let loss: f64 = 0;
   for (let r = 0; r < rows; r++) {
     const x = y + <usize>r * rb;
@@ -36,48 +84,36 @@ export function ce_loss(dy: usize, y: usize, target: usize, rows: i32, classes: 
     const t = load<i32>(target + (<usize>r << 2));
     if (t < 0 || t >= classes) {
       memory.fill(d, 0, rb);
+      if (row_loss) store<f32>(row_loss + (<usize>r << 2), 0);
       continue;
     }
-    // row max (subtracted so that exp never overflows)
-    let j = 0;
-    let mv = f32x4.splat(-Infinity);
-    for (; j + 4 <= classes; j += 4) mv = f32x4.max(mv, v128.load(x + (<usize>j << 2)));
-    let mx = max<f32>(max<f32>(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)),
-      max<f32>(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
-    for (; j < classes; j++) mx = max<f32>(mx, load<f32>(x + (<usize>j << 2)));
-    // e = exp(y - max), parked in dy; their sum in f64
-    const m4 = f32x4.splat(mx);
-    let sv = f64x2.splat(0);
-    j = 0;
-    for (; j + 4 <= classes; j += 4) {
-      const o = <usize>j << 2;
-      const e = exp4(f32x4.sub(v128.load(x + o), m4));
-      v128.store(d + o, e);
-      sv = f64x2.add(sv, f64x2.add(f64x2.promote_low_f32x4(e),
-        f64x2.promote_low_f32x4(f32x4.shuffle(e, e, 2, 3, 0, 1))));
-    }
-    let sum = hsum2(sv);
-    for (; j < classes; j++) {
-      const o = <usize>j << 2;
-      const e = exp1(load<f32>(x + o) - mx);
-      store<f32>(d + o, e);
-      sum += <f64>e;
-    }
+    const mx = row_max(x, classes);
+    const sum = row_exp_sum(d, x, classes, mx);
+    const lse = Math.log(sum);
     const to = <usize>t << 2;
-    loss += Math.log(sum) - <f64>(load<f32>(x + to) - mx);
-    // target entry in f64 first: p_t - 1 cancels when p_t is near 1
-    const dt = <f32>(scale * (<f64>load<f32>(d + to) / sum - 1.0));
-    // dy = scale * e / sum
-    const k = <f32>(scale / sum);
-    const k4 = f32x4.splat(k);
-    j = 0;
-    for (; j + 4 <= classes; j += 4) {
-      const o = <usize>j << 2;
-      v128.store(d + o, f32x4.mul(v128.load(d + o), k4));
+    const wt: f64 = weight ? <f64>load<f32>(weight + to) : 1.0;
+    // smoothing: sum_c w_c (lse - (x_c - mx)) = W lse - sum_c w_c (x_c - mx)
+    let sW: f64 = 0, sWx: f64 = 0;
+    if (smoothing != 0) {
+      for (let j = 0; j < classes; j++) {
+        const o = <usize>j << 2;
+        const wc: f64 = weight ? <f64>load<f32>(weight + o) : 1.0;
+        sW += wc;
+        sWx += wc * <f64>(load<f32>(x + o) - mx);
+      }
     }
-    for (; j < classes; j++) {
+    const L = (1 - smoothing) * wt * (lse - <f64>(load<f32>(x + to) - mx)) + ec * (sW * lse - sWx);
+    loss += L;
+    if (row_loss) store<f32>(row_loss + (<usize>r << 2), <f32>L);
+    const a = (1 - smoothing) * wt + ec * sW;
+    // target entry in f64 first (p_t a - (1 - eps) w_t cancels when p_t is near 1)
+    const dt = <f32>(scale * (a * <f64>load<f32>(d + to) / sum - (1 - smoothing) * wt - ec * wt));
+    const k4 = f32x4.splat(<f32>(scale * a / sum));
+    for (let j = 0; j < classes; j += 4) {
       const o = <usize>j << 2;
-      store<f32>(d + o, load<f32>(d + o) * k);
+      const lanes = classes - j < 4 ? classes - j : 4;
+      const w4 = weight ? load_lanes(weight + o, lanes) : f32x4.splat(1);
+      store_lanes(d + o, f32x4.sub(f32x4.mul(load_lanes(d + o, lanes), k4), f32x4.mul(c4, w4)), lanes);
     }
     store<f32>(d + to, dt);
   }

@@ -156,11 +156,11 @@ class JsBackend implements Backend {
       return;
     }
     const O = outWeight.shape[0];
-    const W = this.P + outWeight.offset, bo = this.P + outBias!.offset;
+    const W = this.P + outWeight.offset, bo = outBias ? this.P + outBias.offset : -1;
     for (let r = 0; r < T * B; r++) {
       const h = top + r * H;
       for (let o = 0; o < O; o++) {
-        let s = f[bo + o];
+        let s = bo < 0 ? 0 : f[bo + o];
         for (let k = 0; k < H; k++) s += f[W + o * H + k] * f[h + k];
         f[io.y + r * O + o] = s;
       }
@@ -181,13 +181,13 @@ class JsBackend implements Backend {
       f.copyWithin(topW.dhIn, io.dy, io.dy + T * B * H);
     } else {
       const O = outWeight.shape[0];
-      const W = P + outWeight.offset, dW = Gr + outWeight.offset, db = Gr + outBias!.offset;
+      const W = P + outWeight.offset, dW = Gr + outWeight.offset, db = outBias ? Gr + outBias.offset : -1;
       for (let r = 0; r < T * B; r++) {
         const h = top + r * H, dyr = io.dy + r * O, dhr = topW.dhIn + r * H;
         for (let k = 0; k < H; k++) f[dhr + k] = 0;
         for (let o = 0; o < O; o++) {
           const d = f[dyr + o];
-          f[db + o] += d;
+          if (db >= 0) f[db + o] += d;
           for (let k = 0; k < H; k++) {
             f[dW + o * H + k] += d * f[h + k];
             f[dhr + k] += d * f[W + o * H + k];
@@ -305,19 +305,39 @@ class JsBackend implements Backend {
   }
 
   crossEntropyLoss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number {
+    return this.crossEntropyLossExt(dy, y, target, rows, classes, scale, -1, 0, -1);
+  }
+
+  crossEntropyLossExt(dy: number, y: number, target: number, rows: number, classes: number, scale: number,
+    weight: number, smoothing: number, rowLoss: number): number {
     const f = this.arena.f32, iv = this.arena.i32;
+    const w = (c: number): number => (weight < 0 ? 1 : f[weight + c]);
     let total = 0;
     for (let r = 0; r < rows; r++) {
-      const row = y + r * classes;
+      const row = y + r * classes, k = iv[target + r];
+      if (k < 0 || k >= classes) {
+        for (let c = 0; c < classes; c++) f[dy + r * classes + c] = 0;
+        if (rowLoss >= 0) f[rowLoss + r] = 0;
+        continue;
+      }
       let m = -Infinity;
       for (let c = 0; c < classes; c++) m = Math.max(m, f[row + c]);
       let z = 0;
       for (let c = 0; c < classes; c++) z += Math.exp(f[row + c] - m);
       const logZ = m + Math.log(z);
-      const k = iv[target + r];
-      total += logZ - f[row + k];
+      // L = (1 - eps) w_k (-logp_k) + eps/C sum_c w_c (-logp_c), as F.cross_entropy
+      let smooth = 0;
+      for (let c = 0; c < classes; c++) smooth += w(c) * (logZ - f[row + c]);
+      const L = (1 - smoothing) * w(k) * (logZ - f[row + k]) + (smoothing / classes) * smooth;
+      total += L;
+      if (rowLoss >= 0) f[rowLoss + r] = L;
+      // dL/dy_c = (1 - eps) w_k (p_c - [c = k]) + eps/C sum_c2 w_c2 (p_c - [c = c2])
+      let W = 0;
+      for (let c = 0; c < classes; c++) W += w(c);
       for (let c = 0; c < classes; c++) {
-        f[dy + r * classes + c] = scale * (Math.exp(f[row + c] - logZ) - (c === k ? 1 : 0));
+        const p = Math.exp(f[row + c] - logZ);
+        const g = (1 - smoothing) * w(k) * (p - (c === k ? 1 : 0)) + (smoothing / classes) * (W * p - w(c));
+        f[dy + r * classes + c] = scale * g;
       }
     }
     return total * scale;

@@ -258,6 +258,10 @@ class ParallelBackend implements Backend {
   crossEntropyLoss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number {
     return this.main.crossEntropyLoss(dy, y, target, rows, classes, scale);
   }
+  crossEntropyLossExt(dy: number, y: number, target: number, rows: number, classes: number, scale: number,
+    weight: number, smoothing: number, rowLoss: number): number {
+    return this.main.crossEntropyLossExt(dy, y, target, rows, classes, scale, weight, smoothing, rowLoss);
+  }
   fill(off: number, n: number, value: number): void { this.main.fill(off, n, value); }
   sumSquares(off: number, n: number): number { return this.main.sumSquares(off, n); }
   scale(off: number, n: number, s: number): void { this.main.scale(off, n, s); }

@@ -39,6 +39,8 @@ export interface Kernels {
   row_norms_clip(dh: number, B: number, H: number, threshold: number): number;
   mse_loss(dy: number, y: number, target: number, n: number, scale: number): number;
   ce_loss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number;
+  ce_loss_ext(dy: number, y: number, target: number, rows: number, classes: number, scale: number,
+    weight: number, smoothing: number, rowLoss: number): number;
   fill(p: number, n: number, v: number): void;
   sum_squares(p: number, n: number): number;
   scale(p: number, n: number, s: number): void;
@@ -333,7 +335,7 @@ export class WasmBackend implements Backend {
     }
     const O = outWeight.shape[0];
     k.gemm_nt(io.y * F, top * F, (this.P + outWeight.offset) * F, TB, O, H, H, H, O, 0);
-    k.add_bias_rows(io.y * F, (this.P + outBias!.offset) * F, TB, O, O);
+    if (outBias) k.add_bias_rows(io.y * F, (this.P + outBias.offset) * F, TB, O, O);
   }
 
   backward(io: IOBuffers, T: number, B: number, clip: number, inputGrad: boolean): void {
@@ -352,7 +354,7 @@ export class WasmBackend implements Backend {
       const O = outWeight.shape[0];
       // dW_out[O, H] += dY^T H_top ; db_out += colsum(dY) ; dH_top[T*B, H] = dY W_out
       k.gemm_tn((Gr + outWeight.offset) * F, io.dy * F, top * F, O, H, TB, O, H, H, 1);
-      k.col_sum_acc((Gr + outBias!.offset) * F, io.dy * F, TB, O, O);
+      if (outBias) k.col_sum_acc((Gr + outBias.offset) * F, io.dy * F, TB, O, O);
       k.gemm_nn(topW.dhIn * F, io.dy * F, (P + outWeight.offset) * F, TB, H, O, O, H, H, 0);
     }
     for (let l = L - 1; l >= 0; l--) {
@@ -418,6 +420,13 @@ export class WasmBackend implements Backend {
 
   crossEntropyLoss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number {
     return this.k.ce_loss(dy * F, y * F, target * F, rows, classes, scale);
+  }
+
+  crossEntropyLossExt(dy: number, y: number, target: number, rows: number, classes: number, scale: number,
+    weight: number, smoothing: number, rowLoss: number): number {
+    // byte pointer 0 = none for the kernel
+    return this.k.ce_loss_ext(dy * F, y * F, target * F, rows, classes, scale, weight < 0 ? 0 : weight * F, smoothing,
+      rowLoss < 0 ? 0 : rowLoss * F);
   }
 
   fill(off: number, n: number, value: number): void {

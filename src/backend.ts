@@ -114,6 +114,14 @@ export interface Backend {
    * writes dy = scale * (softmax(y) - onehot).
    */
   crossEntropyLoss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number;
+  /**
+   * crossEntropyLoss with PyTorch's class weights (`weight`: float offset of `classes`
+   * weights, -1 for none) and label smoothing, as F.cross_entropy; rows whose target is
+   * outside [0, classes) add nothing and get dy = 0. rowLoss (float offset, -1 for none)
+   * receives each row's unscaled loss (0 for such rows).
+   */
+  crossEntropyLossExt(dy: number, y: number, target: number, rows: number, classes: number, scale: number,
+    weight: number, smoothing: number, rowLoss: number): number;
 
   // Flat-region utilities (gradient clipping, zeroing, checks).
   fill(off: number, n: number, value: number): void;

@@ -20,6 +20,8 @@ export interface ModelConfig {
   /** size of the Linear head `out`; null = no head, the output is the top layer's h_t */
   outputSize: number | null;
   bias: boolean;
+  /** false: the Linear head has no bias (nn.Linear(H, O, bias=False); no `out.bias`); default true */
+  headBias?: boolean;
 }
 
 /** Gate blocks per cell, in PyTorch's order: RNN [h], LSTM [i,f,g,o], GRU [r,z,n]. */
@@ -92,9 +94,9 @@ export function buildLayout(config: ModelConfig): Layout {
     const biasHh = bias ? add(`rnn.bias_hh_l${l}`, 'bias_hh', l, [G * H]) : null;
     layers.push({ inSize, weightIh, weightHh, biasIh, biasHh });
   }
-  // The Linear head always has a bias, as nn.Linear(H, O) in the reference model.
+  // The Linear head has a bias, as nn.Linear(H, O) in the reference model, unless headBias is false.
   const outWeight = O !== null ? add('out.weight', 'out_weight', -1, [O, H]) : null;
-  const outBias = O !== null ? add('out.bias', 'out_bias', -1, [O]) : null;
+  const outBias = O !== null && config.headBias !== false ? add('out.bias', 'out_bias', -1, [O]) : null;
   return {
     config,
     tensors,

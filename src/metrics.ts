@@ -48,6 +48,8 @@ export interface MetricBatchOptions {
   mask?: ArrayLike<number>;
   /** per-sequence lengths (B values); the same as the mask they imply */
   lengths?: ArrayLike<number>;
+  /** class-id targets equal to this do not count (the loss's ignoreIndex; default -100) */
+  ignoreIndex?: number;
 }
 
 /** Running sums for a list of metrics over batches of outputs [T, B, O] and their targets. */
@@ -81,6 +83,7 @@ export class MetricAccumulator {
       const yo = (t * B + b) * O;
       const to = (short ? b : t * B + b) * width;
       if (ce) {
+        if (td[to] === (opts.ignoreIndex ?? -100)) return;
         let arg = 0;
         for (let o = 1; o < O; o++) if (y[yo + o] > y[yo + arg]) arg = o;
         if (arg === td[to]) this.correct++;

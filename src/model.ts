@@ -26,6 +26,8 @@ export interface CreateModelOptions {
   /** size of the Linear head on the top layer's h_t; omit for no head (output = h_t) */
   outputSize?: number | null;
   bias?: boolean;
+  /** false: a Linear head without bias (PyTorch's nn.Linear(H, O, bias=False); no `out.bias`) */
+  headBias?: boolean;
   backend?: BackendKind;
   /** seed for the initial weights (same seed, same weights on both backends) */
   seed?: number;
@@ -58,9 +60,29 @@ export interface ModelInfo {
 
 export interface LossSpec {
   kind: 'mse' | 'cross_entropy';
-  reduction: 'sum' | 'mean';
+  /**
+   * 'none': the result's `losses` holds each step's loss ([T, B] for cross_entropy, [T, B, O]
+   * for mse; [B] / [B, O] with lastStepOnly), `loss` their sum, and the gradients are of the sum
+   */
+  reduction: 'sum' | 'mean' | 'none';
   /** loss on the final step's output only (many-to-one) */
   lastStepOnly?: boolean;
+  /** cross_entropy: targets equal to this add no loss or gradient and do not count for 'mean' (PyTorch's ignore_index; default -100) */
+  ignoreIndex?: number;
+  /** cross_entropy: one weight per class ([outputSize]); 'mean' divides by the summed weights of the counted targets, as PyTorch */
+  weight?: ArrayLike<number>;
+  /** cross_entropy: PyTorch's label_smoothing in [0, 1] (default 0) */
+  labelSmoothing?: number;
+}
+
+/** A validated loss spec with its defaults filled in. */
+export interface ResolvedLoss {
+  kind: 'mse' | 'cross_entropy';
+  reduction: 'sum' | 'mean' | 'none';
+  lastStepOnly: boolean;
+  ignoreIndex: number;
+  weight: Float32Array | null;
+  labelSmoothing: number;
 }
 
 export interface Batch {
@@ -98,32 +120,48 @@ export interface LossAndGradResult extends ForwardResult {
    * output and the recurrence); with clipHiddenGrad, of the clipped gradient that flows on
    */
   hiddenGradNorms: number[][];
+  /** with reduction 'none': each step's (or, with lastStepOnly, each sequence's) loss */
+  losses?: Tensor;
 }
 
 const CELLS = ['rnn', 'lstm', 'gru'] as const;
-const LOSS_KEYS = ['kind', 'reduction', 'lastStepOnly'];
-/** torch loss arguments we do not implement: an error, never silently ignored */
-const LOSS_UNSUPPORTED: Record<string, string> = {
-  labelSmoothing: 'cross_entropy here has no label smoothing',
-  weight: 'class weights are not implemented',
-  ignoreIndex: 'every target step counts; use lastStepOnly or trim the sequences',
-};
+const LOSS_KEYS = ['kind', 'reduction', 'lastStepOnly', 'ignoreIndex', 'weight', 'labelSmoothing'];
 const GRAD_KEYS = ['clipHiddenGrad', 'inputGrad'];
 
-/** Validate a loss spec ({ kind, reduction, lastStepOnly? }) and fill in its default. */
-export function checkLossSpec(loss: LossSpec): Required<LossSpec> {
+/** Validate a loss spec ({ kind, reduction, lastStepOnly?, ... }) and fill in its defaults. */
+export function checkLossSpec(loss: LossSpec): ResolvedLoss {
   if (loss === null || typeof loss !== 'object') fail(`loss must be { kind, reduction, lastStepOnly? }, got ${show(loss)}`, 'loss');
-  loss = normalizeOptions<LossSpec>('loss', 'the loss spec', loss, LOSS_KEYS, { unsupported: LOSS_UNSUPPORTED });
+  loss = normalizeOptions<LossSpec>('loss', 'the loss spec', loss, LOSS_KEYS);
   const kind = checkOneOf('loss.kind', loss.kind, ['mse', 'cross_entropy'] as const);
-  const reduction = checkOneOf('loss.reduction', loss.reduction, ['sum', 'mean'] as const);
+  const reduction = checkOneOf('loss.reduction', loss.reduction, ['sum', 'mean', 'none'] as const);
   const lastStepOnly = loss.lastStepOnly ?? false;
   if (typeof lastStepOnly !== 'boolean') fail(`loss.lastStepOnly must be a boolean, got ${JSON.stringify(lastStepOnly)}`);
-  return { kind, reduction, lastStepOnly };
+  if (kind === 'mse') {
+    for (const k of ['ignoreIndex', 'weight', 'labelSmoothing'] as const) {
+      if (loss[k] !== undefined) fail(`loss.${k} applies to kind 'cross_entropy' only; got it with kind 'mse'`);
+    }
+  }
+  const ignoreIndex = loss.ignoreIndex ?? -100;
+  if (!Number.isInteger(ignoreIndex)) fail(`loss.ignoreIndex must be an integer, got ${JSON.stringify(loss.ignoreIndex)}`);
+  const labelSmoothing = loss.labelSmoothing ?? 0;
+  if (typeof labelSmoothing !== 'number' || !(labelSmoothing >= 0 && labelSmoothing <= 1)) {
+    fail(`loss.labelSmoothing must be a number in [0, 1], got ${JSON.stringify(loss.labelSmoothing)}`);
+  }
+  let weight: Float32Array | null = null;
+  if (loss.weight !== undefined) {
+    const w = loss.weight;
+    if (w === null || typeof w !== 'object' || typeof w.length !== 'number') fail(`loss.weight must be an array of one weight per class, got ${JSON.stringify(w)}`);
+    weight = Float32Array.from(w);
+    for (let i = 0; i < weight.length; i++) {
+      if (!(Number.isFinite(w[i]) && w[i] >= 0)) fail(`loss.weight[${i}] is ${w[i]}, expected a finite number >= 0`);
+    }
+  }
+  return { kind, reduction, lastStepOnly, ignoreIndex, weight, labelSmoothing };
 }
 
 /** Validate and fill in defaults (PyTorch's: numLayers 1, bias true, tanh). */
 const OPTION_NAMES = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'backend', 'seed',
-  'init', 'wasmBuild', 'threads'];
+  'init', 'wasmBuild', 'threads', 'headBias'];
 
 
 /**
@@ -147,15 +185,22 @@ export function resolveOptions(opts: CreateModelOptions): {
   const outputSize = opts.outputSize == null ? null : checkPositiveInt('outputSize', opts.outputSize);
   const bias = opts.bias ?? true;
   if (typeof bias !== 'boolean') fail(`bias must be a boolean, got ${show(bias)}`);
+  const headBias = opts.headBias ?? true;
+  if (typeof headBias !== 'boolean') fail(`headBias must be a boolean, got ${show(opts.headBias)}`);
+  if (!headBias && outputSize === null) fail('headBias applies to the Linear head; got headBias false without an outputSize');
   const backend = checkOneOf('backend', opts.backend ?? 'wasm', ['wasm', 'js'] as const);
   const seed = opts.seed ?? 0;
   if (!Number.isSafeInteger(seed)) fail(`seed must be a safe integer, got ${show(seed)}`, 'createModel');
-  const config: ModelConfig = { cell, nonlinearity: cell === 'rnn' ? nonlinearity : 'tanh', inputSize, hiddenSize, numLayers, outputSize, bias };
+  const config: ModelConfig = {
+    cell, nonlinearity: cell === 'rnn' ? nonlinearity : 'tanh', inputSize, hiddenSize, numLayers, outputSize, bias,
+    ...(headBias ? {} : { headBias }),
+  };
   checkModelSize(config); // bounded sizes, before any backend or memory exists
   if (opts.init !== undefined) resolveInit(opts.init); // throws on a bad init spec, before any backend starts
   const options: CreateModelOptions = {
     cell, ...(cell === 'rnn' ? { nonlinearity } : {}), inputSize, hiddenSize, numLayers, outputSize, bias, backend, seed,
     ...(opts.init !== undefined ? { init: opts.init } : {}),
+    ...(headBias ? {} : { headBias }),
   };
   const wasmBuild = opts.wasmBuild === undefined ? undefined : checkOneOf('wasmBuild', opts.wasmBuild, ['simd', 'relaxed'] as const);
   const threads = checkPositiveInt('threads', opts.threads ?? 1);
@@ -187,6 +232,9 @@ export class Model {
   /** float offset of the gradient region (same layout) */
   readonly grads: number;
   private io: IOBuffers | null = null;
+  /** cross-entropy class weights [O] and per-row losses, allocated on first use */
+  private ceWeight: number | null = null;
+  private rowLoss: { off: number; n: number } | null = null;
 
   constructor(options: CreateModelOptions, config: ModelConfig, backend: Backend) {
     this.options = options;
@@ -301,9 +349,10 @@ export class Model {
     // Validate the target before any compute, so a bad target changes nothing.
     const writeTarget = this.checkTarget(batch.target, spec, T, B);
     const io = this.io!;
+    const rowLoss = this.lossBuffers(spec);
     writeTarget(io.target);
     this.backend.forward(io, T, B);
-    const lossValue = this.computeLoss(spec, T, B);
+    const { loss: lossValue, losses } = this.computeLoss(spec, T, B, rowLoss);
     const inputGrad = opts.inputGrad ?? true;
     this.backend.backward(io, T, B, clip, inputGrad);
     const { config: c } = this;
@@ -318,6 +367,7 @@ export class Model {
       dh0: { shape: [L, B, H], data: this.arena.read(io.dh0, L * B * H) },
       ...(c.cell === 'lstm' ? { dc0: { shape: [L, B, H], data: this.arena.read(io.dc0, L * B * H) } } : {}),
       hiddenGradNorms: norms,
+      ...(losses ? { losses } : {}),
     };
   }
 
@@ -349,7 +399,7 @@ export class Model {
   }
 
   /** Validate the target now; return a writer that copies it into the arena. */
-  private checkTarget(target: TensorLike, spec: Required<LossSpec>, T: number, B: number): (off: number) => void {
+  private checkTarget(target: TensorLike, spec: ResolvedLoss, T: number, B: number): (off: number) => void {
     const O = this.layout.outputWidth;
     const steps = spec.lastStepOnly ? 1 : T;
     if (target === null || typeof target !== 'object' || !Array.isArray(target.shape)) {
@@ -376,20 +426,39 @@ export class Model {
       spec.lastStepOnly ? 'class ids, T, B or B' : 'class ids, T, B');
     const skip = isShort || !spec.lastStepOnly ? 0 : (T - 1) * B;
     const n = steps * B;
+    const ignore = spec.ignoreIndex;
+    if (spec.weight && spec.weight.length !== O) fail(`loss.weight has ${spec.weight.length} values, expected one per class: outputSize ${O}`);
     for (let i = 0; i < n; i++) {
       const v = data[skip + i];
-      if (!Number.isInteger(v) || v < 0 || v >= O) {
-        fail(`target.data[${skip + i}] = ${v} is not a class id in [0, ${O - 1}] (outputSize ${O})`);
+      if (v !== ignore && (!Number.isInteger(v) || v < 0 || v >= O)) {
+        fail(`target.data[${skip + i}] = ${v} is not a class id in [0, ${O - 1}] (outputSize ${O}) or the ignoreIndex ${ignore}`);
       }
     }
+    // an ignored target becomes -1, which the loss kernels skip (even when ignoreIndex is a class id)
     return (off) => {
       const iv = this.arena.i32;
-      for (let i = 0; i < n; i++) iv[off + i] = data[skip + i];
+      for (let i = 0; i < n; i++) iv[off + i] = data[skip + i] === ignore ? -1 : data[skip + i];
     };
   }
 
+  /**
+   * Arena buffers the cross-entropy options need: the class weights (written now) and, for
+   * reduction 'none', per-row losses (float offset returned; -1 when not needed). Allocated
+   * before forward, once per capacity, so steady training allocates nothing.
+   */
+  private lossBuffers(spec: ResolvedLoss): number {
+    const io = this.io!;
+    if (spec.weight) {
+      this.ceWeight ??= this.arena.alloc(this.layout.outputWidth);
+      this.arena.f32.set(spec.weight, this.ceWeight);
+    }
+    if (spec.kind !== 'cross_entropy' || spec.reduction !== 'none') return -1;
+    if (!this.rowLoss || this.rowLoss.n < io.T * io.B) this.rowLoss = { off: this.arena.alloc(io.T * io.B), n: io.T * io.B };
+    return this.rowLoss.off;
+  }
+
   /** Loss over y (whole sequence or last step), writing dLoss/dy into io.dy. */
-  private computeLoss(spec: Required<LossSpec>, T: number, B: number): number {
+  private computeLoss(spec: ResolvedLoss, T: number, B: number, rowLoss: number): { loss: number; losses?: Tensor } {
     const io = this.io!;
     const O = this.layout.outputWidth;
     const be = this.backend;
@@ -402,12 +471,32 @@ export class Model {
       dy += (T - 1) * B * O;
       steps = 1;
     }
+    const none = spec.reduction === 'none';
+    const shape = spec.lastStepOnly ? [B] : [T, B];
     if (spec.kind === 'mse') {
       const n = steps * B * O;
-      return be.mseLoss(dy, y, io.target, n, spec.reduction === 'mean' ? 1 / n : 1);
+      const loss = be.mseLoss(dy, y, io.target, n, spec.reduction === 'mean' ? 1 / n : 1);
+      if (!none) return { loss };
+      const f = this.arena.f32, per = new Float32Array(n);
+      for (let i = 0; i < n; i++) per[i] = (f[y + i] - f[io.target + i]) ** 2;
+      return { loss, losses: { shape: [...shape, O], data: per } };
     }
     const rows = steps * B;
-    return be.crossEntropyLoss(dy, y, io.target, rows, O, spec.reduction === 'mean' ? 1 / rows : 1);
+    const { weight, labelSmoothing } = spec;
+    let scale = 1;
+    if (spec.reduction === 'mean') {
+      // PyTorch's mean: over the counted (not ignored) rows, each weighing its class weight
+      const iv = this.arena.i32;
+      let denom = 0;
+      for (let r = 0; r < rows; r++) {
+        const t = iv[io.target + r];
+        if (t >= 0) denom += weight ? weight[t] : 1;
+      }
+      scale = 1 / denom;
+    }
+    if (!weight && labelSmoothing === 0 && !none) return { loss: be.crossEntropyLoss(dy, y, io.target, rows, O, scale) };
+    const loss = be.crossEntropyLossExt(dy, y, io.target, rows, O, scale, weight ? this.ceWeight! : -1, labelSmoothing, rowLoss);
+    return none ? { loss, losses: { shape, data: this.arena.read(rowLoss, rows) } } : { loss };
   }
 
   private readForward(T: number, B: number): ForwardResult {

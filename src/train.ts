@@ -147,8 +147,8 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
 
 type TargetLayout = { hasTime: boolean; width: number; int: boolean };
 
-function targetLayout(target: TensorLike, loss: LossSpec, T: number, N: number, what: string): TargetLayout {
-  loss = checkLossSpec(loss);
+function targetLayout(target: TensorLike, spec: LossSpec, T: number, N: number, what: string): TargetLayout {
+  const loss = checkLossSpec(spec);
   if (!isTensor(target)) fail(`${what}: target must be a tensor { shape, data }, got ${show(target)}`, what);
   const s = target.shape;
   if (loss.kind === 'mse') {
@@ -220,31 +220,37 @@ class DataView3 {
 // ---------------------------------------------------------------------------------------
 // Losses without gradients (validation), in double precision
 
-/** Loss of an output [T, B, O] against a target, as the model's loss would compute it. */
 /** { shape: number[], data: array-like }, checked before use (bad input is an error, not a TypeError). */
 function isTensor(t: unknown): t is TensorLike {
   return t !== null && typeof t === 'object' && Array.isArray((t as TensorLike).shape) && (t as TensorLike).data != null &&
     typeof (t as TensorLike).data.length === 'number';
 }
 
-export function lossValue(output: Tensor, target: TensorLike, loss: LossSpec): number {
+/** Loss of an output [T, B, O] against a target, as the model's loss would compute it. */
+
+export function lossValue(output: Tensor, target: TensorLike, spec: LossSpec): number {
   if (!isTensor(output) || output.shape.length !== 3 || !output.shape.every((d) => Number.isSafeInteger(d) && d >= 1) ||
     output.data.length !== output.shape[0] * output.shape[1] * output.shape[2]) {
     fail(`lossValue: output must be a tensor [T, B, O] with T * B * O values, got ${show(output)}`, 'lossValue');
   }
-  loss = checkLossSpec(loss);
+  const loss = checkLossSpec(spec);
   const [T, B, O] = output.shape;
   const y = output.data;
   const t0 = loss.lastStepOnly ? T - 1 : 0;
-  const tl = targetLayout(target, loss, T, B, 'lossValue');
+  const tl = targetLayout(target, spec, T, B, 'lossValue');
+  const { ignoreIndex, weight, labelSmoothing: eps } = loss;
   const td = target.data;
   // the checks lossAndGrad makes: nothing may index past a row
   if (loss.kind === 'mse' && tl.width !== O) fail(`lossValue: target width ${tl.width} does not match the output width ${O}`);
   if (loss.kind === 'cross_entropy') {
+    if (weight && weight.length !== O) fail(`lossValue: loss.weight has ${weight.length} values, expected outputSize ${O}`);
     for (let i = 0; i < td.length; i++) {
-      if (!Number.isInteger(td[i]) || td[i] < 0 || td[i] >= O) fail(`lossValue: target.data[${i}] = ${td[i]} is not a class id in [0, ${O - 1}]`);
+      if (td[i] !== ignoreIndex && (!Number.isInteger(td[i]) || td[i] < 0 || td[i] >= O)) {
+        fail(`lossValue: target.data[${i}] = ${td[i]} is not a class id in [0, ${O - 1}] or the ignoreIndex ${ignoreIndex}`);
+      }
     }
   }
+  const w = (c: number): number => (weight ? weight[c] : 1);
   // target row for (t, b): with time axis t*B+b, else b
   const row = (t: number, b: number): number => (tl.hasTime ? t * B + b : b);
   let sum = 0, count = 0;
@@ -259,12 +265,18 @@ export function lossValue(output: Tensor, target: TensorLike, loss: LossSpec): n
         }
         count += O;
       } else {
+        const k = td[row(t, b)];
+        if (k === ignoreIndex) continue;
         let m = -Infinity;
         for (let o = 0; o < O; o++) m = Math.max(m, y[yo + o]);
         let s = 0;
         for (let o = 0; o < O; o++) s += Math.exp(y[yo + o] - m);
-        sum += m + Math.log(s) - y[yo + td[row(t, b)]];
-        count += 1;
+        const logZ = m + Math.log(s);
+        // F.cross_entropy: (1 - eps) w_k (-logp_k) + eps/C sum_c w_c (-logp_c); mean over the summed w_k
+        let smooth = 0;
+        if (eps) for (let o = 0; o < O; o++) smooth += w(o) * (logZ - y[yo + o]);
+        sum += (1 - eps) * w(k) * (logZ - y[yo + k]) + (eps / O) * smooth;
+        count += w(k);
       }
     }
   }
@@ -305,7 +317,7 @@ function evaluateInto(model: Model, dv: DataView3, loss: LossSpec, batchSize: nu
     const mb = dv.batch(idx);
     const out = model.forward(mb.x);
     acc += lossValue(out.output, mb.target, loss) * idx.length;
-    metrics.add(out.output, mb.target, { kind: loss.kind, lastStepOnly: loss.lastStepOnly, lengths: lengthsOf(mb) });
+    metrics.add(out.output, mb.target, { kind: loss.kind, lastStepOnly: loss.lastStepOnly, ignoreIndex: loss.ignoreIndex, lengths: lengthsOf(mb) });
   }
   return acc / dv.N;
 }
@@ -626,7 +638,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
             lossSum += r.loss * idx.length;
             lossCount += idx.length;
             for (let j = 0; j < micro.length; j++) {
-              trainMetrics.add(r.outputs[j], micro[j].target, { kind: loss.kind, lastStepOnly: loss.lastStepOnly, lengths: lengthsOf(micro[j]) });
+              trainMetrics.add(r.outputs[j], micro[j].target, { kind: loss.kind, lastStepOnly: loss.lastStepOnly, ignoreIndex: loss.ignoreIndex, lengths: lengthsOf(micro[j]) });
             }
           }
           if (o.scheduler instanceof LRScheduler && schedulerInterval === 'step') o.scheduler.step();

@@ -71,7 +71,7 @@ describe.each(['wasm', 'js'] as const)('bad input on the %s backend', (backend) 
     expect(() => m.lossAndGrad({ x, target: { shape: [2, 3], data: [0, 1, 2, 3, 1.5, 0] } }, CE)).toThrow(/target.data\[4\] = 1.5 is not a class id/);
     expect(() => m.lossAndGrad({ x, target: ids([3]) }, CE)).toThrow(/target has shape \[3\], expected \[2, 3\]/);
     expect(() => m.lossAndGrad({ x, target: ids([2, 3]) }, { kind: 'hinge', reduction: 'sum' } as never)).toThrow(/loss.kind must be one of 'mse', 'cross_entropy', got "hinge"/);
-    expect(() => m.lossAndGrad({ x, target: ids([2, 3]) }, { kind: 'mse', reduction: 'avg' } as never)).toThrow(/loss.reduction must be one of 'sum', 'mean', got "avg"/);
+    expect(() => m.lossAndGrad({ x, target: ids([2, 3]) }, { kind: 'mse', reduction: 'avg' } as never)).toThrow(/loss.reduction must be one of 'sum', 'mean', 'none', got "avg"/);
     expect(() => m.lossAndGrad({ x, target: ids([2, 3]) }, CE, { clipHiddenGrad: -1 })).toThrow(/clipHiddenGrad must be a finite number > 0, got -1/);
     // the short forms for many-to-one
     expect(() => m.lossAndGrad({ x, target: ids([3]) }, { ...CE, lastStepOnly: true })).not.toThrow();
