@@ -89,6 +89,11 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
   opts = normalizeOptions<TrainStepOptions>('trainStep', 'options', opts, TRAIN_STEP_KEYS);
   if (!Array.isArray(micro) || micro.length === 0) fail(`trainStep: micro-batches must be a non-empty array, got ${show(micro)}`, 'trainStep');
   if (!optimizer || optimizer.model !== model) fail('trainStep: the optimizer was built for a different model', 'trainStep');
+  micro.forEach((mb, i) => {
+    if (mb === null || typeof mb !== 'object' || !isTensor(mb.x) || mb.x.shape.length !== 3) {
+      fail(`trainStep: micro-batch ${i} must be { x: [T, B, inputSize], target, ... }, got ${show(mb)}`, 'trainStep');
+    }
+  });
   checkLossSpec(opts.loss);
   checkClip('trainStep', opts);
   if (opts.onNonfinite !== undefined) checkOneOf('trainStep: onNonfinite', opts.onNonfinite, ['throw', 'skip'] as const);

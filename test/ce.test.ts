@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint-file.js';
 import { MetricAccumulator } from '../src/metrics.js';
 import { createModel, type LossSpec, type Model } from '../src/model.js';
 import { SGD } from '../src/optim.js';

@@ -15,6 +15,7 @@ import { registerDemo } from './demo.js';
 import { registerTrain } from './train.js';
 import { registerSample } from './sample.js';
 import { registerPredict } from './predict.js';
+import { registerExport } from './export.js';
 import { registerGradflow } from './gradflow.js';
 import { registerExperiment } from './experiment.js';
 import { registerBench } from './bench.js';
@@ -29,7 +30,7 @@ export function buildProgram(): Command {
       'Ctrl-C or SIGTERM during training: the run stops after the current step and saves its checkpoint (exit 0);\n' +
       'a second signal quits at once.\n' +
       'Start with: bptt-wasm demo');
-  for (const register of [registerDemo, registerTrain, registerSample, registerPredict, registerGradflow, registerExperiment, registerBench]) {
+  for (const register of [registerDemo, registerTrain, registerSample, registerPredict, registerExport, registerGradflow, registerExperiment, registerBench]) {
     register(program);
   }
   return program;
