@@ -53,14 +53,19 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   if (n > MAX_HEADER) fail(`header length ${n} is over the 100 MB limit (corrupt or not a safetensors file)`);
   if (8 + n > bytes.length) fail(`header length ${n} runs past the end of the ${bytes.length}-byte file (truncated or not a safetensors file)`);
   if (n < 2) fail(`header length ${n} is too short for a JSON object`);
-  const raw = Buffer.from(bytes.buffer, bytes.byteOffset + 8, n);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+  } catch (e) {
+    fail(`header is not valid UTF-8 (${(e as Error).message}); corrupt or not a safetensors file`);
+  }
+  // count the tensors before JSON.parse builds them all (a huge header of empty tensors is cheap to write, slow to parse)
   let count = 0;
-  for (let p = raw.indexOf('"data_offsets"'); p >= 0; p = raw.indexOf('"data_offsets"', p + 14)) {
+  for (let p = text.indexOf('"data_offsets"'); p >= 0; p = text.indexOf('"data_offsets"', p + 14)) {
     if (++count > MAX_TENSORS) fail(`header describes more than ${MAX_TENSORS} tensors (the limit; corrupt or not a checkpoint)`);
   }
   let header: unknown;
   try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
     header = JSON.parse(text);
   } catch (e) {
     fail(`header is not valid UTF-8 JSON (${(e as Error).message}); corrupt or not a safetensors file`);
