@@ -306,6 +306,14 @@ export class Model {
     for (const [key, value] of Object.entries(sd)) {
       const name = byName.has(key) ? key : byName.has(`rnn.${key}`) ? `rnn.${key}` : null;
       if (name === null) {
+        // what PyTorch has and this library does not, said plainly rather than as an unknown key or a shape
+        if (/(^|\.)weight_hr_l\d+(_reverse)?$/.test(key)) {
+          fail(`loadStateDict: '${key}' is an LSTM projection (PyTorch's proj_size > 0), which bptt-wasm does not support`);
+        }
+        const layer = /(^|\.)(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$/.exec(key);
+        if (layer && Number(layer[4]) >= this.config.numLayers) {
+          fail(`loadStateDict: '${key}' belongs to layer ${layer[4]}, but this model has numLayers ${this.config.numLayers}`);
+        }
         fail(`loadStateDict: unknown key '${key}' for this model (expected: ${[...byName.keys()].join(', ')})`);
       }
       if (resolved.has(name)) fail(`loadStateDict: '${key}' is given twice (as '${name}' and without the 'rnn.' prefix)`);

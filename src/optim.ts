@@ -20,6 +20,8 @@ export interface SGDOptions {
   dampening?: number;
   nesterov?: boolean;
   weightDecay?: number;
+  /** torch's spelling of weightDecay */
+  weight_decay?: number;
 }
 
 export interface AdamOptions {
@@ -27,6 +29,8 @@ export interface AdamOptions {
   betas?: [number, number];
   eps?: number;
   weightDecay?: number;
+  /** torch's spelling of weightDecay */
+  weight_decay?: number;
   amsgrad?: boolean;
 }
 
@@ -35,6 +39,8 @@ export interface RMSpropOptions {
   alpha?: number;
   eps?: number;
   weightDecay?: number;
+  /** torch's spelling of weightDecay */
+  weight_decay?: number;
   momentum?: number;
   centered?: boolean;
 }
@@ -45,6 +51,10 @@ export interface AdagradOptions {
   weightDecay?: number;
   initialAccumulatorValue?: number;
   eps?: number;
+  /** torch's spellings of lrDecay, weightDecay, initialAccumulatorValue */
+  lr_decay?: number;
+  weight_decay?: number;
+  initial_accumulator_value?: number;
 }
 
 export type OptimizerOptions = SGDOptions | AdamOptions | RMSpropOptions | AdagradOptions;

@@ -91,7 +91,7 @@ describe.each(['wasm', 'js'] as const)('bad input on the %s backend', (backend) 
     sd['rnn.weight_ih_l0'].data.fill(7);
     const { ['rnn.bias_hh_l1']: _drop, ...missing } = sd;
     expect(() => m.loadStateDict(missing)).toThrow(/missing keys rnn.bias_hh_l1/);
-    expect(() => m.loadStateDict({ ...sd, 'rnn.weight_ih_l9': t([16, 3]) })).toThrow(/unknown key 'rnn.weight_ih_l9'/);
+    expect(() => m.loadStateDict({ ...sd, 'rnn.weight_ih_l9': t([16, 3]) })).toThrow(/'rnn.weight_ih_l9' belongs to layer 9, but this model has numLayers 2/);
     expect(() => m.loadStateDict({ ...sd, 'out.weight': t([4, 5]) })).toThrow(/'out.weight' has shape \[4, 5\], expected \[5, 4\]/);
     const nan = t([5]); nan.data[2] = Infinity;
     expect(() => m.loadStateDict({ ...sd, 'out.bias': nan })).toThrow(/'out.bias'.data\[2\] is Infinity/);
@@ -130,5 +130,19 @@ describe('threaded models', () => {
     await expect(createModel({ cell: 'rnn', inputSize: 2, hiddenSize: 3, threads: 2, init: 'bogus' as any })).rejects.toThrow(/init/);
     await expect(createModel({ cell: 'rnn', inputSize: 2, hiddenSize: 3, threads: 2, backend: 'js' })).rejects.toThrow(/threads applies to backend 'wasm' only/);
     await expect(createModel({ cell: 'rnn', inputSize: 2, hiddenSize: 3, threads: 0 })).rejects.toThrow(/threads must be an integer >= 1, got 0/);
+  });
+});
+
+describe.each(['js', 'wasm'] as const)('state dicts with what this library does not have (%s)', (backend) => {
+  it('proj_size weights and extra layers get a plain "not supported" / layer message, and the model is unchanged', async () => {
+    const m = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 3, numLayers: 1, outputSize: 1, backend, seed: 1 });
+    const sd = m.stateDict();
+    const before = JSON.stringify(Object.values(sd).map((t) => Array.from(t.data)));
+    expect(() => m.loadStateDict({ ...sd, 'rnn.weight_hr_l0': { shape: [3, 2], data: new Float32Array(6) } }))
+      .toThrow(/'rnn.weight_hr_l0' is an LSTM projection \(PyTorch's proj_size > 0\), which bptt-wasm does not support/);
+    expect(() => m.loadStateDict({ ...sd, 'rnn.weight_ih_l1': { shape: [12, 3], data: new Float32Array(36) } }))
+      .toThrow(/'rnn.weight_ih_l1' belongs to layer 1, but this model has numLayers 1/);
+    expect(JSON.stringify(Object.values(m.stateDict()).map((t) => Array.from(t.data)))).toBe(before);
+    m.dispose();
   });
 });
