@@ -24,6 +24,8 @@ export interface CreateModelOptions {
   /** size of the Linear head on the top layer's h_t; omit for no head (output = h_t) */
   outputSize?: number | null;
   bias?: boolean;
+  /** PyTorch's bidirectional: every layer also runs in reverse time (`*_reverse` weights); outputs are [.., 2H] */
+  bidirectional?: boolean;
   backend?: BackendKind;
   /** seed for the initial weights (same seed, same weights on both backends) */
   seed?: number;
@@ -49,10 +51,21 @@ export interface Batch {
   x: TensorLike;
   /** mse: [T, B, O] (or [B, O] with lastStepOnly); cross_entropy: class ids [T, B] (or [B]) */
   target: TensorLike;
-  /** [numLayers, B, hiddenSize]; zeros when omitted */
+  /** [numLayers * D, B, hiddenSize] (D = 2 if bidirectional), row l*D + d; zeros when omitted */
   h0?: TensorLike;
-  /** [numLayers, B, hiddenSize], LSTM only; zeros when omitted */
+  /** [numLayers * D, B, hiddenSize], LSTM only; zeros when omitted */
   c0?: TensorLike;
+  /** each sequence's length (B integers in 1..T, any order); steps t >= lengths[b] are padding */
+  lengths?: Lengths;
+}
+
+/** Sequence lengths of a batch, as PyTorch's pack_padded_sequence takes them. */
+export type Lengths = Int32Array | readonly number[];
+
+export interface ForwardState {
+  h0?: TensorLike;
+  c0?: TensorLike;
+  lengths?: Lengths;
 }
 
 export interface GradOptions {
@@ -70,12 +83,12 @@ export interface ForwardResult {
 
 export interface LossAndGradResult extends ForwardResult {
   loss: number;
-  /** dLoss/dx [T, B, inputSize]; absent when called with inputGrad: false */
+  /** dLoss/dx [T, B, inputSize] (0 at padded steps); absent when called with inputGrad: false */
   dx?: Tensor;
   dh0: Tensor;
   dc0?: Tensor;
   /**
-   * [numLayers][T]: Frobenius norm over the batch of the total dLoss/dh_t (through the
+   * [numLayers * D][T] (hN's row order): Frobenius norm over the batch of the total dLoss/dh_t (through the
    * output and the recurrence); with clipHiddenGrad, of the clipped gradient that flows on
    */
   hiddenGradNorms: number[][];
@@ -94,7 +107,7 @@ export function checkLossSpec(loss: LossSpec): Required<LossSpec> {
 }
 
 /** Validate and fill in defaults (PyTorch's: numLayers 1, bias true, tanh). */
-const OPTION_NAMES = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'backend', 'seed',
+const OPTION_NAMES = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'bidirectional', 'backend', 'seed',
   'init', 'wasmBuild', 'threads'];
 
 /**
@@ -132,13 +145,17 @@ export function resolveOptions(opts: CreateModelOptions): {
   const outputSize = opts.outputSize == null ? null : checkPositiveInt('outputSize', opts.outputSize);
   const bias = opts.bias ?? true;
   if (typeof bias !== 'boolean') fail(`bias must be a boolean, got ${JSON.stringify(bias)}`);
+  const bidirectional = opts.bidirectional ?? false;
+  if (typeof bidirectional !== 'boolean') fail(`bidirectional must be a boolean, got ${JSON.stringify(bidirectional)}`);
   const backend = checkOneOf('backend', opts.backend ?? 'wasm', ['wasm', 'js'] as const);
   const seed = opts.seed ?? 0;
   if (!Number.isInteger(seed)) fail(`seed must be an integer, got ${String(seed)}`);
-  const config: ModelConfig = { cell, nonlinearity: cell === 'rnn' ? nonlinearity : 'tanh', inputSize, hiddenSize, numLayers, outputSize, bias };
+  const config: ModelConfig = { cell, nonlinearity: cell === 'rnn' ? nonlinearity : 'tanh', inputSize, hiddenSize, numLayers, outputSize, bias,
+    ...(bidirectional ? { bidirectional } : {}) };
   if (opts.init !== undefined) resolveInit(opts.init); // throws on a bad init spec, before any backend starts
   const options: CreateModelOptions = {
-    cell, ...(cell === 'rnn' ? { nonlinearity } : {}), inputSize, hiddenSize, numLayers, outputSize, bias, backend, seed,
+    cell, ...(cell === 'rnn' ? { nonlinearity } : {}), inputSize, hiddenSize, numLayers, outputSize, bias,
+    ...(bidirectional ? { bidirectional } : {}), backend, seed,
     ...(opts.init !== undefined ? { init: opts.init } : {}),
   };
   const wasmBuild = opts.wasmBuild === undefined ? undefined : checkOneOf('wasmBuild', opts.wasmBuild, ['simd', 'relaxed'] as const);
@@ -170,6 +187,8 @@ export class Model {
   /** float offset of the gradient region (same layout) */
   readonly grads: number;
   private io: IOBuffers | null = null;
+  /** the current call's lengths (all T when the caller gave none) */
+  private len: Int32Array = new Int32Array(0);
 
   constructor(options: CreateModelOptions, config: ModelConfig, backend: Backend) {
     this.options = options;
@@ -251,9 +270,10 @@ export class Model {
     this.backend.fill(this.grads, this.layout.numParams, 0);
   }
 
-  /** Inference over a batch of sequences: x [T, B, inputSize]. */
-  forward(x: TensorLike, state: { h0?: TensorLike; c0?: TensorLike } = {}): ForwardResult {
-    const { T, B } = this.prepareInputs(x, state.h0, state.c0);
+  /** Inference over a batch of sequences: x [T, B, inputSize], optionally of lengths `lengths`. */
+  forward(x: TensorLike, state: ForwardState = {}): ForwardResult {
+    if (state === null || typeof state !== 'object') fail(`forward: state must be { h0?, c0?, lengths? }, got ${String(state)}`);
+    const { T, B } = this.prepareInputs(x, state.h0, state.c0, state.lengths);
     this.backend.forward(this.io!, T, B);
     return this.readForward(T, B);
   }
@@ -263,13 +283,14 @@ export class Model {
    * the gradient region (call zeroGrad() between steps, as with PyTorch).
    */
   lossAndGrad(batch: Batch, loss: LossSpec, opts: GradOptions = {}): LossAndGradResult {
-    if (batch === null || typeof batch !== 'object') fail(`lossAndGrad: batch must be { x, target, h0?, c0? }, got ${String(batch)}`);
+    if (batch === null || typeof batch !== 'object') fail(`lossAndGrad: batch must be { x, target, lengths?, h0?, c0? }, got ${String(batch)}`);
     const spec = checkLossSpec(loss);
     const clip = opts.clipHiddenGrad ?? 0;
     if (opts.clipHiddenGrad !== undefined) checkFinitePositive('clipHiddenGrad', clip);
-    const { T, B } = this.prepareInputs(batch.x, batch.h0, batch.c0);
-    // Validate the target before any compute, so a bad target changes nothing.
-    const writeTarget = this.checkTarget(batch.target, spec, T, B);
+    // Validate everything before any write, so a bad batch changes nothing.
+    const { T, B, lengths } = this.checkInputs(batch.x, batch.h0, batch.c0, batch.lengths);
+    const writeTarget = this.checkTarget(batch.target, spec, T, B, lengths);
+    this.writeInputs(batch.x, batch.h0, batch.c0, lengths, T, B);
     const io = this.io!;
     writeTarget(io.target);
     this.backend.forward(io, T, B);
@@ -277,7 +298,7 @@ export class Model {
     const inputGrad = opts.inputGrad ?? true;
     this.backend.backward(io, T, B, clip, inputGrad);
     const { config: c } = this;
-    const L = c.numLayers, H = c.hiddenSize;
+    const L = this.layout.layers.length, H = c.hiddenSize; // rows: layers times directions
     const norms: number[][] = [];
     const nv = this.arena.read(io.norms, L * T);
     for (let l = 0; l < L; l++) norms.push(Array.from(nv.subarray(l * T, (l + 1) * T)));
@@ -291,9 +312,18 @@ export class Model {
     };
   }
 
-  /** Validate x, h0, c0 and copy them into the arena; returns T and B. */
-  private prepareInputs(x: TensorLike, h0?: TensorLike, c0?: TensorLike): { T: number; B: number } {
-    const { inputSize: I, hiddenSize: H, numLayers: L, cell } = this.config;
+  /** Validate x, h0, c0 and lengths and copy them into the arena; returns T and B. */
+  private prepareInputs(x: TensorLike, h0?: TensorLike, c0?: TensorLike, lengths?: Lengths): { T: number; B: number } {
+    const r = this.checkInputs(x, h0, c0, lengths);
+    this.writeInputs(x, h0, c0, r.lengths, r.T, r.B);
+    return r;
+  }
+
+  /** Validate x, h0, c0 and lengths (nothing is written). */
+  private checkInputs(x: TensorLike, h0?: TensorLike, c0?: TensorLike, lengths?: Lengths): { T: number; B: number; lengths: Int32Array | null } {
+    const { inputSize: I, hiddenSize: H, cell } = this.config;
+    const LD = this.layout.layers.length;
+    const rows = this.layout.D === 2 ? 'numLayers * 2, B, hiddenSize' : 'numLayers, B, hiddenSize';
     if (x === null || typeof x !== 'object' || !Array.isArray(x.shape)) {
       fail(`x must be a tensor { shape: [T, B, ${I}], data }, got ${x === null ? 'null' : typeof x}`);
     }
@@ -303,86 +333,124 @@ export class Model {
     if (!Number.isInteger(B) || B < 1) fail(`x has shape ${shapeStr(x.shape)}: B (batch size) must be an integer >= 1, got ${B}`);
     const xd = checkTensor('x', x, [T, B, I], 'T, B, inputSize');
     checkFinite('x', xd);
-    const h0d = h0 != null ? checkTensor('h0', h0, [L, B, H], 'numLayers, B, hiddenSize') : null;
+    const h0d = h0 != null ? checkTensor('h0', h0, [LD, B, H], rows) : null;
     if (h0d) checkFinite('h0', h0d);
     if (c0 != null && cell !== 'lstm') fail(`c0 is for cell 'lstm' only; this model's cell is '${cell}'`);
-    const c0d = c0 != null ? checkTensor('c0', c0, [L, B, H], 'numLayers, B, hiddenSize') : null;
+    const c0d = c0 != null ? checkTensor('c0', c0, [LD, B, H], rows) : null;
     if (c0d) checkFinite('c0', c0d);
-    const io = this.ensureIO(T, B);
-    const f = this.arena.f32;
-    f.set(xd, io.x);
-    if (h0d) f.set(h0d, io.h0); else f.fill(0, io.h0, io.h0 + L * B * H);
-    if (cell === 'lstm') {
-      if (c0d) f.set(c0d, io.c0); else f.fill(0, io.c0, io.c0 + L * B * H);
-    }
-    return { T, B };
+    return { T, B, lengths: lengths == null ? null : checkLengths(lengths, T, B) };
   }
 
-  /** Validate the target now; return a writer that copies it into the arena. */
-  private checkTarget(target: TensorLike, spec: Required<LossSpec>, T: number, B: number): (off: number) => void {
+  private writeInputs(x: TensorLike, h0: TensorLike | undefined, c0: TensorLike | undefined, lengths: Int32Array | null, T: number, B: number): void {
+    const n = this.layout.layers.length * B * this.config.hiddenSize;
+    const io = this.ensureIO(T, B);
+    const f = this.arena.f32;
+    f.set(x.data, io.x);
+    if (h0 != null) f.set(h0.data, io.h0); else f.fill(0, io.h0, io.h0 + n);
+    if (this.config.cell === 'lstm') {
+      if (c0 != null) f.set(c0.data, io.c0); else f.fill(0, io.c0, io.c0 + n);
+    }
+    this.len = lengths ?? new Int32Array(B).fill(T);
+    this.arena.i32.set(this.len, io.lengths);
+  }
+
+  /**
+   * Validate the target now; return a writer that copies it into the arena. With
+   * lastStepOnly the arena gets [B, O] (or [B]) targets, each sequence's at its last step;
+   * otherwise [T, B, O] (or [T, B]) with class id -1 at padded steps (ce_loss skips those).
+   */
+  private checkTarget(target: TensorLike, spec: Required<LossSpec>, T: number, B: number,
+    lengths: Int32Array | null): (off: number) => void {
     const O = this.layout.outputWidth;
-    const steps = spec.lastStepOnly ? 1 : T;
+    const len = (b: number): number => (lengths ? lengths[b] : T);
     if (target === null || typeof target !== 'object' || !Array.isArray(target.shape)) {
       fail(`target must be a tensor { shape, data }, got ${target === null ? 'null' : typeof target}`);
     }
-    if (spec.kind === 'mse') {
-      // [T, B, O] always accepted (with lastStepOnly only the last step is used, as the
-      // fixtures do); [B, O] with lastStepOnly.
-      const full = [T, B, O];
-      const short = [B, O];
-      const isShort = spec.lastStepOnly && target.shape.length === 2;
-      const data = checkTensor('target', target, isShort ? short : full,
-        spec.lastStepOnly ? `T, B, outputSize or B, outputSize` : 'T, B, outputSize');
-      checkFinite('target', data);
-      const skip = isShort || !spec.lastStepOnly ? 0 : (T - 1) * B * O;
-      const n = steps * B * O;
-      return (off) => {
-        const f = this.arena.f32;
-        for (let i = 0; i < n; i++) f[off + i] = data[skip + i];
-      };
-    }
-    const isShort = spec.lastStepOnly && target.shape.length === 1;
-    const data = checkTensor('target', target, isShort ? [B] : [T, B],
-      spec.lastStepOnly ? 'class ids, T, B or B' : 'class ids, T, B');
-    const skip = isShort || !spec.lastStepOnly ? 0 : (T - 1) * B;
-    const n = steps * B;
-    for (let i = 0; i < n; i++) {
-      const v = data[skip + i];
-      if (!Number.isInteger(v) || v < 0 || v >= O) {
-        fail(`target.data[${skip + i}] = ${v} is not a class id in [0, ${O - 1}] (outputSize ${O})`);
+    const mse = spec.kind === 'mse';
+    const w = mse ? O : 1; // values per (t, b)
+    const isShort = spec.lastStepOnly && target.shape.length === (mse ? 2 : 1);
+    const data = mse
+      ? checkTensor('target', target, isShort ? [B, O] : [T, B, O],
+        spec.lastStepOnly ? `T, B, outputSize or B, outputSize` : 'T, B, outputSize')
+      : checkTensor('target', target, isShort ? [B] : [T, B], spec.lastStepOnly ? 'class ids, T, B or B' : 'class ids, T, B');
+    // source index of (t, b)'s first value; only valid steps are read (padding may hold anything)
+    const at = (t: number, b: number): number => (isShort ? b : t * B + b) * w;
+    const used: [number, number][] = []; // (source, destination) of each used (t, b)
+    if (spec.lastStepOnly) for (let b = 0; b < B; b++) used.push([at(len(b) - 1, b), b * w]);
+    else for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) if (t < len(b)) used.push([at(t, b), (t * B + b) * w]);
+    for (const [src] of used) {
+      for (let i = src; i < src + w; i++) {
+        const v = data[i];
+        if (mse) {
+          if (!Number.isFinite(v)) fail(`target.data[${i}] is ${v}; values must be finite`);
+        } else if (!Number.isInteger(v) || v < 0 || v >= O) {
+          fail(`target.data[${i}] = ${v} is not a class id in [0, ${O - 1}] (outputSize ${O})`);
+        }
       }
     }
+    const n = (spec.lastStepOnly ? 1 : T) * B * w;
     return (off) => {
-      const iv = this.arena.i32;
-      for (let i = 0; i < n; i++) iv[off + i] = data[skip + i];
+      if (mse) {
+        // padded steps: 0 here; computeLoss sets them to the output so they add nothing
+        const f = this.arena.f32;
+        f.fill(0, off, off + n);
+        for (const [src, dst] of used) for (let i = 0; i < w; i++) f[off + dst + i] = data[src + i];
+      } else {
+        const iv = this.arena.i32;
+        iv.fill(-1, off, off + n);
+        for (const [src, dst] of used) iv[off + dst] = data[src];
+      }
     };
   }
 
-  /** Loss over y (whole sequence or last step), writing dLoss/dy into io.dy. */
+  /** Loss over y (every valid step, or each sequence's last step), writing dLoss/dy into io.dy. */
   private computeLoss(spec: Required<LossSpec>, T: number, B: number): number {
     const io = this.io!;
     const O = this.layout.outputWidth;
     const be = this.backend;
-    let y = io.y, dy = io.dy;
-    let steps = T;
+    const len = this.len;
+    const f = this.arena.f32;
+    const mse = spec.kind === 'mse';
     if (spec.lastStepOnly) {
-      // Earlier steps do not enter the loss: their output gradient is zero.
-      be.fill(io.dy, (T - 1) * B * O, 0);
-      y += (T - 1) * B * O;
-      dy += (T - 1) * B * O;
-      steps = 1;
+      // Only each sequence's last valid step enters the loss: gather those rows, and every
+      // other step's output gradient is zero.
+      for (let b = 0; b < B; b++) {
+        const src = io.y + ((len[b] - 1) * B + b) * O;
+        f.copyWithin(io.yLast + b * O, src, src + O);
+      }
+      const loss = mse
+        ? be.mseLoss(io.dyLast, io.yLast, io.target, B * O, spec.reduction === 'mean' ? 1 / (B * O) : 1)
+        : be.crossEntropyLoss(io.dyLast, io.yLast, io.target, B, O, spec.reduction === 'mean' ? 1 / B : 1);
+      const g = this.arena.f32;
+      be.fill(io.dy, T * B * O, 0);
+      for (let b = 0; b < B; b++) {
+        const dst = io.dy + ((len[b] - 1) * B + b) * O;
+        g.copyWithin(dst, io.dyLast + b * O, io.dyLast + (b + 1) * O);
+      }
+      return loss;
     }
-    if (spec.kind === 'mse') {
-      const n = steps * B * O;
-      return be.mseLoss(dy, y, io.target, n, spec.reduction === 'mean' ? 1 / n : 1);
+    let N = 0; // valid steps
+    for (let b = 0; b < B; b++) N += len[b];
+    if (mse) {
+      // padded steps: target = output, so they add 0 and get dy = 0
+      if (N < T * B) {
+        for (let t = 0; t < T; t++) {
+          for (let b = 0; b < B; b++) {
+            if (t < len[b]) continue;
+            const r = (t * B + b) * O;
+            f.copyWithin(io.target + r, io.y + r, io.y + r + O);
+          }
+        }
+      }
+      return be.mseLoss(io.dy, io.y, io.target, T * B * O, spec.reduction === 'mean' ? 1 / (N * O) : 1);
     }
-    const rows = steps * B;
-    return be.crossEntropyLoss(dy, y, io.target, rows, O, spec.reduction === 'mean' ? 1 / rows : 1);
+    return be.crossEntropyLoss(io.dy, io.y, io.target, T * B, O, spec.reduction === 'mean' ? 1 / N : 1);
   }
 
   private readForward(T: number, B: number): ForwardResult {
     const io = this.io!;
-    const { hiddenSize: H, numLayers: L, cell } = this.config;
+    const { hiddenSize: H, cell } = this.config;
+    const L = this.layout.layers.length;
     const O = this.layout.outputWidth;
     return {
       output: { shape: [T, B, O], data: this.arena.read(io.y, T * B * O) },
@@ -399,6 +467,27 @@ export class Model {
     this.io = allocIOBuffers(this.arena, this.layout, Tc, Bc);
     return this.io;
   }
+}
+
+/**
+ * Check a batch's `lengths`: B integers with 1 <= lengths[b] <= T, any order (PyTorch's
+ * pack_padded_sequence with enforce_sorted=False). Returns a copy.
+ */
+export function checkLengths(lengths: unknown, T: number, B: number): Int32Array {
+  if (lengths === null || typeof lengths !== 'object' || typeof (lengths as ArrayLike<number>).length !== 'number') {
+    fail(`lengths must be an Int32Array or number[] of B = ${B} sequence lengths in [1, ${T}], got ${lengths === null ? 'null' : typeof lengths}`);
+  }
+  const a = lengths as ArrayLike<number>;
+  if (a.length !== B) fail(`lengths has ${a.length} values, expected B = ${B} (one per sequence)`);
+  const out = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    const v = a[b];
+    if (!Number.isInteger(v) || v < 1 || v > T) {
+      fail(`lengths[${b}] = ${String(v)}, expected an integer in [1, ${T}] (T = ${T}, the length of x)`);
+    }
+    out[b] = v;
+  }
+  return out;
 }
 
 /**
