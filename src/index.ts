@@ -4,7 +4,7 @@
 export {
   createModel, Model, clipGradNorm, clipGradValue, nonfiniteTensors,
   type Tensor, type IntTensor, type CreateModelOptions, type LossSpec, type Batch, type GradOptions,
-  type ForwardResult, type LossAndGradResult,
+  type ForwardResult, type LossAndGradResult, type Lengths, type ForwardState,
 } from './model.js';
 export { buildLayout, GATES, GATE_NAMES, type ModelConfig, type Layout, type TensorSpec, type CellKind } from './layout.js';
 export { wasmBuild, type WasmBuild } from './backend-wasm.js';

@@ -11,7 +11,9 @@
 //     clip; optimizer.step(); state = { h: r.hN, c: r.cN }
 
 import { checkFinitePositive, fail, type TensorLike } from './errors.js';
-import { checkLossSpec, clipGradNorm, clipGradValue, nonfiniteTensors, type LossSpec, type Model, type Tensor } from './model.js';
+import {
+  checkLengths, checkLossSpec, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type Tensor,
+} from './model.js';
 import { Adam, type Optimizer } from './optim.js';
 import { Progress, type ProgressOptions } from './progress.js';
 import { Rng } from './rng.js';
@@ -44,6 +46,8 @@ export interface MicroBatch {
   target: TensorLike;
   h0?: TensorLike;
   c0?: TensorLike;
+  /** each sequence's length (see Batch.lengths) */
+  lengths?: Lengths;
 }
 
 export interface ClipOptions {
@@ -74,7 +78,15 @@ export interface TrainStepResult {
   states: RecurrentState[];
 }
 
-const batchSizeOf = (mb: MicroBatch): number => mb.x.shape[1];
+/** What a 'mean' loss divides by: sequences (lastStepOnly), else valid steps. */
+function lossCount(mb: { x: TensorLike; lengths?: Lengths }, loss: LossSpec): number {
+  const [T, B] = mb.x.shape;
+  if (loss.lastStepOnly) return B;
+  if (!mb.lengths) return T * B;
+  let n = 0;
+  for (let b = 0; b < mb.lengths.length; b++) n += mb.lengths[b];
+  return n;
+}
 
 /**
  * zeroGrad; lossAndGrad on every micro-batch (gradients accumulate into one full-batch
@@ -87,8 +99,8 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
   const be = model.backend;
   const n = model.layout.numParams;
   const mean = opts.loss.reduction === 'mean';
-  const total = micro.reduce((s, mb) => s + batchSizeOf(mb), 0);
-  const w = micro.map((mb) => (mean ? batchSizeOf(mb) / total : 1));
+  const total = micro.reduce((s, mb) => s + lossCount(mb, opts.loss), 0);
+  const w = micro.map((mb) => (mean ? lossCount(mb, opts.loss) / total : 1));
   // dLoss/dx is not needed for training: skip that product.
   const grad = { inputGrad: false, ...(opts.clipHiddenGrad !== undefined ? { clipHiddenGrad: opts.clipHiddenGrad } : {}) };
   model.zeroGrad();
@@ -168,12 +180,14 @@ function gather(data: ArrayLike<number>, T: number, N: number, F: number, idx: A
   return out;
 }
 
-/** A dataset of N equal-length sequences, time-major like everything else. */
+/** A dataset of N sequences, time-major like everything else, padded to T steps. */
 export interface Dataset {
   /** [T, N, inputSize] */
   x: TensorLike;
   /** mse: [T, N, O] (or [N, O] with lastStepOnly); cross_entropy: class ids [T, N] (or [N] with lastStepOnly) */
   target: TensorLike;
+  /** each sequence's length (N values in 1..T); omitted = all T. Minibatches keep them. */
+  lengths?: Lengths;
 }
 
 class DataView3 {
@@ -181,6 +195,7 @@ class DataView3 {
   readonly N: number;
   readonly I: number;
   readonly tl: TargetLayout;
+  readonly lengths: Int32Array | null;
   constructor(readonly data: Dataset, readonly loss: LossSpec, what: string) {
     if (!data || typeof data !== 'object' || !data.x || !data.target) fail(`${what}: expected { x, target }`);
     const s = data.x.shape;
@@ -190,48 +205,81 @@ class DataView3 {
     this.tl = targetLayout(data.target, loss, this.T, this.N, what);
     const tn = (this.tl.hasTime ? this.T : 1) * this.N * this.tl.width;
     if (data.target.data.length !== tn) fail(`${what}: target.data has ${data.target.data.length} values, its shape needs ${tn}`);
+    try {
+      this.lengths = data.lengths == null ? null : checkLengths(data.lengths, this.T, this.N);
+    } catch (e) {
+      (e as Error).message = `${what}: ${(e as Error).message}`;
+      throw e;
+    }
   }
 
-  /** Batch of sequences idx, steps [t0, t1). With lastStepOnly the target is the last step's, short form. */
+  /**
+   * Batch of sequences idx, steps [t0, t1). With lastStepOnly the target is the last step's
+   * (each sequence's own last step), short form. With lengths, a whole-sequence batch is
+   * cut to its longest sequence and keeps its lengths.
+   */
   batch(idx: ArrayLike<number>, t0 = 0, t1 = this.T): MicroBatch {
     const B = idx.length;
+    let lengths: Int32Array | undefined;
+    if (this.lengths) {
+      if (t0 !== 0 || t1 !== this.T) fail('truncated BPTT (tbptt, trainTruncated) does not take a dataset with lengths');
+      lengths = Int32Array.from(idx, (i) => this.lengths![i]);
+      t1 = lengths.reduce((m, v) => Math.max(m, v), 1);
+    }
     const x = { shape: [t1 - t0, B, this.I], data: gather(this.data.x.data, this.T, this.N, this.I, idx, t0, t1, false) };
     const { hasTime, width, int } = this.tl;
     const tg = this.data.target.data;
     let target: TensorLike;
     if (this.loss.lastStepOnly) {
-      const data = hasTime ? gather(tg, this.T, this.N, width, idx, this.T - 1, this.T, int) : gather(tg, 1, this.N, width, idx, 0, 1, int);
+      let data: Float32Array | Int32Array;
+      if (!hasTime) data = gather(tg, 1, this.N, width, idx, 0, 1, int);
+      else if (!lengths) data = gather(tg, this.T, this.N, width, idx, this.T - 1, this.T, int);
+      else {
+        // each sequence's target at its own last step
+        data = int ? new Int32Array(B * width) : new Float32Array(B * width);
+        for (let b = 0; b < B; b++) data.set(gather(tg, this.T, this.N, width, [idx[b]], lengths[b] - 1, lengths[b], int), b * width);
+      }
       target = { shape: this.loss.kind === 'mse' ? [B, width] : [B], data };
     } else {
       const data = gather(tg, this.T, this.N, width, idx, t0, t1, int);
       target = { shape: this.loss.kind === 'mse' ? [t1 - t0, B, width] : [t1 - t0, B], data };
     }
-    return { x, target };
+    return lengths ? { x, target, lengths } : { x, target };
   }
 }
 
 // ---------------------------------------------------------------------------------------
 // Losses without gradients (validation), in double precision
 
-/** Loss of an output [T, B, O] against a target, as the model's loss would compute it. */
-export function lossValue(output: Tensor, target: TensorLike, loss: LossSpec): number {
+/**
+ * Loss of an output [T, B, O] against a target, as the model's loss would compute it
+ * (with lengths: valid steps only, lastStepOnly at each sequence's own last step).
+ */
+export function lossValue(output: Tensor, target: TensorLike, loss: LossSpec, lengths?: Lengths): number {
   const [T, B, O] = output.shape;
   const y = output.data;
-  const t0 = loss.lastStepOnly ? T - 1 : 0;
   const tl = targetLayout(target, loss, T, B, 'lossValue');
   const td = target.data;
+  const len = lengths == null ? null : checkLengths(lengths, T, B);
+  // the steps that count for sequence b
+  const first = (b: number): number => (loss.lastStepOnly ? (len ? len[b] : T) - 1 : 0);
+  const end = (b: number): number => (len ? len[b] : T);
+  // target row for (t, b): with time axis t*B+b, else b
+  const row = (t: number, b: number): number => (tl.hasTime ? t * B + b : b);
   // the checks lossAndGrad makes: nothing may index past a row
   if (loss.kind === 'mse' && tl.width !== O) fail(`lossValue: target width ${tl.width} does not match the output width ${O}`);
   if (loss.kind === 'cross_entropy') {
-    for (let i = 0; i < td.length; i++) {
-      if (!Number.isInteger(td[i]) || td[i] < 0 || td[i] >= O) fail(`lossValue: target.data[${i}] = ${td[i]} is not a class id in [0, ${O - 1}]`);
+    for (let b = 0; b < B; b++) {
+      for (let t = first(b); t < end(b); t++) {
+        const i = row(t, b), v = td[i];
+        if (!Number.isInteger(v) || v < 0 || v >= O) fail(`lossValue: target.data[${i}] = ${v} is not a class id in [0, ${O - 1}]`);
+      }
     }
   }
-  // target row for (t, b): with time axis t*B+b, else b
-  const row = (t: number, b: number): number => (tl.hasTime ? t * B + b : b);
   let sum = 0, count = 0;
-  for (let t = t0; t < T; t++) {
+  for (let t = 0; t < T; t++) {
     for (let b = 0; b < B; b++) {
+      if (t < first(b) || t >= end(b)) continue;
       const yo = (t * B + b) * O;
       if (loss.kind === 'mse') {
         const to = row(t, b) * O;
@@ -257,14 +305,16 @@ export function lossValue(output: Tensor, target: TensorLike, loss: LossSpec): n
 export function evaluate(model: Model, data: Dataset, opts: { loss: LossSpec; batchSize?: number }): number {
   const dv = new DataView3(data, opts.loss, 'evaluate');
   const bs = Math.min(opts.batchSize ?? 256, dv.N);
-  let acc = 0;
+  let acc = 0, total = 0; // batch losses weighted by what each one's mean divides by
   for (let s = 0; s < dv.N; s += bs) {
     const idx = range(s, Math.min(s + bs, dv.N));
     const mb = dv.batch(idx);
-    const out = model.forward(mb.x);
-    acc += lossValue(out.output, mb.target, opts.loss) * idx.length;
+    const out = model.forward(mb.x, mb.lengths ? { lengths: mb.lengths } : {});
+    const n = lossCount(mb, opts.loss);
+    acc += lossValue(out.output, mb.target, opts.loss, mb.lengths) * n;
+    total += n;
   }
-  return acc / dv.N;
+  return acc / total;
 }
 
 function range(a: number, b: number): Int32Array {
@@ -412,6 +462,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
   const epochs = checkIntOpt('epochs', o.epochs, 1, 0);
   const accum = checkIntOpt('accumulationSteps', o.accumulationSteps, 1, 1);
   const tbptt = o.tbptt === undefined ? undefined : checkIntOpt('tbptt', o.tbptt, 0, 1);
+  if (tbptt !== undefined && all.lengths) fail('fit: tbptt does not take a dataset with lengths (each sequence is one BPTT window)');
   if (tbptt !== undefined && loss.lastStepOnly) {
     fail('fit: tbptt needs a loss at every step (loss.lastStepOnly is set); use trainTruncated, or full BPTT');
   }
@@ -433,7 +484,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
   let valData: Dataset | undefined = o.validationData;
   if (nVal > 0) {
     const held = all.batch(range(nTrain, all.N));
-    valData = { x: held.x, target: held.target };
+    valData = { x: held.x, target: held.target, ...(held.lengths ? { lengths: held.lengths } : {}) };
   }
   if (valData) new DataView3(valData, loss, 'fit validation data'); // validate shapes now
   // With lastStepOnly, all.batch() already returns the short target; the validation
