@@ -61,6 +61,7 @@ export function torchConfig(model: Model): Record<string, unknown> {
   return {
     cell: c.cell, input_size: c.inputSize, hidden_size: c.hiddenSize, output_size: c.outputSize,
     num_layers: c.numLayers, bias: c.bias, ...(c.cell === 'rnn' ? { nonlinearity: c.nonlinearity } : {}),
+    ...(c.bidirectional ? { bidirectional: true } : {}),
   };
 }
 
@@ -154,6 +155,7 @@ export function modelOptionsFromMetadata(metadata: Record<string, string>, what 
   if (outputSize !== undefined) out.outputSize = outputSize as number | null;
   if (c.bias !== undefined) out.bias = c.bias as boolean;
   if (cell === 'rnn' && c.nonlinearity !== undefined) out.nonlinearity = c.nonlinearity as 'tanh' | 'relu';
+  if (c.bidirectional !== undefined) out.bidirectional = c.bidirectional as boolean;
   return out;
 }
 

@@ -317,6 +317,11 @@ export function evaluate(model: Model, data: Dataset, opts: { loss: LossSpec; ba
   return acc / total;
 }
 
+/** A bidirectional layer's reverse direction starts at each sequence's end: no state can be carried forward. */
+const NOT_STREAMING = (what: string): string =>
+  `${what} carries the state forward in time, which a bidirectional model cannot do (its reverse direction ` +
+  'starts at the end of each sequence); run whole sequences with model.forward / lossAndGrad / fit';
+
 function range(a: number, b: number): Int32Array {
   const r = new Int32Array(b - a);
   for (let i = 0; i < r.length; i++) r[i] = a + i;
@@ -345,6 +350,7 @@ export interface TruncatedBPTTOptions extends ClipOptions {
  */
 export function trainTruncated(model: Model, optimizer: Optimizer, seq: Dataset, opts: TruncatedBPTTOptions): { losses: number[]; state: RecurrentState } {
   if (!Number.isInteger(opts.k) || opts.k < 1) fail(`trainTruncated: k must be an integer >= 1, got ${opts.k}`);
+  if (model.config.bidirectional) fail(NOT_STREAMING('trainTruncated'));
   const dv = new DataView3(seq, opts.loss, 'trainTruncated');
   const idx = range(0, dv.N);
   const losses: number[] = [];
@@ -462,6 +468,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
   const epochs = checkIntOpt('epochs', o.epochs, 1, 0);
   const accum = checkIntOpt('accumulationSteps', o.accumulationSteps, 1, 1);
   const tbptt = o.tbptt === undefined ? undefined : checkIntOpt('tbptt', o.tbptt, 0, 1);
+  if (tbptt !== undefined && model.config.bidirectional) fail(NOT_STREAMING('fit: tbptt'));
   if (tbptt !== undefined && all.lengths) fail('fit: tbptt does not take a dataset with lengths (each sequence is one BPTT window)');
   if (tbptt !== undefined && loss.lastStepOnly) {
     fail('fit: tbptt needs a loss at every step (loss.lastStepOnly is set); use trainTruncated, or full BPTT');
@@ -615,6 +622,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
  */
 export function step(model: Model, x: TensorLike, state?: RecurrentState): { output: Tensor; state: RecurrentState } {
   const I = model.config.inputSize;
+  if (model.config.bidirectional) fail(NOT_STREAMING('step'));
   let B: number;
   if (x?.shape?.length === 2) B = x.shape[0];
   else if (x?.shape?.length === 3 && x.shape[0] === 1) B = x.shape[1];

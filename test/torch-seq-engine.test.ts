@@ -7,7 +7,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  createModel, evaluate, fit, lossValue, Rng, SGD, trainStep, type CellKind, type LossSpec, type Model,
+  createModel, evaluate, fit, lossValue, Rng, SGD, step, trainStep, trainTruncated, type CellKind, type LossSpec, type Model,
 } from '../src/index.js';
 import type { Path } from './helpers/models.js';
 import { expectClose, expectScalarClose } from './helpers/compare.js';
@@ -187,6 +187,15 @@ describe.each(['wasm', 'js'] as const)('lengths validation on the %s backend', (
       expect(Array.from(gd[k].data)).toEqual(Array.from(grads[k].data));
     }
     expect(Array.from(m.forward(batch.x, batch).output.data)).toEqual(Array.from(before.output.data));
+  });
+
+  it('streaming and truncated BPTT refuse a bidirectional model (its reverse direction starts at the end)', async () => {
+    const m = await model({ ...SMALL }, backend);
+    const b = batchOf({ ...SMALL, lengths: null });
+    expect(() => step(m, { shape: [5, 3], data: new Float32Array(15) })).toThrow(/step carries the state forward in time, which a bidirectional model cannot/);
+    expect(() => trainTruncated(m, new SGD(m, { lr: 0.1 }), { x: b.x, target: b.target }, { k: 3, loss: SMALL.loss }))
+      .toThrow(/trainTruncated carries the state forward/);
+    await expect(fit(m, { x: b.x, target: b.target }, { loss: SMALL.loss, tbptt: 3, progress: false })).rejects.toThrow(/fit: tbptt carries the state forward/);
   });
 
   it('names the parameters as PyTorch does (_reverse, Linear(2H, O), layer l > 0 takes 2H)', async () => {
