@@ -61,7 +61,7 @@ export function torchConfig(model: Model): Record<string, unknown> {
   return {
     cell: c.cell, input_size: c.inputSize, hidden_size: c.hiddenSize, output_size: c.outputSize,
     num_layers: c.numLayers, bias: c.bias, ...(c.cell === 'rnn' ? { nonlinearity: c.nonlinearity } : {}),
-    ...(c.bidirectional ? { bidirectional: true } : {}),
+    ...(c.bidirectional ? { bidirectional: true } : {}), ...(model.batchFirst ? { batch_first: true } : {}),
   };
 }
 
@@ -156,6 +156,8 @@ export function modelOptionsFromMetadata(metadata: Record<string, string>, what 
   if (c.bias !== undefined) out.bias = c.bias as boolean;
   if (cell === 'rnn' && c.nonlinearity !== undefined) out.nonlinearity = c.nonlinearity as 'tanh' | 'relu';
   if (c.bidirectional !== undefined) out.bidirectional = c.bidirectional as boolean;
+  const batchFirst = pick('batch_first', 'batchFirst');
+  if (batchFirst !== undefined) out.batchFirst = batchFirst as boolean;
   return out;
 }
 

@@ -26,6 +26,8 @@ export interface CreateModelOptions {
   bias?: boolean;
   /** PyTorch's bidirectional: every layer also runs in reverse time (`*_reverse` weights); outputs are [.., 2H] */
   bidirectional?: boolean;
+  /** PyTorch's batch_first: x, output, target, dx are [B, T, *] (states stay [numLayers * D, B, H]) */
+  batchFirst?: boolean;
   backend?: BackendKind;
   /** seed for the initial weights (same seed, same weights on both backends) */
   seed?: number;
@@ -107,7 +109,7 @@ export function checkLossSpec(loss: LossSpec): Required<LossSpec> {
 }
 
 /** Validate and fill in defaults (PyTorch's: numLayers 1, bias true, tanh). */
-const OPTION_NAMES = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'bidirectional', 'backend', 'seed',
+const OPTION_NAMES = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'bidirectional', 'batchFirst', 'backend', 'seed',
   'init', 'wasmBuild', 'threads'];
 
 /**
@@ -147,6 +149,8 @@ export function resolveOptions(opts: CreateModelOptions): {
   if (typeof bias !== 'boolean') fail(`bias must be a boolean, got ${JSON.stringify(bias)}`);
   const bidirectional = opts.bidirectional ?? false;
   if (typeof bidirectional !== 'boolean') fail(`bidirectional must be a boolean, got ${JSON.stringify(bidirectional)}`);
+  const batchFirst = opts.batchFirst ?? false;
+  if (typeof batchFirst !== 'boolean') fail(`batchFirst must be a boolean, got ${JSON.stringify(batchFirst)}`);
   const backend = checkOneOf('backend', opts.backend ?? 'wasm', ['wasm', 'js'] as const);
   const seed = opts.seed ?? 0;
   if (!Number.isInteger(seed)) fail(`seed must be an integer, got ${String(seed)}`);
@@ -155,7 +159,7 @@ export function resolveOptions(opts: CreateModelOptions): {
   if (opts.init !== undefined) resolveInit(opts.init); // throws on a bad init spec, before any backend starts
   const options: CreateModelOptions = {
     cell, ...(cell === 'rnn' ? { nonlinearity } : {}), inputSize, hiddenSize, numLayers, outputSize, bias,
-    ...(bidirectional ? { bidirectional } : {}), backend, seed,
+    ...(bidirectional ? { bidirectional } : {}), ...(batchFirst ? { batchFirst } : {}), backend, seed,
     ...(opts.init !== undefined ? { init: opts.init } : {}),
   };
   const wasmBuild = opts.wasmBuild === undefined ? undefined : checkOneOf('wasmBuild', opts.wasmBuild, ['simd', 'relaxed'] as const);
@@ -178,6 +182,8 @@ export async function createModel(opts: CreateModelOptions): Promise<Model> {
 
 export class Model {
   readonly options: CreateModelOptions;
+  /** x, output, target and dx are [B, T, *] (PyTorch's batch_first); the engine runs time-major */
+  readonly batchFirst: boolean;
   readonly config: ModelConfig;
   readonly layout: Layout;
   readonly backend: Backend;
@@ -192,6 +198,7 @@ export class Model {
 
   constructor(options: CreateModelOptions, config: ModelConfig, backend: Backend) {
     this.options = options;
+    this.batchFirst = options.batchFirst ?? false;
     this.config = config;
     this.layout = buildLayout(config);
     this.backend = backend;
@@ -305,7 +312,7 @@ export class Model {
     return {
       loss: lossValue,
       ...this.readForward(T, B),
-      ...(inputGrad ? { dx: { shape: [T, B, c.inputSize], data: this.arena.read(io.dx, T * B * c.inputSize) } } : {}),
+      ...(inputGrad ? { dx: this.userLayout(this.arena.read(io.dx, T * B * c.inputSize), T, B, c.inputSize) } : {}),
       dh0: { shape: [L, B, H], data: this.arena.read(io.dh0, L * B * H) },
       ...(c.cell === 'lstm' ? { dc0: { shape: [L, B, H], data: this.arena.read(io.dc0, L * B * H) } } : {}),
       hiddenGradNorms: norms,
@@ -324,14 +331,16 @@ export class Model {
     const { inputSize: I, hiddenSize: H, cell } = this.config;
     const LD = this.layout.layers.length;
     const rows = this.layout.D === 2 ? 'numLayers * 2, B, hiddenSize' : 'numLayers, B, hiddenSize';
+    const bf = this.batchFirst;
+    const want = bf ? `[B, T, ${I}] (batchFirst)` : `[T, B, ${I}] (time-major)`;
     if (x === null || typeof x !== 'object' || !Array.isArray(x.shape)) {
-      fail(`x must be a tensor { shape: [T, B, ${I}], data }, got ${x === null ? 'null' : typeof x}`);
+      fail(`x must be a tensor { shape: ${want}, data }, got ${x === null ? 'null' : typeof x}`);
     }
-    if (x.shape.length !== 3) fail(`x has shape ${shapeStr(x.shape)}, expected [T, B, ${I}] (time-major)`);
-    const [T, B] = x.shape;
+    if (x.shape.length !== 3) fail(`x has shape ${shapeStr(x.shape)}, expected ${want}`);
+    const [T, B] = bf ? [x.shape[1], x.shape[0]] : x.shape;
     if (!Number.isInteger(T) || T < 1) fail(`x has shape ${shapeStr(x.shape)}: T (sequence length) must be an integer >= 1, got ${T}`);
     if (!Number.isInteger(B) || B < 1) fail(`x has shape ${shapeStr(x.shape)}: B (batch size) must be an integer >= 1, got ${B}`);
-    const xd = checkTensor('x', x, [T, B, I], 'T, B, inputSize');
+    const xd = checkTensor('x', x, bf ? [B, T, I] : [T, B, I], bf ? 'B, T, inputSize; batchFirst' : 'T, B, inputSize');
     checkFinite('x', xd);
     const h0d = h0 != null ? checkTensor('h0', h0, [LD, B, H], rows) : null;
     if (h0d) checkFinite('h0', h0d);
@@ -345,7 +354,7 @@ export class Model {
     const n = this.layout.layers.length * B * this.config.hiddenSize;
     const io = this.ensureIO(T, B);
     const f = this.arena.f32;
-    f.set(x.data, io.x);
+    f.set(this.batchFirst ? swapAxes01(x.data, B, T, this.config.inputSize) : x.data, io.x);
     if (h0 != null) f.set(h0.data, io.h0); else f.fill(0, io.h0, io.h0 + n);
     if (this.config.cell === 'lstm') {
       if (c0 != null) f.set(c0.data, io.c0); else f.fill(0, io.c0, io.c0 + n);
@@ -369,12 +378,14 @@ export class Model {
     const mse = spec.kind === 'mse';
     const w = mse ? O : 1; // values per (t, b)
     const isShort = spec.lastStepOnly && target.shape.length === (mse ? 2 : 1);
+    const bf = this.batchFirst;
+    const TB = bf ? 'B, T' : 'T, B';
     const data = mse
-      ? checkTensor('target', target, isShort ? [B, O] : [T, B, O],
-        spec.lastStepOnly ? `T, B, outputSize or B, outputSize` : 'T, B, outputSize')
-      : checkTensor('target', target, isShort ? [B] : [T, B], spec.lastStepOnly ? 'class ids, T, B or B' : 'class ids, T, B');
+      ? checkTensor('target', target, isShort ? [B, O] : bf ? [B, T, O] : [T, B, O],
+        spec.lastStepOnly ? `${TB}, outputSize or B, outputSize` : `${TB}, outputSize`)
+      : checkTensor('target', target, isShort ? [B] : bf ? [B, T] : [T, B], spec.lastStepOnly ? `class ids, ${TB} or B` : `class ids, ${TB}`);
     // source index of (t, b)'s first value; only valid steps are read (padding may hold anything)
-    const at = (t: number, b: number): number => (isShort ? b : t * B + b) * w;
+    const at = (t: number, b: number): number => (isShort ? b : bf ? b * T + t : t * B + b) * w;
     const used: [number, number][] = []; // (source, destination) of each used (t, b)
     if (spec.lastStepOnly) for (let b = 0; b < B; b++) used.push([at(len(b) - 1, b), b * w]);
     else for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) if (t < len(b)) used.push([at(t, b), (t * B + b) * w]);
@@ -447,13 +458,18 @@ export class Model {
     return be.crossEntropyLoss(io.dy, io.y, io.target, T * B, O, spec.reduction === 'mean' ? 1 / N : 1);
   }
 
+  /** A time-major [T, B, F] result in the caller's layout ([B, T, F] when batchFirst). */
+  private userLayout(data: Float32Array, T: number, B: number, F: number): Tensor {
+    return this.batchFirst ? { shape: [B, T, F], data: swapAxes01(data, T, B, F) } : { shape: [T, B, F], data };
+  }
+
   private readForward(T: number, B: number): ForwardResult {
     const io = this.io!;
     const { hiddenSize: H, cell } = this.config;
     const L = this.layout.layers.length;
     const O = this.layout.outputWidth;
     return {
-      output: { shape: [T, B, O], data: this.arena.read(io.y, T * B * O) },
+      output: this.userLayout(this.arena.read(io.y, T * B * O), T, B, O),
       hN: { shape: [L, B, H], data: this.arena.read(io.hN, L * B * H) },
       ...(cell === 'lstm' ? { cN: { shape: [L, B, H], data: this.arena.read(io.cN, L * B * H) } } : {}),
     };
@@ -467,6 +483,18 @@ export class Model {
     this.io = allocIOBuffers(this.arena, this.layout, Tc, Bc);
     return this.io;
   }
+}
+
+/** [A, B, F] -> [B, A, F] (between the caller's batch-first layout and the engine's time-major one). */
+export function swapAxes01(src: ArrayLike<number>, A: number, B: number, F: number): Float32Array {
+  const out = new Float32Array(A * B * F);
+  for (let a = 0; a < A; a++) {
+    for (let b = 0; b < B; b++) {
+      const s = (a * B + b) * F, d = (b * A + a) * F;
+      for (let f = 0; f < F; f++) out[d + f] = src[s + f];
+    }
+  }
+  return out;
 }
 
 /**

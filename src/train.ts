@@ -12,7 +12,7 @@
 
 import { checkFinitePositive, fail, type TensorLike } from './errors.js';
 import {
-  checkLengths, checkLossSpec, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type Tensor,
+  checkLengths, checkLossSpec, swapAxes01, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type Tensor,
 } from './model.js';
 import { Adam, type Optimizer } from './optim.js';
 import { Progress, type ProgressOptions } from './progress.js';
@@ -79,8 +79,8 @@ export interface TrainStepResult {
 }
 
 /** What a 'mean' loss divides by: sequences (lastStepOnly), else valid steps. */
-function lossCount(mb: { x: TensorLike; lengths?: Lengths }, loss: LossSpec): number {
-  const [T, B] = mb.x.shape;
+function lossCount(mb: { x: TensorLike; lengths?: Lengths }, loss: LossSpec, batchFirst = false): number {
+  const [T, B] = batchFirst ? [mb.x.shape[1], mb.x.shape[0]] : mb.x.shape;
   if (loss.lastStepOnly) return B;
   if (!mb.lengths) return T * B;
   let n = 0;
@@ -99,8 +99,8 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
   const be = model.backend;
   const n = model.layout.numParams;
   const mean = opts.loss.reduction === 'mean';
-  const total = micro.reduce((s, mb) => s + lossCount(mb, opts.loss), 0);
-  const w = micro.map((mb) => (mean ? lossCount(mb, opts.loss) / total : 1));
+  const total = micro.reduce((s, mb) => s + lossCount(mb, opts.loss, model.batchFirst), 0);
+  const w = micro.map((mb) => (mean ? lossCount(mb, opts.loss, model.batchFirst) / total : 1));
   // dLoss/dx is not needed for training: skip that product.
   const grad = { inputGrad: false, ...(opts.clipHiddenGrad !== undefined ? { clipHiddenGrad: opts.clipHiddenGrad } : {}) };
   model.zeroGrad();
@@ -196,8 +196,16 @@ class DataView3 {
   readonly I: number;
   readonly tl: TargetLayout;
   readonly lengths: Int32Array | null;
-  constructor(readonly data: Dataset, readonly loss: LossSpec, what: string) {
+  /** the dataset, time-major (a batch-first one is transposed once, here) */
+  readonly data: Dataset;
+  /**
+   * bf: the dataset and the minibatches are batch-first ([N, T, *]), for a model created
+   * with batchFirst; minibatches are gathered time-major and transposed.
+   */
+  constructor(data: Dataset, readonly loss: LossSpec, what: string, readonly bf = false) {
     if (!data || typeof data !== 'object' || !data.x || !data.target) fail(`${what}: expected { x, target }`);
+    if (bf) data = timeMajorDataset(data, loss, what);
+    this.data = data;
     const s = data.x.shape;
     if (s.length !== 3) fail(`${what}: x has shape [${s.join(', ')}], expected [T, N, inputSize] (time-major, N sequences)`);
     [this.T, this.N, this.I] = s;
@@ -219,6 +227,12 @@ class DataView3 {
    * cut to its longest sequence and keeps its lengths.
    */
   batch(idx: ArrayLike<number>, t0 = 0, t1 = this.T): MicroBatch {
+    const mb = this.batchTM(idx, t0, t1);
+    return this.bf ? batchFirstOf(mb, this.loss) : mb;
+  }
+
+  /** The same minibatch, time-major whatever the model's layout. */
+  batchTM(idx: ArrayLike<number>, t0 = 0, t1 = this.T): MicroBatch {
     const B = idx.length;
     let lengths: Int32Array | undefined;
     if (this.lengths) {
@@ -246,6 +260,39 @@ class DataView3 {
     }
     return lengths ? { x, target, lengths } : { x, target };
   }
+}
+
+/** Does this target carry a time axis (rather than lastStepOnly's short form)? */
+const targetHasTime = (target: TensorLike, loss: LossSpec): boolean => target.shape.length === (loss.kind === 'mse' ? 3 : 2);
+
+/** A batch-first dataset [N, T, *] as a time-major one (lengths unchanged). */
+function timeMajorDataset(data: Dataset, loss: LossSpec, what: string): Dataset {
+  const s = data.x.shape;
+  if (s.length !== 3) fail(`${what}: x has shape [${s.join(', ')}], expected [N, T, inputSize] (batchFirst, N sequences)`);
+  const [N, T, I] = s;
+  const x = { shape: [T, N, I], data: swapAxes01(data.x.data, N, T, I) };
+  let target = data.target;
+  if (targetHasTime(target, loss)) {
+    const ts = target.shape;
+    if (ts[0] !== N || ts[1] !== T) fail(`${what}: target has shape [${ts.join(', ')}], expected [${N}, ${T}, ...] (batchFirst, like x)`);
+    const w = ts[2] ?? 1;
+    const d = swapAxes01(target.data, N, T, w);
+    target = { shape: [T, N, ...ts.slice(2)], data: target.data instanceof Int32Array ? Int32Array.from(d) : d };
+  }
+  return { x, target, ...(data.lengths ? { lengths: data.lengths } : {}) };
+}
+
+/** A time-major minibatch in the batch-first layout. */
+function batchFirstOf(mb: MicroBatch, loss: LossSpec): MicroBatch {
+  const [T, B, I] = mb.x.shape;
+  const x = { shape: [B, T, I], data: swapAxes01(mb.x.data, T, B, I) };
+  let target = mb.target;
+  if (targetHasTime(target, loss)) {
+    const w = target.shape[2] ?? 1;
+    const d = swapAxes01(target.data, T, B, w);
+    target = { shape: [B, T, ...target.shape.slice(2)], data: target.data instanceof Int32Array ? Int32Array.from(d) : d };
+  }
+  return { ...mb, x, target };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -303,15 +350,20 @@ export function lossValue(output: Tensor, target: TensorLike, loss: LossSpec, le
 
 /** Loss over a dataset in batches (forward only; no gradients touched). Batch losses are averaged, weighted by batch size. */
 export function evaluate(model: Model, data: Dataset, opts: { loss: LossSpec; batchSize?: number }): number {
-  const dv = new DataView3(data, opts.loss, 'evaluate');
+  const dv = new DataView3(data, opts.loss, 'evaluate', model.batchFirst);
   const bs = Math.min(opts.batchSize ?? 256, dv.N);
   let acc = 0, total = 0; // batch losses weighted by what each one's mean divides by
   for (let s = 0; s < dv.N; s += bs) {
     const idx = range(s, Math.min(s + bs, dv.N));
-    const mb = dv.batch(idx);
-    const out = model.forward(mb.x, mb.lengths ? { lengths: mb.lengths } : {});
+    const mb = dv.batchTM(idx);
+    const x = dv.bf ? batchFirstOf(mb, opts.loss).x : mb.x;
+    let out = model.forward(x, mb.lengths ? { lengths: mb.lengths } : {}).output;
+    if (dv.bf) { // back to time-major for lossValue
+      const [B, T, O] = out.shape;
+      out = { shape: [T, B, O], data: swapAxes01(out.data, B, T, O) };
+    }
     const n = lossCount(mb, opts.loss);
-    acc += lossValue(out.output, mb.target, opts.loss, mb.lengths) * n;
+    acc += lossValue(out, mb.target, opts.loss, mb.lengths) * n;
     total += n;
   }
   return acc / total;
@@ -351,7 +403,7 @@ export interface TruncatedBPTTOptions extends ClipOptions {
 export function trainTruncated(model: Model, optimizer: Optimizer, seq: Dataset, opts: TruncatedBPTTOptions): { losses: number[]; state: RecurrentState } {
   if (!Number.isInteger(opts.k) || opts.k < 1) fail(`trainTruncated: k must be an integer >= 1, got ${opts.k}`);
   if (model.config.bidirectional) fail(NOT_STREAMING('trainTruncated'));
-  const dv = new DataView3(seq, opts.loss, 'trainTruncated');
+  const dv = new DataView3(seq, opts.loss, 'trainTruncated', model.batchFirst);
   const idx = range(0, dv.N);
   const losses: number[] = [];
   let state = opts.state;
@@ -464,7 +516,7 @@ function checkIntOpt(name: string, v: number | undefined, def: number, min: numb
 export async function fit(model: Model, data: Dataset, options: FitOptions = {}): Promise<History> {
   const o = options;
   const loss: LossSpec = o.loss ?? { kind: data?.target?.data instanceof Int32Array ? 'cross_entropy' : 'mse', reduction: 'mean' };
-  const all = new DataView3(data, loss, 'fit');
+  const all = new DataView3(data, loss, 'fit', model.batchFirst);
   const epochs = checkIntOpt('epochs', o.epochs, 1, 0);
   const accum = checkIntOpt('accumulationSteps', o.accumulationSteps, 1, 1);
   const tbptt = o.tbptt === undefined ? undefined : checkIntOpt('tbptt', o.tbptt, 0, 1);
@@ -493,7 +545,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
     const held = all.batch(range(nTrain, all.N));
     valData = { x: held.x, target: held.target, ...(held.lengths ? { lengths: held.lengths } : {}) };
   }
-  if (valData) new DataView3(valData, loss, 'fit validation data'); // validate shapes now
+  if (valData) new DataView3(valData, loss, 'fit validation data', model.batchFirst); // validate shapes now
   // With lastStepOnly, all.batch() already returns the short target; the validation
   // DataView3 accepts it.
 
@@ -624,10 +676,12 @@ export function step(model: Model, x: TensorLike, state?: RecurrentState): { out
   const I = model.config.inputSize;
   if (model.config.bidirectional) fail(NOT_STREAMING('step'));
   let B: number;
+  const bf = model.batchFirst;
   if (x?.shape?.length === 2) B = x.shape[0];
-  else if (x?.shape?.length === 3 && x.shape[0] === 1) B = x.shape[1];
-  else fail(`step: x must have shape [B, ${I}] (or [1, B, ${I}]), got ${x?.shape ? `[${x.shape.join(', ')}]` : String(x)}`);
-  const r = model.forward({ shape: [1, B, I], data: x.data }, state ? { h0: state.h, c0: state.c } : {});
+  else if (x?.shape?.length === 3 && x.shape[bf ? 1 : 0] === 1) B = x.shape[bf ? 0 : 1];
+  else fail(`step: x must have shape [B, ${I}] (or ${bf ? `[B, 1, ${I}], batchFirst` : `[1, B, ${I}]`}), got ${x?.shape ? `[${x.shape.join(', ')}]` : String(x)}`);
+  // one step: [1, B, I] and [B, 1, I] hold the same numbers in the same order
+  const r = model.forward({ shape: bf ? [B, 1, I] : [1, B, I], data: x.data }, state ? { h0: state.h, c0: state.c } : {});
   const O = model.layout.outputWidth;
   return {
     output: { shape: [B, O], data: r.output.data },
