@@ -20,6 +20,7 @@ interface CellWork {
 interface LayerWork {
   out: number; //   [T, B, D*H]   the layer's output: concat(h_fwd[t], h_rev[t]), 0 at padded steps
   dOut: number; //  [T, B, D*H]   dLoss/d(out) arriving from above (head or next layer)
+  drop: number; //  [T, B, D*H]   out * dropout mask: the next layer's input in training (0 = none)
 }
 
 export function createJsBackend(): Backend {
@@ -75,7 +76,10 @@ class JsBackend implements Backend {
       hn: cell === 'gru' ? a.alloc(Tc * Bc * H) : 0,
     }));
     this.work = [];
-    for (let l = 0; l < L; l++) this.work.push({ out: a.alloc(Tc * Bc * DH), dOut: a.alloc(Tc * Bc * DH) });
+    const dropout = (this.layout.config.dropout ?? 0) > 0;
+    for (let l = 0; l < L; l++) {
+      this.work.push({ out: a.alloc(Tc * Bc * DH), dOut: a.alloc(Tc * Bc * DH), drop: dropout && l < L - 1 ? a.alloc(Tc * Bc * DH) : 0 });
+    }
     this.dh = new Float64Array(Bc * H);
     this.dhnext = new Float64Array(Bc * H);
     this.dcnext = new Float64Array(Bc * H);
@@ -91,6 +95,12 @@ class JsBackend implements Backend {
   private prev(states: number, init: number, fwd: boolean, t: number, b: number, B: number, H: number): number {
     const first = fwd ? t === 0 : t === this.len[b] - 1;
     return first ? init + b * H : states + ((fwd ? t - 1 : t + 1) * B + b) * H;
+  }
+
+  /** Layer l's input: x, the layer below's output, or (training with dropout) that output masked. */
+  private layerInput(io: IOBuffers, l: number): number {
+    if (l === 0) return io.x;
+    return this.arena.i32[io.maskOn] ? this.work[l - 1].drop : this.work[l - 1].out;
   }
 
   forward(io: IOBuffers, T: number, B: number): void {
@@ -111,7 +121,12 @@ class JsBackend implements Backend {
       const bih = spec.biasIh ? this.P + spec.biasIh.offset : -1;
       const bhh = spec.biasHh ? this.P + spec.biasHh.offset : -1;
       const h0 = io.h0 + ci * B * H, c0 = io.c0 + ci * B * H;
-      const input = l === 0 ? io.x : this.work[l - 1].out; // the layer below's output
+      if (l > 0 && d === 0 && this.arena.i32[io.maskOn]) {
+        // inverted dropout on the layer below's output: drop = out * mask
+        const below = this.work[l - 1], m = io.mask + (l - 1) * T * B * DH;
+        for (let i = 0; i < T * B * DH; i++) f[below.drop + i] = f[below.out + i] * f[m + i];
+      }
+      const input = this.layerInput(io, l);
       f.fill(0, w.hs, w.hs + T * B * H); // padded steps output 0
       for (let s = 0; s < T; s++) {
         const t = fwd ? s : T - 1 - s;
@@ -232,6 +247,11 @@ class JsBackend implements Backend {
       const In = this.layout.layers[l * D].inSize;
       if (wantDInput) for (let i = 0; i < T * B * In; i++) f[dInput + i] = 0;
       for (let d = 0; d < D; d++) this.backwardCell(io, l * D + d, T, B, clip, wantDInput, dInput);
+      if (l > 0 && this.arena.i32[io.maskOn]) {
+        // through the dropout: d(out) = d(drop) * mask
+        const m = io.mask + (l - 1) * T * B * DH;
+        for (let i = 0; i < T * B * DH; i++) f[dInput + i] *= f[m + i];
+      }
     }
   }
 
@@ -252,7 +272,7 @@ class JsBackend implements Backend {
     const dWih = Gr + spec.weightIh.offset, dWhh = Gr + spec.weightHh.offset;
     const dbih = spec.biasIh ? Gr + spec.biasIh.offset : -1;
     const dbhh = spec.biasHh ? Gr + spec.biasHh.offset : -1;
-    const input = l === 0 ? io.x : this.work[l - 1].out;
+    const input = this.layerInput(io, l);
     const dhIn = this.work[l].dOut + d * H; // rows of width D*H
     const h0 = io.h0 + ci * B * H, c0 = io.c0 + ci * B * H;
     // each sequence's chain starts at its own last step (in this direction) with dhnext = 0

@@ -168,6 +168,12 @@ class ParallelBackend implements Backend {
       this.rowsCopy(true, io.x, p.io!.x, T, B, p.row0, p.rows, I);
       // (int32 lengths: copyWithin moves the bits unchanged)
       this.rowsCopy(true, io.lengths, p.io!.lengths, 1, B, p.row0, p.rows, 1);
+      // dropout masks [L-1, T, B, D*H], and whether this call applies them
+      this.arena.i32[p.io!.maskOn] = this.arena.i32[io.maskOn];
+      if (io.mask && this.arena.i32[io.maskOn]) {
+        const Lc = this.layout.config.numLayers, DH = this.layout.D * H;
+        this.rowsCopy(true, io.mask, p.io!.mask, (Lc - 1) * T, B, p.row0, p.rows, DH);
+      }
       this.rowsCopy(true, io.h0, p.io!.h0, L, B, p.row0, p.rows, H);
       if (cell === 'lstm') this.rowsCopy(true, io.c0, p.io!.c0, L, B, p.row0, p.rows, H);
     }

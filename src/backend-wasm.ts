@@ -170,6 +170,8 @@ interface CellWork {
   hn: number; //    [N, H]   GRU W_hn h_{t-1} + b_hn
   dgh: number; //   [N, G*H] GRU only: gradient of the recurrent pre-activations
   dhIn: number; //  [N, H]   dLoss/dh_t from above (head or next layer)
+  mp: number; //    [N, H]   dropout mask on h_t, packed (layers below the top, with dropout; else 0)
+  hd: number; //    [N, H]   h_t * mask: the next layer's input in training
 }
 
 /** Buffers shared by all cells (float offsets). */
@@ -227,7 +229,7 @@ export class WasmBackend implements Backend {
     for (let i = 0; i < layout.layers.length; i++) {
       this.cells.push({
         WhhF: this.arena.alloc(this.k.packed_b_floats(H, GH)), WhhB: this.arena.alloc(this.k.packed_b_floats(GH, H)),
-        gx: 0, hs: 0, hp: 0, cs: 0, cp: 0, gates: 0, hn: 0, dgh: 0, dhIn: 0,
+        gx: 0, hs: 0, hp: 0, cs: 0, cp: 0, gates: 0, hn: 0, dgh: 0, dhIn: 0, mp: 0, hd: 0,
       });
     }
   }
@@ -264,7 +266,11 @@ export class WasmBackend implements Backend {
     const O = this.layout.outputWidth;
     const N = Tc * Bc;
     const a = this.arena;
-    for (const w of this.cells) {
+    const dropout = (this.layout.config.dropout ?? 0) > 0;
+    for (const [ci, w] of this.cells.entries()) {
+      const masked = dropout && this.layout.layers[ci].layer < this.layout.config.numLayers - 1;
+      w.mp = masked ? a.alloc(N * H) : 0;
+      w.hd = masked ? a.alloc(N * H) : 0;
       w.gx = a.alloc(N * GH);
       w.hs = a.alloc(N * H);
       w.hp = a.alloc(N * H);
@@ -328,6 +334,12 @@ export class WasmBackend implements Backend {
     }
   }
 
+  /** Layer l, direction e's output as the next layer reads it: masked in training with dropout. */
+  private input(l: number, e: number, drop: boolean): number {
+    const w = this.cells[l * this.layout.D + e];
+    return drop ? w.hd : w.hs;
+  }
+
   forward(io: IOBuffers, T: number, B: number): void {
     this.ensureWork(T, B);
     const sc = (this.sched = this.schedule(io, T, B));
@@ -342,6 +354,7 @@ export class WasmBackend implements Backend {
     const bf = this.bufs;
     const xP = sc.dense ? io.x : bf.xP;
     if (!sc.dense) this.moveRows(true, xP, I, io.x, I, I, T, B);
+    const drop = this.arena.i32[io.maskOn] === 1;
     // Packing W_hh pays off over several steps; a single step (sampling, streaming)
     // multiplies by W_hh as stored.
     const packed = N >= 8;
@@ -355,10 +368,19 @@ export class WasmBackend implements Backend {
       if (packed) k.pack_b(w.WhhF * F, WhhRaw, H, GH, H, 1);
       // Gx[N, GH] = X[N, In] W_ih^T + b_ih : every valid timestep in one GEMM. Above layer 0
       // X is [h_fwd, h_rev] of the layer below: one product split over its two column blocks.
+      if (l > 0 && d === 0 && drop) {
+        // inverted dropout on the layer below's output: hd = hs * mask (elementwise; cheap
+        // next to the products that read it)
+        for (let e = 0; e < D; e++) {
+          const below = this.cells[(l - 1) * D + e];
+          this.moveRows(true, below.mp, H, io.mask + (l - 1) * T * B * DH + e * H, DH, H, T, B);
+          for (let i = 0; i < N * H; i++) f[below.hd + i] = f[below.hs + i] * f[below.mp + i];
+        }
+      }
       if (l === 0) k.gemm_nt(w.gx * F, xP * F, Wih, N, GH, I, I, I, GH, 0);
       else {
         for (let e = 0; e < D; e++) {
-          k.gemm_nt(w.gx * F, this.cells[(l - 1) * D + e].hs * F, Wih + e * H * F, N, GH, H, H, DH, GH, e > 0 ? 1 : 0);
+          k.gemm_nt(w.gx * F, this.input(l - 1, e, drop) * F, Wih + e * H * F, N, GH, H, H, DH, GH, e > 0 ? 1 : 0);
         }
       }
       if (spec.biasIh) k.add_bias_rows(w.gx * F, (this.P + spec.biasIh.offset) * F, N, GH, GH);
@@ -458,6 +480,7 @@ export class WasmBackend implements Backend {
     }
     const dxP = sc.dense ? io.dx : bf.dxP;
     const packed = N >= 8;
+    const drop = this.arena.i32[io.maskOn] === 1;
     for (let ci = this.cells.length - 1; ci >= 0; ci--) {
       const w = this.cells[ci];
       const spec = this.layout.layers[ci];
@@ -520,7 +543,7 @@ export class WasmBackend implements Backend {
       if (l === 0) k.gemm_tn((Gr + spec.weightIh.offset) * F, dgx * F, (sc.dense ? io.x : bf.xP) * F, GH, I, N, GH, I, I, 1);
       else {
         for (let e = 0; e < D; e++) {
-          k.gemm_tn((Gr + spec.weightIh.offset + e * H) * F, dgx * F, this.cells[(l - 1) * D + e].hs * F, GH, H, N, GH, H, DH, 1);
+          k.gemm_tn((Gr + spec.weightIh.offset + e * H) * F, dgx * F, this.input(l - 1, e, drop) * F, GH, H, N, GH, H, DH, 1);
         }
       }
       k.gemm_tn((Gr + spec.weightHh.offset) * F, dgh * F, w.hp * F, GH, H, N, GH, H, H, 1);
@@ -534,6 +557,14 @@ export class WasmBackend implements Backend {
           k.gemm_nn(this.cells[(l - 1) * D + e].dhIn * F, dgx * F, Wih + e * H * F, N, H, GH, GH, DH, H, acc);
         }
       } else if (inputGrad) k.gemm_nn(dxP * F, dgx * F, Wih, N, I, GH, GH, I, I, acc);
+      if (l > 0 && d === 0 && drop) {
+        // both directions of this layer are done: back through the dropout, dh *= mask
+        const f = this.arena.f32;
+        for (let e = 0; e < D; e++) {
+          const below = this.cells[(l - 1) * D + e];
+          for (let i = 0; i < N * H; i++) f[below.dhIn + i] *= f[below.mp + i];
+        }
+      }
     }
     if (inputGrad && !sc.dense) {
       this.moveRows(false, dxP, I, io.dx, I, I, T, B);

@@ -30,6 +30,10 @@ export interface IOBuffers {
   hN: number; //     [L*D, B, H] each sequence's state at its own last step
   cN: number; //     [L*D, B, H] (lstm)
   norms: number; //  [L*D, T]    ||dLoss/dh_t|| per layer, direction and step
+  /** [L-1, T, B, D*H] dropout multipliers (0 or 1/(1-p)) on layer l's output before layer l+1; 0 = no buffer */
+  mask: number;
+  /** int32 slot: 1 = apply `mask` in this call (training with dropout), 0 = not */
+  maskOn: number;
   yLast: number; //  [B, O]      the model's many-to-one loss: y at each sequence's last step
   dyLast: number; // [B, O]
 }
@@ -69,6 +73,9 @@ export function allocIOBuffers(arena: Arena, layout: Layout, T: number, B: numbe
     hN: a.alloc(L * B * H),
     cN: lstm ? a.alloc(L * B * H) : 0,
     norms: a.alloc(L * T),
+    mask: layout.config.dropout && layout.config.numLayers > 1
+      ? a.alloc((layout.config.numLayers - 1) * T * B * layout.D * H) : 0,
+    maskOn: a.alloc(1),
     yLast: a.alloc(B * O),
     dyLast: a.alloc(B * O),
   };

@@ -61,7 +61,7 @@ export function torchConfig(model: Model): Record<string, unknown> {
   return {
     cell: c.cell, input_size: c.inputSize, hidden_size: c.hiddenSize, output_size: c.outputSize,
     num_layers: c.numLayers, bias: c.bias, ...(c.cell === 'rnn' ? { nonlinearity: c.nonlinearity } : {}),
-    ...(c.bidirectional ? { bidirectional: true } : {}), ...(model.batchFirst ? { batch_first: true } : {}),
+    ...(c.bidirectional ? { bidirectional: true } : {}), ...(model.batchFirst ? { batch_first: true } : {}), ...(c.dropout ? { dropout: c.dropout } : {}),
   };
 }
 
@@ -158,6 +158,7 @@ export function modelOptionsFromMetadata(metadata: Record<string, string>, what 
   if (c.bidirectional !== undefined) out.bidirectional = c.bidirectional as boolean;
   const batchFirst = pick('batch_first', 'batchFirst');
   if (batchFirst !== undefined) out.batchFirst = batchFirst as boolean;
+  if (c.dropout !== undefined) out.dropout = c.dropout as number;
   return out;
 }
 

@@ -22,6 +22,8 @@ export interface ModelConfig {
   bias: boolean;
   /** PyTorch's bidirectional: each layer runs a second, reverse-time cell (`*_reverse` names) */
   bidirectional?: boolean;
+  /** PyTorch's inter-layer dropout probability (on every layer's output but the top one's, in training) */
+  dropout?: number;
 }
 
 /** Gate blocks per cell, in PyTorch's order: RNN [h], LSTM [i,f,g,o], GRU [r,z,n]. */

@@ -9,6 +9,7 @@ import {
   checkFinite, checkFinitePositive, checkOneOf, checkPositiveInt, checkTensor, fail, shapeStr, type TensorLike,
 } from './errors.js';
 import { initParams, resolveInit, type InitSpec } from './init.js';
+import { hashSeed, Rng } from './rng.js';
 import { buildLayout, type CellKind, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
 
 export type Tensor = { shape: number[]; data: Float32Array };
@@ -28,6 +29,12 @@ export interface CreateModelOptions {
   bidirectional?: boolean;
   /** PyTorch's batch_first: x, output, target, dx are [B, T, *] (states stay [numLayers * D, B, H]) */
   batchFirst?: boolean;
+  /**
+   * PyTorch's dropout: in training (lossAndGrad, fit; not forward) each layer's output but
+   * the top one's is zeroed with probability p and scaled by 1/(1-p), from the model's seeded
+   * generator. Default 0.
+   */
+  dropout?: number;
   backend?: BackendKind;
   /** seed for the initial weights (same seed, same weights on both backends) */
   seed?: number;
@@ -68,6 +75,8 @@ export interface ForwardState {
   h0?: TensorLike;
   c0?: TensorLike;
   lengths?: Lengths;
+  /** training mode (default false = eval): apply dropout */
+  train?: boolean;
 }
 
 export interface GradOptions {
@@ -75,6 +84,8 @@ export interface GradOptions {
   clipHiddenGrad?: number;
   /** compute dLoss/dx (default true); training loops pass false to skip that product */
   inputGrad?: boolean;
+  /** training mode (default true): apply dropout; false = eval mode, as forward() */
+  train?: boolean;
 }
 
 export interface ForwardResult {
@@ -109,7 +120,7 @@ export function checkLossSpec(loss: LossSpec): Required<LossSpec> {
 }
 
 /** Validate and fill in defaults (PyTorch's: numLayers 1, bias true, tanh). */
-const OPTION_NAMES = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'bidirectional', 'batchFirst', 'backend', 'seed',
+const OPTION_NAMES = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'bidirectional', 'batchFirst', 'dropout', 'backend', 'seed',
   'init', 'wasmBuild', 'threads'];
 
 /**
@@ -151,15 +162,18 @@ export function resolveOptions(opts: CreateModelOptions): {
   if (typeof bidirectional !== 'boolean') fail(`bidirectional must be a boolean, got ${JSON.stringify(bidirectional)}`);
   const batchFirst = opts.batchFirst ?? false;
   if (typeof batchFirst !== 'boolean') fail(`batchFirst must be a boolean, got ${JSON.stringify(batchFirst)}`);
+  const dropout = opts.dropout ?? 0;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) fail(`dropout must be a probability in [0, 1), got ${JSON.stringify(dropout)}`);
   const backend = checkOneOf('backend', opts.backend ?? 'wasm', ['wasm', 'js'] as const);
   const seed = opts.seed ?? 0;
   if (!Number.isInteger(seed)) fail(`seed must be an integer, got ${String(seed)}`);
   const config: ModelConfig = { cell, nonlinearity: cell === 'rnn' ? nonlinearity : 'tanh', inputSize, hiddenSize, numLayers, outputSize, bias,
-    ...(bidirectional ? { bidirectional } : {}) };
+    ...(bidirectional ? { bidirectional } : {}), ...(dropout > 0 ? { dropout } : {}) };
   if (opts.init !== undefined) resolveInit(opts.init); // throws on a bad init spec, before any backend starts
   const options: CreateModelOptions = {
     cell, ...(cell === 'rnn' ? { nonlinearity } : {}), inputSize, hiddenSize, numLayers, outputSize, bias,
-    ...(bidirectional ? { bidirectional } : {}), ...(batchFirst ? { batchFirst } : {}), backend, seed,
+    ...(bidirectional ? { bidirectional } : {}), ...(batchFirst ? { batchFirst } : {}), ...(dropout > 0 ? { dropout } : {}),
+    backend, seed,
     ...(opts.init !== undefined ? { init: opts.init } : {}),
   };
   const wasmBuild = opts.wasmBuild === undefined ? undefined : checkOneOf('wasmBuild', opts.wasmBuild, ['simd', 'relaxed'] as const);
@@ -195,10 +209,15 @@ export class Model {
   private io: IOBuffers | null = null;
   /** the current call's lengths (all T when the caller gave none) */
   private len: Int32Array = new Int32Array(0);
+  /** dropout masks come from here: a seed reproduces a run */
+  private readonly dropRng: Rng;
+  /** (T, B) of the last call's dropout mask, or null when the last call applied none */
+  private maskDims: [number, number] | null = null;
 
   constructor(options: CreateModelOptions, config: ModelConfig, backend: Backend) {
     this.options = options;
     this.batchFirst = options.batchFirst ?? false;
+    this.dropRng = new Rng(hashSeed(options.seed ?? 0, 'dropout'));
     this.config = config;
     this.layout = buildLayout(config);
     this.backend = backend;
@@ -280,7 +299,8 @@ export class Model {
   /** Inference over a batch of sequences: x [T, B, inputSize], optionally of lengths `lengths`. */
   forward(x: TensorLike, state: ForwardState = {}): ForwardResult {
     if (state === null || typeof state !== 'object') fail(`forward: state must be { h0?, c0?, lengths? }, got ${String(state)}`);
-    const { T, B } = this.prepareInputs(x, state.h0, state.c0, state.lengths);
+    if (state.train !== undefined && typeof state.train !== 'boolean') fail(`forward: train must be a boolean, got ${JSON.stringify(state.train)}`);
+    const { T, B } = this.prepareInputs(x, state.h0, state.c0, state.lengths, state.train ?? false);
     this.backend.forward(this.io!, T, B);
     return this.readForward(T, B);
   }
@@ -297,7 +317,8 @@ export class Model {
     // Validate everything before any write, so a bad batch changes nothing.
     const { T, B, lengths } = this.checkInputs(batch.x, batch.h0, batch.c0, batch.lengths);
     const writeTarget = this.checkTarget(batch.target, spec, T, B, lengths);
-    this.writeInputs(batch.x, batch.h0, batch.c0, lengths, T, B);
+    if (opts.train !== undefined && typeof opts.train !== 'boolean') fail(`lossAndGrad: train must be a boolean, got ${JSON.stringify(opts.train)}`);
+    this.writeInputs(batch.x, batch.h0, batch.c0, lengths, T, B, opts.train ?? true);
     const io = this.io!;
     writeTarget(io.target);
     this.backend.forward(io, T, B);
@@ -320,9 +341,9 @@ export class Model {
   }
 
   /** Validate x, h0, c0 and lengths and copy them into the arena; returns T and B. */
-  private prepareInputs(x: TensorLike, h0?: TensorLike, c0?: TensorLike, lengths?: Lengths): { T: number; B: number } {
+  private prepareInputs(x: TensorLike, h0?: TensorLike, c0?: TensorLike, lengths?: Lengths, train = false): { T: number; B: number } {
     const r = this.checkInputs(x, h0, c0, lengths);
-    this.writeInputs(x, h0, c0, r.lengths, r.T, r.B);
+    this.writeInputs(x, h0, c0, r.lengths, r.T, r.B, train);
     return r;
   }
 
@@ -350,7 +371,8 @@ export class Model {
     return { T, B, lengths: lengths == null ? null : checkLengths(lengths, T, B) };
   }
 
-  private writeInputs(x: TensorLike, h0: TensorLike | undefined, c0: TensorLike | undefined, lengths: Int32Array | null, T: number, B: number): void {
+  private writeInputs(x: TensorLike, h0: TensorLike | undefined, c0: TensorLike | undefined, lengths: Int32Array | null, T: number, B: number,
+    train: boolean): void {
     const n = this.layout.layers.length * B * this.config.hiddenSize;
     const io = this.ensureIO(T, B);
     const f = this.arena.f32;
@@ -361,6 +383,25 @@ export class Model {
     }
     this.len = lengths ?? new Int32Array(B).fill(T);
     this.arena.i32.set(this.len, io.lengths);
+    // Dropout masks, [L-1, T, B, D*H]: 0 with probability p, else 1/(1-p) (inverted dropout)
+    const p = this.config.dropout ?? 0;
+    const on = train && io.mask !== 0;
+    this.arena.i32[io.maskOn] = on ? 1 : 0;
+    this.maskDims = on ? [T, B] : null;
+    if (on) {
+      const keep = Math.fround(1 / (1 - p));
+      const n = (this.config.numLayers - 1) * T * B * this.layout.D * this.config.hiddenSize;
+      const g = this.arena.f32;
+      for (let i = 0; i < n; i++) g[io.mask + i] = this.dropRng.random() < p ? 0 : keep;
+    }
+  }
+
+  /** The last call's dropout mask [numLayers - 1, T, B, D * hiddenSize] (time-major; a copy), or null if it applied none. */
+  dropoutMask(): Tensor | null {
+    if (!this.maskDims) return null;
+    const [T, B] = this.maskDims;
+    const shape = [this.config.numLayers - 1, T, B, this.layout.D * this.config.hiddenSize];
+    return { shape, data: this.arena.read(this.io!.mask, shape.reduce((a, b) => a * b, 1)) };
   }
 
   /**
