@@ -7,6 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log('usage: node bench/kernels.mjs [--quick]\n  GFLOP/s of every GEMM layout on training-shaped problems, both Wasm builds, one thread');
+  process.exit(0);
+}
+
 setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 const quick = process.argv.includes('--quick');

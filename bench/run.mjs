@@ -14,6 +14,11 @@ import { fileURLToPath } from 'node:url';
 import { createModel, wasmBuild } from '../dist/src/index.js';
 import { WORKLOADS, makeBatch, median, runSuite, stepFlops, trainStep } from './workloads.mjs';
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log('usage: node --expose-gc bench/run.mjs [--workloads W1,W4] [--quick] [--no-js] [--no-busy]\n  every workload on the Wasm backend (simd and relaxed builds) against the pure-JS backend; writes bench/results.json');
+  process.exit(0);
+}
+
 const args = process.argv.slice(2);
 const opt = (name, def) => {
   const i = args.indexOf(name);

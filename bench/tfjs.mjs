@@ -39,6 +39,11 @@ import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { createModel, wasmBuild } from '../dist/src/index.js';
 import { WORKLOADS, makeBatch, median, runSuite, stepFlops, trainStep } from './workloads.mjs';
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log('usage: node bench/tfjs.mjs [--workloads W1,W4] [--quick]\n  bptt-wasm against TensorFlow.js (tfjs-backend-wasm) on the same workloads');
+  process.exit(0);
+}
+
 const args = process.argv.slice(2);
 const opt = (name, def) => {
   const i = args.indexOf(name);

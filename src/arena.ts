@@ -6,6 +6,8 @@
 // `memory.grow`, which detaches the old buffer (tfjs-backend-wasm's rule): never
 // hold a view across an allocation.
 
+import { BpttError } from './errors.js';
+
 const PAGE = 65536;
 /** Every allocation starts on a 64-byte boundary (a cache line; f32x4 needs 16). */
 const ALIGN_FLOATS = 16;
@@ -33,7 +35,7 @@ export class Arena {
 
   /** Reserve n floats (zeroed: fresh pages are zero and the arena never reuses memory). */
   alloc(n: number): number {
-    if (this.frozen) throw new Error('bptt-wasm: internal error: a worker thread tried to allocate in the shared arena');
+    if (this.frozen) throw new BpttError('bptt-wasm: internal error: a worker thread tried to allocate in the shared arena');
     const off = this.top;
     this.top = off + Math.ceil(Math.max(n, 1) / ALIGN_FLOATS) * ALIGN_FLOATS;
     const needBytes = this.top * 4;
@@ -51,7 +53,7 @@ export class Arena {
           this.memory.grow(pages);
         } catch {
           this.top = off;
-          throw new Error(`bptt-wasm: out of memory: ${(needBytes / 2 ** 20).toFixed(0)} MiB needed in this model's ` +
+          throw new BpttError(`bptt-wasm: out of memory: ${(needBytes / 2 ** 20).toFixed(0)} MiB needed in this model's ` +
             `memory (${(have / 2 ** 20).toFixed(0)} MiB now; Wasm memories stop at 2-4 GiB). Use smaller T, B or hiddenSize.`);
         }
       }

@@ -463,7 +463,9 @@ class JsBackend implements Backend {
       let avg: number;
       if (centered) {
         f[gavg + i] = alpha * f[gavg + i] + (1 - alpha) * d;
-        avg = Math.sqrt(f[sq + i] - f[gavg + i] * f[gavg + i]) + eps;
+        // in float32, as the Wasm kernel and torch: a double grad_avg^2 can exceed the
+        // float32 square_avg it underflowed beside (sqrt of a negative, NaN)
+        avg = Math.sqrt(Math.fround(f[sq + i] - Math.fround(f[gavg + i] * f[gavg + i]))) + eps;
       } else {
         avg = Math.sqrt(f[sq + i]) + eps;
       }

@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { allocIOBuffers, growCapacity, type Backend, type IOBuffers } from './backend.js';
 import { Arena } from './arena.js';
+import { BpttError } from './errors.js';
 import { instantiateKernels, sharedMemory, WasmBackend, type Kernels, type WasmBuild, compileBuild } from './backend-wasm.js';
 import type { Layout } from './layout.js';
 
@@ -153,7 +154,7 @@ class ParallelBackend implements Backend {
   }
 
   forward(io: IOBuffers, T: number, B: number): void {
-    if (this.disposed) throw new Error(DISPOSED);
+    if (this.disposed) throw new BpttError(DISPOSED, 'model');
     if (B === 1) {
       // one sequence (sampling, streaming): nothing to split, no copies
       this.main.ensureWork(T, B);
@@ -186,7 +187,7 @@ class ParallelBackend implements Backend {
   }
 
   backward(io: IOBuffers, T: number, B: number, clip: number, inputGrad: boolean): void {
-    if (this.disposed) throw new Error(DISPOSED);
+    if (this.disposed) throw new BpttError(DISPOSED, 'model');
     if (B === 1) {
       this.main.backward(io, T, B, clip, inputGrad);
       return;
@@ -200,17 +201,22 @@ class ParallelBackend implements Backend {
     // worker parts start from zero in their private regions (they zero them themselves)
     this.runAll(parts, CMD.BACKWARD, T, clip, inputGrad, (p) => p.backend.backward(p.io!, T, p.rows, clip, inputGrad));
     const f = this.arena.f32;
-    for (let l = 0; l < L * T; l++) f[io.norms + l] = 0;
+    // squared norms summed in float64: in float32 they overflow (or underflow) where one thread's would not
+    if (this.normSq.length < L * T) this.normSq = new Float64Array(L * T);
+    const sq = this.normSq.fill(0, 0, L * T);
     for (const p of parts) {
       if (p !== this.parts[0]) this.k.add_to(this.parts[0].grads * 4, p.grads * 4, n);
       if (inputGrad) this.rowsCopy(false, io.dx, p.io!.dx, T, B, p.row0, p.rows, I);
       this.rowsCopy(false, io.dh0, p.io!.dh0, L, B, p.row0, p.rows, H);
       if (cell === 'lstm') this.rowsCopy(false, io.dc0, p.io!.dc0, L, B, p.row0, p.rows, H);
       // Frobenius norms over the whole batch from the parts' norms: sqrt(sum of squares)
-      for (let i = 0; i < L * T; i++) f[io.norms + i] += f[p.io!.norms + i] * f[p.io!.norms + i];
+      for (let i = 0; i < L * T; i++) sq[i] += f[p.io!.norms + i] * f[p.io!.norms + i];
     }
-    for (let i = 0; i < L * T; i++) f[io.norms + i] = Math.sqrt(f[io.norms + i]);
+    for (let i = 0; i < L * T; i++) f[io.norms + i] = Math.sqrt(sq[i]);
   }
+
+  /** scratch for the squared norms (kept: steady training allocates nothing) */
+  private normSq = new Float64Array(0);
 
   private runAll(parts: Part[], cmd: number, T: number, clip: number, inputGrad: boolean, local: (p: Part) => void): void {
     for (const p of parts) if (p.worker) this.command(p, cmd, T, p.rows, clip, inputGrad);
@@ -234,7 +240,7 @@ class ParallelBackend implements Backend {
         i32[p.ctrl + CTRL.ERROR] = 0;
       }
     }
-    if (failed) throw new Error(`bptt-wasm: ${failed} worker thread(s) failed (their errors are on stderr)`);
+    if (failed) throw new BpttError(`bptt-wasm: ${failed} worker thread(s) failed (their errors are on stderr)`);
   }
 
   private command(part: Part, cmd: number, T: number, B: number, clip: number, inputGrad: boolean): void {

@@ -11,6 +11,7 @@
 // W_hh is the same matrix at every step: it is packed into the GEMM's panel layout once
 // per forward (as W_hh^T) and once per backward (as W_hh), not once per timestep.
 
+import { BpttError } from './errors.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { instantiate } from '@assemblyscript/loader';
@@ -79,7 +80,7 @@ function compile(build: WasmBuild): WebAssembly.Module {
   if (!m) {
     const bytes = readFileSync(wasmPath(build));
     if (build === 'relaxed' && !relaxedSupported(bytes)) {
-      throw new Error('bptt-wasm: the relaxed-SIMD build was requested, but this Node cannot run relaxed SIMD');
+      throw new BpttError('bptt-wasm: the relaxed-SIMD build was requested, but this Node cannot run relaxed SIMD');
     }
     m = new WebAssembly.Module(bytes);
     modules.set(build, m);
@@ -98,7 +99,7 @@ export function wasmBuild(): WasmBuild {
   if (defaultBuild) return defaultBuild;
   const forced = process.env.BPTT_WASM_BUILD;
   if (forced !== undefined && forced !== '' && forced !== 'simd' && forced !== 'relaxed') {
-    throw new Error(`bptt-wasm: BPTT_WASM_BUILD must be 'simd' or 'relaxed', got '${forced}'`);
+    throw new BpttError(`bptt-wasm: BPTT_WASM_BUILD must be 'simd' or 'relaxed', got '${forced}'`);
   }
   if (forced === 'simd' || forced === 'relaxed') defaultBuild = forced;
   else defaultBuild = relaxedSupported(readFileSync(wasmPath('relaxed'))) ? 'relaxed' : 'simd';

@@ -17,12 +17,22 @@
 //   scheduler          JSON of scheduler.stateDict() when a scheduler was saved
 //
 // Files are written atomically: a temporary file in the same directory, fsync, rename.
+// A save killed mid-write leaves its temp file; the next save of the same target removes
+// it. Saving through a symlink writes the link's target (the link stays a link).
+//
+// Loading never lets the file decide run-time choices (backend, threads, wasmBuild: those
+// come from the caller), and checks the model's sizes (the one bounded-size rule) and
+// that the file's bytes hold every tensor of that model before anything is allocated.
 
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { BpttError, fail, normalizeOptions, show } from './errors.js';
+import {
+  closeSync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync,
+} from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { createModel, type CreateModelOptions, type Model, type Tensor } from './model.js';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { createModel, resolveOptions, type CreateModelOptions, type Model, type Tensor } from './model.js';
 import { createOptimizer, type Optimizer, type OptimizerKind, type OptimizerState } from './optim.js';
+import { buildLayout } from './layout.js';
 import type { TensorLike } from './errors.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import type { Scheduler, SchedulerState } from './schedulers.js';
@@ -38,7 +48,7 @@ export interface SaveCheckpointOptions {
 }
 
 export interface LoadCheckpointOptions {
-  /** backend for the rebuilt model (default: the one saved in bptt_wasm.options, else 'wasm') */
+  /** backend for the rebuilt model (default 'wasm'; never read from the file) */
   backend?: 'wasm' | 'js';
   /** passed to createModel (runtime choices, not stored in checkpoints) */
   wasmBuild?: CreateModelOptions['wasmBuild'];
@@ -67,7 +77,13 @@ export function torchConfig(model: Model): Record<string, unknown> {
 
 /** Serialize a checkpoint to bytes (what saveCheckpoint writes). */
 export function checkpointBytes(model: Model, opts: SaveCheckpointOptions = {}): Uint8Array {
-  const tensors: Record<string, TensorLike> = { ...model.stateDict() };
+  opts = normalizeOptions<SaveCheckpointOptions>('saveCheckpoint', 'options', opts, ['optimizer', 'scheduler', 'metadata']);
+  if (!model || typeof model.stateDict !== 'function') fail(`saveCheckpoint: expected a model from createModel, got ${show(model)}`, 'saveCheckpoint');
+  const extra = opts.metadata ?? {};
+  if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) {
+    fail(`saveCheckpoint: metadata must be an object of strings, got ${show(extra)}`, 'saveCheckpoint');
+  }
+  const tensors: Record<string, TensorLike> = Object.assign(Object.create(null), model.stateDict());
   const metadata: Record<string, string> = {
     format: 'pt',
     config: JSON.stringify(torchConfig(model)),
@@ -76,7 +92,7 @@ export function checkpointBytes(model: Model, opts: SaveCheckpointOptions = {}):
   };
   if (opts.optimizer) {
     const opt = opts.optimizer;
-    if (opt.model !== model) throw new Error('bptt-wasm: saveCheckpoint: the optimizer belongs to a different model');
+    if (!opt || opt.model !== model) throw new BpttError('bptt-wasm: saveCheckpoint: the optimizer belongs to a different model', 'saveCheckpoint');
     const s = opt.stateDict();
     metadata.optimizer = JSON.stringify({ kind: s.kind, step: s.step, lr: s.lr, options: s.options });
     for (const [buf, flat] of Object.entries(s.buffers)) {
@@ -86,21 +102,87 @@ export function checkpointBytes(model: Model, opts: SaveCheckpointOptions = {}):
     }
   }
   if (opts.scheduler) metadata.scheduler = JSON.stringify(opts.scheduler.stateDict());
-  for (const [k, v] of Object.entries(opts.metadata ?? {})) {
-    if (k in metadata) throw new Error(`bptt-wasm: saveCheckpoint: metadata key '${k}' is reserved`);
+  for (const [k, v] of Object.entries(extra)) {
+    if (Object.hasOwn(metadata, k)) throw new BpttError(`bptt-wasm: saveCheckpoint: metadata key '${k}' is reserved`, 'saveCheckpoint');
+    if (typeof v !== 'string') fail(`saveCheckpoint: metadata['${k}'] must be a string, got ${show(v)}`, 'saveCheckpoint');
     metadata[k] = v;
   }
-  return writeSafetensors(tensors, metadata);
+  try {
+    return writeSafetensors(tensors, metadata);
+  } catch (e) {
+    throw rethrow('saveCheckpoint', 'saveCheckpoint', e);
+  }
+}
+
+/** An error of `where` whose message names `what` (the target, never a temp file). */
+function rethrow(where: string, what: string, e: unknown): BpttError {
+  const err = e as NodeJS.ErrnoException;
+  // a Node fs message ends ", open '<temp path>'": keep the code and the reason only
+  const reason = err?.code ? `${err.code}: ${String(err.message).split(',')[0].replace(/^[A-Z]+: /, '')}` :
+    String(err?.message ?? e).replace(/^bptt-wasm: /, '');
+  return new BpttError(`bptt-wasm: ${what}: ${reason}`, where);
+}
+
+/** The file a path names after following symlinks (a dangling link names its target-to-be). */
+function followLinks(path: string): string {
+  let p = path;
+  for (let hops = 0; hops < 40; hops++) {
+    let isLink: boolean;
+    try {
+      isLink = lstatSync(p).isSymbolicLink();
+    } catch {
+      return p; // does not exist yet: it is the file to create
+    }
+    if (!isLink) return p;
+    const to = readlinkSync(p);
+    p = isAbsolute(to) ? to : join(dirname(p), to);
+  }
+  fail(`saveCheckpoint: '${path}': too many levels of symbolic links`, 'saveCheckpoint');
+}
+
+const tempName = (base: string, pid: number, tag: string): string => `.${base}.${pid}.${tag}.tmp`;
+
+/** Remove temp files a killed save of this target left behind (not those of a live process's save in progress). */
+function removeStaleTemps(dir: string, base: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // the write below reports the directory's problem
+  }
+  const prefix = `.${base}.`;
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const m = /^(\d+)\.[a-z0-9]+\.tmp$/.exec(name.slice(prefix.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && processAlive(pid)) continue;
+    rmSync(join(dir, name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**
  * Write a checkpoint atomically (temp file in the same directory + fsync + rename). The
  * file is complete when this returns, awaited or not: the work is synchronous (a
  * checkpoint is a few MB at most), the Promise is for symmetry with loadCheckpoint.
+ * Through a symlink, the link's target is replaced and the link kept.
  */
 export async function saveCheckpoint(model: Model, path: string, opts: SaveCheckpointOptions = {}): Promise<void> {
+  if (typeof path !== 'string' || path === '') fail(`saveCheckpoint: path must be a non-empty string, got ${show(path)}`, 'saveCheckpoint');
   const bytes = checkpointBytes(model, opts);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const target = followLinks(path);
+  const dir = dirname(target), base = basename(target);
+  removeStaleTemps(dir, base);
+  const tmp = join(dir, tempName(base, process.pid, Math.random().toString(36).slice(2)));
   let fd: number | undefined;
   try {
     fd = openSync(tmp, 'w');
@@ -108,85 +190,86 @@ export async function saveCheckpoint(model: Model, path: string, opts: SaveCheck
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
-    renameSync(tmp, path);
+    renameSync(tmp, target);
   } catch (e) {
     if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });
-    throw e;
+    throw rethrow('saveCheckpoint', `saveCheckpoint: cannot write '${path}'`, e);
   }
+  try {
+    // the rename is durable once the directory entry is on disk
+    const dfd = openSync(dir, 'r');
+    try { fsyncSync(dfd); } finally { closeSync(dfd); }
+  } catch {
+    // some file systems refuse fsync on a directory; the file itself is complete
+  }
+}
+
+/** What a file may say about the model; run-time choices (backend, threads, wasmBuild) are never read from it. */
+const MODEL_KEYS = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'bidirectional', 'batchFirst',
+  'dropout', 'seed', 'init'];
+const RUNTIME_KEYS = ['backend', 'threads', 'wasmBuild'];
+
+function parseJsonObject(what: string, key: string, raw: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch (e) {
+    fail(`${what}: metadata '${key}' is not valid JSON (${(e as Error).message})`, 'loadCheckpoint');
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) fail(`${what}: metadata '${key}' is not a JSON object, got ${show(v)}`, 'loadCheckpoint');
+  return v as Record<string, unknown>;
 }
 
 /**
  * Model options from checkpoint metadata: `bptt_wasm.options` when present, else
- * `config` in the fixtures' snake_case form (camelCase keys accepted too).
+ * `config` in the fixtures' snake_case form (camelCase keys accepted too). Run-time
+ * choices in the file (backend, threads, wasmBuild) are dropped; other unknown keys are errors.
  */
 export function modelOptionsFromMetadata(metadata: Record<string, string>, what = 'checkpoint'): CreateModelOptions {
-  const ours = metadata['bptt_wasm.options'];
-  if (ours !== undefined) {
-    try {
-      return JSON.parse(ours) as CreateModelOptions;
-    } catch (e) {
-      throw new Error(`bptt-wasm: ${what}: metadata 'bptt_wasm.options' is not valid JSON (${(e as Error).message})`);
-    }
-  }
-  const raw = metadata.config;
+  if (metadata === null || typeof metadata !== 'object') fail(`${what}: metadata must be an object of strings, got ${show(metadata)}`, 'loadCheckpoint');
+  const ours = Object.hasOwn(metadata, 'bptt_wasm.options') ? metadata['bptt_wasm.options'] : undefined;
+  const raw = ours ?? (Object.hasOwn(metadata, 'config') ? metadata.config : undefined);
   if (raw === undefined) {
-    throw new Error(`bptt-wasm: ${what} has no model config in its metadata (no 'config' or 'bptt_wasm.options' entry), ` +
+    fail(`${what} has no model config in its metadata (no 'config' or 'bptt_wasm.options' entry), ` +
       'so the model cannot be rebuilt from it. Create the model yourself with createModel({ cell, inputSize, hiddenSize, ... }) ' +
-      'and call model.loadStateDict(readSafetensors(bytes).tensors).');
+      'and call model.loadStateDict(readSafetensors(bytes).tensors).', 'loadCheckpoint');
   }
-  let c: Record<string, unknown>;
-  try {
-    c = JSON.parse(raw);
-  } catch (e) {
-    throw new Error(`bptt-wasm: ${what}: metadata 'config' is not valid JSON (${(e as Error).message})`);
+  const c = parseJsonObject(what, ours !== undefined ? 'bptt_wasm.options' : 'config', raw);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(c)) {
+    const camel = k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase());
+    if (RUNTIME_KEYS.includes(camel)) continue;
+    if (!MODEL_KEYS.includes(camel)) fail(`${what}: unknown model option '${k}' in its metadata (options: ${MODEL_KEYS.join(', ')})`, 'loadCheckpoint');
+    // the fixtures' config says output_size null for "no head" and nonlinearity for every cell
+    if (camel === 'nonlinearity' && c.cell !== 'rnn') continue;
+    out[camel] = v;
   }
-  if (typeof c !== 'object' || c === null) throw new Error(`bptt-wasm: ${what}: metadata 'config' is not a JSON object`);
-  const pick = (snake: string, camel: string): unknown => (c[snake] !== undefined ? c[snake] : c[camel]);
-  const cell = c.cell as CreateModelOptions['cell'];
-  const out: CreateModelOptions = {
-    cell,
-    inputSize: pick('input_size', 'inputSize') as number,
-    hiddenSize: pick('hidden_size', 'hiddenSize') as number,
-  };
-  const numLayers = pick('num_layers', 'numLayers');
-  if (numLayers !== undefined) out.numLayers = numLayers as number;
-  const outputSize = pick('output_size', 'outputSize');
-  if (outputSize !== undefined) out.outputSize = outputSize as number | null;
-  if (c.bias !== undefined) out.bias = c.bias as boolean;
-  if (cell === 'rnn' && c.nonlinearity !== undefined) out.nonlinearity = c.nonlinearity as 'tanh' | 'relu';
-  if (c.bidirectional !== undefined) out.bidirectional = c.bidirectional as boolean;
-  const batchFirst = pick('batch_first', 'batchFirst');
-  if (batchFirst !== undefined) out.batchFirst = batchFirst as boolean;
-  if (c.dropout !== undefined) out.dropout = c.dropout as number;
-  return out;
+  return out as unknown as CreateModelOptions;
 }
 
-/** The model's tensors: everything not under `optimizer.`. */
-function modelTensors(tensors: Record<string, Tensor>): Record<string, Tensor> {
-  const sd: Record<string, Tensor> = {};
-  for (const [name, t] of Object.entries(tensors)) if (!name.startsWith(OPT_PREFIX)) sd[name] = t;
-  return sd;
+/** A file tensor for a parameter: its own name, or a bare nn.RNN/LSTM/GRU name without `rnn.`. */
+function fileTensor(tensors: Map<string, Tensor>, name: string): Tensor | undefined {
+  return tensors.get(name) ?? (name.startsWith('rnn.') ? tensors.get(name.slice(4)) : undefined);
 }
 
 /** Optimizer state tensors `optimizer.<buffer>.<param>` gathered into flat regions with the parameter layout. */
-function optimizerBuffers(model: Model, tensors: Record<string, Tensor>, what: string): Record<string, Float32Array> {
-  const bufs: Record<string, Float32Array> = {};
+function optimizerBuffers(model: Model, tensors: Map<string, Tensor>, what: string): Record<string, Float32Array> {
+  const bufs: Record<string, Float32Array> = Object.create(null);
   const n = model.layout.numParams;
-  for (const [name, t] of Object.entries(tensors)) {
+  for (const [name, t] of tensors) {
     if (!name.startsWith(OPT_PREFIX)) continue;
     const rest = name.slice(OPT_PREFIX.length);
     const dot = rest.indexOf('.');
     const buf = rest.slice(0, dot), param = rest.slice(dot + 1);
     const spec = model.layout.byName.get(param);
-    if (dot < 0 || !spec) throw new Error(`bptt-wasm: ${what}: optimizer tensor '${name}' names no parameter of this model`);
-    if (t.data.length !== spec.size) throw new Error(`bptt-wasm: ${what}: optimizer tensor '${name}' has ${t.data.length} values, '${param}' has ${spec.size}`);
+    if (dot < 0 || !spec) fail(`${what}: optimizer tensor '${name}' names no parameter of this model`, 'loadCheckpoint');
+    if (t.data.length !== spec.size) fail(`${what}: optimizer tensor '${name}' has ${t.data.length} values, '${param}' has ${spec.size}`, 'loadCheckpoint');
     (bufs[buf] ??= new Float32Array(n)).set(t.data, spec.offset);
   }
   return bufs;
 }
 
-/** Read a checkpoint: rebuild the model from its config, load weights (and optimizer state). */
 /**
  * A model built from a checkpoint's config metadata, with its weights loaded. For the
  * optimizer and scheduler state saved beside them, use loadTrainingCheckpoint.
@@ -197,20 +280,43 @@ export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions =
 
 /** Everything a checkpoint holds: the model, and the optimizer (rebuilt) and scheduler state when saved. */
 export async function loadTrainingCheckpoint(path: string, opts: LoadCheckpointOptions = {}): Promise<LoadedCheckpoint> {
-  const bytes = await readFile(path);
+  opts = normalizeOptions<LoadCheckpointOptions>('loadCheckpoint', 'options', opts, RUNTIME_KEYS);
+  if (typeof path !== 'string' || path === '') fail(`loadCheckpoint: path must be a non-empty string, got ${show(path)}`, 'loadCheckpoint');
   const what = `checkpoint '${path}'`;
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw rethrow('loadCheckpoint', `loadCheckpoint: cannot read ${what}`, e);
+  }
   let file;
   try {
     file = readSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (e) {
-    throw new Error(`bptt-wasm: cannot read ${what}: ${(e as Error).message}`);
+    throw rethrow('loadCheckpoint', `cannot read ${what}`, e);
   }
-  const { tensors, metadata } = file;
-  const options = modelOptionsFromMetadata(metadata, what);
-  const model = await createModel({
-    ...options, backend: opts.backend ?? options.backend ?? 'wasm',
+  const tensors = new Map(Object.entries(file.tensors));
+  const { metadata } = file;
+  const options: CreateModelOptions = {
+    ...modelOptionsFromMetadata(metadata, what), backend: opts.backend ?? 'wasm',
     ...(opts.wasmBuild !== undefined ? { wasmBuild: opts.wasmBuild } : {}), ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
-  });
+  };
+  // Before any memory exists: the sizes pass the bounded-size rule (resolveOptions) and the
+  // file's bytes hold every tensor of that model.
+  let config;
+  try {
+    config = resolveOptions(options).config;
+  } catch (e) {
+    throw rethrow('loadCheckpoint', `${what}: its metadata does not describe a valid model`, e);
+  }
+  for (const spec of buildLayout(config).tensors) {
+    const t = fileTensor(tensors, spec.name);
+    if (!t || t.data.length !== spec.size) {
+      fail(`${what} does not match its own config: '${spec.name}' ` + (t ? `has shape [${t.shape.join(', ')}] in the file, ` +
+        `the config needs [${spec.shape.join(', ')}]` : `(shape [${spec.shape.join(', ')}]) is missing from the file`), 'loadCheckpoint');
+    }
+  }
+  const model = await createModel(options);
   try {
     return restoreState(model, tensors, metadata, what);
   } catch (e) {
@@ -219,33 +325,30 @@ export async function loadTrainingCheckpoint(path: string, opts: LoadCheckpointO
   }
 }
 
-function restoreState(model: Model, tensors: Record<string, Tensor>, metadata: Record<string, string>, what: string): LoadedCheckpoint {
+function restoreState(model: Model, tensors: Map<string, Tensor>, metadata: Record<string, string>, what: string): LoadedCheckpoint {
+  const sd: Record<string, Tensor> = Object.create(null);
+  for (const [name, t] of tensors) if (!name.startsWith(OPT_PREFIX)) sd[name] = t;
   try {
-    model.loadStateDict(modelTensors(tensors));
+    model.loadStateDict(sd);
   } catch (e) {
-    throw new Error(`bptt-wasm: ${what} does not match its own config: ${(e as Error).message}`);
+    throw rethrow('loadCheckpoint', `${what} does not match its own config`, e);
   }
   const result: LoadedCheckpoint = { model, metadata };
-  if (metadata.optimizer !== undefined) {
-    let o: { kind: OptimizerKind; step: number; lr: number; options: Record<string, unknown> };
-    try {
-      o = JSON.parse(metadata.optimizer);
-    } catch (e) {
-      throw new Error(`bptt-wasm: ${what}: metadata 'optimizer' is not valid JSON (${(e as Error).message})`);
-    }
+  if (Object.hasOwn(metadata, 'optimizer')) {
+    const o = parseJsonObject(what, 'optimizer', metadata.optimizer);
     const buffers = optimizerBuffers(model, tensors, what);
-    const state: OptimizerState = { kind: o.kind, step: o.step, lr: o.lr, options: o.options, buffers };
-    const optimizer = createOptimizer(o.kind, model, { ...o.options, lr: o.lr });
-    optimizer.loadStateDict(state);
-    result.optimizer = optimizer;
-    result.optimizerState = state;
-  }
-  if (metadata.scheduler !== undefined) {
     try {
-      result.schedulerState = JSON.parse(metadata.scheduler);
+      const options = o.options === undefined ? {} : o.options;
+      if (options === null || typeof options !== 'object' || Array.isArray(options)) fail(`optimizer options must be an object, got ${show(options)}`);
+      const state = { kind: o.kind, step: o.step, lr: o.lr, options, buffers } as OptimizerState;
+      const optimizer = createOptimizer(o.kind as OptimizerKind, model, { ...options, lr: o.lr as number });
+      optimizer.loadStateDict(state);
+      result.optimizer = optimizer;
+      result.optimizerState = state;
     } catch (e) {
-      throw new Error(`bptt-wasm: ${what}: metadata 'scheduler' is not valid JSON (${(e as Error).message})`);
+      throw rethrow('loadCheckpoint', `${what}: its optimizer state cannot be restored`, e);
     }
   }
+  if (Object.hasOwn(metadata, 'scheduler')) result.schedulerState = parseJsonObject(what, 'scheduler', metadata.scheduler) as unknown as SchedulerState;
   return result;
 }

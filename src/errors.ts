@@ -1,32 +1,121 @@
-// Input validation that names the argument, what was expected and what was given.
+// The library's one error class, and input validation that names the argument, what was
+// expected and what was given.
 
-export function shapeStr(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
+/**
+ * Every error the library throws on bad input, bad files or a failed step. `where` is the
+ * place it came from ('createModel', 'loadCheckpoint', 'readSafetensors', 'SGD', ...), so
+ * callers test `instanceof BpttError` and `.where`, not message prefixes.
+ */
+export class BpttError extends Error {
+  readonly where: string;
+  constructor(message: string, where?: string) {
+    super(message);
+    this.name = 'BpttError';
+    this.where = where ?? inferWhere(message);
+  }
 }
 
-export function fail(msg: string): never {
-  throw new Error(`bptt-wasm: ${msg}`);
+/** Thrown when a loss, gradient or optimizer result is NaN/Inf; the message says what happened to the weights. */
+export class NonfiniteError extends BpttError {
+  /** tensors holding NaN/Inf (empty when only the loss was non-finite) */
+  readonly tensors: string[];
+  readonly loss: number;
+  constructor(message: string, tensors: string[], loss: number, where = 'trainStep') {
+    super(message, where);
+    this.name = 'NonfiniteError';
+    this.tensors = tensors;
+    this.loss = loss;
+  }
+}
+
+/** The leading `name:` of a message (after the package prefix), else 'bptt-wasm'. */
+function inferWhere(message: string): string {
+  const m = /^(?:bptt-wasm: )?([A-Za-z_][\w.]*)(?:\(\))?: /.exec(message);
+  return m ? m[1] : 'bptt-wasm';
+}
+
+/** A value for a message: never throws (BigInt, symbols, cycles). */
+export function show(v: unknown): string {
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'number' || typeof v === 'boolean' || v === undefined || v === null || typeof v === 'symbol') return String(v);
+  if (typeof v === 'function') return 'a function';
+  try {
+    const s = JSON.stringify(v);
+    if (s === undefined) return String(v);
+    return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
+export function shapeStr(shape: readonly unknown[]): string {
+  return `[${shape.map((d) => show(d)).join(', ')}]`;
+}
+
+export function fail(msg: string, where?: string): never {
+  throw new BpttError(`bptt-wasm: ${msg}`, where);
+}
+
+/** Largest finite float32: values beyond it become Infinity when stored. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** A number that stays finite when stored as float32 (1e39 does not). */
+export function isFiniteF32(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(Math.fround(v));
 }
 
 export function checkPositiveInt(name: string, v: unknown, min = 1): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    fail(`${name} must be an integer >= ${min}, got ${typeof v === 'number' ? v : JSON.stringify(v)}`);
+    fail(`${name} must be an integer >= ${min}, got ${show(v)}`);
   }
   return v;
 }
 
 export function checkFinitePositive(name: string, v: unknown, allowZero = false): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
-    fail(`${name} must be a finite number ${allowZero ? '>= 0' : '> 0'}, got ${String(v)}`);
+    fail(`${name} must be a finite number ${allowZero ? '>= 0' : '> 0'}, got ${show(v)}`);
   }
   return v;
 }
 
 export function checkOneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {
   if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-    fail(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(v)}`);
+    fail(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${show(v)}`);
   }
   return v as T;
+}
+
+export interface OptionRules {
+  /** other accepted spellings -> the canonical name (snake_case -> camelCase is automatic) */
+  aliases?: Record<string, string>;
+  /** names PyTorch has that we do not implement -> why (an error, never silently ignored) */
+  unsupported?: Record<string, string>;
+}
+
+const camelCase = (k: string): string => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * The one rule for option objects: undefined means {}; anything but a plain object is an
+ * error; unknown names are errors (a typo must not silently mean a default); PyTorch's
+ * snake_case spellings (weight_decay, last_step_only, ...) are aliases of the camelCase
+ * names. Returns the options with canonical keys.
+ */
+export function normalizeOptions<T extends object>(where: string, what: string, opts: unknown, allowed: readonly string[],
+  rules: OptionRules = {}): T {
+  if (opts === undefined) return {} as T;
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) {
+    fail(`${where}: ${what} must be an object, got ${Array.isArray(opts) ? 'an array' : show(opts)}`, where);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(opts)) {
+    const camel = rules.aliases?.[k] ?? camelCase(k);
+    const why = rules.unsupported?.[k] ?? rules.unsupported?.[camel];
+    if (why !== undefined) fail(`${where}: option '${k}' is not supported (${why})`, where);
+    if (!allowed.includes(camel)) fail(`${where}: unknown option '${k}' (options: ${allowed.join(', ')})`, where);
+    if (camel in out) fail(`${where}: option '${camel}' is given twice (as '${camel}' and as '${k}')`, where);
+    out[camel] = v;
+  }
+  return out as T;
 }
 
 export interface TensorLike {
@@ -52,9 +141,17 @@ export function checkTensor(name: string, t: unknown, expected: readonly number[
   return data;
 }
 
-/** Throws if any value is NaN or infinite (nothing is silently NaN'd). */
+/**
+ * Throws if any value is NaN, infinite, or beyond float32's range (the model stores
+ * float32, where 1e39 would become Infinity): nothing is silently NaN'd or Inf'd.
+ */
 export function checkFinite(name: string, data: ArrayLike<number>): void {
+  // float32 data is already in range; other arrays are checked as they will be stored
+  const f32 = data instanceof Float32Array;
   for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) fail(`${name}.data[${i}] is ${data[i]}; values must be finite`);
+    const v = data[i];
+    if (f32 ? !Number.isFinite(v) : !isFiniteF32(v)) {
+      fail(`${name}.data[${i}] is ${show(v)}; values must be finite float32 numbers (|v| <= ${FLOAT32_MAX})`);
+    }
   }
 }

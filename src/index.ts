@@ -21,22 +21,21 @@ export { saveCheckpoint, loadCheckpoint, loadTrainingCheckpoint, checkpointBytes
 export { fit, trainStep, trainTruncated, evaluate, lossValue, step, sample, sampleCategorical, NonfiniteError,
   type Dataset, type FitOptions, type History, type StepInfo, type EpochInfo, type RecurrentState, type MicroBatch,
   type ClipOptions, type TrainStepOptions, type TrainStepResult, type TruncatedBPTTOptions, type SampleOptions } from './train.js';
-export { Progress, formatDuration, type ProgressOptions } from './progress.js';
+export type { ProgressOptions, ProgressValues, ProgressStatus, ProgressStream } from './progress.js';
 export type { TensorLike } from './errors.js';
 export { gradientFlow, summarizeGradNorms, type GradientFlowOptions, type GradientFlowResult, type GradientFlowSummary } from './diagnostics.js';
-export { lineChart, gradFlowChart, lossCurveChart, movingAverage, niceTicks, PALETTE, type Series, type ChartOptions, type LossHistory } from './svg.js';
+export { lineChart, gradFlowChart, lossCurveChart, type Series, type ChartOptions, type LossHistory } from './svg.js';
 export { addingBatch, ADDING_BASELINE_MSE, type AddingBatch } from './data/adding.js';
 export { CharVocab, CharStream, oneHot, loadMobyDick, type CharBatch } from './data/text.js';
-export { gradflowExperiment, gradflowTable, gradflowSvg, addingExperiment, addingRun, addingTable, addingTestMSE,
-  trainCharModel, measureCharSpeed, MODEL_RECIPES, ADDING_LRS, DEFAULT_ADDING, DEFAULT_GRADFLOW_MODELS,
-  type GradflowOptions, type GradflowResult, type AddingOptions, type AddingRow, type CharModelOptions, type CharModelResult } from './experiments.js';
 export { readOnnx, type OnnxImport, type OnnxModelConfig } from './onnx.js';
+export { writeOnnx, writeOnnxGraph, type WriteOnnxOptions, type OnnxExportConfig } from './onnx-write.js';
 // Types that appear in the signatures above.
 export type { Nonlinearity, ParamKind, LayerSpec } from './layout.js';
 export type { OptimizerOptions } from './optim.js';
 export type { HasLr } from './schedulers.js';
-export type { ProgressValues } from './progress.js';
-export type { ModelRecipe, GradflowRow, AddingProgress, CharStepInfo } from './experiments.js';
 export type { Backend, IOBuffers } from './backend.js';
 export { checkLossSpec } from './model.js';
-export type { ProgressStatus } from './progress.js';
+export { predict, type EvaluateOptions } from './train.js';
+export { METRICS, MetricAccumulator, checkMetrics, lengthsMask, type MetricName, type MetricBatchOptions } from './metrics.js';
+export { tensor, type Nested, type TensorOptions } from './data/tensor.js';
+export { windows, standardize, Standardizer, STANDARDIZE_KEY, type SeriesLike, type WindowOptions, type Windows } from './data/series.js';

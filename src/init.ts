@@ -10,6 +10,7 @@
 // own matrix, because each block is its own linear map: an orthogonal W_hh means an
 // orthogonal W_hr, W_hz, W_hn, not one orthogonal [3H, H] stack.
 
+import { BpttError, isFiniteF32, normalizeOptions, show } from './errors.js';
 import { Rng, hashSeed } from './rng.js';
 import { GATE_NAMES, GATES, type Layout, type ParamKind, type TensorSpec } from './layout.js';
 
@@ -111,12 +112,13 @@ export function resolveInit(spec: InitSpec | undefined): Resolved {
   if (spec === undefined) return PRESETS.pytorch;
   if (typeof spec === 'string') {
     const p = PRESETS[spec as InitPreset];
-    if (!p) throw new Error(`init: unknown preset '${spec}' (expected one of ${Object.keys(PRESETS).join(', ')})`);
+    if (!p) throw new BpttError(`init: unknown preset '${spec}' (expected one of ${Object.keys(PRESETS).join(', ')})`);
     return p;
   }
-  if (typeof spec !== 'object' || spec === null) throw new Error(`init: expected a preset name or an options object, got ${String(spec)}`);
+  if (typeof spec !== 'object' || spec === null) throw new BpttError(`init: expected a preset name or an options object, got ${show(spec)}`, 'init');
   const known = ['preset', 'weightIh', 'weightHh', 'bias', 'biasIh', 'biasHh', 'outWeight', 'outBias', 'forgetBias'];
-  for (const k of Object.keys(spec)) if (!known.includes(k)) throw new Error(`init: unknown option '${k}' (expected ${known.join(', ')})`);
+  // unknown names are errors; snake_case (weight_hh, forget_bias) are aliases
+  spec = normalizeOptions<InitOptions>('init', 'options', spec, known);
   const base = resolveInit(spec.preset ?? 'pytorch');
   const r: Resolved = { ...base };
   if (spec.bias !== undefined) r.biasIh = r.biasHh = spec.bias;
@@ -124,20 +126,39 @@ export function resolveInit(spec: InitSpec | undefined): Resolved {
     if (spec[k] !== undefined) r[k] = spec[k]!;
   }
   if (spec.forgetBias !== undefined) {
-    if (spec.forgetBias !== null && !Number.isFinite(spec.forgetBias)) throw new Error(`init: forgetBias must be a finite number or null, got ${spec.forgetBias}`);
+    if (spec.forgetBias !== null && !isFiniteF32(spec.forgetBias)) {
+      throw new BpttError(`init: forgetBias must be a finite float32 number or null, got ${show(spec.forgetBias)}`, 'init');
+    }
     r.forgetBias = spec.forgetBias;
   }
   for (const k of ['weightIh', 'weightHh', 'biasIh', 'biasHh', 'outWeight', 'outBias'] as const) checkTensorInit(k, r[k]);
   return r;
 }
 
+/** The numeric fields each initializer takes (every one optional except constant's value). */
+const INIT_FIELDS: Record<string, string[]> = {
+  pytorch: [], zeros: [], constant: ['value'], uniform: ['low', 'high'], normal: ['mean', 'std'],
+  xavier_uniform: ['gain'], xavier_normal: ['gain'], orthogonal: ['gain'], identity: ['scale'],
+};
+
 function checkTensorInit(key: string, t: TensorInit): void {
   const kind = typeof t === 'string' ? t : t && typeof t === 'object' ? t.kind : undefined;
-  if (!kind || !TENSOR_INIT_NAMES.includes(kind)) {
-    throw new Error(`init.${key}: unknown initializer ${JSON.stringify(t)} (expected one of ${TENSOR_INIT_NAMES.join(', ')})`);
+  if (typeof kind !== 'string' || !TENSOR_INIT_NAMES.includes(kind)) {
+    throw new BpttError(`init.${key}: unknown initializer ${show(t)} (expected one of ${TENSOR_INIT_NAMES.join(', ')})`, 'init');
   }
-  if (typeof t === 'object' && t.kind === 'constant' && !Number.isFinite(t.value)) {
-    throw new Error(`init.${key}: constant needs a finite 'value'`);
+  if (typeof t !== 'object') return;
+  const fields = INIT_FIELDS[kind];
+  normalizeOptions(`init.${key}`, 'initializer', t, ['kind', ...fields]);
+  const o = t as unknown as Record<string, unknown>;
+  // float32-finite: the weights are float32, where 1e39 would be Infinity
+  for (const f of fields) {
+    if ((o[f] !== undefined || kind === 'constant') && !isFiniteF32(o[f])) {
+      throw new BpttError(`init.${key}: ${kind} needs a finite float32 '${f}', got ${show(o[f])}`, 'init');
+    }
+  }
+  if (kind === 'normal' && (o.std as number) < 0) throw new BpttError(`init.${key}: normal needs std >= 0, got ${o.std}`, 'init');
+  if (kind === 'uniform' && ((o.low as number) ?? 0) > ((o.high as number) ?? 1)) {
+    throw new BpttError(`init.${key}: uniform needs low <= high, got low ${show(o.low ?? 0)}, high ${show(o.high ?? 1)}`, 'init');
   }
 }
 
@@ -147,15 +168,18 @@ function checkTensorInit(key: string, t: TensorInit): void {
  */
 export function initParams(layout: Layout, view: Float32Array, spec: InitSpec | undefined, seed: number): void {
   if (view.length !== layout.numParams) {
-    throw new Error(`initParams: view has ${view.length} floats, the layout needs ${layout.numParams}`);
+    throw new BpttError(`initParams: view has ${view.length} floats, the layout needs ${layout.numParams}`);
   }
-  if (!Number.isFinite(seed)) throw new Error(`initParams: seed must be a finite number, got ${seed}`);
+  if (!Number.isFinite(seed)) throw new BpttError(`initParams: seed must be a finite number, got ${seed}`);
   const r = resolveInit(spec);
   const { cell, hiddenSize: H } = layout.config;
   for (const t of layout.tensors) {
     const rng = new Rng(hashSeed(seed, t.name));
     const dst = view.subarray(t.offset, t.offset + t.size);
     fillTensor(dst, t, r[KIND_KEYS[t.kind]], H, GATES[cell], rng);
+    // a finite spec can still draw past float32's range (normal std 1e38, a huge gain)
+    const i = dst.findIndex((v) => !Number.isFinite(v));
+    if (i >= 0) throw new BpttError(`init: the initializer of '${t.name}' gave ${dst[i]} at index ${i}; weights must be finite float32`, 'init');
   }
   if (r.forgetBias !== null && cell === 'lstm' && layout.config.bias) {
     const f = GATE_NAMES.lstm.indexOf('f');
@@ -200,7 +224,7 @@ function fillTensor(dst: Float32Array, t: TensorSpec, init: TensorInit, H: numbe
     }
     case 'xavier_uniform':
     case 'xavier_normal': {
-      if (!is2d) throw new Error(`init: ${spec.kind} needs a matrix; ${t.name} has shape [${t.shape}]`);
+      if (!is2d) throw new BpttError(`init: ${spec.kind} needs a matrix; ${t.name} has shape [${t.shape}]`);
       const gain = spec.gain ?? 1;
       // torch's _calculate_fan_in_and_fan_out on one [rows, cols] block
       const std = gain * Math.sqrt(2 / (rows + cols));
@@ -213,7 +237,7 @@ function fillTensor(dst: Float32Array, t: TensorSpec, init: TensorInit, H: numbe
       return;
     }
     case 'orthogonal': {
-      if (!is2d) throw new Error(`init: orthogonal needs a matrix; ${t.name} has shape [${t.shape}]`);
+      if (!is2d) throw new BpttError(`init: orthogonal needs a matrix; ${t.name} has shape [${t.shape}]`);
       const gain = spec.gain ?? 1;
       for (let b = 0; b < blocks; b++) {
         const q = orthogonal(rows, cols, rng);
@@ -223,7 +247,7 @@ function fillTensor(dst: Float32Array, t: TensorSpec, init: TensorInit, H: numbe
       return;
     }
     case 'identity': {
-      if (!is2d) throw new Error(`init: identity needs a matrix; ${t.name} has shape [${t.shape}]`);
+      if (!is2d) throw new BpttError(`init: identity needs a matrix; ${t.name} has shape [${t.shape}]`);
       const scale = spec.scale ?? 1;
       dst.fill(0);
       for (let b = 0; b < blocks; b++) {
@@ -269,7 +293,7 @@ export function orthogonal(rows: number, cols: number, rng: Rng): Float64Array {
     let nrm = 0;
     for (let i = 0; i < m; i++) nrm += qj[i] * qj[i];
     nrm = Math.sqrt(nrm);
-    if (nrm === 0) throw new Error('orthogonal: degenerate random matrix'); // probability 0
+    if (nrm === 0) throw new BpttError('orthogonal: degenerate random matrix'); // probability 0
     for (let i = 0; i < m; i++) qj[i] /= nrm;
   }
   // Back to row-major [rows, cols]; transpose back if needed.

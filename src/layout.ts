@@ -80,7 +80,7 @@ export interface Layout {
 }
 
 /** Round up to a multiple of 4 floats so every tensor starts on a 16-byte (f32x4) boundary. */
-export const align4 = (n: number): number => (n + 3) & ~3;
+export const align4 = (n: number): number => Math.ceil(n / 4) * 4; // not `&`: sizes may pass 2^31
 
 export function buildLayout(config: ModelConfig): Layout {
   const { cell, inputSize: I, hiddenSize: H, numLayers: L, outputSize: O, bias } = config;

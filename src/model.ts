@@ -6,8 +6,9 @@ import { allocIOBuffers, growCapacity, type Backend, type IOBuffers } from './ba
 import { createBackend, type BackendKind } from './backends.js';
 import type { WasmBuild } from './backend-wasm.js';
 import {
-  checkFinite, checkFinitePositive, checkOneOf, checkPositiveInt, checkTensor, fail, shapeStr, type TensorLike,
+  checkFinite, checkFinitePositive, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, shapeStr, show, type TensorLike,
 } from './errors.js';
+import { checkModelSize } from './limits.js';
 import { initParams, resolveInit, type InitSpec } from './init.js';
 import { hashSeed, Rng } from './rng.js';
 import { buildLayout, type CellKind, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
@@ -108,10 +109,19 @@ export interface LossAndGradResult extends ForwardResult {
 }
 
 const CELLS = ['rnn', 'lstm', 'gru'] as const;
+const LOSS_KEYS = ['kind', 'reduction', 'lastStepOnly'];
+/** torch loss arguments we do not implement: an error, never silently ignored */
+const LOSS_UNSUPPORTED: Record<string, string> = {
+  labelSmoothing: 'cross_entropy here has no label smoothing',
+  weight: 'class weights are not implemented',
+  ignoreIndex: 'every target step counts; use lastStepOnly or trim the sequences',
+};
+const GRAD_KEYS = ['clipHiddenGrad', 'inputGrad', 'train'];
 
 /** Validate a loss spec ({ kind, reduction, lastStepOnly? }) and fill in its default. */
 export function checkLossSpec(loss: LossSpec): Required<LossSpec> {
-  if (loss === null || typeof loss !== 'object') fail(`loss must be { kind, reduction, lastStepOnly? }, got ${String(loss)}`);
+  if (loss === null || typeof loss !== 'object') fail(`loss must be { kind, reduction, lastStepOnly? }, got ${show(loss)}`, 'loss');
+  loss = normalizeOptions<LossSpec>('loss', 'the loss spec', loss, LOSS_KEYS, { unsupported: LOSS_UNSUPPORTED });
   const kind = checkOneOf('loss.kind', loss.kind, ['mse', 'cross_entropy'] as const);
   const reduction = checkOneOf('loss.reduction', loss.reduction, ['sum', 'mean'] as const);
   const lastStepOnly = loss.lastStepOnly ?? false;
@@ -123,20 +133,6 @@ export function checkLossSpec(loss: LossSpec): Required<LossSpec> {
 const OPTION_NAMES = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'bidirectional', 'batchFirst', 'dropout', 'backend', 'seed',
   'init', 'wasmBuild', 'threads'];
 
-/**
- * Unknown option names are errors (a typo must not silently mean a default); PyTorch's
- * spellings (input_size, hidden_size, num_layers, output_size) are accepted as aliases.
- */
-function normalizeOptionNames(opts: CreateModelOptions): CreateModelOptions {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(opts)) {
-    const camel = k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-    if (!OPTION_NAMES.includes(camel)) fail(`createModel: unknown option '${k}' (options: ${OPTION_NAMES.join(', ')})`);
-    if (camel in out) fail(`createModel: option '${camel}' is given twice (as '${camel}' and as '${k}')`);
-    out[camel] = v;
-  }
-  return out as unknown as CreateModelOptions;
-}
 
 /**
  * The model's options (what checkpoints store), its config, and the run-time choices
@@ -145,8 +141,9 @@ function normalizeOptionNames(opts: CreateModelOptions): CreateModelOptions {
 export function resolveOptions(opts: CreateModelOptions): {
   options: CreateModelOptions; config: ModelConfig; threads: number; wasmBuild: WasmBuild | undefined;
 } {
-  if (opts === null || typeof opts !== 'object') fail(`createModel options must be an object, got ${String(opts)}`);
-  opts = normalizeOptionNames(opts);
+  if (opts === null || typeof opts !== 'object') fail(`createModel options must be an object, got ${show(opts)}`, 'createModel');
+  // unknown names are errors; PyTorch's spellings (input_size, hidden_size, ...) are aliases
+  opts = normalizeOptions<CreateModelOptions>('createModel', 'options', opts, OPTION_NAMES);
   const cell = checkOneOf('cell', opts.cell, CELLS);
   const nonlinearity = checkOneOf('nonlinearity', opts.nonlinearity ?? 'tanh', ['tanh', 'relu'] as const);
   if (cell !== 'rnn' && opts.nonlinearity !== undefined && nonlinearity !== 'tanh') {
@@ -157,18 +154,19 @@ export function resolveOptions(opts: CreateModelOptions): {
   const numLayers = checkPositiveInt('numLayers', opts.numLayers ?? 1);
   const outputSize = opts.outputSize == null ? null : checkPositiveInt('outputSize', opts.outputSize);
   const bias = opts.bias ?? true;
-  if (typeof bias !== 'boolean') fail(`bias must be a boolean, got ${JSON.stringify(bias)}`);
+  if (typeof bias !== 'boolean') fail(`bias must be a boolean, got ${show(bias)}`);
   const bidirectional = opts.bidirectional ?? false;
-  if (typeof bidirectional !== 'boolean') fail(`bidirectional must be a boolean, got ${JSON.stringify(bidirectional)}`);
+  if (typeof bidirectional !== 'boolean') fail(`bidirectional must be a boolean, got ${show(bidirectional)}`);
   const batchFirst = opts.batchFirst ?? false;
-  if (typeof batchFirst !== 'boolean') fail(`batchFirst must be a boolean, got ${JSON.stringify(batchFirst)}`);
+  if (typeof batchFirst !== 'boolean') fail(`batchFirst must be a boolean, got ${show(batchFirst)}`);
   const dropout = opts.dropout ?? 0;
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) fail(`dropout must be a probability in [0, 1), got ${JSON.stringify(dropout)}`);
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) fail(`dropout must be a probability in [0, 1), got ${show(dropout)}`);
   const backend = checkOneOf('backend', opts.backend ?? 'wasm', ['wasm', 'js'] as const);
   const seed = opts.seed ?? 0;
-  if (!Number.isInteger(seed)) fail(`seed must be an integer, got ${String(seed)}`);
+  if (!Number.isSafeInteger(seed)) fail(`seed must be a safe integer, got ${show(seed)}`, 'createModel');
   const config: ModelConfig = { cell, nonlinearity: cell === 'rnn' ? nonlinearity : 'tanh', inputSize, hiddenSize, numLayers, outputSize, bias,
     ...(bidirectional ? { bidirectional } : {}), ...(dropout > 0 ? { dropout } : {}) };
+  checkModelSize(config); // bounded sizes, before any backend or memory exists
   if (opts.init !== undefined) resolveInit(opts.init); // throws on a bad init spec, before any backend starts
   const options: CreateModelOptions = {
     cell, ...(cell === 'rnn' ? { nonlinearity } : {}), inputSize, hiddenSize, numLayers, outputSize, bias,
@@ -298,8 +296,9 @@ export class Model {
 
   /** Inference over a batch of sequences: x [T, B, inputSize], optionally of lengths `lengths`. */
   forward(x: TensorLike, state: ForwardState = {}): ForwardResult {
-    if (state === null || typeof state !== 'object') fail(`forward: state must be { h0?, c0?, lengths? }, got ${String(state)}`);
-    if (state.train !== undefined && typeof state.train !== 'boolean') fail(`forward: train must be a boolean, got ${JSON.stringify(state.train)}`);
+    // { h, c } is the shape step() and the training loops return: the same state, accepted
+    state = normalizeOptions<ForwardState>('forward', 'state', state, ['h0', 'c0', 'lengths', 'train'], { aliases: { h: 'h0', c: 'c0' } });
+    if (state.train !== undefined && typeof state.train !== 'boolean') fail(`forward: train must be a boolean, got ${show(state.train)}`);
     const { T, B } = this.prepareInputs(x, state.h0, state.c0, state.lengths, state.train ?? false);
     this.backend.forward(this.io!, T, B);
     return this.readForward(T, B);
@@ -310,14 +309,16 @@ export class Model {
    * the gradient region (call zeroGrad() between steps, as with PyTorch).
    */
   lossAndGrad(batch: Batch, loss: LossSpec, opts: GradOptions = {}): LossAndGradResult {
-    if (batch === null || typeof batch !== 'object') fail(`lossAndGrad: batch must be { x, target, lengths?, h0?, c0? }, got ${String(batch)}`);
+    if (batch === null || typeof batch !== 'object') fail(`lossAndGrad: batch must be { x, target, lengths?, h0?, c0? }, got ${show(batch)}`);
     const spec = checkLossSpec(loss);
+    opts = normalizeOptions<GradOptions>('lossAndGrad', 'options', opts, GRAD_KEYS);
     const clip = opts.clipHiddenGrad ?? 0;
     if (opts.clipHiddenGrad !== undefined) checkFinitePositive('clipHiddenGrad', clip);
+    if (opts.inputGrad !== undefined && typeof opts.inputGrad !== 'boolean') fail(`lossAndGrad: inputGrad must be a boolean, got ${show(opts.inputGrad)}`);
+    if (opts.train !== undefined && typeof opts.train !== 'boolean') fail(`lossAndGrad: train must be a boolean, got ${show(opts.train)}`);
     // Validate everything before any write, so a bad batch changes nothing.
     const { T, B, lengths } = this.checkInputs(batch.x, batch.h0, batch.c0, batch.lengths);
     const writeTarget = this.checkTarget(batch.target, spec, T, B, lengths);
-    if (opts.train !== undefined && typeof opts.train !== 'boolean') fail(`lossAndGrad: train must be a boolean, got ${JSON.stringify(opts.train)}`);
     this.writeInputs(batch.x, batch.h0, batch.c0, lengths, T, B, opts.train ?? true);
     const io = this.io!;
     writeTarget(io.target);
@@ -560,13 +561,22 @@ export function checkLengths(lengths: unknown, T: number, B: number): Int32Array
 }
 
 /**
- * Global L2-norm clipping over every parameter gradient, as torch.nn.utils.clip_grad_norm_:
+ * Global-norm clipping over every parameter gradient, as torch.nn.utils.clip_grad_norm_:
  * returns the norm before clipping; scales by maxNorm / (norm + 1e-6) when that is < 1.
+ * normType 2 (default, L2) or Infinity (max |g|; 'inf' too), as torch's norm_type.
  */
-export function clipGradNorm(model: Model, maxNorm: number, opts: { errorIfNonfinite?: boolean } = {}): number {
+export function clipGradNorm(model: Model, maxNorm: number, opts: { errorIfNonfinite?: boolean; normType?: number | 'inf' } = {}): number {
   checkFinitePositive('maxNorm', maxNorm);
+  opts = normalizeOptions('clipGradNorm', 'options', opts, ['errorIfNonfinite', 'normType']);
+  const normType = opts.normType ?? 2;
+  if (normType !== 2 && normType !== Infinity && normType !== 'inf') {
+    fail(`clipGradNorm: normType must be 2 or Infinity ('inf'), got ${show(normType)}`, 'clipGradNorm');
+  }
+  if (opts.errorIfNonfinite !== undefined && typeof opts.errorIfNonfinite !== 'boolean') {
+    fail(`clipGradNorm: errorIfNonfinite must be a boolean, got ${show(opts.errorIfNonfinite)}`, 'clipGradNorm');
+  }
   const n = model.layout.numParams;
-  const norm = Math.sqrt(model.backend.sumSquares(model.grads, n));
+  const norm = normType === 2 ? Math.sqrt(model.backend.sumSquares(model.grads, n)) : maxAbs(model.gradView());
   if (!Number.isFinite(norm) && opts.errorIfNonfinite) {
     fail(`clipGradNorm: the total norm of gradients is non-finite (${norm}); ` +
       `non-finite gradient in ${nonfiniteTensors(model).join(', ')}`);
@@ -576,6 +586,17 @@ export function clipGradNorm(model: Model, maxNorm: number, opts: { errorIfNonfi
   const coef = maxNorm / (norm + 1e-6);
   if (!(coef >= 1)) model.backend.scale(model.grads, n, coef);
   return norm;
+}
+
+/** max |v| (NaN if any v is NaN, as torch's inf-norm); the padding between tensors is 0. */
+function maxAbs(v: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < v.length; i++) {
+    const a = Math.abs(v[i]);
+    if (a !== a) return NaN;
+    if (a > m) m = a;
+  }
+  return m;
 }
 
 /** Clamp every gradient to [-value, value], as torch.nn.utils.clip_grad_value_. */

@@ -29,6 +29,7 @@
 // input_forget, peepholes, linear_before_reset=0, batch-first layouts, sequence_lens, a
 // learned initial state, a head that is not Linear) is refused with an Error that names it.
 
+import { fail as libFail } from './errors.js';
 import { halfToFloat } from './safetensors.js';
 import { GATES, type CellKind, type Nonlinearity } from './layout.js';
 import type { Tensor } from './model.js';
@@ -43,6 +44,10 @@ export interface OnnxModelConfig {
   /** size of the Linear head; null when the graph outputs the top layer's h_t directly */
   outputSize: number | null;
   bias: boolean;
+  /** present (true) for a graph of bidirectional layers */
+  bidirectional?: boolean;
+  /** present (true) when the graph takes x as [B, T, F] and outputs [B, T, O] (PyTorch's batch_first=True) */
+  batchFirst?: boolean;
 }
 
 export interface OnnxImport {
@@ -52,8 +57,9 @@ export interface OnnxImport {
   stateDict: Record<string, Tensor>;
 }
 
+/** The library's error (errors.ts), every message starting 'onnx: '. */
 function fail(msg: string): never {
-  throw new Error(`onnx: ${msg}`);
+  return libFail(`onnx: ${msg}`);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -235,6 +241,8 @@ const DTYPES: Record<number, string> = {
   10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 14: 'COMPLEX64', 15: 'COMPLEX128', 16: 'BFLOAT16',
 };
 const dtypeName = (t: number): string => DTYPES[t] ?? `data_type ${t}`;
+/** 2^31: protobuf messages are under 2 GiB, so no tensor in a file has more one-byte elements */
+const MAX_ELEMENTS = 2 ** 31;
 
 /**
  * A TensorProto, decoded on use (so an odd tensor the import never needs does no harm), or
@@ -246,6 +254,14 @@ class OnnxTensor {
     private readonly m: Msg | null, private readonly values: number[] | null,
   ) {
     for (const d of dims) if (!Number.isSafeInteger(d) || d < 0) fail(`tensor '${name}': dims [${dims}] has an invalid size ${d}`);
+    // An ONNX file holds at most 2 GiB (protobuf's limit), so more elements than that cannot
+    // all be present; the product is checked as it grows so it cannot overflow either.
+    let n = 1;
+    for (const d of dims) {
+      n *= d;
+      if (n > MAX_ELEMENTS) fail(`tensor '${name}': dims [${dims}] have more than ${MAX_ELEMENTS} elements, more than an ONNX file can hold`);
+    }
+    if (dims.length > 8) fail(`tensor '${name}': ${dims.length} dims [${dims}]; at most 8 expected`);
   }
 
   static decode(m: Msg, fallbackName: string): OnnxTensor {
@@ -279,26 +295,27 @@ class OnnxTensor {
     return vals;
   }
 
-  /** FLOAT as is; DOUBLE, FLOAT16 and BFLOAT16 converted (rounded) to float32. */
+  /**
+   * FLOAT as is; DOUBLE, FLOAT16 and BFLOAT16 converted (rounded) to float32. The output is
+   * allocated only once the values are known to be present (dims alone may claim gigabytes).
+   */
   floats(): Float32Array {
     const n = this.numel;
-    const out = new Float32Array(n);
-    if (this.values && this.dataType === 1) {
-      out.set(this.counted(this.values, 'value_floats'));
-      return out;
-    }
+    if (this.values && this.dataType === 1) return Float32Array.from(this.counted(this.values, 'value_floats'));
     const m = this.m ?? fail(`tensor '${this.name}' is ${dtypeName(this.dataType)}; weights must be floats`);
     switch (this.dataType) {
       case 1: {
         const dv = this.rawOrNull(4);
-        if (dv) for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
-        else out.set(this.counted(m.reals(4, 'float_data', 5), 'float_data'));
+        if (!dv) return Float32Array.from(this.counted(m.reals(4, 'float_data', 5), 'float_data'));
+        const out = new Float32Array(n);
+        for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
         return out;
       }
       case 11: {
         const dv = this.rawOrNull(8);
-        if (dv) for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);
-        else out.set(this.counted(m.reals(10, 'double_data', 1), 'double_data'));
+        if (!dv) return Float32Array.from(this.counted(m.reals(10, 'double_data', 1), 'double_data'));
+        const out = new Float32Array(n);
+        for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);
         return out;
       }
       case 10:
@@ -306,6 +323,7 @@ class OnnxTensor {
         // 16-bit floats: raw_data, or one uint16 per int32_data entry
         const dv = this.rawOrNull(2);
         const bits = dv ? Array.from({ length: n }, (_, i) => dv.getUint16(2 * i, true)) : this.counted(m.ints(5, 'int32_data'), 'int32_data');
+        const out = new Float32Array(n);
         if (this.dataType === 10) for (let i = 0; i < n; i++) out[i] = halfToFloat(bits[i] & 0xffff);
         else new Uint32Array(out.buffer).set(Array.from(bits, (b) => (b & 0xffff) << 16)); // bfloat16 = top half of a float32
         return out;
@@ -444,12 +462,14 @@ const SHAPE_OPS = new Set(['Identity', 'Squeeze', 'Unsqueeze', 'Reshape', 'Trans
 
 /**
  * The meaning of each axis of a value on the data path: time, batch, time*batch (flattened
- * in row-major order, as a Reshape to [-1, F] makes it), features, or a size-1 axis.
+ * in row-major order, as a Reshape to [-1, F] makes it), features, a size-1 axis, or the
+ * direction axis of a bidirectional layer's Y (size 2; D then F merge into 2H features, the
+ * forward half first, which is PyTorch's concat(h_fwd, h_rev)).
  */
-type Axis = 'T' | 'B' | 'T*B' | 'F' | '1';
+type Axis = 'T' | 'B' | 'T*B' | 'F' | '1' | 'D';
 const axesStr = (ax: Axis[]): string => `[${ax.join(', ')}]`;
-/** Row-major data order of the non-trivial axes: [T, B, F] and [T*B, F] hold the same floats in the same order. */
-const order = (ax: Axis[]): string => ax.filter((a) => a !== '1').map((a) => (a === 'T*B' ? 'T,B' : a)).join(',');
+/** Row-major data order of the non-trivial axes: [T, B, F] and [T*B, F] hold the same floats in the same order; so do [.., D, F] and [.., F]. */
+const order = (ax: Axis[]): string => ax.filter((a) => a !== '1').map((a) => (a === 'T*B' ? 'T,B' : a)).join(',').replace('D,F', 'F');
 
 interface Layer {
   node: OnnxNode;
@@ -457,9 +477,11 @@ interface Layer {
   nonlinearity: Nonlinearity;
   inSize: number;
   H: number;
-  W: Float32Array; // [1, G*H, in] ONNX order
-  R: Float32Array; // [1, G*H, H]
-  B: Float32Array | null; // [1, 2*G*H]
+  /** num_directions: 1 forward, 2 bidirectional */
+  D: 1 | 2;
+  W: Float32Array; // [D, G*H, in] ONNX order
+  R: Float32Array; // [D, G*H, H]
+  B: Float32Array | null; // [D, 2*G*H]
 }
 
 class GraphReader {
@@ -472,31 +494,42 @@ class GraphReader {
 
   constructor(readonly g: OnnxGraph) {
     for (const n of g.nodes) {
-      for (const o of n.outputs) if (o) this.producer.set(o, n);
-      for (const i of n.inputs) {
+      for (const o of n.outputs) {
+        if (!o) continue;
+        const other = this.producer.get(o);
+        if (other) fail(`value '${o}' is the output of both ${nodeStr(other)} and ${nodeStr(n)}; each value must have one producer (SSA)`);
+        this.producer.set(o, n);
+      }
+      for (const i of new Set(n.inputs)) {
         if (!i) continue;
         const list = this.consumers.get(i) ?? [];
-        if (!list.includes(n)) list.push(n);
+        list.push(n);
         this.consumers.set(i, list);
       }
     }
+    checkAcyclic(g.nodes, this.producer);
     this.feeds = new Map(g.inputs.filter((v) => !g.initializers.has(v.name) && !g.sparse.has(v.name)).map((v) => [v.name, v]));
     this.outputNames = new Set(g.outputs.map((v) => v.name));
   }
 
-  /** The tensor behind a name if it is fixed: an initializer, a Constant node, or an Identity of one; else null. */
+  /**
+   * The tensor behind a name if it is fixed: an initializer, a Constant node, or an Identity
+   * of one; else null. A loop, not recursion: an Identity chain may be arbitrarily long.
+   */
   constant(name: string): OnnxTensor | null {
-    if (this.constants.has(name)) return this.constants.get(name)!;
+    const chain: string[] = [];
     let t: OnnxTensor | null = null;
-    if (this.g.sparse.has(name)) fail(`'${name}' is a sparse initializer, which is not supported`);
-    if (this.g.initializers.has(name)) {
-      t = this.g.initializers.get(name)!;
-    } else {
-      const p = this.producer.get(name);
-      if (p && p.opType === 'Identity') t = this.constant(p.inputs[0] ?? '');
-      else if (p && p.opType === 'Constant') t = constantValue(p);
+    for (let cur = name; ; ) {
+      if (this.constants.has(cur)) { t = this.constants.get(cur)!; break; }
+      if (this.g.sparse.has(cur)) fail(`'${cur}' is a sparse initializer, which is not supported`);
+      chain.push(cur);
+      if (this.g.initializers.has(cur)) { t = this.g.initializers.get(cur)!; break; }
+      const p = this.producer.get(cur);
+      if (p && p.opType === 'Identity') { cur = p.inputs[0] ?? ''; continue; } // acyclic (checked), so this ends
+      if (p && p.opType === 'Constant') t = constantValue(p);
+      break;
     }
-    if (t) this.constants.set(name, t);
+    if (t) for (const c of chain) this.constants.set(c, t);
     return t;
   }
 
@@ -507,6 +540,37 @@ class GraphReader {
   producerOf(name: string): OnnxNode | undefined {
     return this.producer.get(name);
   }
+}
+
+/**
+ * Kahn's algorithm over the node graph (iterative: no recursion on deep graphs). ONNX graphs
+ * are acyclic by definition; every walk below relies on it to end, so a cycle is an error
+ * that names the nodes on it.
+ */
+function checkAcyclic(nodes: OnnxNode[], producer: Map<string, OnnxNode>): void {
+  const index = new Map(nodes.map((n, i) => [n, i]));
+  const waiting = new Int32Array(nodes.length);
+  const users: number[][] = nodes.map(() => []);
+  nodes.forEach((n, i) => {
+    for (const name of new Set(n.inputs)) {
+      const p = name ? producer.get(name) : undefined;
+      if (!p) continue;
+      waiting[i]++;
+      users[index.get(p)!].push(i);
+    }
+  });
+  const ready: number[] = [];
+  waiting.forEach((w, i) => { if (w === 0) ready.push(i); });
+  let done = 0;
+  while (ready.length) {
+    const i = ready.pop()!;
+    done++;
+    for (const u of users[i]) if (--waiting[u] === 0) ready.push(u);
+  }
+  if (done === nodes.length) return;
+  const stuck = nodes.filter((_, i) => waiting[i] > 0);
+  fail(`the graph has a cycle: ${stuck.length} node(s) depend on their own outputs, e.g. ${stuck.slice(0, 3).map(nodeStr).join(', ')} ` +
+    '(an ONNX graph must be acyclic)');
 }
 
 /** The value of a Constant node as a tensor (value, or value_float(s) / value_int(s)). */
@@ -541,7 +605,7 @@ function normAxis(n: OnnxNode, a: number, rank: number): number {
  * Follow a shape-only op: what each output axis means. Fails when the op would mix axes
  * (e.g. a Reshape that merges B with the features) or drop a non-trivial axis.
  */
-function applyShapeOp(r: GraphReader, n: OnnxNode, ax: Axis[], F: number): Axis[] {
+function applyShapeOp(r: GraphReader, n: OnnxNode, ax: Axis[], F: number, Hd = F): Axis[] {
   switch (n.opType) {
     case 'Identity':
       return ax;
@@ -574,30 +638,33 @@ function applyShapeOp(r: GraphReader, n: OnnxNode, ax: Axis[], F: number): Axis[
       if (!st) fail(`${nodeStr(n)} reshapes to a computed shape '${n.inputs[1]}'; only constant shapes can be followed`);
       const shape = st.ints();
       if (n.attrs.get('allowzero')?.i === 1 && shape.includes(0)) fail(`${nodeStr(n)}: allowzero=1 with a 0 in the shape is not supported`);
-      const out: (Axis | null)[] = shape.map((s, i) => {
+      // 'DF': an explicit 2H that merges the direction axis into the features
+      const out: (Axis | 'DF' | null)[] = shape.map((s, i) => {
         if (s === 0) {
           if (i >= ax.length) fail(`${nodeStr(n)}: shape [${shape}] copies axis ${i} of a rank-${ax.length} input`);
           return ax[i];
         }
         if (s === 1) return '1';
         if (s === -1) return null;
-        if (s === F && ax.includes('F')) return 'F';
+        if (s === F && ax.includes('F')) return ax.includes('D') && Hd !== F ? 'DF' : 'F';
+        if (s === Hd && ax.includes('F') && ax.includes('D')) return 'F';
         fail(`${nodeStr(n)}: shape [${shape}] has a fixed size ${s} for an axis of ${axesStr(ax)} (features: ${F}); ` +
           'a fixed T or B (a non-dynamic export) cannot be followed');
       });
       // The -1 takes the axes not named elsewhere: none (a 1), one, or T then B (flattened).
-      const named = out.filter((a): a is Axis => a !== null && a !== '1');
+      const named = out.filter((a): a is Axis | 'DF' => a !== null && a !== '1').flatMap((a): Axis[] => (a === 'DF' ? ['D', 'F'] : [a]));
       const rest: Axis[] = ax.filter((a) => a !== '1');
       for (const a of named) {
         const i = rest.indexOf(a);
         if (i < 0) fail(`${nodeStr(n)}: shape [${shape}] does not fit the input axes ${axesStr(ax)}`);
         rest.splice(i, 1);
       }
-      const fill: Axis = rest.length === 0 ? '1' : rest.length === 1 ? rest[0] : rest.join(',') === 'T,B' ? 'T*B' : fail(
+      const merged = rest.join(',');
+      const fill: Axis = rest.length === 0 ? '1' : rest.length === 1 ? rest[0] : merged === 'T,B' ? 'T*B' : merged === 'D,F' ? 'F' : fail(
         `${nodeStr(n)}: shape [${shape}] merges the axes ${rest.join(', ')} of ${axesStr(ax)}`);
       if (out.filter((a) => a === null).length > 1) fail(`${nodeStr(n)}: shape [${shape}] has more than one -1`);
       if (!out.includes(null) && rest.length) fail(`${nodeStr(n)}: shape [${shape}] drops the axes ${rest.join(', ')} of ${axesStr(ax)}`);
-      const res = out.map((a) => a ?? fill);
+      const res = out.map((a): Axis => (a === 'DF' ? 'F' : a ?? fill));
       if (order(res) !== order(ax)) fail(`${nodeStr(n)}: shape [${shape}] reorders ${axesStr(ax)} into ${axesStr(res)}`);
       return res;
     }
@@ -625,22 +692,29 @@ function readLayer(r: GraphReader, n: OnnxNode, k: number): Layer {
     if (!KNOWN_ATTRS[cell].includes(a)) fail(`${what}: unknown attribute '${a}'`);
   }
   const direction = n.attrs.get('direction')?.s ?? 'forward';
-  if (direction !== 'forward') {
-    fail(`${what}: direction '${direction}' is not supported (only 'forward'` +
-      (direction === 'bidirectional' ? '; this is what PyTorch writes for bidirectional=True)' : ')'));
+  if (direction !== 'forward' && direction !== 'bidirectional') {
+    fail(`${what}: direction '${direction}' is not supported (only 'forward' or 'bidirectional', as PyTorch writes them)`);
   }
+  const D = direction === 'bidirectional' ? 2 : 1;
   if (attrInt(n, 'layout', 0) !== 0) fail(`${what}: layout=1 (batch-first [B, T, F] inputs and states) is not supported; export with batch_first=False`);
   if (n.attrs.has('clip')) fail(`${what}: clip=${n.attrs.get('clip')!.f} (cell clipping) is not supported; PyTorch cells do not clip`);
   if (n.attrs.has('activation_alpha') || n.attrs.has('activation_beta')) fail(`${what}: activation_alpha/activation_beta are not supported`);
-  const acts = n.attrs.get('activations')?.strings ?? DEFAULT_ACTIVATIONS[cell];
+  // one list per direction, forward first; both directions must use the same functions
+  const perDir = DEFAULT_ACTIVATIONS[cell];
+  const acts = n.attrs.get('activations')?.strings ?? Array.from({ length: D }, () => perDir).flat();
+  const low = acts.map((s) => s.toLowerCase());
+  const first = low.slice(0, perDir.length).join(',');
+  if (low.length !== D * perDir.length || low.slice(perDir.length).join(',') !== (D === 2 ? first : '')) {
+    fail(`${what}: activations [${acts.join(', ')}] are not supported: expected ${perDir.length} per direction, ` +
+      `the same for ${D === 2 ? 'both directions' : 'the one direction'}`);
+  }
   let nonlinearity: Nonlinearity = 'tanh';
   if (cell === 'rnn') {
-    const a = acts.map((s) => s.toLowerCase()).join(',');
-    if (a === 'tanh') nonlinearity = 'tanh';
-    else if (a === 'relu') nonlinearity = 'relu';
+    if (first === 'tanh') nonlinearity = 'tanh';
+    else if (first === 'relu') nonlinearity = 'relu';
     else fail(`${what}: activations [${acts.join(', ')}] are not supported (Tanh or Relu, as nn.RNN's nonlinearity)`);
-  } else if (acts.map((s) => s.toLowerCase()).join(',') !== DEFAULT_ACTIVATIONS[cell].map((s) => s.toLowerCase()).join(',')) {
-    fail(`${what}: activations [${acts.join(', ')}] are not supported (only the default [${DEFAULT_ACTIVATIONS[cell].join(', ')}], as in PyTorch)`);
+  } else if (first !== perDir.map((s) => s.toLowerCase()).join(',')) {
+    fail(`${what}: activations [${acts.join(', ')}] are not supported (only the default [${perDir.join(', ')}], as in PyTorch)`);
   }
   if (cell === 'lstm' && attrInt(n, 'input_forget', 0) !== 0) fail(`${what}: input_forget=1 (coupled input and forget gates) is not supported`);
   if (cell === 'gru' && attrInt(n, 'linear_before_reset', 0) !== 1) {
@@ -661,18 +735,25 @@ function readLayer(r: GraphReader, n: OnnxNode, k: number): Layer {
   const Rt = input(2, 'R', true)!;
   const Bt = input(3, 'B', false);
   if (Wt.dims.length !== 3 || Rt.dims.length !== 3) fail(`${what}: W [${Wt.dims}] and R [${Rt.dims}] must have 3 dims [num_directions, ${Gc}*H, *]`);
-  if (Wt.dims[0] !== 1 || Rt.dims[0] !== 1) fail(`${what}: num_directions ${Wt.dims[0]} in W [${Wt.dims}]; only 1 (forward) is supported`);
+  if (Wt.dims[0] !== D || Rt.dims[0] !== D) {
+    fail(`${what}: num_directions ${Wt.dims[0]} in W [${Wt.dims}] and ${Rt.dims[0]} in R [${Rt.dims}], expected ${D} for direction '${direction}'`);
+  }
   const H = Rt.dims[2];
-  if (H < 1 || Rt.dims[1] !== Gc * H) fail(`${what}: R has shape [${Rt.dims}], expected [1, ${Gc}*H, H] for ${Gc} gate block(s)`);
-  if (Wt.dims[1] !== Gc * H) fail(`${what}: W has shape [${Wt.dims}], expected [1, ${Gc * H}, input_size] (H=${H} from R)`);
+  if (H < 1 || Rt.dims[1] !== Gc * H) fail(`${what}: R has shape [${Rt.dims}], expected [${D}, ${Gc}*H, H] for ${Gc} gate block(s)`);
+  if (Wt.dims[1] !== Gc * H) fail(`${what}: W has shape [${Wt.dims}], expected [${D}, ${Gc * H}, input_size] (H=${H} from R)`);
   const hs = n.attrs.get('hidden_size')?.i;
   if (hs !== undefined && hs !== H) fail(`${what}: hidden_size=${hs} but R has shape [${Rt.dims}] (H=${H})`);
   const inSize = Wt.dims[2];
   if (inSize < 1) fail(`${what}: W has shape [${Wt.dims}] with no input features`);
-  if (Bt && (Bt.numel !== 2 * Gc * H || Bt.dims[0] !== 1)) fail(`${what}: B has shape [${Bt.dims}], expected [1, ${2 * Gc * H}] (W_b then R_b)`);
+  if (Bt && (Bt.numel !== D * 2 * Gc * H || Bt.dims.length !== 2 || Bt.dims[0] !== D)) {
+    fail(`${what}: B has shape [${Bt.dims}], expected [${D}, ${2 * Gc * H}] (W_b then R_b per direction)`);
+  }
 
-  if (n.inputs[4]) {
-    fail(`${what}: sequence_lens input '${n.inputs[4]}' (variable-length sequences, e.g. from pack_padded_sequence) is not supported`);
+  // Per-sequence lengths fed at run time are the model's `lengths` (PyTorch's packed
+  // sequences); fixed or computed ones would be part of the graph we cannot represent.
+  if (n.inputs[4] && !r.feeds.has(n.inputs[4])) {
+    fail(`${what}: sequence_lens '${n.inputs[4]}' is ${r.constant(n.inputs[4]) ? 'a stored tensor' : 'computed in the graph'}; ` +
+      'only a graph input (lengths fed at run time) is supported');
   }
   // Initial states come in at run time (h0/c0); a stored non-zero one would be a parameter we cannot hold.
   for (const [i, role] of [[5, 'initial_h'], [6, 'initial_c']] as const) {
@@ -685,7 +766,7 @@ function readLayer(r: GraphReader, n: OnnxNode, k: number): Layer {
     if (!P || !isZero(P)) fail(`${what}: peephole weights P '${n.inputs[7]}' are not supported (PyTorch's LSTM has none)`);
   }
   if (!n.outputs[0]) fail(`${what}: its output Y (all steps) is not used; only models that use every step's h_t are supported`);
-  return { node: n, cell, nonlinearity, inSize, H, W: Wt.floats(), R: Rt.floats(), B: Bt ? Bt.floats() : null };
+  return { node: n, cell, nonlinearity, inSize, H, D, W: Wt.floats(), R: Rt.floats(), B: Bt ? Bt.floats() : null };
 }
 
 /** [G*H, cols] in ONNX gate order -> PyTorch gate order (each block is H rows). */
@@ -701,7 +782,7 @@ function reorderGates(src: Float32Array, srcOffset: number, cell: Cell, H: numbe
  * Trace a layer's X input back through shape-only ops to `source` (the graph input x or the
  * previous layer's Y) and check it arrives as time-major [T, B, features].
  */
-function checkLayerInput(r: GraphReader, layer: Layer, k: number, prev: Layer | null): void {
+function checkLayerInput(r: GraphReader, layer: Layer, k: number, prev: Layer | null): { batchFirst: boolean } {
   const what = `layer ${k} (${nodeStr(layer.node)})`;
   const chain: OnnxNode[] = [];
   let name = layer.node.inputs[0] ?? '';
@@ -719,9 +800,11 @@ function checkLayerInput(r: GraphReader, layer: Layer, k: number, prev: Layer | 
     chain.unshift(p);
     name = p.inputs[0] ?? '';
   }
-  // the previous layer's Y is [T, num_directions=1, B, H]; the graph input is taken to be time-major
-  let ax: Axis[] = prev ? ['T', '1', 'B', 'F'] : ['T', 'B', 'F'];
-  const F = prev ? prev.H : layer.inSize;
+  // the previous layer's Y is [T, num_directions, B, H]; the graph input is time-major
+  // [T, B, F] or, from a batch_first=True model, [B, T, F] followed by a Transpose
+  const F = prev ? prev.D * prev.H : layer.inSize;
+  const Hd = prev ? prev.H : F;
+  const follow = (start: Axis[]) => chain.reduce((ax, n) => applyShapeOp(r, n, ax, F, Hd), start);
   if (!prev) {
     const decl = r.feeds.get(name)?.shape;
     if (decl && decl.length !== 3) fail(`graph input '${name}' has rank ${decl.length} ([${decl.join(', ')}]); expected [T, B, input_size]`);
@@ -729,18 +812,19 @@ function checkLayerInput(r: GraphReader, layer: Layer, k: number, prev: Layer | 
       fail(`graph input '${name}' has ${decl[2]} features but layer 0's W expects ${layer.inSize}`);
     }
   }
-  for (const n of chain) ax = applyShapeOp(r, n, ax, F);
-  if (ax.join(',') !== 'T,B,F') {
-    fail(`${what}: input X arrives with axes ${axesStr(ax)}; expected time-major [T, B, F] ` +
-      '(batch-first models are not supported: export with batch_first=False)');
-  }
+  const ax = follow(prev ? ['T', prev.D === 2 ? 'D' : '1', 'B', 'F'] : ['T', 'B', 'F']);
+  if (ax.join(',') === 'T,B,F') return { batchFirst: false };
+  if (!prev && follow(['B', 'T', 'F']).join(',') === 'T,B,F') return { batchFirst: true };
+  fail(`${what}: input X arrives with axes ${axesStr(ax)}${prev ? '' : ' (or, if the graph input is batch-first [B, T, F], ' +
+    `${axesStr(follow(['B', 'T', 'F']))})`}; expected time-major [T, B, F]`);
 }
 
 /** From the top layer's Y to a graph output: shape ops, then an optional Linear head, then shape ops. */
-function readHead(r: GraphReader, top: Layer, k: number): { weight: Tensor; bias: Tensor } | null {
+function readHead(r: GraphReader, top: Layer, k: number, batchFirst: boolean): { weight: Tensor; bias: Tensor } | null {
   let name = top.node.outputs[0];
-  let ax: Axis[] = ['T', '1', 'B', 'F'];
-  let F = top.H;
+  let ax: Axis[] = ['T', top.D === 2 ? 'D' : '1', 'B', 'F'];
+  let F = top.D * top.H;
+  let Hd = top.H;
   let head: { weight: Tensor; bias: Tensor | null } | null = null;
   const next = (): OnnxNode | null => {
     const cs = r.consumersOf(name);
@@ -761,10 +845,11 @@ function readHead(r: GraphReader, top: Layer, k: number): { weight: Tensor; bias
     if (n === null) break;
     if (CELL_OF[n.opType] !== undefined) fail(`${nodeStr(n)} after layer ${k} does not continue the stack (check the graph's layer order)`);
     if (SHAPE_OPS.has(n.opType)) {
-      ax = applyShapeOp(r, n, ax, F);
+      ax = applyShapeOp(r, n, ax, F, Hd);
     } else if ((n.opType === 'MatMul' || n.opType === 'Gemm') && head === null) {
-      head = readLinear(r, n, name, ax, top.H);
-      F = head.weight.shape[0];
+      if (ax.includes('D')) fail(`${nodeStr(n)} multiplies a value with axes ${axesStr(ax)}: the two directions must be merged into the features first`);
+      head = readLinear(r, n, name, ax, F);
+      F = Hd = head.weight.shape[0];
     } else if (n.opType === 'Add' && head !== null && head.bias === null) {
       const b = r.constant(other(n));
       const O = F;
@@ -777,7 +862,11 @@ function readHead(r: GraphReader, top: Layer, k: number): { weight: Tensor; bias
     }
     name = n.outputs[0];
   }
-  if (order(ax) !== 'T,B,F') fail(`the output '${name}' has axes ${axesStr(ax)}; expected [T, B, features] (or [T*B, features])`);
+  if (ax.includes('D') && order(ax) !== 'T,B,F') fail(`the output '${name}' has axes ${axesStr(ax)}; expected the two directions merged into the features`);
+  const want = batchFirst ? 'B,T,F' : 'T,B,F';
+  if (order(ax) !== want) {
+    fail(`the output '${name}' has axes ${axesStr(ax)}; expected ${batchFirst ? '[B, T, features] (the input is batch-first)' : '[T, B, features] (or [T*B, features])'}`);
+  }
   if (head === null) return null;
   const O = head.weight.shape[0];
   return { weight: head.weight, bias: head.bias ?? { shape: [O], data: new Float32Array(O) } }; // nn.Linear(bias=False)
@@ -836,6 +925,16 @@ export function readOnnx(bytes: Uint8Array): OnnxImport {
     if (e instanceof WireError) fail(`cannot decode the file as an ONNX ModelProto: ${e.message} (truncated, corrupt, or not an ONNX file)`);
     throw e;
   }
+  try {
+    return importGraph(graph);
+  } catch (e) {
+    // tensors and attributes are decoded on use, so a corrupt field can surface here too
+    if (e instanceof WireError) fail(`cannot decode the file as an ONNX ModelProto: ${e.message} (corrupt file?)`);
+    throw e;
+  }
+}
+
+function importGraph(graph: OnnxGraph): OnnxImport {
   const r = new GraphReader(graph);
 
   const nodes = graph.nodes.filter((n) => CELL_OF[n.opType] !== undefined && (n.domain === '' || n.domain === 'ai.onnx'));
@@ -850,15 +949,18 @@ export function readOnnx(bytes: Uint8Array): OnnxImport {
     }
   });
   const layers: Layer[] = [];
+  let batchFirst = false;
   nodes.forEach((n, k) => {
     const layer = readLayer(r, n, k);
     if (k > 0) {
       const prev = layers[k - 1];
       if (layer.nonlinearity !== prev.nonlinearity) fail(`layer ${k} uses ${layer.nonlinearity} but layer ${k - 1} uses ${prev.nonlinearity}`);
       if (layer.H !== prev.H) fail(`layer ${k} has hidden size ${layer.H} but layer ${k - 1} has ${prev.H}; stacked layers share one size`);
-      if (layer.inSize !== prev.H) fail(`layer ${k}'s W expects ${layer.inSize} inputs but layer ${k - 1} outputs ${prev.H}`);
+      if (layer.D !== prev.D) fail(`layer ${k} has ${layer.D} direction(s) but layer ${k - 1} has ${prev.D}; all layers must match`);
+      if (layer.inSize !== prev.D * prev.H) fail(`layer ${k}'s W expects ${layer.inSize} inputs but layer ${k - 1} outputs ${prev.D * prev.H}`);
     }
-    checkLayerInput(r, layer, k, layers[k - 1] ?? null);
+    const { batchFirst: bf } = checkLayerInput(r, layer, k, layers[k - 1] ?? null);
+    if (k === 0) batchFirst = bf;
     layers.push(layer);
   });
   for (let k = 0; k + 1 < layers.length; k++) {
@@ -866,19 +968,23 @@ export function readOnnx(bytes: Uint8Array): OnnxImport {
     if (users.length !== 1) fail(`layer ${k}'s output Y feeds ${users.length} nodes (${users.map(nodeStr).join(', ')}); expected only the path to layer ${k + 1}`);
   }
   const top = layers[layers.length - 1];
-  const head = readHead(r, top, layers.length - 1);
+  const head = readHead(r, top, layers.length - 1, batchFirst);
 
-  const { cell, H } = top;
+  const { cell, H, D } = top;
   const GH = GATES[cell] * H;
   const bias = layers.some((l) => l.B !== null);
   const stateDict: Record<string, Tensor> = {};
+  // PyTorch's order: per layer, the forward direction's four tensors, then the `_reverse` ones
   layers.forEach((l, k) => {
-    stateDict[`rnn.weight_ih_l${k}`] = { shape: [GH, l.inSize], data: reorderGates(l.W, 0, cell, H, l.inSize) };
-    stateDict[`rnn.weight_hh_l${k}`] = { shape: [GH, H], data: reorderGates(l.R, 0, cell, H, H) };
-    if (bias) {
-      const B = l.B ?? new Float32Array(2 * GH);
-      stateDict[`rnn.bias_ih_l${k}`] = { shape: [GH], data: reorderGates(B, 0, cell, H, 1) };
-      stateDict[`rnn.bias_hh_l${k}`] = { shape: [GH], data: reorderGates(B, GH, cell, H, 1) };
+    for (let d = 0; d < D; d++) {
+      const sfx = `_l${k}${d ? '_reverse' : ''}`;
+      stateDict[`rnn.weight_ih${sfx}`] = { shape: [GH, l.inSize], data: reorderGates(l.W, d * GH * l.inSize, cell, H, l.inSize) };
+      stateDict[`rnn.weight_hh${sfx}`] = { shape: [GH, H], data: reorderGates(l.R, d * GH * H, cell, H, H) };
+      if (bias) {
+        const B = l.B ?? new Float32Array(D * 2 * GH);
+        stateDict[`rnn.bias_ih${sfx}`] = { shape: [GH], data: reorderGates(B, d * 2 * GH, cell, H, 1) };
+        stateDict[`rnn.bias_hh${sfx}`] = { shape: [GH], data: reorderGates(B, d * 2 * GH + GH, cell, H, 1) };
+      }
     }
   });
   if (head) {
@@ -893,6 +999,8 @@ export function readOnnx(bytes: Uint8Array): OnnxImport {
     numLayers: layers.length,
     outputSize: head ? head.weight.shape[0] : null,
     bias,
+    ...(D === 2 ? { bidirectional: true } : {}),
+    ...(batchFirst ? { batchFirst: true } : {}),
   };
   return { config, stateDict };
 }

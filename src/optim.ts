@@ -9,6 +9,7 @@
 // State buffers are named as torch names them in `optimizer.state[p]` (exp_avg,
 // exp_avg_sq, momentum_buffer, ...), which is also how checkpoints store them.
 
+import { BpttError, NonfiniteError, isFiniteF32, normalizeOptions, show } from './errors.js';
 import type { Model } from './model.js';
 
 export type OptimizerKind = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
@@ -61,33 +62,27 @@ export interface OptimizerState {
 }
 
 function optError(kind: string, msg: string): never {
-  throw new Error(`bptt-wasm: ${kind}: ${msg}`);
+  throw new BpttError(`bptt-wasm: ${kind}: ${msg}`, kind);
 }
 
 function num(kind: string, name: string, v: unknown, min: number, opts: { max?: number; minExclusive?: boolean; maxExclusive?: boolean } = {}): number {
-  const ok = typeof v === 'number' && Number.isFinite(v) && (opts.minExclusive ? v > min : v >= min) &&
+  // float32-finite: the kernels take hyperparameters as float32 (lr 1e39 would be Infinity)
+  const ok = isFiniteF32(v) && (opts.minExclusive ? v > min : v >= min) &&
     (opts.max === undefined || (opts.maxExclusive ? v < opts.max : v <= opts.max));
   if (!ok) {
     const range = `${opts.minExclusive ? '>' : '>='} ${min}${opts.max !== undefined ? ` and ${opts.maxExclusive ? '<' : '<='} ${opts.max}` : ''}`;
-    optError(kind, `${name} must be a finite number ${range}, got ${String(v)}`);
+    optError(kind, `${name} must be a finite number ${range} (in float32 range), got ${show(v)}`);
   }
   return v as number;
 }
 
 /**
- * Check option names; torch's own keyword spellings (weight_decay, lr_decay,
- * initial_accumulator_value) are accepted as aliases of the camelCase names, so options
- * copied from a PyTorch script work as they are. Returns the options with camelCase keys.
+ * Check option names (the library's one rule): torch's own keyword spellings
+ * (weight_decay, lr_decay, initial_accumulator_value) are aliases of the camelCase names,
+ * so options copied from a PyTorch script work as they are.
  */
 function checkKeys<T extends object>(kind: string, opts: T, allowed: string[]): T {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(opts)) {
-    const camel = k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-    if (!allowed.includes(camel)) optError(kind, `unknown option '${k}' (options: ${allowed.join(', ')})`);
-    if (camel in out) optError(kind, `option '${camel}' is given twice (as '${camel}' and as '${k}')`);
-    out[camel] = v;
-  }
-  return out as T;
+  return normalizeOptions<T>(kind, 'options', opts, allowed);
 }
 
 export abstract class Optimizer {
@@ -102,7 +97,7 @@ export abstract class Optimizer {
 
   protected constructor(model: Model, lr: number) {
     if (!model || typeof model !== 'object' || !model.layout || !model.arena) {
-      throw new Error('bptt-wasm: optimizer: the first argument must be a model from createModel');
+      throw new BpttError('bptt-wasm: optimizer: the first argument must be a model from createModel', 'optimizer');
     }
     this.model = model;
     this.lr = lr;
@@ -118,14 +113,43 @@ export abstract class Optimizer {
     return this.t;
   }
 
-  /** Update the parameters from the accumulated gradients (one kernel call). */
+  /** the parameters and state regions before the current step (restored if it overflows) */
+  private snapshot: Float32Array | null = null;
+
+  /**
+   * Update the parameters from the accumulated gradients (one kernel call). A step whose
+   * result is NaN/Inf anywhere (weights or state, e.g. SGD with lr 3e38) is undone: the
+   * weights, state and step count are put back and a NonfiniteError says so.
+   */
   step(): void {
-    if (!(typeof this.lr === 'number' && Number.isFinite(this.lr) && this.lr >= 0)) {
-      optError(this.kind, `lr must be a finite number >= 0, got ${String(this.lr)}`);
+    if (!(isFiniteF32(this.lr) && this.lr >= 0)) {
+      optError(this.kind, `lr must be a finite number >= 0 (in float32 range), got ${show(this.lr)}`);
     }
+    const m = this.model;
+    const n = m.layout.numParams;
+    const regions = [m.params, ...Object.values(this.regions)];
+    const snap = (this.snapshot ??= new Float32Array(regions.length * n));
+    regions.forEach((off, i) => snap.set(m.arena.f32.subarray(off, off + n), i * n));
+    const saved = this.saveScalars();
     this.t += 1;
     this.update();
+    const be = m.backend;
+    if (regions.every((off) => Number.isFinite(be.sumSquares(off, n)))) return; // f64 sums: finite iff every value is
+    const bad = m.layout.tensors.filter((t) => !Number.isFinite(be.sumSquares(m.params + t.offset, t.size))).map((t) => t.name);
+    const badState = Object.entries(this.regions).filter(([, off]) => !Number.isFinite(be.sumSquares(off, n))).map(([k]) => k);
+    regions.forEach((off, i) => m.arena.write(off, snap.subarray(i * n, (i + 1) * n)));
+    this.t -= 1;
+    this.restoreScalars(saved);
+    throw new NonfiniteError(`bptt-wasm: ${this.kind}: step ${this.t + 1} produced non-finite values in ` +
+      `${[...bad, ...badState.map((k) => `optimizer state '${k}'`)].join(', ')} (lr ${this.lr}); the weights and the optimizer ` +
+      'state were restored to their values before the step (lower the learning rate or clip gradients)', bad, NaN, this.kind);
   }
+
+  /** Scalar state a step changes besides t (SGD's momentum flag); restored with the regions. */
+  protected saveScalars(): unknown {
+    return undefined;
+  }
+  protected restoreScalars(_s: unknown): void {}
 
   protected abstract update(): void;
 
@@ -165,8 +189,13 @@ export abstract class Optimizer {
         if (!(b instanceof Float32Array)) optError(this.kind, `loadStateDict: missing state buffer '${name}'`);
         if (b.length !== n) optError(this.kind, `loadStateDict: buffer '${name}' has ${b.length} floats, this model's parameter region has ${n}`);
       }
+      if (b instanceof Float32Array) {
+        // a NaN here would reach the weights at the next step without an error
+        const i = b.findIndex((v) => !Number.isFinite(v));
+        if (i >= 0) optError(this.kind, `loadStateDict: state buffer '${name}'[${i}] is ${b[i]}; optimizer state must be finite`);
+      }
     }
-    if (typeof s.lr !== 'number' || !Number.isFinite(s.lr)) optError(this.kind, `loadStateDict: lr must be a number, got ${String(s.lr)}`);
+    if (!isFiniteF32(s.lr) || s.lr < 0) optError(this.kind, `loadStateDict: lr must be a finite number >= 0 (in float32 range), got ${show(s.lr)}`);
     this.setOptions({ ...before, ...s.options });
     this.lr = s.lr;
     this.t = s.step;
@@ -229,6 +258,13 @@ export class SGD extends Optimizer {
   override loadStateDict(s: OptimizerState): void {
     super.loadStateDict(s);
     this.bufferSet = s.step > 0 && s.buffers?.momentum_buffer instanceof Float32Array;
+  }
+
+  protected override saveScalars(): unknown {
+    return this.bufferSet;
+  }
+  protected override restoreScalars(s: unknown): void {
+    this.bufferSet = s as boolean;
   }
 }
 
@@ -388,5 +424,5 @@ export function createOptimizer(kind: OptimizerKind, model: Model, options: Reco
     case 'rmsprop': return new RMSprop(model, options as RMSpropOptions);
     case 'adagrad': return new Adagrad(model, options as AdagradOptions);
   }
-  throw new Error(`bptt-wasm: unknown optimizer kind '${String(kind)}' (expected sgd, adam, adamw, rmsprop, adagrad)`);
+  throw new BpttError(`bptt-wasm: unknown optimizer kind ${show(kind)} (expected sgd, adam, adamw, rmsprop, adagrad)`, 'createOptimizer');
 }

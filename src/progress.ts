@@ -6,7 +6,13 @@
 import { clearLine, cursorTo } from 'node:readline';
 import { MultiBar } from 'cli-progress';
 
-type Out = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+/** Where progress goes: any writable text stream (process.stderr by default); no Node types in the public API. */
+export interface ProgressStream {
+  write(chunk: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+type Out = ProgressStream;
 
 export interface ProgressOptions<V extends ProgressValues = ProgressValues> {
   /** true: show (bar on a TTY, log lines otherwise); false: silent (print() still prints). Default true. */
@@ -158,7 +164,7 @@ export class Progress<V extends ProgressValues = ProgressValues> {
     // One bar in a MultiBar: its log() prints above the bar and redraws the bar below it.
     // (SingleBar.stop() restores the cursor to where the bar started: over anything printed since.)
     this.multi = new MultiBar({
-      stream: this.stream,
+      stream: this.stream as NodeJS.WritableStream,
       format: (_o, params) => this.barLine(params.maxWidth),
       fps: 10,
       // Redraw every frame: after a message printed above, the bar must come back even if unchanged.
@@ -211,7 +217,7 @@ export class Progress<V extends ProgressValues = ProgressValues> {
    * Output that is not progress (e.g. a sample of generated text): written to `to` (default
    * stdout) even when progress is disabled; on a TTY above the bar, which is redrawn below it.
    */
-  print(message: string, to: NodeJS.WritableStream = process.stdout): void {
+  print(message: string, to: ProgressStream = process.stdout): void {
     const multi = this.multi;
     if (!multi || this.stopped) {
       to.write(message + '\n');
@@ -221,8 +227,8 @@ export class Progress<V extends ProgressValues = ProgressValues> {
       multi.log(message + '\n');
     } else {
       // Another stream on the same terminal (stdout under a bar on stderr): clear the bar's line first.
-      cursorTo(this.stream, 0);
-      clearLine(this.stream, 0);
+      cursorTo(this.stream as NodeJS.WritableStream, 0);
+      clearLine(this.stream as NodeJS.WritableStream, 0);
       to.write(message + '\n');
     }
     multi.update(); // write it now (MultiBar.log only queues) and redraw the bar below it

@@ -4,6 +4,8 @@
 // this generator, in plain TypeScript, so the same seed gives the same numbers on every
 // backend and every platform. Not cryptographic.
 
+import { BpttError } from './errors.js';
+
 /** splitmix32: spreads any 32-bit seed over the state words (and hashes names). */
 function splitmix32(x: number): [number, number] {
   x = (x + 0x9e3779b9) | 0;
@@ -41,7 +43,7 @@ export class Rng {
   private spare: number | null = null;
 
   constructor(seed = 0) {
-    if (!Number.isFinite(seed)) throw new Error(`Rng: seed must be a finite number, got ${seed}`);
+    if (!Number.isFinite(seed)) throw new BpttError(`Rng: seed must be a finite number, got ${seed}`);
     // low 32 bits, with the high bits (and the sign) folded in; seeds in [0, 2^32) map to themselves
     let x = (seed >>> 0) ^ Math.imul(Math.floor(seed / 0x100000000) | 0, 0x9e3779b1);
     let z: number;
@@ -98,7 +100,7 @@ export class Rng {
 
   /** Integer in [0, n), unbiased (rejection sampling). */
   int(n: number): number {
-    if (!(n >= 1) || n > 0x100000000 || !Number.isInteger(n)) throw new Error(`Rng.int: n must be an integer in [1, 2^32], got ${n}`);
+    if (!(n >= 1) || n > 0x100000000 || !Number.isInteger(n)) throw new BpttError(`Rng.int: n must be an integer in [1, 2^32], got ${n}`);
     const limit = 0x100000000 - (0x100000000 % n);
     let x: number;
     do x = this.nextU32();
@@ -132,10 +134,10 @@ export class Rng {
     let total = 0;
     for (let i = 0; i < weights.length; i++) {
       const w = weights[i];
-      if (!(w >= 0) || w === Infinity) throw new Error(`Rng.categorical: weight ${i} is ${w}; weights must be finite and >= 0`);
+      if (!(w >= 0) || w === Infinity) throw new BpttError(`Rng.categorical: weight ${i} is ${w}; weights must be finite and >= 0`);
       total += w;
     }
-    if (!(total > 0)) throw new Error('Rng.categorical: all weights are 0');
+    if (!(total > 0)) throw new BpttError('Rng.categorical: all weights are 0');
     let u = this.random() * total;
     let last = -1;
     for (let i = 0; i < weights.length; i++) {

@@ -11,6 +11,7 @@
 // converted to float32. Writing produces what `safetensors.torch.save_file` writes:
 // `__metadata__` first, tensors sorted by name and laid out in that order.
 
+import { BpttError, show } from './errors.js';
 import type { TensorLike } from './errors.js';
 import type { Tensor } from './model.js';
 
@@ -28,9 +29,15 @@ const READABLE = new Set(['F32', 'F64', 'F16', 'BF16']);
 
 /** The safetensors library refuses headers above 100 MB; so do we. */
 const MAX_HEADER = 100_000_000;
+/**
+ * At most this many tensors per file, counted on the raw header before JSON.parse (which
+ * alone takes seconds on a 59 MB header of 1,000,000 empty tensors). A checkpoint of the
+ * largest model (1024 layers, with optimizer state) has about 16,400.
+ */
+export const MAX_TENSORS = 100_000;
 
 function fail(msg: string): never {
-  throw new Error(`safetensors: ${msg}`);
+  throw new BpttError(`safetensors: ${msg}`, 'readSafetensors');
 }
 
 const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -46,6 +53,11 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   if (n > MAX_HEADER) fail(`header length ${n} is over the 100 MB limit (corrupt or not a safetensors file)`);
   if (8 + n > bytes.length) fail(`header length ${n} runs past the end of the ${bytes.length}-byte file (truncated or not a safetensors file)`);
   if (n < 2) fail(`header length ${n} is too short for a JSON object`);
+  const raw = Buffer.from(bytes.buffer, bytes.byteOffset + 8, n);
+  let count = 0;
+  for (let p = raw.indexOf('"data_offsets"'); p >= 0; p = raw.indexOf('"data_offsets"', p + 14)) {
+    if (++count > MAX_TENSORS) fail(`header describes more than ${MAX_TENSORS} tensors (the limit; corrupt or not a checkpoint)`);
+  }
   let header: unknown;
   try {
     const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
@@ -57,7 +69,8 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
 
   const dataStart = 8 + n;
   const dataLen = bytes.length - dataStart;
-  const metadata: Record<string, string> = {};
+  // null-prototype records: a tensor or key named "__proto__" is a name like any other
+  const metadata: Record<string, string> = Object.create(null);
   const entries: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
@@ -102,7 +115,7 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   }
   if (pos !== dataLen) fail(`data buffer has ${dataLen} bytes but the tensors cover ${pos} (trailing bytes or a corrupt header)`);
 
-  const tensors: Record<string, Tensor> = {};
+  const tensors: Record<string, Tensor> = Object.create(null);
   for (const e of entries) {
     const raw = bytes.subarray(dataStart + e.begin, dataStart + e.end);
     tensors[e.name] = { shape: [...e.shape], data: decode(raw, e.dtype) };
@@ -114,6 +127,7 @@ function decode(raw: Uint8Array, dtype: string): Float32Array {
   const rdv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   switch (dtype) {
     case 'F32': {
+      if (raw.length === 0) return new Float32Array(0);
       // copy into an exact, aligned buffer (new Uint8Array(view) copies; a Node Buffer's slice() would not)
       if (littleEndian) return new Float32Array(new Uint8Array(raw).buffer);
       const out = new Float32Array(raw.length / 4);
@@ -138,7 +152,7 @@ function decode(raw: Uint8Array, dtype: string): Float32Array {
       return out;
     }
   }
-  throw new Error(`safetensors: unsupported dtype ${dtype}`);
+  throw new BpttError(`safetensors: unsupported dtype ${dtype}`);
 }
 
 /** IEEE 754 binary16 -> number (exact). */
@@ -156,25 +170,33 @@ export function halfToFloat(h: number): number {
  * metadata map. Tensors are sorted by name, as the Python library writes them.
  */
 export function writeSafetensors(tensors: Record<string, TensorLike>, metadata: Record<string, string> = {}): Uint8Array {
+  const bad = (msg: string): never => {
+    throw new BpttError(`safetensors: ${msg}`, 'writeSafetensors');
+  };
+  if (tensors === null || typeof tensors !== 'object') bad(`tensors must be an object { name: { shape, data } }, got ${show(tensors)}`);
+  if (metadata === null || typeof metadata !== 'object') bad(`metadata must be an object of strings, got ${show(metadata)}`);
   const names = Object.keys(tensors).sort();
-  const header: Record<string, unknown> = {};
+  const header: Record<string, unknown> = Object.create(null);
   const metaKeys = Object.keys(metadata);
   if (metaKeys.length > 0) {
     for (const k of metaKeys) {
-      if (typeof metadata[k] !== 'string') throw new Error(`safetensors: metadata['${k}'] must be a string, got ${typeof metadata[k]}`);
+      if (typeof metadata[k] !== 'string') throw new BpttError(`safetensors: metadata['${k}'] must be a string, got ${typeof metadata[k]}`);
     }
     header.__metadata__ = metadata;
   }
   let offset = 0;
   for (const name of names) {
-    if (name === '__metadata__') throw new Error("safetensors: '__metadata__' is reserved and cannot name a tensor");
+    if (name === '__metadata__') throw new BpttError("safetensors: '__metadata__' is reserved and cannot name a tensor");
     const t = tensors[name];
+    if (t === null || typeof t !== 'object' || t.data == null || typeof t.data.length !== 'number') {
+      bad(`tensor '${name}' must be { shape, data }, got ${show(t)}`);
+    }
     if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new Error(`safetensors: tensor '${name}': shape ${JSON.stringify(t.shape)} is not a list of non-negative integers`);
+      throw new BpttError(`safetensors: tensor '${name}': shape ${JSON.stringify(t.shape)} is not a list of non-negative integers`);
     }
     const numel = t.shape.reduce((a, b) => a * b, 1);
     if (t.data.length !== numel) {
-      throw new Error(`safetensors: tensor '${name}': shape [${t.shape}] needs ${numel} values, data has ${t.data.length}`);
+      throw new BpttError(`safetensors: tensor '${name}': shape [${t.shape}] needs ${numel} values, data has ${t.data.length}`);
     }
     header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + 4 * numel] };
     offset += 4 * numel;

@@ -7,6 +7,8 @@
 // each step derives the new lr from the current one, so numbers match torch's to the
 // last bit of a double, and an lr changed by hand in between is respected as torch does.
 
+import { BpttError } from './errors.js';
+
 export interface HasLr {
   lr: number;
 }
@@ -27,7 +29,7 @@ export abstract class LRScheduler {
   abstract readonly kind: string;
 
   constructor(optimizer: HasLr) {
-    if (!optimizer || typeof optimizer.lr !== 'number') throw new Error('scheduler: expected an optimizer with a numeric lr');
+    if (!optimizer || typeof optimizer.lr !== 'number') throw new BpttError('scheduler: expected an optimizer with a numeric lr');
     this.optimizer = optimizer;
     this.baseLr = optimizer.lr;
   }
@@ -50,7 +52,7 @@ export abstract class LRScheduler {
   }
 
   loadStateDict(s: SchedulerState): void {
-    if (s.kind !== this.kind) throw new Error(`scheduler: state is for ${s.kind}, this is ${this.kind}`);
+    if (s.kind !== this.kind) throw new BpttError(`scheduler: state is for ${s.kind}, this is ${this.kind}`);
     this.lastEpoch = s.lastEpoch;
     this.baseLr = s.baseLr;
   }
@@ -63,7 +65,7 @@ export class StepLR extends LRScheduler {
   readonly gamma: number;
   constructor(optimizer: HasLr, opts: { stepSize: number; gamma?: number }) {
     super(optimizer);
-    if (!(Number.isInteger(opts?.stepSize) && opts.stepSize >= 1)) throw new Error(`StepLR: stepSize must be an integer >= 1, got ${opts?.stepSize}`);
+    if (!(Number.isInteger(opts?.stepSize) && opts.stepSize >= 1)) throw new BpttError(`StepLR: stepSize must be an integer >= 1, got ${opts?.stepSize}`);
     this.stepSize = opts.stepSize;
     this.gamma = opts.gamma ?? 0.1;
   }
@@ -79,7 +81,7 @@ export class ExponentialLR extends LRScheduler {
   readonly gamma: number;
   constructor(optimizer: HasLr, opts: { gamma: number }) {
     super(optimizer);
-    if (!Number.isFinite(opts?.gamma)) throw new Error(`ExponentialLR: gamma must be a number, got ${opts?.gamma}`);
+    if (!Number.isFinite(opts?.gamma)) throw new BpttError(`ExponentialLR: gamma must be a number, got ${opts?.gamma}`);
     this.gamma = opts.gamma;
   }
   protected computeLr(): number {
@@ -97,7 +99,7 @@ export class CosineAnnealingLR extends LRScheduler {
   readonly etaMin: number;
   constructor(optimizer: HasLr, opts: { tMax: number; etaMin?: number }) {
     super(optimizer);
-    if (!(Number.isInteger(opts?.tMax) && opts.tMax >= 1)) throw new Error(`CosineAnnealingLR: tMax must be an integer >= 1, got ${opts?.tMax}`);
+    if (!(Number.isInteger(opts?.tMax) && opts.tMax >= 1)) throw new BpttError(`CosineAnnealingLR: tMax must be an integer >= 1, got ${opts?.tMax}`);
     this.tMax = opts.tMax;
     this.etaMin = opts.etaMin ?? 0;
   }
@@ -139,19 +141,19 @@ export class ReduceLROnPlateau {
   lastEpoch = 0;
 
   constructor(optimizer: HasLr, opts: ReduceLROnPlateauOptions = {}) {
-    if (!optimizer || typeof optimizer.lr !== 'number') throw new Error('ReduceLROnPlateau: expected an optimizer with a numeric lr');
+    if (!optimizer || typeof optimizer.lr !== 'number') throw new BpttError('ReduceLROnPlateau: expected an optimizer with a numeric lr');
     this.optimizer = optimizer;
     this.mode = opts.mode ?? 'min';
     this.factor = opts.factor ?? 0.1;
-    if (!(this.factor < 1)) throw new Error(`ReduceLROnPlateau: factor should be < 1.0, got ${this.factor}`);
+    if (!(this.factor < 1)) throw new BpttError(`ReduceLROnPlateau: factor should be < 1.0, got ${this.factor}`);
     this.patience = opts.patience ?? 10;
     this.threshold = opts.threshold ?? 1e-4;
     this.thresholdMode = opts.thresholdMode ?? 'rel';
     this.cooldown = opts.cooldown ?? 0;
     this.minLr = opts.minLr ?? 0;
     this.eps = opts.eps ?? 1e-8;
-    if (this.mode !== 'min' && this.mode !== 'max') throw new Error(`ReduceLROnPlateau: mode must be 'min' or 'max', got ${this.mode}`);
-    if (this.thresholdMode !== 'rel' && this.thresholdMode !== 'abs') throw new Error(`ReduceLROnPlateau: thresholdMode must be 'rel' or 'abs'`);
+    if (this.mode !== 'min' && this.mode !== 'max') throw new BpttError(`ReduceLROnPlateau: mode must be 'min' or 'max', got ${this.mode}`);
+    if (this.thresholdMode !== 'rel' && this.thresholdMode !== 'abs') throw new BpttError(`ReduceLROnPlateau: thresholdMode must be 'rel' or 'abs'`);
     this.best = this.mode === 'min' ? Infinity : -Infinity;
   }
 
@@ -192,7 +194,7 @@ export class ReduceLROnPlateau {
   }
 
   loadStateDict(s: SchedulerState): void {
-    if (s.kind !== this.kind) throw new Error(`scheduler: state is for ${s.kind}, this is ${this.kind}`);
+    if (s.kind !== this.kind) throw new BpttError(`scheduler: state is for ${s.kind}, this is ${this.kind}`);
     this.lastEpoch = s.lastEpoch;
     // JSON turns the initial +-Infinity into null
     this.best = typeof s.best === 'number' ? s.best : this.mode === 'min' ? Infinity : -Infinity;

@@ -10,10 +10,11 @@
 //     r = model.lossAndGrad({ x: x[t0:t0+k], target: ..., h0: state.h, c0: state.c })
 //     clip; optimizer.step(); state = { h: r.hN, c: r.cN }
 
-import { checkFinitePositive, fail, type TensorLike } from './errors.js';
+import { NonfiniteError, checkFinitePositive, checkOneOf, fail, normalizeOptions, show, type TensorLike } from './errors.js';
 import {
   checkLengths, checkLossSpec, swapAxes01, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type Tensor,
 } from './model.js';
+import { checkMetrics, formatMetrics, MetricAccumulator, type MetricName } from './metrics.js';
 import { Adam, type Optimizer } from './optim.js';
 import { Progress, type ProgressOptions } from './progress.js';
 import { Rng } from './rng.js';
@@ -25,18 +26,8 @@ export interface RecurrentState {
   c?: Tensor;
 }
 
-/** Thrown when a loss or gradient is NaN/Inf; the weights were not changed. */
-export class NonfiniteError extends Error {
-  /** gradient tensors holding NaN/Inf (empty when only the loss was non-finite) */
-  readonly tensors: string[];
-  readonly loss: number;
-  constructor(message: string, tensors: string[], loss: number) {
-    super(message);
-    this.name = 'NonfiniteError';
-    this.tensors = tensors;
-    this.loss = loss;
-  }
-}
+/** Thrown when a loss, gradient or optimizer result is NaN/Inf (a BpttError; defined in errors.ts). */
+export { NonfiniteError };
 
 // ---------------------------------------------------------------------------------------
 // One optimizer step over one or more micro-batches
@@ -76,6 +67,8 @@ export interface TrainStepResult {
   skipped: boolean;
   /** final states of each micro-batch, in order */
   states: RecurrentState[];
+  /** each micro-batch's output [T, B, O] before the update, in order (for metrics) */
+  outputs: Tensor[];
 }
 
 /** What a 'mean' loss divides by: sequences (lastStepOnly), else valid steps. */
@@ -94,8 +87,22 @@ function lossCount(mb: { x: TensorLike; lengths?: Lengths }, loss: LossSpec, bat
  * loss and gradient are finite; clip; optimizer.step(). Nothing changes the weights
  * when a value is non-finite.
  */
+const CLIP_KEYS = ['clipGradNorm', 'clipGradValue', 'clipHiddenGrad'];
+const TRAIN_STEP_KEYS = ['loss', ...CLIP_KEYS, 'onNonfinite', 'where'];
+
+/** Check the clipping options (before anything runs, so a bad one changes nothing). */
+function checkClip(where: string, o: ClipOptions): void {
+  for (const k of CLIP_KEYS as (keyof ClipOptions)[]) if (o[k] !== undefined) checkFinitePositive(`${where}: ${k}`, o[k]);
+}
+
 export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[], opts: TrainStepOptions): TrainStepResult {
-  if (micro.length === 0) fail('trainStep: no micro-batches');
+  if (opts === undefined) fail('trainStep: options { loss, ... } are required', 'trainStep');
+  opts = normalizeOptions<TrainStepOptions>('trainStep', 'options', opts, TRAIN_STEP_KEYS);
+  if (!Array.isArray(micro) || micro.length === 0) fail(`trainStep: micro-batches must be a non-empty array, got ${show(micro)}`, 'trainStep');
+  if (!optimizer || optimizer.model !== model) fail('trainStep: the optimizer was built for a different model', 'trainStep');
+  checkLossSpec(opts.loss);
+  checkClip('trainStep', opts);
+  if (opts.onNonfinite !== undefined) checkOneOf('trainStep: onNonfinite', opts.onNonfinite, ['throw', 'skip'] as const);
   const be = model.backend;
   const n = model.layout.numParams;
   const mean = opts.loss.reduction === 'mean';
@@ -106,6 +113,7 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
   model.zeroGrad();
   let loss = 0;
   const states: RecurrentState[] = [];
+  const outputs: Tensor[] = [];
   for (let i = 0; i < micro.length; i++) {
     // Keep S_i = (sum_{j<=i} w_j g_j) / w_i in the gradient region, so each micro-batch's
     // gradient can be simply added (backward accumulates); the final S_n * w_n is the
@@ -114,6 +122,7 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
     const r = model.lossAndGrad(micro[i], opts.loss, grad);
     loss += w[i] * r.loss;
     states.push(r.cN ? { h: r.hN, c: r.cN } : { h: r.hN });
+    outputs.push(r.output);
   }
   const wl = w[w.length - 1];
   if (wl !== 1) be.scale(model.grads, n, wl);
@@ -124,19 +133,15 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
     const bad = Number.isFinite(sq) ? [] : nonfiniteTensors(model);
     if ((opts.onNonfinite ?? 'throw') === 'skip') {
       model.zeroGrad();
-      return { loss, gradNorm: Math.sqrt(sq), skipped: true, states };
+      return { loss, gradNorm: Math.sqrt(sq), skipped: true, states, outputs };
     }
     const what = bad.length ? `non-finite gradient in ${bad.join(', ')} (loss ${loss})` : `non-finite loss (${loss})`;
-    throw new NonfiniteError(`bptt-wasm: ${what}${where}; the weights were not changed ` +
+    throw new NonfiniteError(`bptt-wasm: trainStep: ${what}${where}; the weights were not changed ` +
       `(lower the learning rate, clip gradients, or pass onNonfinite: 'skip')`, bad, loss);
   }
   const gradNorm = Math.sqrt(sq);
-  if (opts.clipGradValue !== undefined) {
-    checkFinitePositive('clipGradValue', opts.clipGradValue);
-    clipGradValue(model, opts.clipGradValue);
-  }
+  if (opts.clipGradValue !== undefined) clipGradValue(model, opts.clipGradValue);
   if (opts.clipGradNorm !== undefined) {
-    checkFinitePositive('clipGradNorm', opts.clipGradNorm);
     if (opts.clipGradValue !== undefined) clipGradNorm(model, opts.clipGradNorm); // norm after value clipping
     else {
       // the norm is already known: clip_grad_norm_'s scale without a second pass
@@ -145,7 +150,7 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
     }
   }
   optimizer.step();
-  return { loss, gradNorm, skipped: false, states };
+  return { loss, gradNorm, skipped: false, states, outputs };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -282,6 +287,16 @@ function timeMajorDataset(data: Dataset, loss: LossSpec, what: string): Dataset 
   return { x, target, ...(data.lengths ? { lengths: data.lengths } : {}) };
 }
 
+/** A batch-first output [B, T, O] and target as time-major ones. */
+function timeMajorPair(out: Tensor, target: TensorLike, loss: LossSpec): [Tensor, TensorLike] {
+  const [B, T, O] = out.shape;
+  const y = { shape: [T, B, O], data: swapAxes01(out.data, B, T, O) };
+  if (!targetHasTime(target, loss)) return [y, target];
+  const w = target.shape[2] ?? 1;
+  const d = swapAxes01(target.data, B, T, w);
+  return [y, { shape: [T, B, ...target.shape.slice(2)], data: target.data instanceof Int32Array ? Int32Array.from(d) : d }];
+}
+
 /** A time-major minibatch in the batch-first layout. */
 function batchFirstOf(mb: MicroBatch, loss: LossSpec): MicroBatch {
   const [T, B, I] = mb.x.shape;
@@ -348,23 +363,48 @@ export function lossValue(output: Tensor, target: TensorLike, loss: LossSpec, le
   return loss.reduction === 'mean' ? sum / count : sum;
 }
 
-/** Loss over a dataset in batches (forward only; no gradients touched). Batch losses are averaged, weighted by batch size. */
-export function evaluate(model: Model, data: Dataset, opts: { loss: LossSpec; batchSize?: number }): number {
+export interface EvaluateOptions {
+  loss: LossSpec;
+  batchSize?: number;
+  /** also compute these (see METRICS); evaluate then returns { loss, metrics } */
+  metrics?: MetricName[];
+}
+
+/** Per-sequence lengths of a batch, when the batch carries them. */
+const lengthsOf = (mb: object): ArrayLike<number> | undefined => (mb as { lengths?: ArrayLike<number> }).lengths;
+
+/**
+ * Loss over a dataset in batches (forward only; no gradients touched). Batch losses are
+ * averaged, weighted by batch size. With `metrics`, returns { loss, metrics }.
+ */
+export function evaluate(model: Model, data: Dataset, opts: EvaluateOptions & { metrics: MetricName[] }): { loss: number; metrics: Record<string, number> };
+export function evaluate(model: Model, data: Dataset, opts: EvaluateOptions): number;
+export function evaluate(model: Model, data: Dataset, opts: EvaluateOptions): number | { loss: number; metrics: Record<string, number> } {
+  if (opts === undefined) fail('evaluate: options { loss, batchSize?, metrics? } are required', 'evaluate');
+  opts = normalizeOptions('evaluate', 'options', opts, ['loss', 'batchSize', 'metrics']);
   const dv = new DataView3(data, opts.loss, 'evaluate', model.batchFirst);
-  const bs = Math.min(opts.batchSize ?? 256, dv.N);
+  const names = checkMetrics('evaluate', opts.metrics, opts.loss.kind);
+  const metrics = new MetricAccumulator(names);
+  const loss = evaluateInto(model, dv, opts.loss, checkIntOpt('evaluate', 'batchSize', opts.batchSize, 256, 1), metrics);
+  return opts.metrics === undefined ? loss : { loss, metrics: metrics.result() };
+}
+
+function evaluateInto(model: Model, dv: DataView3, loss: LossSpec, batchSize: number, metrics: MetricAccumulator): number {
+  const bs = Math.min(batchSize, dv.N);
   let acc = 0, total = 0; // batch losses weighted by what each one's mean divides by
   for (let s = 0; s < dv.N; s += bs) {
     const idx = range(s, Math.min(s + bs, dv.N));
     const mb = dv.batchTM(idx);
-    const x = dv.bf ? batchFirstOf(mb, opts.loss).x : mb.x;
+    const x = dv.bf ? batchFirstOf(mb, loss).x : mb.x;
     let out = model.forward(x, mb.lengths ? { lengths: mb.lengths } : {}).output;
-    if (dv.bf) { // back to time-major for lossValue
+    if (dv.bf) { // back to time-major for lossValue and the metrics
       const [B, T, O] = out.shape;
       out = { shape: [T, B, O], data: swapAxes01(out.data, B, T, O) };
     }
-    const n = lossCount(mb, opts.loss);
-    acc += lossValue(out, mb.target, opts.loss, mb.lengths) * n;
+    const n = lossCount(mb, loss);
+    acc += lossValue(out, mb.target, loss, mb.lengths) * n;
     total += n;
+    metrics.add(out, mb.target, { kind: loss.kind, lastStepOnly: loss.lastStepOnly, lengths: lengthsOf(mb) });
   }
   return acc / total;
 }
@@ -373,6 +413,32 @@ export function evaluate(model: Model, data: Dataset, opts: { loss: LossSpec; ba
 const NOT_STREAMING = (what: string): string =>
   `${what} carries the state forward in time, which a bidirectional model cannot do (its reverse direction ` +
   'starts at the end of each sequence); run whole sequences with model.forward / lossAndGrad / fit';
+
+/**
+ * The model's output for N sequences x [T, N, inputSize], in batches: [T, N, O], or the
+ * last step's [N, O] with lastStepOnly (what a many-to-one model predicts).
+ */
+export function predict(model: Model, x: TensorLike, opts: { batchSize?: number; lastStepOnly?: boolean } = {}): Tensor {
+  const s = x?.shape;
+  if (!Array.isArray(s) || s.length !== 3) fail(`predict: x must have shape [T, N, ${model.config.inputSize}] (time-major), got ${Array.isArray(s) ? `[${s.join(', ')}]` : String(x)}`);
+  const [T, N, I] = s;
+  const bs = opts.batchSize ?? 256;
+  if (!Number.isInteger(bs) || bs < 1) fail(`predict: batchSize must be an integer >= 1, got ${String(opts.batchSize)}`);
+  if (x.data.length !== T * N * I) fail(`predict: x.data has ${x.data.length} values, shape [${s.join(', ')}] needs ${T * N * I}`);
+  const O = model.layout.outputWidth;
+  const last = opts.lastStepOnly ?? false;
+  const out = new Float32Array((last ? 1 : T) * N * O);
+  for (let n0 = 0; n0 < N; n0 += bs) {
+    const idx = range(n0, Math.min(n0 + bs, N));
+    const B = idx.length;
+    const y = model.forward({ shape: [T, B, I], data: gather(x.data, T, N, I, idx, 0, T, false) }).output.data;
+    // scatter the batch's columns back into [steps, N, O]
+    for (let t = last ? T - 1 : 0, r = 0; t < T; t++, r++) {
+      out.set(y.subarray((t * B) * O, (t * B + B) * O), (r * N + n0) * O);
+    }
+  }
+  return { shape: last ? [N, O] : [T, N, O], data: out };
+}
 
 function range(a: number, b: number): Int32Array {
   const r = new Int32Array(b - a);
@@ -401,7 +467,11 @@ export interface TruncatedBPTTOptions extends ClipOptions {
  * lastStepOnly, chunks before the last only run forward to carry the state.
  */
 export function trainTruncated(model: Model, optimizer: Optimizer, seq: Dataset, opts: TruncatedBPTTOptions): { losses: number[]; state: RecurrentState } {
-  if (!Number.isInteger(opts.k) || opts.k < 1) fail(`trainTruncated: k must be an integer >= 1, got ${opts.k}`);
+  if (opts === undefined) fail('trainTruncated: options { k, loss, ... } are required', 'trainTruncated');
+  opts = normalizeOptions('trainTruncated', 'options', opts, ['k', 'loss', 'state', 'onNonfinite', 'onChunk', ...CLIP_KEYS]);
+  if (!Number.isInteger(opts.k) || opts.k < 1) fail(`trainTruncated: k must be an integer >= 1, got ${show(opts.k)}`);
+  if (!optimizer || optimizer.model !== model) fail('trainTruncated: the optimizer was built for a different model', 'trainTruncated');
+  checkClip('trainTruncated', opts);
   if (model.config.bidirectional) fail(NOT_STREAMING('trainTruncated'));
   const dv = new DataView3(seq, opts.loss, 'trainTruncated', model.batchFirst);
   const idx = range(0, dv.N);
@@ -420,7 +490,10 @@ export function trainTruncated(model: Model, optimizer: Optimizer, seq: Dataset,
       state = r.cN ? { h: r.hN, c: r.cN } : { h: r.hN };
       continue;
     }
-    const r = trainStep(model, optimizer, [mb], { ...opts, where: `chunk ${c} (steps ${t0}..${t1 - 1})` });
+    const r = trainStep(model, optimizer, [mb], {
+      loss: opts.loss, clipGradNorm: opts.clipGradNorm, clipGradValue: opts.clipGradValue, clipHiddenGrad: opts.clipHiddenGrad,
+      onNonfinite: opts.onNonfinite, where: `chunk ${c} (steps ${t0}..${t1 - 1})`,
+    });
     state = r.states[0];
     losses.push(r.loss);
     opts.onChunk?.({ chunk: c, t0, t1, loss: r.loss, gradNorm: r.gradNorm, skipped: r.skipped });
@@ -448,6 +521,10 @@ export interface EpochInfo {
   /** mean training loss of the epoch's steps (weighted by batch size; skipped steps excluded) */
   loss: number;
   valLoss?: number;
+  /** the requested metrics over the epoch's training batches (outputs before each update) */
+  metrics?: Record<string, number>;
+  /** the requested metrics on the validation data */
+  valMetrics?: Record<string, number>;
   lr: number;
   steps: number;
   skipped: number;
@@ -458,6 +535,10 @@ export interface History {
   epochs: EpochInfo[];
   loss: number[];
   valLoss: number[];
+  /** per requested metric, its value after each epoch (training batches) */
+  metrics: Record<string, number[]>;
+  /** per requested metric, its value on the validation data after each epoch */
+  valMetrics: Record<string, number[]>;
   steps: number;
   skippedSteps: number;
   stoppedEarly: boolean;
@@ -473,8 +554,14 @@ type Callback<T> = (info: T) => void | boolean | Promise<void | boolean>;
 export interface FitOptions extends ClipOptions {
   /** default: new Adam(model) (lr 1e-3) */
   optimizer?: Optimizer;
-  /** default: { kind: cross_entropy when the target is an Int32Array, else mse; reduction: 'mean' } */
-  loss?: LossSpec;
+  /**
+   * The loss, or just its kind ('mse' | 'cross_entropy', reduction 'mean'). When omitted it
+   * is inferred only where unambiguous: Int32Array targets are class ids (cross_entropy),
+   * Float32Array/Float64Array targets [T, N, O] are values (mse); anything else is an error.
+   */
+  loss?: LossSpec | LossSpec['kind'];
+  /** reported per epoch in history, onEpoch and the progress line: 'accuracy' (class ids), 'mae', 'mse', 'rmse' */
+  metrics?: MetricName[];
   epochs?: number;
   batchSize?: number;
   /** reshuffle every epoch with the seeded RNG (default true) */
@@ -506,20 +593,47 @@ export interface FitOptions extends ClipOptions {
   progress?: boolean | ProgressOptions;
 }
 
-function checkIntOpt(name: string, v: number | undefined, def: number, min: number): number {
+function checkIntOpt(where: string, name: string, v: number | undefined, def: number, min: number): number {
   const x = v ?? def;
-  if (!Number.isInteger(x) || x < min) fail(`fit: ${name} must be an integer >= ${min}, got ${String(v)}`);
+  if (!Number.isSafeInteger(x) || x < min) fail(`${where}: ${name} must be an integer >= ${min}, got ${show(v)}`, where);
   return x;
 }
 
+/**
+ * fit's loss: as given (a kind alone means reduction 'mean'), or inferred where the target
+ * leaves no doubt; class ids in a plain array must not silently become an mse target.
+ */
+function fitLoss(data: Dataset, given: LossSpec | LossSpec['kind'] | undefined): LossSpec {
+  if (typeof given === 'string') return { kind: checkOneOf('fit: loss', given, ['mse', 'cross_entropy'] as const), reduction: 'mean' };
+  if (given !== undefined) return given;
+  const td = data?.target?.data;
+  const rank = data?.target?.shape?.length;
+  if (td instanceof Int32Array) return { kind: 'cross_entropy', reduction: 'mean' };
+  if ((td instanceof Float32Array || td instanceof Float64Array) && rank === 3) return { kind: 'mse', reduction: 'mean' };
+  const what = td instanceof Float32Array || td instanceof Float64Array ? `a ${td.constructor.name} target of rank ${rank}`
+    : `a target whose data is ${Array.isArray(td) ? 'a plain array' : td === undefined ? 'missing' : (td as object).constructor?.name ?? typeof td}`;
+  fail(`fit: cannot infer the loss from ${what}; pass loss: 'cross_entropy' for class ids ([T, N], or [N] with ` +
+    `loss: { kind: 'cross_entropy', reduction: 'mean', lastStepOnly: true }) or loss: 'mse' for values ([T, N, O], or [N, O] with ` +
+    `lastStepOnly: true), or give class ids as an Int32Array and values as a Float32Array`);
+}
+
+const FIT_KEYS = ['optimizer', 'loss', 'epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData',
+  'accumulationSteps', 'tbptt', 'scheduler', 'schedulerInterval', 'earlyStopping', 'onNonfinite', 'onStep', 'onEpoch',
+  'progress', 'metrics', ...CLIP_KEYS];
+
 /** Train `model` on `data` (N sequences, time-major). */
 export async function fit(model: Model, data: Dataset, options: FitOptions = {}): Promise<History> {
-  const o = options;
-  const loss: LossSpec = o.loss ?? { kind: data?.target?.data instanceof Int32Array ? 'cross_entropy' : 'mse', reduction: 'mean' };
+  const o = normalizeOptions<FitOptions>('fit', 'options', options, FIT_KEYS);
+  if (o.earlyStopping !== undefined) {
+    o.earlyStopping = normalizeOptions('fit', 'earlyStopping', o.earlyStopping, ['patience', 'minDelta', 'monitor', 'restoreBest']);
+  }
+  checkClip('fit', o);
+  const loss = fitLoss(data, o.loss);
   const all = new DataView3(data, loss, 'fit', model.batchFirst);
-  const epochs = checkIntOpt('epochs', o.epochs, 1, 0);
-  const accum = checkIntOpt('accumulationSteps', o.accumulationSteps, 1, 1);
-  const tbptt = o.tbptt === undefined ? undefined : checkIntOpt('tbptt', o.tbptt, 0, 1);
+  const metricNames = checkMetrics('fit', o.metrics, loss.kind);
+  const epochs = checkIntOpt('fit', 'epochs', o.epochs, 1, 0);
+  const accum = checkIntOpt('fit', 'accumulationSteps', o.accumulationSteps, 1, 1);
+  const tbptt = o.tbptt === undefined ? undefined : checkIntOpt('fit', 'tbptt', o.tbptt, 0, 1);
   if (tbptt !== undefined && model.config.bidirectional) fail(NOT_STREAMING('fit: tbptt'));
   if (tbptt !== undefined && all.lengths) fail('fit: tbptt does not take a dataset with lengths (each sequence is one BPTT window)');
   if (tbptt !== undefined && loss.lastStepOnly) {
@@ -531,12 +645,17 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
   const nVal = Math.floor(all.N * split);
   const nTrain = all.N - nVal;
   if (nTrain < 1) fail(`fit: no training sequences left after validationSplit ${split} of ${all.N}`);
-  const batchSize = Math.min(checkIntOpt('batchSize', o.batchSize, 32, 1), nTrain);
+  if (split > 0 && nVal === 0) {
+    fail(`fit: validationSplit ${split} of ${all.N} sequences rounds down to 0 validation sequences; ` +
+      `use a split of at least ${(1 / all.N).toPrecision(3)}, pass validationData, or leave validationSplit out`);
+  }
+  const batchSize = Math.min(checkIntOpt('fit', 'batchSize', o.batchSize, 32, 1), nTrain);
   if (accum > batchSize) fail(`fit: accumulationSteps (${accum}) cannot exceed batchSize (${batchSize})`);
   const optimizer = o.optimizer ?? new Adam(model);
   if (optimizer.model !== model) fail('fit: the optimizer was built for a different model');
   const onNonfinite = o.onNonfinite ?? 'throw';
   if (onNonfinite !== 'throw' && onNonfinite !== 'skip') fail(`fit: onNonfinite must be 'throw' or 'skip', got ${String(onNonfinite)}`);
+  if (o.schedulerInterval !== undefined && !o.scheduler) fail(`fit: schedulerInterval '${o.schedulerInterval}' is given without a scheduler`);
   const schedulerInterval = o.schedulerInterval ?? 'epoch';
   if (o.scheduler instanceof ReduceLROnPlateau && schedulerInterval === 'step') fail('fit: ReduceLROnPlateau steps per epoch with the monitored loss; schedulerInterval must be "epoch"');
 
@@ -561,7 +680,11 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
   const progressOpts: ProgressOptions | null = o.progress === false ? null : o.progress === true || o.progress === undefined ? {} : o.progress;
   const progress = progressOpts ? new Progress(totalSteps, progressOpts) : null;
 
-  const history: History = { epochs: [], loss: [], valLoss: [], steps: 0, skippedSteps: 0, stoppedEarly: false };
+  const history: History = { epochs: [], loss: [], valLoss: [], metrics: {}, valMetrics: {}, steps: 0, skippedSteps: 0, stoppedEarly: false };
+  for (const m of metricNames) {
+    history.metrics[m] = [];
+    if (valData) history.valMetrics[m] = [];
+  }
   let best = Infinity;
   let bestParams: Float32Array | null = null;
   let bad = 0;
@@ -575,6 +698,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
       const t0 = performance.now();
       if (o.shuffle ?? true) rng.shuffle(order);
       let lossSum = 0, lossCount = 0, skipped = 0, steps = 0;
+      const trainMetrics = new MetricAccumulator(metricNames);
       for (let bi = 0; bi < batchesPerEpoch && !stop; bi++) {
         const idx = order.subarray(bi * batchSize, Math.min((bi + 1) * batchSize, nTrain));
         // Split the batch into `accum` micro-batches of near-equal size.
@@ -608,6 +732,11 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
           } else {
             lossSum += r.loss * idx.length;
             lossCount += idx.length;
+            for (let j = 0; j < micro.length; j++) {
+              // the metrics read time-major outputs and targets
+              const [out, tgt] = model.batchFirst ? timeMajorPair(r.outputs[j], micro[j].target, loss) : [r.outputs[j], micro[j].target];
+              trainMetrics.add(out, tgt, { kind: loss.kind, lastStepOnly: loss.lastStepOnly, lengths: lengthsOf(micro[j]) });
+            }
           }
           if (o.scheduler instanceof LRScheduler && schedulerInterval === 'step') o.scheduler.step();
           progress?.update(step, { loss: r.loss, lr: optimizer.lr, epoch, epochs });
@@ -626,9 +755,18 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
         }
       }
       const info: EpochInfo = { epoch, loss: lossCount ? lossSum / lossCount : NaN, lr: optimizer.lr, steps, skipped, seconds: 0 };
-      if (valData) info.valLoss = evaluate(model, valData, { loss, batchSize: Math.max(batchSize, 64) });
+      if (metricNames.length) info.metrics = trainMetrics.result();
+      if (valData) {
+        const valMetrics = new MetricAccumulator(metricNames);
+        info.valLoss = evaluateInto(model, new DataView3(valData, loss, 'fit validation data', model.batchFirst), loss, Math.max(batchSize, 64), valMetrics);
+        if (metricNames.length) info.valMetrics = valMetrics.result();
+      }
       history.loss.push(info.loss);
       if (info.valLoss !== undefined) history.valLoss.push(info.valLoss);
+      for (const m of metricNames) {
+        history.metrics[m].push(info.metrics![m]);
+        if (info.valMetrics) history.valMetrics[m].push(info.valMetrics[m]);
+      }
       const metric = monitor === 'valLoss' ? info.valLoss! : info.loss;
       if (o.scheduler instanceof ReduceLROnPlateau) o.scheduler.step(metric);
       else if (o.scheduler && schedulerInterval === 'epoch') o.scheduler.step();
@@ -648,7 +786,8 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
         }
       }
       progress?.log(`epoch ${epoch}/${epochs}: loss ${info.loss.toPrecision(6)}` +
-        (info.valLoss !== undefined ? `, val_loss ${info.valLoss.toPrecision(6)}` : '') + `, lr ${info.lr.toExponential(2)}, ${info.seconds.toFixed(1)} s`);
+        (info.valLoss !== undefined ? `, val_loss ${info.valLoss.toPrecision(6)}` : '') +
+        formatMetrics(info.metrics) + formatMetrics(info.valMetrics, 'val_') + `, lr ${info.lr.toExponential(2)}, ${info.seconds.toFixed(1)} s`);
       if (o.onEpoch) {
         const ret = await o.onEpoch(info);
         if (ret === false && !stop) {
@@ -680,6 +819,8 @@ export function step(model: Model, x: TensorLike, state?: RecurrentState): { out
   if (x?.shape?.length === 2) B = x.shape[0];
   else if (x?.shape?.length === 3 && x.shape[bf ? 1 : 0] === 1) B = x.shape[bf ? 0 : 1];
   else fail(`step: x must have shape [B, ${I}] (or ${bf ? `[B, 1, ${I}], batchFirst` : `[1, B, ${I}]`}), got ${x?.shape ? `[${x.shape.join(', ')}]` : String(x)}`);
+  // the state forward() takes as { h0, c0 } is accepted here too
+  if (state !== undefined) state = normalizeOptions<RecurrentState>('step', 'state', state, ['h', 'c'], { aliases: { h0: 'h', c0: 'c' } });
   // one step: [1, B, I] and [B, 1, I] hold the same numbers in the same order
   const r = model.forward({ shape: bf ? [B, 1, I] : [1, B, I], data: x.data }, state ? { h0: state.h, c0: state.c } : {});
   const O = model.layout.outputWidth;
@@ -727,6 +868,7 @@ export interface SampleOptions {
  */
 export function sample(model: Model, opts: SampleOptions): { tokens: number[]; state: RecurrentState } {
   const I = model.config.inputSize;
+  opts = normalizeOptions<SampleOptions>('sample', 'options', opts, ['prime', 'length', 'temperature', 'seed', 'rng', 'state', 'encode']);
   if (!Array.isArray(opts?.prime) || opts.prime.length === 0) fail('sample: prime must be a non-empty array of token ids');
   if (!Number.isInteger(opts.length) || opts.length < 0) fail(`sample: length must be an integer >= 0, got ${opts.length}`);
   const encode = opts.encode ?? ((tok: number) => {

@@ -1,16 +1,16 @@
 // The `bptt-wasm` command, end to end: every command runs as a spawned process of the
-// built CLI (dist/src/cli.js, as `npm test` builds it) with tiny settings, and the tests
+// built CLI (dist/src/cli/index.js, as `npm test` builds it) with tiny settings, and the tests
 // check what it prints, the exit code and the files it writes. Commands that compute
 // run on both backends.
 
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../src/safetensors.js';
 
-const CLI = resolve(import.meta.dirname, '..', 'dist', 'src', 'cli.js');
+const CLI = resolve(import.meta.dirname, '..', 'dist', 'src', 'cli', 'index.js');
 const BACKENDS = ['wasm', 'js'] as const;
 let dir = '';
 
@@ -236,7 +236,163 @@ describe('bptt-wasm experiment adding with worker threads', () => {
   });
 });
 
+/** Start the CLI; `when(child, stdout, stderr)` is called on every output chunk until it returns true. */
+function cliLive(args: string[], when: (child: ReturnType<typeof spawn>, out: string, errText: string) => boolean): Promise<Run> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '', stderr = '', done = false;
+    const check = (): void => { if (!done) done = when(child, stdout, stderr); };
+    child.stdout.on('data', (d) => { stdout += d; check(); });
+    child.stderr.on('data', (d) => { stderr += d; check(); });
+    child.stdout.on('error', () => { /* we closed it on purpose */ });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); rej(new Error(`timed out: ${args.join(' ')}\n${stderr}`)); }, 60_000);
+    child.on('error', rej);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      res({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+  });
+}
+
+describe.each(BACKENDS)('bptt-wasm runs that are stopped or lose their output keep their checkpoint (%s)', (backend) => {
+  const long = (ckpt: string): string[] => ['train', p('tiny.txt'), '--backend', backend, '--steps', '1000000', '--hidden', '8',
+    '--seq-len', '8', '--batch', '4', '--sample-every', '0', '--sample-length', '10', '--out', ckpt];
+
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s during training: stops after the step, saves, exits 0', async (sig) => {
+    const ckpt = p(`${sig}-${backend}.safetensors`);
+    const r = await cliLive(long(ckpt), (child, _o, e) => {
+      if (!/train step \d+/.test(e)) return false;
+      child.kill(sig);
+      return true;
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(sig === 'SIGINT' ? '(interrupted: saving the checkpoint' : '(terminated: saving the checkpoint');
+    const steps = Number(/trained (\d+) steps/.exec(r.stdout)?.[1]);
+    expect(steps).toBeGreaterThan(0);
+    expect(steps).toBeLessThan(1_000_000);
+    const st = readSafetensors(new Uint8Array(readFileSync(ckpt)));
+    expect(st.metadata['bptt_wasm.steps']).toBe(String(steps));
+  }, 60_000);
+
+  it('SIGTERM during CSV training: stops, saves the regression checkpoint, exits 0', async () => {
+    const ckpt = p(`csv-term-${backend}.safetensors`);
+    const r = await cliLive(['train', p('waves.csv'), '--backend', backend, '--epochs', '100000', '--hidden', '4', '--batch', '4',
+      '--out', ckpt], (child, _o, e) => {
+      if (!/step \d+/.test(e)) return false;
+      child.kill('SIGTERM');
+      return true;
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/checkpoint: .* \(interrupted after \d+ steps\)/);
+    expect(readSafetensors(new Uint8Array(readFileSync(ckpt))).metadata['bptt_wasm.task']).toBe('regression');
+  }, 60_000);
+
+  it('a closed stdout (train ... | head): no EPIPE crash, the run finishes and saves', async () => {
+    const ckpt = p(`pipe-${backend}.safetensors`);
+    const r = await cliLive(['train', p('tiny.txt'), '--backend', backend, '--steps', '60', '--hidden', '8', '--seq-len', '8',
+      '--batch', '4', '--sample-every', '1', '--sample-length', '50', '--out', ckpt, '-q'], (child, o) => {
+      if (o.length === 0) return false;
+      child.stdout!.destroy(); // what `| head` does once it has its lines
+      return true;
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('(stdout was closed: the run goes on, its output is dropped)');
+    expect(r.stderr).not.toMatch(/EPIPE|Unhandled|\n\s+at /);
+    expect(readSafetensors(new Uint8Array(readFileSync(ckpt))).metadata['bptt_wasm.steps']).toBe('60');
+  }, 60_000);
+});
+
+describe('bptt-wasm checks its output files before training', () => {
+  it('exits 1 at once, without training, when --out or another output cannot be written', async () => {
+    writeFileSync(p('plain-file'), 'x');
+    const cases: Array<[string[], RegExp]> = [
+      [['train', p('tiny.txt'), '--steps', '5', '--out', p('plain-file/model.safetensors')], /--out .*plain-file\/model\.safetensors is not writable \((ENOTDIR|EEXIST)\); nothing was trained/],
+      [['train', p('tiny.txt'), '--steps', '5', '--out', dir], /--out .* is a folder, not a file/],
+      [['train', p('waves.csv'), '--epochs', '1', '--out', p('plain-file/w.safetensors')], /--out .* is not writable/],
+      [['train', p('tiny.txt'), '--steps', '5', '--loss-svg', p('plain-file/l.svg'), '--out', p('ok.safetensors')], /--loss-svg .* is not writable/],
+      [['demo', '--steps', '5', '--chapters', '2', '--out', p('plain-file/d.safetensors')], /--out .* is not writable/],
+      [['gradflow', '--T', '5', '--svg', p('plain-file/g.svg')], /--svg .* is not writable/],
+      [['experiment', 'adding', '--T', '5', '--steps', '2', '--out', p('plain-file/a.md')], /--out .* is not writable/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toMatch(msg);
+      expect(r.stdout, args.join(' ')).not.toMatch(/trained|\| model/);
+    }
+    expect(existsSync(p('ok.safetensors'))).toBe(false);
+  }, 60_000);
+});
+
+describe('bptt-wasm predict', () => {
+  it.each(BACKENDS)('forecasts each CSV row in its own units with the stored mean/std (%s)', async (backend) => {
+    const ckpt = p(`predict-${backend}.safetensors`);
+    const t = await cli(['train', p('waves.csv'), '--backend', backend, '--epochs', '30', '--hidden', '16', '--batch', '8',
+      '--lr', '0.02', '--val-split', '0', '--out', ckpt, '-q']);
+    expect(t.code, t.stderr).toBe(0);
+    // the first 11 values of 5 rows: the model forecasts the 12th (and two after it)
+    const rows = Array.from({ length: 5 }, (_, n) => Array.from({ length: 11 }, (_, k) => 10 + 3 * Math.sin(0.5 * k + n)));
+    writeFileSync(p('head.csv'), rows.map((r) => r.map((v) => v.toFixed(4)).join(',')).join('\n') + '\n');
+    const r = await cli(['predict', p('head.csv'), '--checkpoint', ckpt, '--horizon', '3']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe('forecast_1,forecast_2,forecast_3');
+    expect(lines).toHaveLength(6);
+    // in the CSV's units (around 10 +- 3), and nearer the true next value than the series' mean is
+    let errModel = 0, errMean = 0;
+    for (let n = 0; n < 5; n++) {
+      const f = lines[n + 1].split(',').map(Number);
+      expect(f).toHaveLength(3);
+      for (const v of f) expect(v).toBeGreaterThan(5), expect(v).toBeLessThan(15);
+      const truth = 10 + 3 * Math.sin(0.5 * 11 + n);
+      errModel += Math.abs(f[0] - truth);
+      errMean += Math.abs(10 - truth);
+    }
+    expect(errModel).toBeLessThan(errMean);
+  }, 60_000);
+
+  it('scores a text with a character model and lists the next characters; wrong inputs are named', async () => {
+    const ckpt = p('predict-char.safetensors');
+    const t = await cli(['train', p('tiny.txt'), '--steps', '40', '--hidden', '12', '--seq-len', '10', '--batch', '4',
+      '--sample-every', '0', '--sample-length', '1', '--out', ckpt, '-q']);
+    expect(t.code, t.stderr).toBe(0);
+    const r = await cli(['predict', '--checkpoint', ckpt, '--text', 'the whale and the se', '--top', '3']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/the text: 20 characters; cross-entropy [\d.]+ nats\/char \([\d.]+ bits\/char\)/);
+    const listed = r.stdout.split('\n').filter((l) => /^ {2}"/.test(l));
+    expect(listed).toHaveLength(3);
+    const probs = listed.map((l) => Number(l.trim().split(/\s+/).at(-1)));
+    expect(probs[0]).toBeGreaterThanOrEqual(probs[1]);
+    writeFileSync(p('more.txt'), 'the sea and the whale');
+    const f = await cli(['predict', p('more.txt'), '--checkpoint', ckpt]);
+    expect(f.code, f.stderr).toBe(0);
+    expect(f.stdout).toContain(`${p('more.txt')}: 21 characters`);
+    const bad: Array<[string[], number, RegExp]> = [
+      [['predict', '--checkpoint', ckpt, '--text', 'xyz!'], 1, /character "x" is not in the model's vocabulary/],
+      [['predict', '--checkpoint', ckpt], 2, /give an input file or --text, one of the two/],
+      [['predict', '--checkpoint', ckpt, '--text', 'the', '--horizon', '2'], 2, /--horizon applies to regression models only/],
+      [['predict', p('head.csv'), '--checkpoint', p('nope.safetensors')], 1, /checkpoint not found/],
+      [['predict', '--checkpoint', p('predict-wasm.safetensors'), '--text', 'the'], 2, /--text and --top apply to character models only/],
+    ];
+    for (const [args, code, msg] of bad) {
+      const b = await cli(args);
+      expect(b.code, args.join(' ')).toBe(code);
+      expect(b.stderr, args.join(' ')).toMatch(msg);
+    }
+  }, 60_000);
+});
+
 describe('bptt-wasm bench', () => {
+  it('every script in bench/ answers --help without running', async () => {
+    const benchDir = resolve(import.meta.dirname, '..', 'bench');
+    for (const f of ['run.mjs', 'tfjs.mjs', 'kernels.mjs', 'rss.mjs']) {
+      const r = await new Promise<Run>((res) => execFile(process.execPath, [join(benchDir, f), '--help'], { timeout: 60_000 },
+        (error, stdout, stderr) => res({ code: error ? 1 : 0, stdout, stderr })));
+      expect(r.code, f + r.stderr).toBe(0);
+      expect(r.stdout, f).toMatch(new RegExp(`^usage: node (--expose-gc )?bench/${f.replace('.', '\\.')}`));
+    }
+  }, 60_000);
+
   it('runs bench/run.mjs and passes the options through', async () => {
     // bench/run.mjs writes bench/results.json; keep the repository's copy as it was.
     const results = resolve(import.meta.dirname, '..', 'bench', 'results.json');

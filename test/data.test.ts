@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ADDING_BASELINE_MSE, addingBatch } from '../src/data/adding.js';
 import { CharStream, CharVocab, loadMobyDick, oneHot } from '../src/data/text.js';
-import { addingRun, addingTestMSE } from '../src/experiments.js';
+import { addingRun, addingTestMSE } from '../src/cli/experiments.js';
 import { createModel } from '../src/index.js';
 import { Rng } from '../src/rng.js';
 

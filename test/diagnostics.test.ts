@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { gradientFlow, summarizeGradNorms } from '../src/diagnostics.js';
-import { gradflowExperiment, gradflowSvg, gradflowTable } from '../src/experiments.js';
+import { gradflowExperiment, gradflowSvg, gradflowTable } from '../src/cli/experiments.js';
 import { createModel } from '../src/index.js';
 import { gradFlowChart, lineChart, lossCurveChart, niceTicks } from '../src/svg.js';
 

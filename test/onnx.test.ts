@@ -4,17 +4,14 @@
 // small protobuf writer below) cover the other encodings a file may use, and the graphs and
 // bytes that must be refused with an error naming the problem.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createModel, type Model } from '../src/model.js';
 import { readOnnx } from '../src/onnx.js';
 import { fixturePath, listFixtures, LOCAL_DIR } from './helpers/fixtures.js';
 import { expectClose } from './helpers/compare.js';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Fx = any;
-type T = { shape: number[]; data: number[] };
+import { encode, exportLike, fx, headless, node, type AttrVal, type Fx, type Graph, type T } from './helpers/onnx-graph.js';
 
 const withOnnx = listFixtures().filter((f) => fixturePath(f.name, 'onnx'));
 const onnxBytes = (name: string) => new Uint8Array(readFileSync(fixturePath(name, 'onnx')!));
@@ -64,173 +61,6 @@ describe.each(['wasm', 'js'] as const)('a model built from the .onnx file on the
   });
 });
 
-// ---------------------------------------------------------------------------------------
-// A test-only ONNX writer: enough protobuf to build the graphs below.
-
-type AttrVal = number | string | number[] | string[] | { float: number } | { floats: number[] } | Init;
-interface Init {
-  name?: string; dims: number[]; data: ArrayLike<number>; type?: 'float' | 'double' | 'int64' | 'float16';
-  /** float_data / int64_data / double_data instead of raw_data */
-  field?: boolean;
-  /** data_location: EXTERNAL, no data in the file */
-  external?: boolean;
-}
-interface GNode { op: string; name: string; inputs: string[]; outputs: string[]; attrs: Record<string, AttrVal> }
-interface Graph { nodes: GNode[]; inits: Init[]; inputs: { name: string; dims: (number | string)[] }[]; outputs: string[]; opset: number }
-
-class Pb {
-  private b: number[] = [];
-  varint(v: number | bigint): this {
-    let x = BigInt.asUintN(64, BigInt(v));
-    do { let byte = Number(x & 0x7fn); x >>= 7n; if (x) byte |= 0x80; this.b.push(byte); } while (x);
-    return this;
-  }
-  int(no: number, v: number): this { return this.varint(no * 8).varint(v); }
-  len(no: number, bytes: Uint8Array): this { this.varint(no * 8 + 2).varint(bytes.length); this.b.push(...bytes); return this; }
-  str(no: number, s: string): this { return this.len(no, new TextEncoder().encode(s)); }
-  f32(no: number, v: number): this { this.varint(no * 8 + 5); this.b.push(...new Uint8Array(new Float32Array([v]).buffer)); return this; }
-  bytes(): Uint8Array { return Uint8Array.from(this.b); }
-}
-
-const DT = { float: 1, int64: 7, float16: 10, double: 11 };
-function tensorPb(t: Init): Uint8Array {
-  const type = t.type ?? 'float';
-  const p = new Pb();
-  for (const d of t.dims) p.int(1, d);
-  p.int(2, DT[type]);
-  if (t.name) p.str(8, t.name);
-  if (t.external) return p.int(14, 1).bytes();
-  const vals = Array.from(t.data);
-  if (type === 'int64') {
-    if (t.field) p.len(7, packed(vals));
-    else p.len(9, new Uint8Array(new BigInt64Array(vals.map(BigInt)).buffer));
-  } else if (type === 'double') {
-    p.len(t.field ? 10 : 9, new Uint8Array(new Float64Array(vals).buffer));
-  } else if (type === 'float16') {
-    p.len(9, new Uint8Array(new Uint16Array(vals).buffer)); // data given as raw bit patterns
-  } else {
-    p.len(t.field ? 4 : 9, new Uint8Array(new Float32Array(vals).buffer)); // packed float_data or raw_data
-  }
-  return p.bytes();
-}
-function packed(vals: number[]): Uint8Array {
-  const p = new Pb();
-  for (const v of vals) p.varint(v);
-  return p.bytes();
-}
-function attrPb(name: string, v: AttrVal): Uint8Array {
-  const p = new Pb().str(1, name);
-  if (typeof v === 'number') p.int(20, 2).int(3, v);
-  else if (typeof v === 'string') p.int(20, 3).str(4, v);
-  else if (Array.isArray(v) && typeof v[0] === 'string') { p.int(20, 8); for (const s of v as string[]) p.str(9, s); }
-  else if (Array.isArray(v)) p.int(20, 7).len(8, packed(v as number[]));
-  else if ('float' in v) p.int(20, 1).f32(2, v.float);
-  else if ('floats' in v) p.int(20, 6).len(7, new Uint8Array(new Float32Array(v.floats).buffer));
-  else if ('dims' in v && 'data' in v) p.int(20, 4).len(5, tensorPb(v));
-  return p.bytes();
-}
-function encode(g: Graph): Uint8Array {
-  const gp = new Pb();
-  for (const n of g.nodes) {
-    const np = new Pb();
-    for (const i of n.inputs) np.str(1, i);
-    for (const o of n.outputs) np.str(2, o);
-    np.str(3, n.name).str(4, n.op);
-    for (const [k, v] of Object.entries(n.attrs)) np.len(5, attrPb(k, v));
-    gp.len(1, np.bytes());
-  }
-  gp.str(2, 'main_graph');
-  for (const t of g.inits) gp.len(5, tensorPb(t));
-  const vi = (name: string, dims: (number | string)[]) => {
-    const shape = new Pb();
-    for (const d of dims) shape.len(1, typeof d === 'number' ? new Pb().int(1, d).bytes() : new Pb().str(2, d).bytes());
-    const tt = new Pb().int(1, 1).len(2, shape.bytes());
-    return new Pb().str(1, name).len(2, new Pb().len(1, tt.bytes()).bytes()).bytes();
-  };
-  for (const i of g.inputs) gp.len(11, vi(i.name, i.dims));
-  for (const o of g.outputs) gp.len(12, new Pb().str(1, o).bytes());
-  return new Pb().int(1, 8).str(2, 'test').len(7, gp.bytes()).len(8, new Pb().str(1, '').int(2, g.opset).bytes()).bytes();
-}
-
-/** PyTorch gate blocks -> ONNX's (LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h), as the exporter does. */
-const ONNX_OF_TORCH: Record<string, number[]> = { rnn: [0], lstm: [0, 2, 3, 1], gru: [1, 0, 2] };
-function toOnnxOrder(t: T, cell: string): number[] {
-  const blocks = ONNX_OF_TORCH[cell];
-  const blk = t.data.length / blocks.length;
-  const out = new Array<number>(t.data.length);
-  blocks.forEach((o, p) => { for (let i = 0; i < blk; i++) out[o * blk + i] = t.data[p * blk + i]; });
-  return out;
-}
-
-interface ExportOpts {
-  /** how the weights are stored */
-  weights?: 'raw' | 'float_data' | 'double' | 'constant' | 'identity';
-  /** < 13: Squeeze takes its axes as an attribute */
-  opset?: number;
-  head?: 'matmul' | 'gemm' | 'none';
-}
-
-/** The graph torch.onnx.export writes for a fixture's Net (see src/onnx.ts), rebuilt from its params. */
-function exportLike(fx: Fx, opts: ExportOpts = {}): Graph {
-  const c = fx.config;
-  const { weights = 'raw', opset = 17, head = 'matmul' } = opts;
-  const op = { rnn: 'RNN', lstm: 'LSTM', gru: 'GRU' }[c.cell as string]!;
-  const H = c.hidden_size;
-  const g: Graph = { nodes: [], inits: [], inputs: [{ name: 'x', dims: ['T', 'B', c.input_size] }], outputs: ['y'], opset };
-  const store = (name: string, dims: number[], data: number[]) => {
-    const t: Init = { dims, data, ...(weights === 'double' ? { type: 'double' as const } : {}), field: weights === 'float_data' };
-    if (weights === 'constant') g.nodes.push({ op: 'Constant', name: `c_${name}`, inputs: [], outputs: [name], attrs: { value: t } });
-    else if (weights === 'identity') {
-      g.inits.push({ ...t, name: `${name}_stored` });
-      g.nodes.push({ op: 'Identity', name: `id_${name}`, inputs: [`${name}_stored`], outputs: [name], attrs: {} });
-    } else g.inits.push({ ...t, name });
-  };
-  const squeeze = (from: string, to: string) => {
-    if (opset < 13) g.nodes.push({ op: 'Squeeze', name: `sq_${to}`, inputs: [from], outputs: [to], attrs: { axes: [1] } });
-    else {
-      g.nodes.push({ op: 'Constant', name: `ax_${to}`, inputs: [], outputs: [`ax_${to}`], attrs: { value: { dims: [1], data: [1], type: 'int64' } } });
-      g.nodes.push({ op: 'Squeeze', name: `sq_${to}`, inputs: [from, `ax_${to}`], outputs: [to], attrs: {} });
-    }
-  };
-  let X = 'x';
-  for (let l = 0; l < c.num_layers; l++) {
-    const p = (n: string) => fx.params[`rnn.${n}_l${l}`] as T;
-    store(`W${l}`, [1, ...p('weight_ih').shape], toOnnxOrder(p('weight_ih'), c.cell));
-    store(`R${l}`, [1, ...p('weight_hh').shape], toOnnxOrder(p('weight_hh'), c.cell));
-    if (c.bias) store(`B${l}`, [1, 2 * p('bias_ih').shape[0]], [...toOnnxOrder(p('bias_ih'), c.cell), ...toOnnxOrder(p('bias_hh'), c.cell)]);
-    const attrs: Record<string, AttrVal> = { hidden_size: H };
-    if (c.cell === 'rnn') attrs.activations = [c.nonlinearity === 'relu' ? 'Relu' : 'Tanh'];
-    if (c.cell === 'gru') attrs.linear_before_reset = 1;
-    g.nodes.push({
-      op, name: `/rnn/${op}_${l}`, inputs: [X, `W${l}`, `R${l}`, c.bias ? `B${l}` : ''],
-      outputs: [`Y${l}`, `Yh${l}`, ...(c.cell === 'lstm' ? [`Yc${l}`] : [])], attrs,
-    });
-    X = `X${l + 1}`;
-    squeeze(`Y${l}`, head === 'none' && l === c.num_layers - 1 ? 'y' : X);
-  }
-  const ow = fx.params['out.weight'] as T;
-  const [O] = ow.shape;
-  if (head === 'matmul') {
-    const wt: number[] = [];
-    for (let h = 0; h < H; h++) for (let o = 0; o < O; o++) wt.push(ow.data[o * H + h]);
-    store('out_wT', [H, O], wt);
-    store('out.bias', [O], fx.params['out.bias'].data);
-    g.nodes.push({ op: 'MatMul', name: '/out/MatMul', inputs: [X, 'out_wT'], outputs: ['mm'], attrs: {} });
-    g.nodes.push({ op: 'Add', name: '/out/Add', inputs: ['out.bias', 'mm'], outputs: ['y'], attrs: {} });
-  } else if (head === 'gemm') {
-    // Linear on [T*B, H], the output left flattened: the same floats in the same order as [T, B, O]
-    g.inits.push({ name: 'flat', dims: [2], data: [-1, H], type: 'int64' });
-    g.nodes.push({ op: 'Reshape', name: '/out/Reshape', inputs: [X, 'flat'], outputs: ['flat_x'], attrs: {} });
-    store('out.weight', [O, H], ow.data);
-    store('out.bias', [O], fx.params['out.bias'].data);
-    g.nodes.push({ op: 'Gemm', name: '/out/Gemm', inputs: ['flat_x', 'out.weight', 'out.bias'], outputs: ['y'], attrs: { transB: 1, alpha: { float: 1 } } });
-  }
-  return g;
-}
-
-const fx = (name: string): Fx => listFixtures().find((f) => f.name === name)!.json;
-const headless = (params: Record<string, T>) => Object.fromEntries(Object.entries(params).filter(([k]) => !k.startsWith('out.')));
-const node = (g: Graph, op: string, i = 0) => g.nodes.filter((n) => n.op === op)[i];
 
 describe('other encodings of the same model', () => {
   const cases = ['lstm_2layer_h0_ce_sum', 'gru_2layer_ce_last', 'rnn_tanh_2layer_h0_mse_mean', 'rnn_tanh_nobias_T1_B1'];
@@ -310,12 +140,12 @@ describe('errors', () => {
       } catch (e) {
         msg = (e as Error).message;
       }
-      expect(msg, `${n} of ${bytes.length} bytes`).toMatch(/^onnx: /);
+      expect(msg, `${n} of ${bytes.length} bytes`).toMatch(/^bptt-wasm: onnx: /);
       messages.add(msg.replace(/\d+/g, 'N'));
     }
     // cut inside a field, before the graph, and between the graph and the opset list
-    const kinds = [/past the end of its message.*\(truncated, corrupt, or not an ONNX file\)$/, /^onnx: no graph in the file/,
-      /^onnx: no opset_import after the graph \(truncated file\?\)$/, /^onnx: the file is empty$/];
+    const kinds = [/past the end of its message.*\(truncated, corrupt, or not an ONNX file\)$/, /^bptt-wasm: onnx: no graph in the file/,
+      /^bptt-wasm: onnx: no opset_import after the graph \(truncated file\?\)$/, /^bptt-wasm: onnx: the file is empty$/];
     for (const k of kinds) expect([...messages].some((m) => k.test(m)), String(k)).toBe(true);
   });
 
@@ -331,7 +161,7 @@ describe('errors', () => {
   });
 
   it('files that are not ONNX', () => {
-    const notOnnx = /^onnx: (cannot decode the file as an ONNX ModelProto: .*\(truncated, corrupt, or not an ONNX file\)|no graph in the file)/;
+    const notOnnx = /^bptt-wasm: onnx: (cannot decode the file as an ONNX ModelProto: .*\(truncated, corrupt, or not an ONNX file\)|no graph in the file)/;
     const name = withOnnx.find((f) => fixturePath(f.name, 'safetensors'))!.name;
     expect(() => readOnnx(new Uint8Array(readFileSync(fixturePath(name, 'json')!)))).toThrow(notOnnx);
     expect(() => readOnnx(new Uint8Array(readFileSync(fixturePath(name, 'safetensors')!)))).toThrow(notOnnx);
@@ -355,8 +185,9 @@ describe('errors', () => {
   type Mutate = (g: Graph) => void;
   const attr = (op: string, a: Record<string, AttrVal>): Mutate => (g) => Object.assign(node(g, op).attrs, a);
   const refused: [string, string, Mutate, RegExp][] = [
-    ['bidirectional', 'lstm_mse_sum', attr('LSTM', { direction: 'bidirectional' }), /layer 0 \(LSTM node '\/rnn\/LSTM_0'\): direction 'bidirectional' is not supported/],
-    ['reverse', 'gru_mse_sum', attr('GRU', { direction: 'reverse' }), /direction 'reverse' is not supported \(only 'forward'\)$/],
+    ['bidirectional with one direction of weights', 'lstm_mse_sum', attr('LSTM', { direction: 'bidirectional' }),
+      /layer 0 \(LSTM node '\/rnn\/LSTM_0'\): num_directions 1 in W \[1,24,4\] and 1 in R \[1,24,6\], expected 2 for direction 'bidirectional'/],
+    ['reverse', 'gru_mse_sum', attr('GRU', { direction: 'reverse' }), /direction 'reverse' is not supported \(only 'forward' or 'bidirectional'/],
     ['two directions of weights', 'rnn_tanh_mse_sum', (g) => { const W = g.inits.find((t) => t.name === 'W0')!; W.dims = [2, 6, 2]; }, /num_directions 2 in W \[2,6,2\]/],
     ['clip', 'lstm_mse_sum', attr('LSTM', { clip: { float: 0.5 } }), /clip=0.5 \(cell clipping\) is not supported/],
     ['Sigmoid RNN', 'rnn_tanh_mse_sum', attr('RNN', { activations: ['Sigmoid'] }), /activations \[Sigmoid\] are not supported \(Tanh or Relu/],
@@ -370,7 +201,10 @@ describe('errors', () => {
       g.inits.push({ name: 'P', dims: [1, 18], data: new Array(18).fill(0.5) });
       node(g, 'LSTM').inputs.push('', '', '', 'P');
     }, /peephole weights P 'P' are not supported/],
-    ['sequence_lens', 'gru_mse_sum', (g) => { node(g, 'GRU').inputs.push('lens'); g.inputs.push({ name: 'lens', dims: ['B'] }); }, /sequence_lens input 'lens'/],
+    ['stored sequence_lens', 'gru_mse_sum', (g) => {
+      node(g, 'GRU').inputs.push('lens');
+      g.inits.push({ name: 'lens', dims: [2], data: [1, 2], type: 'int64' });
+    }, /sequence_lens 'lens' is a stored tensor; only a graph input \(lengths fed at run time\) is supported/],
     ['a learned initial state', 'rnn_tanh_mse_sum', (g) => {
       g.inits.push({ name: 'h0', dims: [1, 1, 6], data: [1, 0, 0, 0, 0, 0] });
       node(g, 'RNN').inputs.push('', 'h0');
@@ -379,7 +213,21 @@ describe('errors', () => {
     ['a batch-first input', 'rnn_tanh_mse_sum', (g) => {
       g.nodes.unshift({ op: 'Transpose', name: '/Transpose', inputs: ['x'], outputs: ['xt'], attrs: { perm: [1, 0, 2] } });
       node(g, 'RNN').inputs[0] = 'xt';
-    }, /layer 0 \(RNN node '\/rnn\/RNN_0'\): input X arrives with axes \[B, T, F\]; expected time-major/],
+    }, /the output 'y' has axes \[T, B, F\]; expected \[B, T, features\] \(the input is batch-first\)/],
+    ['an input whose axes cannot be followed', 'rnn_tanh_mse_sum', (g) => {
+      g.nodes.unshift({ op: 'Transpose', name: '/Transpose', inputs: ['x'], outputs: ['xt'], attrs: { perm: [2, 0, 1] } });
+      node(g, 'RNN').inputs[0] = 'xt';
+    }, /input X arrives with axes \[F, T, B\] \(or, if the graph input is batch-first \[B, T, F\], \[F, B, T\]\); expected time-major \[T, B, F\]/],
+    ['a cycle', 'gru_2layer_ce_last', (g) => { node(g, 'GRU', 1).inputs[0] = 'y'; },
+      /the graph has a cycle: \d+ node\(s\) depend on their own outputs, e.g. .*GRU node '\/rnn\/GRU_1'/],
+    ['two producers of one value', 'rnn_tanh_mse_sum', (g) => { g.nodes.push({ op: 'Identity', name: 'dup', inputs: ['x'], outputs: ['X1'], attrs: {} }); },
+      /value 'X1' is the output of both Squeeze node 'sq_X1' and Identity node 'dup'; each value must have one producer/],
+    ['dims larger than a file can hold', 'rnn_tanh_mse_sum', (g) => { g.inits.find((t) => t.name === 'R0')!.dims = [2 ** 20, 2 ** 20, 6]; },
+      /tensor 'R0': dims \[1048576,1048576,6\] have more than 2147483648 elements/],
+    ['a stored initial state claiming gigabytes', 'rnn_tanh_mse_sum', (g) => {
+      g.inits.push({ name: 'h0', dims: [1, 2 ** 26, 6], data: [0] });
+      node(g, 'RNN').inputs.push('', 'h0');
+    }, /tensor 'h0': dims \[1,67108864,6\] of FLOAT need 1610612736 bytes of raw_data, found 4/],
     ['dropout between layers', 'lstm_2layer_h0_ce_sum', (g) => {
       g.nodes.push({ op: 'Dropout', name: '/drop', inputs: ['X1'], outputs: ['X1d'], attrs: {} });
       node(g, 'LSTM', 1).inputs[0] = 'X1d';
@@ -402,5 +250,71 @@ describe('errors', () => {
     const g = exportLike(fx(name));
     mutate(g);
     expect(() => readOnnx(encode(g))).toThrow(msg);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Bidirectional layers (PyTorch 1.13's exports beside ../shared/fixtures/torch-seq/, copied
+// into test/fixtures/torch-seq/) and batch-first graphs.
+
+const SEQ_DIRS = [join(LOCAL_DIR, '../../../shared/fixtures/torch-seq'), join(LOCAL_DIR, 'torch-seq')];
+const seqOnnx = [...new Set(SEQ_DIRS.filter(existsSync).flatMap((d) => readdirSync(d)).filter((f) => f.endsWith('.onnx')))].sort();
+/** A torch-seq case's JSON (shared copy first) and .onnx (the copy here first: it ships with the package tests). */
+function seqCase(file: string): { json: Fx; onnx: Uint8Array } {
+  const name = file.replace(/\.onnx$/, '');
+  const json = SEQ_DIRS.map((d) => join(d, `${name}.json`)).find(existsSync);
+  const onnx = [...SEQ_DIRS].reverse().map((d) => join(d, file)).find(existsSync)!;
+  return { json: json ? JSON.parse(readFileSync(json, 'utf8')) : null, onnx: new Uint8Array(readFileSync(onnx)) };
+}
+
+describe('bidirectional graphs', () => {
+  it('the four bidirectional .onnx files ship in test/fixtures/torch-seq', () => {
+    expect(readdirSync(join(LOCAL_DIR, 'torch-seq')).filter((f) => f.endsWith('.onnx')).length).toBeGreaterThanOrEqual(4);
+  });
+
+  it.each(seqOnnx)('%s: config (bidirectional: true) and every parameter, _reverse included, exactly', (file) => {
+    const { json, onnx } = seqCase(file);
+    const { config, stateDict } = readOnnx(onnx);
+    if (!json) return expect(config.bidirectional).toBe(true); // the JSON arrives with the seq helper's copy
+    expect(config).toEqual({ ...expectedConfig(json.config), bidirectional: true });
+    expectParamsEqual(stateDict, json.params);
+    const L = json.config.num_layers;
+    expect(stateDict['rnn.weight_ih_l0_reverse'].shape[1]).toBe(json.config.input_size);
+    if (L > 1) expect(stateDict['rnn.weight_ih_l1'].shape[1]).toBe(2 * json.config.hidden_size);
+    expect(stateDict['out.weight'].shape[1]).toBe(2 * json.config.hidden_size);
+  });
+});
+
+describe('batch-first graphs (batch_first=True: Transpose in, Transpose out)', () => {
+  it.each(['lstm_2layer_h0_ce_sum', 'gru_mse_sum', 'rnn_tanh_mse_sum'])('%s: imports with batchFirst: true', (name) => {
+    const f = fx(name);
+    const g = exportLike(f);
+    g.inputs[0].dims = ['B', 'T', f.config.input_size];
+    g.nodes.unshift({ op: 'Transpose', name: '/in', inputs: ['xb'], outputs: ['x'], attrs: { perm: [1, 0, 2] } });
+    g.inputs[0].name = 'xb';
+    // the head's input turned batch-first: Squeeze -> Transpose -> MatMul
+    const mm = node(g, 'MatMul');
+    g.nodes.push({ op: 'Transpose', name: '/out/T', inputs: [mm.inputs[0]], outputs: ['seq_bf'], attrs: { perm: [1, 0, 2] } });
+    mm.inputs[0] = 'seq_bf';
+    const { config, stateDict } = readOnnx(encode(g));
+    expect(config).toEqual({ ...expectedConfig(f.config), batchFirst: true });
+    expectParamsEqual(stateDict, f.params);
+  });
+
+  it('a batch-first input with a time-major output is refused', () => {
+    const g = exportLike(fx('gru_mse_sum'));
+    g.nodes.unshift({ op: 'Transpose', name: '/in', inputs: ['xb'], outputs: ['x'], attrs: { perm: [1, 0, 2] } });
+    g.inputs[0] = { name: 'xb', dims: ['B', 'T', 4] };
+    expect(() => readOnnx(encode(g))).toThrow(/the output 'y' has axes \[T, B, F\]; expected \[B, T, features\] \(the input is batch-first\)/);
+  });
+});
+
+describe('run-time inputs', () => {
+  it('sequence_lens fed as a graph input (variable lengths) imports', () => {
+    const f = fx('gru_mse_sum');
+    const g = exportLike(f);
+    node(g, 'GRU').inputs.push('lens');
+    g.inputs.push({ name: 'lens', dims: ['B'] });
+    expectParamsEqual(readOnnx(encode(g)).stateDict, f.params);
   });
 });

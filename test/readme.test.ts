@@ -5,11 +5,13 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '..');
+const requireHere = createRequire(join(root, 'package.json'));
 const entry = pathToFileURL(join(root, 'dist/src/index.js')).href;
 const blocks = [...readFileSync(join(root, 'README.md'), 'utf8').matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]);
 const runnable = blocks.filter((b) => !b.includes("readFileSync('net."));
@@ -22,7 +24,9 @@ describe('README examples', () => {
   it.each(runnable.map((b, i) => [i, b]))('example %i runs', (_i, code) => {
     const dir = mkdtempSync(join(tmpdir(), 'bptt-readme-'));
     const file = join(dir, 'example.mjs');
-    writeFileSync(file, (code as string).replaceAll("from 'bptt-wasm'", `from '${entry}'`));
+    writeFileSync(file, (code as string).replaceAll("from 'bptt-wasm'", `from '${entry}'`)
+      // dataset packages (devDependencies) resolve from the checkout, not the temp dir
+      .replace(/from '(@stdlib\/[^']+)'/g, (_m, pkg: string) => `from '${pathToFileURL(requireHere.resolve(pkg)).href}'`));
     execFileSync(process.execPath, [file], { cwd: dir, stdio: 'pipe', timeout: 60_000 });
   }, 90_000);
 });

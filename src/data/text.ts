@@ -83,7 +83,7 @@ export class CharVocab {
 }
 
 /** One-hot rows: [ids.length, V]. */
-export function oneHot(ids: ArrayLike<number>, V: number, out = new Float32Array(ids.length * V)): Float32Array {
+export function oneHot(ids: ArrayLike<number>, V: number, out: Float32Array = new Float32Array(ids.length * V)): Float32Array {
   out.fill(0);
   for (let k = 0; k < ids.length; k++) {
     const i = ids[k];

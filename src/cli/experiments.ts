@@ -1,17 +1,17 @@
-// The two experiments of the README: gradient flow at initialization (why plain BPTT
-// struggles) and the adding problem (what cures it).
+// The two experiments of the README, behind `bptt-wasm gradflow` and `experiment adding`:
+// gradient flow at initialization (why plain BPTT struggles) and the adding problem (what
+// cures it).
 
-import { createModel, type CreateModelOptions, type LossSpec, type Model } from './model.js';
-import type { BackendKind } from './backends.js';
-import { gradientFlow, type GradientFlowSummary } from './diagnostics.js';
-import { addingBatch, ADDING_BASELINE_MSE } from './data/adding.js';
-import { Adam } from './optim.js';
-import { sample, trainStep, type RecurrentState } from './train.js';
-import { CharStream, CharVocab } from './data/text.js';
-import { Rng } from './rng.js';
-import { checkPositiveInt, fail } from './errors.js';
 import { Worker } from 'node:worker_threads';
-import { gradFlowChart } from './svg.js';
+import { createModel, type CreateModelOptions, type LossSpec, type Model } from '../model.js';
+import type { BackendKind } from '../backends.js';
+import { gradientFlow, type GradientFlowSummary } from '../diagnostics.js';
+import { addingBatch, ADDING_BASELINE_MSE } from '../data/adding.js';
+import { Adam } from '../optim.js';
+import { trainStep } from '../train.js';
+import { Rng } from '../rng.js';
+import { checkPositiveInt, fail } from '../errors.js';
+import { gradFlowChart } from '../svg.js';
 
 /** The models compared, by the key used on the command line. */
 export interface ModelRecipe {
@@ -292,173 +292,4 @@ export function addingTable(rows: AddingRow[]): string {
     lines.push(`| ${r.T} | ${r.label} | ${mse} | ${verdict} | ${r.steps}${skip} | ${r.lr} | ${r.seconds.toFixed(1)} s |`);
   }
   return lines.join('\n');
-}
-
-// ---------------------------------------------------------------------------------------
-// A character-level language model with truncated BPTT (the demo and `train` on text)
-
-export interface CharModelOptions {
-  text: string;
-  cell?: 'rnn' | 'lstm' | 'gru';
-  nonlinearity?: 'tanh' | 'relu';
-  init?: CreateModelOptions['init'];
-  hiddenSize?: number;
-  numLayers?: number;
-  /** truncated-BPTT chunk length k (characters per stream per step) */
-  seqLength?: number;
-  /** parallel streams through the text */
-  batchSize?: number;
-  /** Adam learning rate */
-  lr?: number;
-  /** global-norm clipping; 0 = off */
-  clip?: number;
-  /** stop after this many optimizer steps ... */
-  steps?: number;
-  /** ... or after this many seconds of training, whichever comes first */
-  seconds?: number;
-  backend?: BackendKind;
-  /** wasm only: worker threads per step (see CreateModelOptions.threads) */
-  threads?: number;
-  seed?: number;
-  /** a sample every this many steps (0 = only at the end); there is always one at the end unless sampleLength is 0 */
-  sampleEvery?: number;
-  sampleLength?: number;
-  temperature?: number;
-  /** characters fed before sampling (default: a newline, or the text's first character) */
-  prime?: string;
-  /** after every step: for a progress display */
-  onStep?: (s: CharStepInfo) => void;
-  onSample?: (s: { step: number; text: string; prime: string }) => void;
-  /** checked after every step: true ends training there (e.g. on Ctrl-C) */
-  shouldStop?: () => boolean;
-  /** an existing model (and vocabulary) to continue training */
-  model?: Model;
-  vocab?: CharVocab;
-}
-
-export interface CharStepInfo {
-  step: number;
-  loss: number;
-  /** characters trained on so far (steps x batch x seqLength) */
-  chars: number;
-  /** seconds of training so far (sampling excluded) */
-  seconds: number;
-  /** training characters per second so far */
-  charsPerSecond: number;
-  /** the stop condition's progress in [0, 1] */
-  fraction: number;
-}
-
-export interface CharModelResult {
-  model: Model;
-  vocab: CharVocab;
-  optimizer: Adam;
-  steps: number;
-  chars: number;
-  seconds: number;
-  charsPerSecond: number;
-  /** loss per step (nats per character) */
-  losses: number[];
-  /** the last sample drawn (the one at the end) */
-  lastSample: string;
-}
-
-const CHAR_DEFAULTS = {
-  cell: 'lstm' as const, hiddenSize: 128, numLayers: 1, seqLength: 64, batchSize: 32, lr: 3e-3, clip: 5,
-  sampleEvery: 100, sampleLength: 200, temperature: 0.8, seed: 0,
-};
-
-/**
- * Train a character model on `text` with truncated BPTT: B streams through the text, one
- * optimizer step per seqLength characters of each, the (h, c) state carried from chunk to
- * chunk (as a constant) and reset when the streams start over.
- */
-export async function trainCharModel(opts: CharModelOptions): Promise<CharModelResult> {
-  const o = { ...CHAR_DEFAULTS, ...opts };
-  if (o.steps === undefined && o.seconds === undefined) fail('trainCharModel: give steps, seconds or both');
-  const vocab = opts.vocab ?? CharVocab.fromText(o.text);
-  const ids = vocab.encode(o.text, { unknown: 'skip' });
-  const stream = new CharStream(ids, vocab.size, o.seqLength, o.batchSize);
-  const model = opts.model ?? await createModel({
-    cell: o.cell, ...(o.nonlinearity ? { nonlinearity: o.nonlinearity } : {}), ...(o.init ? { init: o.init } : {}),
-    inputSize: vocab.size, hiddenSize: o.hiddenSize, numLayers: o.numLayers, outputSize: vocab.size,
-    backend: o.backend ?? 'wasm', seed: o.seed, ...(o.threads !== undefined ? { threads: o.threads } : {}),
-  });
-  if (model.config.inputSize !== vocab.size || model.layout.outputWidth !== vocab.size) {
-    fail(`the model's input/output size (${model.config.inputSize}/${model.layout.outputWidth}) does not match the vocabulary (${vocab.size} characters)`);
-  }
-  const optimizer = new Adam(model, { lr: o.lr });
-  const loss: LossSpec = { kind: 'cross_entropy', reduction: 'mean' };
-  const prime = o.prime ?? (vocab.has('\n') ? '\n' : vocab.chars[0]);
-  const primeIds = Array.from(vocab.encode(prime));
-  const rng = new Rng(o.seed + 1);
-  const maxSteps = o.steps ?? Infinity, maxSeconds = o.seconds ?? Infinity;
-  const losses: number[] = [];
-  let state: RecurrentState | undefined;
-  let trainMs = 0, steps = 0, lastSample = '';
-  const drawSample = (): void => {
-    const s = sample(model, { prime: primeIds, length: o.sampleLength, temperature: o.temperature, rng });
-    lastSample = vocab.decode(s.tokens);
-    opts.onSample?.({ step: steps, text: lastSample, prime });
-  };
-  let lastYield = performance.now();
-  while (steps < maxSteps && trainMs / 1000 < maxSeconds) {
-    const t0 = performance.now();
-    const b = stream.next();
-    if (b.reset) state = undefined;
-    const mb = { x: b.x, target: b.target, ...(state ? { h0: state.h, ...(state.c ? { c0: state.c } : {}) } : {}) };
-    const r = trainStep(model, optimizer, [mb], { loss, ...(o.clip > 0 ? { clipGradNorm: o.clip } : {}), where: `step ${steps + 1}` });
-    state = r.states[0];
-    trainMs += performance.now() - t0;
-    steps++;
-    losses.push(r.loss);
-    const chars = steps * o.batchSize * o.seqLength;
-    const seconds = trainMs / 1000;
-    opts.onStep?.({
-      step: steps, loss: r.loss, chars, seconds, charsPerSecond: chars / seconds,
-      fraction: Math.min(1, Math.max(steps / maxSteps, seconds / maxSeconds)),
-    });
-    if (o.sampleEvery > 0 && o.sampleLength > 0 && steps % o.sampleEvery === 0) drawSample();
-    if (opts.shouldStop?.()) break;
-    // Let the progress bar's timer and signals run now and then.
-    if (performance.now() - lastYield > 100) {
-      await new Promise((res) => setImmediate(res));
-      lastYield = performance.now();
-    }
-  }
-  if (o.sampleLength > 0 && (o.sampleEvery === 0 || steps % o.sampleEvery !== 0)) drawSample();
-  const chars = steps * o.batchSize * o.seqLength;
-  const seconds = trainMs / 1000;
-  return { model, vocab, optimizer, steps, chars, seconds, charsPerSecond: seconds > 0 ? chars / seconds : 0, losses, lastSample };
-}
-
-/**
- * Training speed of a model's configuration on another backend: a copy of `model` with
- * the same weights trains on the same chunks for about `seconds` (after one warm-up
- * step, at least `minSteps` timed steps). Returns characters per second.
- */
-export async function measureCharSpeed(model: Model, text: string, vocab: CharVocab, opts: {
-  backend: BackendKind; seconds: number; seqLength: number; batchSize: number; lr: number; clip: number; minSteps?: number;
-}): Promise<{ charsPerSecond: number; steps: number; seconds: number }> {
-  const copy = await createModel({ ...model.options, backend: opts.backend });
-  copy.loadStateDict(model.stateDict());
-  const optimizer = new Adam(copy, { lr: opts.lr });
-  const stream = new CharStream(vocab.encode(text.slice(0, 400_000), { unknown: 'skip' }), vocab.size, opts.seqLength, opts.batchSize);
-  const loss: LossSpec = { kind: 'cross_entropy', reduction: 'mean' };
-  let state: RecurrentState | undefined;
-  const one = (): void => {
-    const b = stream.next();
-    if (b.reset) state = undefined;
-    const mb = { x: b.x, target: b.target, ...(state ? { h0: state.h, ...(state.c ? { c0: state.c } : {}) } : {}) };
-    state = trainStep(copy, optimizer, [mb], { loss, ...(opts.clip > 0 ? { clipGradNorm: opts.clip } : {}) }).states[0];
-  };
-  one(); // warm-up (JIT, buffer allocation)
-  const t0 = performance.now();
-  let steps = 0;
-  while (steps < (opts.minSteps ?? 1) || performance.now() - t0 < opts.seconds * 1000) {
-    one();
-    steps++;
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  return { charsPerSecond: (steps * opts.batchSize * opts.seqLength) / seconds, steps, seconds };
 }

@@ -1,0 +1,173 @@
+// Inference against ONNX Runtime: the four training workloads of bench/workloads.mjs run
+// forward only, plus a batch-1 streaming step loop of the char model, on bptt-wasm (1 and 2
+// threads) and on onnxruntime-node (intra-op threads 1 and 2), with identical weights (the
+// model is exported with writeOnnx and the bytes loaded into ORT), in one process. Outputs
+// are checked to agree before anything is timed. Run `node bench/inference.mjs --help`.
+
+import { availableParallelism, cpus } from 'node:os';
+import ort from 'onnxruntime-node';
+import { createModel, step, writeOnnx } from '../dist/src/index.js';
+import { WORKLOADS, makeBatch, median } from './workloads.mjs';
+
+const HELP = `node bench/inference.mjs [--runs N] [--min-ms MS] [--stream-steps S] [--workloads W1,W2,...] [--no-2t]
+
+Forward-only inference, bptt-wasm vs onnxruntime-node ${ort.env.versions?.node ?? ''}, same weights, one process:
+  W1-W4      model.forward(x) of bench/workloads.mjs's workloads (T x B at once)
+  W4-stream  the char model (LSTM V65 H128) one step at a time, batch 1, the state fed back
+             (bptt-wasm's step(); ORT runs a T=1 export with h0/c0 inputs and h_n/c_n outputs)
+Impls: wasm-1t, wasm-2t (threads: 2), ort-1t, ort-2t (intraOpNumThreads 1 / 2; interOp 1,
+sequential, all graph optimizations). Each time is the median of --runs timed samples (default
+15), each sample repeating the call until it takes --min-ms (default 50) ms, after warm-up.
+Columns: ms per call (per step for W4-stream), GFLOP/s of the matrix products (2 per
+multiply-add, forward only), and ort-1t's time over this impl's (>1 = faster than ORT on one
+thread). Before timing, each impl's outputs are compared with wasm-1t's (max error relative
+to the largest magnitude, must be < 1e-4) and printed.
+`;
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  if (i < 0) return dflt;
+  const v = args[i + 1];
+  if (v === undefined) { console.error(`${name} needs a value\n\n${HELP}`); process.exit(2); }
+  return v;
+};
+const known = new Set(['--runs', '--min-ms', '--stream-steps', '--workloads', '--no-2t']);
+for (const a of args) if (a.startsWith('--') && !known.has(a)) { console.error(`unknown option ${a}\n\n${HELP}`); process.exit(2); }
+const RUNS = Number(opt('--runs', 15));
+const MIN_MS = Number(opt('--min-ms', 50));
+const STREAM = Number(opt('--stream-steps', 100));
+const ONLY = opt('--workloads', 'W1,W2,W3,W4,W4-stream').split(',');
+const TWO = !args.includes('--no-2t');
+
+const GATES = { rnn: 1, lstm: 4, gru: 3 };
+function forwardFlops(m, T, B) {
+  const { cell, inputSize: I, hiddenSize: H, outputSize: O, numLayers: L = 1 } = m;
+  const GH = GATES[cell] * H;
+  let f = 0;
+  for (let l = 0; l < L; l++) f += 2 * T * B * ((l === 0 ? I : H) + H) * GH;
+  return f + 2 * T * B * H * O;
+}
+
+function relErr(a, b) {
+  let d = 0, m = 0;
+  for (let i = 0; i < b.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
+  return d / Math.max(m, 1e-30);
+}
+
+/** median ms per call: samples of `reps` calls, reps grown until a sample takes MIN_MS */
+async function time(fn) {
+  for (let i = 0; i < 3; i++) await fn();
+  let reps = 1;
+  for (;;) {
+    const t = performance.now();
+    for (let i = 0; i < reps; i++) await fn();
+    if (performance.now() - t >= MIN_MS || reps >= 1 << 16) break;
+    reps *= 2;
+  }
+  const samples = [];
+  for (let s = 0; s < RUNS; s++) {
+    const t = performance.now();
+    for (let i = 0; i < reps; i++) await fn();
+    samples.push((performance.now() - t) / reps);
+  }
+  return median(samples);
+}
+
+const session = (bytes, threads) => ort.InferenceSession.create(bytes, {
+  intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+});
+
+const rows = [];
+function report(workload, impl, ms, flops, base) {
+  rows.push({ workload, impl, ms, gflops: flops / ms / 1e6, vsOrt: base ? base / ms : 1 });
+}
+
+async function batched(name) {
+  const w = WORKLOADS[name];
+  const { x } = makeBatch(w);
+  const m1 = await createModel({ ...w.model, backend: 'wasm', seed: 7 });
+  const m2 = TWO ? await createModel({ ...w.model, backend: 'wasm', seed: 7, threads: 2 }) : null;
+  m2?.loadStateDict(m1.stateDict());
+  const bytes = writeOnnx(m1);
+  const feeds = { x: new ort.Tensor('float32', Float32Array.from(x.data), x.shape) };
+  const s1 = await session(bytes, 1);
+  const s2 = TWO ? await session(bytes, 2) : null;
+  const ref = m1.forward(x).output.data;
+  const errs = { 'wasm-2t': m2 && relErr(m2.forward(x).output.data, ref), 'ort-1t': relErr((await s1.run(feeds)).y.data, ref) };
+  if (s2) errs['ort-2t'] = relErr((await s2.run(feeds)).y.data, ref);
+  check(name, errs);
+  const flops = forwardFlops(w.model, w.T, w.B);
+  const tOrt1 = await time(() => s1.run(feeds));
+  report(name, 'wasm-1t', await time(() => m1.forward(x)), flops, tOrt1);
+  if (m2) report(name, 'wasm-2t', await time(() => m2.forward(x)), flops, tOrt1);
+  report(name, 'ort-1t', tOrt1, flops, tOrt1);
+  if (s2) report(name, 'ort-2t', await time(() => s2.run(feeds)), flops, tOrt1);
+  m1.dispose(); m2?.dispose();
+  await s1.release(); await s2?.release();
+}
+
+function check(name, errs) {
+  const parts = Object.entries(errs).filter(([, e]) => e !== null).map(([k, e]) => `${k} ${e.toExponential(1)}`);
+  process.stderr.write(`${name}: outputs vs wasm-1t: ${parts.join(', ')}\n`);
+  for (const [k, e] of Object.entries(errs)) {
+    if (e !== null && !(e < 1e-4)) { console.error(`${name}: ${k} disagrees with wasm-1t (${e}); not timing`); process.exit(1); }
+  }
+}
+
+/** The char model one step at a time, batch 1: what a streaming/sampling loop does. */
+async function streaming() {
+  const w = WORKLOADS.W4;
+  const { x } = makeBatch(w);
+  const I = w.model.inputSize;
+  const xs = Array.from({ length: STREAM }, (_, t) => ({ shape: [1, I], data: x.data.subarray((t % w.T) * I, (t % w.T + 1) * I) }));
+  const m1 = await createModel({ ...w.model, backend: 'wasm', seed: 7 });
+  const bytes = writeOnnx(m1, { initialState: true });
+  const s1 = await session(bytes, 1);
+  const s2 = TWO ? await session(bytes, 2) : null;
+  const H = w.model.hiddenSize;
+  const ours = () => {
+    let state;
+    let y;
+    for (const xt of xs) ({ output: y, state } = step(m1, xt, state));
+    return y.data;
+  };
+  const theirs = (s) => async () => {
+    let h = new ort.Tensor('float32', new Float32Array(H), [1, 1, H]);
+    let c = new ort.Tensor('float32', new Float32Array(H), [1, 1, H]);
+    let y;
+    for (const xt of xs) {
+      const r = await s.run({ x: new ort.Tensor('float32', xt.data, [1, 1, I]), h0: h, c0: c });
+      h = r.h_n; c = r.c_n; y = r.y.data;
+    }
+    return y;
+  };
+  const ref = ours();
+  const errs = { 'ort-1t': relErr(await theirs(s1)(), ref) };
+  if (s2) errs['ort-2t'] = relErr(await theirs(s2)(), ref);
+  check('W4-stream', errs);
+  const flops = forwardFlops(w.model, 1, 1);
+  const tOrt1 = (await time(theirs(s1))) / STREAM;
+  report('W4-stream', 'wasm-1t', (await time(ours)) / STREAM, flops, tOrt1);
+  report('W4-stream', 'ort-1t', tOrt1, flops, tOrt1);
+  if (s2) report('W4-stream', 'ort-2t', (await time(theirs(s2))) / STREAM, flops, tOrt1);
+  m1.dispose();
+  await s1.release(); await s2?.release();
+}
+
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+process.stderr.write(`bptt-wasm vs onnxruntime-node ${ort.env.versions?.node ?? ''}, ${cpu}, ${availableParallelism()} cores, Node ${process.version}\n`);
+for (const name of ONLY) {
+  if (name === 'W4-stream') await streaming();
+  else if (WORKLOADS[name]) await batched(name);
+  else { console.error(`unknown workload ${name}\n\n${HELP}`); process.exit(2); }
+}
+console.log(`inference, ${new Date().toISOString().slice(0, 10)}, ${cpu} (${availableParallelism()} cores), Node ${process.version}, onnxruntime-node ${ort.env.versions?.node ?? ''}`);
+console.log('workload   impl      ms         GFLOP/s  ort-1t/this');
+for (const r of rows) {
+  console.log(`${r.workload.padEnd(10)} ${r.impl.padEnd(9)} ${r.ms.toPrecision(4).padEnd(10)} ${r.gflops.toFixed(2).padEnd(8)} ${r.vsOrt.toFixed(2)}`);
+}
