@@ -10,12 +10,17 @@ import { Arena } from './arena.js';
 import { growCapacity, type Backend, type IOBuffers } from './backend.js';
 import { GATES, type Layout } from './layout.js';
 
-interface LayerWork {
-  hs: number; //    [T+1, B, H]   slot 0 = h0, slot t+1 = h_t
-  cs: number; //    [T+1, B, H]   LSTM cell states, same slots
+interface CellWork {
+  hs: number; //    [T, B, H]     h_t at slot t (0 at padded steps)
+  cs: number; //    [T, B, H]     LSTM cell states, same slots
   gates: number; // [T, B, G*H]   activated gates (LSTM i,f,g,o; GRU r,z,n)
   hn: number; //    [T, B, H]     GRU: W_hn h_{t-1} + b_hn
-  dhIn: number; //  [T, B, H]     dLoss/dh_t arriving from above (head or next layer)
+}
+
+interface LayerWork {
+  out: number; //   [T, B, D*H]   the layer's output: concat(h_fwd[t], h_rev[t]), 0 at padded steps
+  dOut: number; //  [T, B, D*H]   dLoss/d(out) arriving from above (head or next layer)
+  drop: number; //  [T, B, D*H]   out * dropout mask: the next layer's input in training (0 = none)
 }
 
 export function createJsBackend(): Backend {
@@ -28,6 +33,7 @@ class JsBackend implements Backend {
   private layout!: Layout;
   private P = 0; // parameter region
   private G = 0; // gradient region
+  private cells: CellWork[] = []; // one per (layer, direction): layout.layers' order
   private work: LayerWork[] = [];
   private capT = 0;
   private capB = 0;
@@ -39,6 +45,7 @@ class JsBackend implements Backend {
   private dh = new Float64Array(0);
   private dhnext = new Float64Array(0);
   private dcnext = new Float64Array(0);
+  private len = new Int32Array(0); // the current batch's lengths
 
   constructor(arena: Arena) {
     this.arena = arena;
@@ -60,16 +67,18 @@ class JsBackend implements Backend {
     const { T: Tc, B: Bc } = growCapacity(this.capT ? { T: this.capT, B: this.capB } : null, T, B);
     const { hiddenSize: H, numLayers: L, cell } = this.layout.config;
     const GH = GATES[cell] * H;
+    const DH = this.layout.D * H;
     const a = this.arena;
+    this.cells = this.layout.layers.map(() => ({
+      hs: a.alloc(Tc * Bc * H),
+      cs: cell === 'lstm' ? a.alloc(Tc * Bc * H) : 0,
+      gates: a.alloc(Tc * Bc * GH),
+      hn: cell === 'gru' ? a.alloc(Tc * Bc * H) : 0,
+    }));
     this.work = [];
+    const dropout = (this.layout.config.dropout ?? 0) > 0;
     for (let l = 0; l < L; l++) {
-      this.work.push({
-        hs: a.alloc((Tc + 1) * Bc * H),
-        cs: cell === 'lstm' ? a.alloc((Tc + 1) * Bc * H) : 0,
-        gates: a.alloc(Tc * Bc * GH),
-        hn: cell === 'gru' ? a.alloc(Tc * Bc * H) : 0,
-        dhIn: a.alloc(Tc * Bc * H),
-      });
+      this.work.push({ out: a.alloc(Tc * Bc * DH), dOut: a.alloc(Tc * Bc * DH), drop: dropout && l < L - 1 ? a.alloc(Tc * Bc * DH) : 0 });
     }
     this.dh = new Float64Array(Bc * H);
     this.dhnext = new Float64Array(Bc * H);
@@ -78,34 +87,60 @@ class JsBackend implements Backend {
     this.capB = Bc;
   }
 
+  /**
+   * Where step t of sequence b reads its previous state: the initial state at the sequence's
+   * first step in this direction's order (t = 0 forward, t = len - 1 reverse), else the
+   * neighbouring step's slot.
+   */
+  private prev(states: number, init: number, fwd: boolean, t: number, b: number, B: number, H: number): number {
+    const first = fwd ? t === 0 : t === this.len[b] - 1;
+    return first ? init + b * H : states + ((fwd ? t - 1 : t + 1) * B + b) * H;
+  }
+
+  /** Layer l's input: x, the layer below's output, or (training with dropout) that output masked. */
+  private layerInput(io: IOBuffers, l: number): number {
+    if (l === 0) return io.x;
+    return this.arena.i32[io.maskOn] ? this.work[l - 1].drop : this.work[l - 1].out;
+  }
+
   forward(io: IOBuffers, T: number, B: number): void {
     this.ensureWork(T, B);
     const f = this.arena.f32;
     const { hiddenSize: H, numLayers: L, cell, nonlinearity } = this.layout.config;
+    const D = this.layout.D, DH = D * H;
     const GH = GATES[cell] * H;
     const { aIh, aHh } = this;
-    for (let l = 0; l < L; l++) {
-      const w = this.work[l];
-      const spec = this.layout.layers[l];
+    const len = (this.len = this.arena.i32.slice(io.lengths, io.lengths + B));
+    for (let ci = 0; ci < this.layout.layers.length; ci++) {
+      const spec = this.layout.layers[ci];
+      const { layer: l, dir: d } = spec;
+      const w = this.cells[ci];
+      const fwd = d === 0;
       const In = spec.inSize;
       const Wih = this.P + spec.weightIh.offset, Whh = this.P + spec.weightHh.offset;
       const bih = spec.biasIh ? this.P + spec.biasIh.offset : -1;
       const bhh = spec.biasHh ? this.P + spec.biasHh.offset : -1;
-      // slot 0 = the initial state
-      f.copyWithin(w.hs, io.h0 + l * B * H, io.h0 + (l + 1) * B * H);
-      if (cell === 'lstm') f.copyWithin(w.cs, io.c0 + l * B * H, io.c0 + (l + 1) * B * H);
-      const input = l === 0 ? io.x : this.work[l - 1].hs + B * H; // layer below's h_1..h_T
-      for (let t = 0; t < T; t++) {
+      const h0 = io.h0 + ci * B * H, c0 = io.c0 + ci * B * H;
+      if (l > 0 && d === 0 && this.arena.i32[io.maskOn]) {
+        // inverted dropout on the layer below's output: drop = out * mask
+        const below = this.work[l - 1], m = io.mask + (l - 1) * T * B * DH;
+        for (let i = 0; i < T * B * DH; i++) f[below.drop + i] = f[below.out + i] * f[m + i];
+      }
+      const input = this.layerInput(io, l);
+      f.fill(0, w.hs, w.hs + T * B * H); // padded steps output 0
+      for (let s = 0; s < T; s++) {
+        const t = fwd ? s : T - 1 - s;
         for (let b = 0; b < B; b++) {
+          if (t >= len[b]) continue; // padding: not part of sequence b
           const x = input + (t * B + b) * In;
-          const hprev = w.hs + (t * B + b) * H;
-          const hcur = w.hs + ((t + 1) * B + b) * H;
+          const hprev = this.prev(w.hs, h0, fwd, t, b, B, H);
+          const hcur = w.hs + (t * B + b) * H;
           // a_ih = W_ih x + b_ih ; a_hh = W_hh h_{t-1} + b_hh   (one row of gates at a time)
           for (let j = 0; j < GH; j++) {
-            let s = bih >= 0 ? f[bih + j] : 0;
+            let s1 = bih >= 0 ? f[bih + j] : 0;
             const row = Wih + j * In;
-            for (let k = 0; k < In; k++) s += f[row + k] * f[x + k];
-            aIh[j] = s;
+            for (let k = 0; k < In; k++) s1 += f[row + k] * f[x + k];
+            aIh[j] = s1;
             let s2 = bhh >= 0 ? f[bhh + j] : 0;
             const row2 = Whh + j * H;
             for (let k = 0; k < H; k++) s2 += f[row2 + k] * f[hprev + k];
@@ -120,8 +155,8 @@ class JsBackend implements Backend {
               f[g + k] = h;
             }
           } else if (cell === 'lstm') {
-            const cprev = w.cs + (t * B + b) * H;
-            const ccur = w.cs + ((t + 1) * B + b) * H;
+            const cprev = this.prev(w.cs, c0, fwd, t, b, B, H);
+            const ccur = w.cs + (t * B + b) * H;
             for (let k = 0; k < H; k++) {
               const i = sigmoid(aIh[k] + aHh[k]);
               const fg = sigmoid(aIh[H + k] + aHh[H + k]);
@@ -145,23 +180,31 @@ class JsBackend implements Backend {
           }
         }
       }
-      f.copyWithin(io.hN + l * B * H, w.hs + T * B * H, w.hs + (T + 1) * B * H);
-      if (cell === 'lstm') f.copyWithin(io.cN + l * B * H, w.cs + T * B * H, w.cs + (T + 1) * B * H);
+      // the layer's output [T, B, D*H]: this direction's h_t in columns d*H .. d*H + H
+      const out = this.work[l].out;
+      for (let r = 0; r < T * B; r++) f.copyWithin(out + r * DH + d * H, w.hs + r * H, w.hs + (r + 1) * H);
+      // h_n: forward after step len-1, reverse after step 0
+      for (let b = 0; b < B; b++) {
+        const last = ((fwd ? len[b] - 1 : 0) * B + b) * H;
+        f.copyWithin(io.hN + (ci * B + b) * H, w.hs + last, w.hs + last + H);
+        if (cell === 'lstm') f.copyWithin(io.cN + (ci * B + b) * H, w.cs + last, w.cs + last + H);
+      }
     }
-    // y_t = W_hy h_t + b_y on the top layer (or y_t = h_t without a head)
-    const top = this.work[L - 1].hs + B * H;
+    // y_t = W_hy out_t + b_y on the top layer (or y_t = out_t without a head)
+    const top = this.work[L - 1].out;
     const { outWeight, outBias } = this.layout;
     if (!outWeight) {
-      f.copyWithin(io.y, top, top + T * B * H);
+      f.copyWithin(io.y, top, top + T * B * DH);
       return;
     }
     const O = outWeight.shape[0];
     const W = this.P + outWeight.offset, bo = outBias ? this.P + outBias.offset : -1;
     for (let r = 0; r < T * B; r++) {
-      const h = top + r * H;
+      const h = top + r * DH;
+      const padded = Math.floor(r / B) >= len[r % B]; // out is 0 there: y = b_y
       for (let o = 0; o < O; o++) {
         let s = bo < 0 ? 0 : f[bo + o];
-        for (let k = 0; k < H; k++) s += f[W + o * H + k] * f[h + k];
+        if (!padded) for (let k = 0; k < DH; k++) s += f[W + o * DH + k] * f[h + k];
         f[io.y + r * O + o] = s;
       }
     }
@@ -169,128 +212,156 @@ class JsBackend implements Backend {
 
   backward(io: IOBuffers, T: number, B: number, clip: number, inputGrad: boolean): void {
     const f = this.arena.f32;
-    const { hiddenSize: H, numLayers: L, cell, nonlinearity } = this.layout.config;
-    const GH = GATES[cell] * H;
+    const { hiddenSize: H, numLayers: L } = this.layout.config;
+    const D = this.layout.D, DH = D * H;
     const P = this.P, Gr = this.G;
-    const { dIh, dHh, dh, dhnext, dcnext } = this;
-    // Head: dW_hy += dy h^T, db_y += dy, and dh_t (from the output) = W_hy^T dy.
+    const len = this.len;
+    // Head: dW_hy += dy out^T, db_y += dy, and d(out_t) = W_hy^T dy, on valid steps only.
     const topW = this.work[L - 1];
-    const top = topW.hs + B * H;
+    const top = topW.out;
     const { outWeight, outBias } = this.layout;
-    if (!outWeight) {
-      f.copyWithin(topW.dhIn, io.dy, io.dy + T * B * H);
-    } else {
-      const O = outWeight.shape[0];
+    f.fill(0, topW.dOut, topW.dOut + T * B * DH);
+    const O = this.layout.outputWidth;
+    for (let r = 0; r < T * B; r++) {
+      if (Math.floor(r / B) >= len[r % B]) continue; // padding: its dy does not exist
+      const dyr = io.dy + r * O, dhr = topW.dOut + r * DH;
+      if (!outWeight) {
+        f.copyWithin(dhr, dyr, dyr + DH);
+        continue;
+      }
+      const h = top + r * DH;
       const W = P + outWeight.offset, dW = Gr + outWeight.offset, db = outBias ? Gr + outBias.offset : -1;
-      for (let r = 0; r < T * B; r++) {
-        const h = top + r * H, dyr = io.dy + r * O, dhr = topW.dhIn + r * H;
-        for (let k = 0; k < H; k++) f[dhr + k] = 0;
-        for (let o = 0; o < O; o++) {
-          const d = f[dyr + o];
-          if (db >= 0) f[db + o] += d;
-          for (let k = 0; k < H; k++) {
-            f[dW + o * H + k] += d * f[h + k];
-            f[dhr + k] += d * f[W + o * H + k];
-          }
+      for (let o = 0; o < O; o++) {
+        const d = f[dyr + o];
+        if (db >= 0) f[db + o] += d;
+        for (let k = 0; k < DH; k++) {
+          f[dW + o * DH + k] += d * f[h + k];
+          f[dhr + k] += d * f[W + o * DH + k];
         }
       }
     }
     for (let l = L - 1; l >= 0; l--) {
-      const w = this.work[l];
-      const spec = this.layout.layers[l];
-      const In = spec.inSize;
-      const Wih = P + spec.weightIh.offset, Whh = P + spec.weightHh.offset;
-      const dWih = Gr + spec.weightIh.offset, dWhh = Gr + spec.weightHh.offset;
-      const dbih = spec.biasIh ? Gr + spec.biasIh.offset : -1;
-      const dbhh = spec.biasHh ? Gr + spec.biasHh.offset : -1;
-      const input = l === 0 ? io.x : this.work[l - 1].hs + B * H;
-      // where dLoss/d(input) goes: dx for layer 0, the layer below's dhIn otherwise
-      const dInput = l === 0 ? io.dx : this.work[l - 1].dhIn;
+      // where dLoss/d(input) goes: dx for layer 0, the layer below's dOut otherwise
+      const dInput = l === 0 ? io.dx : this.work[l - 1].dOut;
       const wantDInput = l > 0 || inputGrad;
+      const In = this.layout.layers[l * D].inSize;
       if (wantDInput) for (let i = 0; i < T * B * In; i++) f[dInput + i] = 0;
-      dhnext.fill(0);
-      dcnext.fill(0);
-      for (let t = T - 1; t >= 0; t--) {
-        // dh = (gradient from above at step t) + dhnext (from step t+1 through W_hh)
-        let sq = 0;
-        for (let b = 0; b < B; b++) {
-          let rs = 0;
-          for (let k = 0; k < H; k++) {
-            const v = f[w.dhIn + (t * B + b) * H + k] + dhnext[b * H + k];
-            dh[b * H + k] = v;
-            rs += v * v;
-          }
-          // Per-timestep clipping: "if the gradient > threshold, normalize it", per sequence.
-          if (clip > 0 && Math.sqrt(rs) > clip) {
-            const s = clip / Math.sqrt(rs);
-            for (let k = 0; k < H; k++) dh[b * H + k] *= s;
-            rs *= s * s;
-          }
-          sq += rs;
+      for (let d = 0; d < D; d++) this.backwardCell(io, l * D + d, T, B, clip, wantDInput, dInput);
+      if (l > 0 && this.arena.i32[io.maskOn]) {
+        // through the dropout: d(out) = d(drop) * mask
+        const m = io.mask + (l - 1) * T * B * DH;
+        for (let i = 0; i < T * B * DH; i++) f[dInput + i] *= f[m + i];
+      }
+    }
+  }
+
+  /** BPTT through one (layer, direction) cell: its steps in reverse of its forward order. */
+  private backwardCell(io: IOBuffers, ci: number, T: number, B: number, clip: number, wantDInput: boolean, dInput: number): void {
+    const f = this.arena.f32;
+    const { hiddenSize: H, cell, nonlinearity } = this.layout.config;
+    const DH = this.layout.D * H;
+    const GH = GATES[cell] * H;
+    const P = this.P, Gr = this.G;
+    const { dIh, dHh, dh, dhnext, dcnext, len } = this;
+    const spec = this.layout.layers[ci];
+    const { layer: l, dir: d } = spec;
+    const fwd = d === 0;
+    const w = this.cells[ci];
+    const In = spec.inSize;
+    const Wih = P + spec.weightIh.offset, Whh = P + spec.weightHh.offset;
+    const dWih = Gr + spec.weightIh.offset, dWhh = Gr + spec.weightHh.offset;
+    const dbih = spec.biasIh ? Gr + spec.biasIh.offset : -1;
+    const dbhh = spec.biasHh ? Gr + spec.biasHh.offset : -1;
+    const input = this.layerInput(io, l);
+    const dhIn = this.work[l].dOut + d * H; // rows of width D*H
+    const h0 = io.h0 + ci * B * H, c0 = io.c0 + ci * B * H;
+    // each sequence's chain starts at its own last step (in this direction) with dhnext = 0
+    dhnext.fill(0);
+    dcnext.fill(0);
+    for (let s = 0; s < T; s++) {
+      const t = fwd ? T - 1 - s : s;
+      // dh = (gradient from above at step t) + dhnext (from the next step through W_hh)
+      let sq = 0;
+      for (let b = 0; b < B; b++) {
+        if (t >= len[b]) continue; // no h_t: contributes 0 to the norm
+        let rs = 0;
+        for (let k = 0; k < H; k++) {
+          const v = f[dhIn + (t * B + b) * DH + k] + dhnext[b * H + k];
+          dh[b * H + k] = v;
+          rs += v * v;
         }
-        f[io.norms + l * T + t] = Math.sqrt(sq);
-        for (let b = 0; b < B; b++) {
-          const g = w.gates + (t * B + b) * GH;
-          const hprev = w.hs + (t * B + b) * H;
-          const x = input + (t * B + b) * In;
-          const dhb = b * H;
-          if (cell === 'rnn') {
-            // dhraw = (1 - h^2) * dh   (tanh)   or   (h > 0) * dh   (relu)
-            for (let k = 0; k < H; k++) {
-              const h = f[g + k];
-              const dhraw = nonlinearity === 'relu' ? (h > 0 ? dh[dhb + k] : 0) : (1 - h * h) * dh[dhb + k];
-              dIh[k] = dhraw;
-              dHh[k] = dhraw;
-              dhnext[dhb + k] = 0;
-            }
-          } else if (cell === 'lstm') {
-            const c = w.cs + ((t + 1) * B + b) * H, cprev = w.cs + (t * B + b) * H;
-            for (let k = 0; k < H; k++) {
-              const i = f[g + k], fg = f[g + H + k], gg = f[g + 2 * H + k], o = f[g + 3 * H + k];
-              const tc = Math.tanh(f[c + k]);
-              const dc = dcnext[dhb + k] + dh[dhb + k] * o * (1 - tc * tc);
-              dIh[k] = dc * gg * i * (1 - i);
-              dIh[H + k] = dc * f[cprev + k] * fg * (1 - fg);
-              dIh[2 * H + k] = dc * i * (1 - gg * gg);
-              dIh[3 * H + k] = dh[dhb + k] * tc * o * (1 - o);
-              dcnext[dhb + k] = dc * fg;
-              dhnext[dhb + k] = 0;
-            }
-            for (let j = 0; j < GH; j++) dHh[j] = dIh[j];
-          } else {
-            const hn = w.hn + (t * B + b) * H;
-            for (let k = 0; k < H; k++) {
-              const r = f[g + k], z = f[g + H + k], n = f[g + 2 * H + k];
-              const d = dh[dhb + k];
-              const dnraw = d * (1 - z) * (1 - n * n);
-              const dr = dnraw * f[hn + k] * r * (1 - r);
-              const dz = d * (f[hprev + k] - n) * z * (1 - z);
-              dIh[k] = dr; dIh[H + k] = dz; dIh[2 * H + k] = dnraw;
-              dHh[k] = dr; dHh[H + k] = dz; dHh[2 * H + k] = dnraw * r;
-              dhnext[dhb + k] = d * z; // h_t = ... + z * h_{t-1}
-            }
+        // Per-timestep clipping: "if the gradient > threshold, normalize it", per sequence.
+        if (clip > 0 && Math.sqrt(rs) > clip) {
+          const sc = clip / Math.sqrt(rs);
+          for (let k = 0; k < H; k++) dh[b * H + k] *= sc;
+          rs *= sc * sc;
+        }
+        sq += rs;
+      }
+      f[io.norms + ci * T + t] = Math.sqrt(sq);
+      for (let b = 0; b < B; b++) {
+        if (t >= len[b]) continue;
+        const g = w.gates + (t * B + b) * GH;
+        const hprev = this.prev(w.hs, h0, fwd, t, b, B, H);
+        const x = input + (t * B + b) * In;
+        const dhb = b * H;
+        if (cell === 'rnn') {
+          // dhraw = (1 - h^2) * dh   (tanh)   or   (h > 0) * dh   (relu)
+          for (let k = 0; k < H; k++) {
+            const h = f[g + k];
+            const dhraw = nonlinearity === 'relu' ? (h > 0 ? dh[dhb + k] : 0) : (1 - h * h) * dh[dhb + k];
+            dIh[k] = dhraw;
+            dHh[k] = dhraw;
+            dhnext[dhb + k] = 0;
           }
-          // dW_ih += d_ih x^T ; dW_hh += d_hh h_{t-1}^T ; biases ; dx = W_ih^T d_ih ; dhnext += W_hh^T d_hh
-          for (let j = 0; j < GH; j++) {
-            const di = dIh[j], dhh = dHh[j];
-            if (dbih >= 0) f[dbih + j] += di;
-            if (dbhh >= 0) f[dbhh + j] += dhh;
-            const ri = j * In, rh = j * H;
-            for (let k = 0; k < In; k++) f[dWih + ri + k] += di * f[x + k];
-            if (wantDInput) {
-              const dxr = dInput + (t * B + b) * In;
-              for (let k = 0; k < In; k++) f[dxr + k] += di * f[Wih + ri + k];
-            }
-            for (let k = 0; k < H; k++) {
-              f[dWhh + rh + k] += dhh * f[hprev + k];
-              dhnext[dhb + k] += dhh * f[Whh + rh + k];
-            }
+        } else if (cell === 'lstm') {
+          const c = w.cs + (t * B + b) * H, cprev = this.prev(w.cs, c0, fwd, t, b, B, H);
+          for (let k = 0; k < H; k++) {
+            const i = f[g + k], fg = f[g + H + k], gg = f[g + 2 * H + k], o = f[g + 3 * H + k];
+            const tc = Math.tanh(f[c + k]);
+            const dc = dcnext[dhb + k] + dh[dhb + k] * o * (1 - tc * tc);
+            dIh[k] = dc * gg * i * (1 - i);
+            dIh[H + k] = dc * f[cprev + k] * fg * (1 - fg);
+            dIh[2 * H + k] = dc * i * (1 - gg * gg);
+            dIh[3 * H + k] = dh[dhb + k] * tc * o * (1 - o);
+            dcnext[dhb + k] = dc * fg;
+            dhnext[dhb + k] = 0;
+          }
+          for (let j = 0; j < GH; j++) dHh[j] = dIh[j];
+        } else {
+          const hn = w.hn + (t * B + b) * H;
+          for (let k = 0; k < H; k++) {
+            const r = f[g + k], z = f[g + H + k], n = f[g + 2 * H + k];
+            const dd = dh[dhb + k];
+            const dnraw = dd * (1 - z) * (1 - n * n);
+            const dr = dnraw * f[hn + k] * r * (1 - r);
+            const dz = dd * (f[hprev + k] - n) * z * (1 - z);
+            dIh[k] = dr; dIh[H + k] = dz; dIh[2 * H + k] = dnraw;
+            dHh[k] = dr; dHh[H + k] = dz; dHh[2 * H + k] = dnraw * r;
+            dhnext[dhb + k] = dd * z; // h_t = ... + z * h_{t-1}
+          }
+        }
+        // dW_ih += d_ih x^T ; dW_hh += d_hh h_{t-1}^T ; biases ; dx = W_ih^T d_ih ; dhnext += W_hh^T d_hh
+        for (let j = 0; j < GH; j++) {
+          const di = dIh[j], dhh = dHh[j];
+          if (dbih >= 0) f[dbih + j] += di;
+          if (dbhh >= 0) f[dbhh + j] += dhh;
+          const ri = j * In, rh = j * H;
+          for (let k = 0; k < In; k++) f[dWih + ri + k] += di * f[x + k];
+          if (wantDInput) {
+            const dxr = dInput + (t * B + b) * In;
+            for (let k = 0; k < In; k++) f[dxr + k] += di * f[Wih + ri + k];
+          }
+          for (let k = 0; k < H; k++) {
+            f[dWhh + rh + k] += dhh * f[hprev + k];
+            dhnext[dhb + k] += dhh * f[Whh + rh + k];
           }
         }
       }
-      for (let i = 0; i < B * H; i++) f[io.dh0 + l * B * H + i] = dhnext[i];
-      if (cell === 'lstm') for (let i = 0; i < B * H; i++) f[io.dc0 + l * B * H + i] = dcnext[i];
     }
+    // after each sequence's first step (in this direction), dhnext is dLoss/dh0
+    for (let i = 0; i < B * H; i++) f[io.dh0 + ci * B * H + i] = dhnext[i];
+    if (cell === 'lstm') for (let i = 0; i < B * H; i++) f[io.dc0 + ci * B * H + i] = dcnext[i];
   }
 
   mseLoss(dy: number, y: number, target: number, n: number, scale: number): number {

@@ -1,4 +1,5 @@
 // Multi-core training: the batch is split into contiguous row blocks ("parts"); each part
+// (with its rows' lengths; each part sorts and packs its own rows)
 // runs the whole single-thread Wasm schedule (backend-wasm.ts) on its own rows, part 0 on
 // the calling thread and the others in worker_threads, all over ONE shared
 // WebAssembly.Memory. Sequences in a batch are independent through time, so the only
@@ -156,10 +157,19 @@ class ParallelBackend implements Backend {
       return;
     }
     const parts = this.split(T, B);
-    const { inputSize: I, hiddenSize: H, numLayers: L, cell } = this.layout.config;
+    const { inputSize: I, hiddenSize: H, cell } = this.layout.config;
+    const L = this.layout.layers.length; // state rows: layers times directions
     const O = this.layout.outputWidth;
     for (const p of parts) {
       this.rowsCopy(true, io.x, p.io!.x, T, B, p.row0, p.rows, I);
+      // (int32 lengths: copyWithin moves the bits unchanged)
+      this.rowsCopy(true, io.lengths, p.io!.lengths, 1, B, p.row0, p.rows, 1);
+      // dropout masks [L-1, T, B, D*H], and whether this call applies them
+      this.arena.i32[p.io!.maskOn] = this.arena.i32[io.maskOn];
+      if (io.mask && this.arena.i32[io.maskOn]) {
+        const Lc = this.layout.config.numLayers, DH = this.layout.D * H;
+        this.rowsCopy(true, io.mask, p.io!.mask, (Lc - 1) * T, B, p.row0, p.rows, DH);
+      }
       this.rowsCopy(true, io.h0, p.io!.h0, L, B, p.row0, p.rows, H);
       if (cell === 'lstm') this.rowsCopy(true, io.c0, p.io!.c0, L, B, p.row0, p.rows, H);
     }
@@ -178,7 +188,8 @@ class ParallelBackend implements Backend {
       return;
     }
     const parts = this.split(T, B);
-    const { inputSize: I, hiddenSize: H, numLayers: L, cell } = this.layout.config;
+    const { inputSize: I, hiddenSize: H, cell } = this.layout.config;
+    const L = this.layout.layers.length;
     const O = this.layout.outputWidth;
     const n = this.layout.numParams;
     for (const p of parts) this.rowsCopy(true, io.dy, p.io!.dy, T, B, p.row0, p.rows, O);

@@ -5,6 +5,9 @@
 //   backward: per step (t = T-1 .. 0) the gate kernel and dh_{t-1} = dG_t W_hh; after the
 //             sweep, dW_ih += dG^T X and dW_hh += dG^T H_prev as ONE GEMM each over all
 //             timesteps ("BPTT accumulation over timesteps" as one big product).
+// Variable lengths: the batch is sorted by decreasing length and stored packed (only valid
+// steps, step t's rows a prefix), so every product runs on active rows only. A
+// bidirectional layer is two such cells, the reverse one stepping t = T-1 .. 0.
 // W_hh is the same matrix at every step: it is packed into the GEMM's panel layout once
 // per forward (as W_hh^T) and once per backward (as W_hh), not once per timestep.
 
@@ -171,25 +174,58 @@ export interface WasmBackendState {
   config: Layout['config'];
   P: number;
   G: number;
-  work: LayerWork[];
-  gh: number;
-  dhA: number;
-  dhB: number;
-  dc: number;
+  cells: CellWork[];
+  bufs: SharedWork;
   capT: number;
   capB: number;
 }
 
-interface LayerWork {
+/**
+ * One (layer, direction) cell's workspace. Rows are PACKED (PyTorch's PackedSequence):
+ * the batch is sorted by decreasing length, so at step t the n_t sequences still running
+ * are rows 0..n_t-1, stored at rows off_t .. off_t + n_t - 1 of every [N, *] buffer
+ * (N = number of valid steps). Padding is never stored or computed.
+ */
+interface CellWork {
   WhhF: number; //  W_hh^T [H, G*H] packed for forward's h_{t-1} W_hh^T
   WhhB: number; //  W_hh [G*H, H] packed for backward's dG_t W_hh
-  gx: number; //    [T, B, G*H] input projections incl. b_ih (forward); reused as dGx (backward)
-  hs: number; //    [T+1, B, H] slot 0 = h0, slot t+1 = h_t
-  cs: number; //    [T+1, B, H] LSTM
-  gates: number; // [T, B, G*H] activated gates
-  hn: number; //    [T, B, H]   GRU W_hn h_{t-1} + b_hn
-  dgh: number; //   [T, B, G*H] GRU only: gradient of the recurrent pre-activations
-  dhIn: number; //  [T, B, H]   dLoss/dh_t from above (head or next layer)
+  gx: number; //    [N, G*H] input projections incl. b_ih (forward); reused as dGx (backward)
+  hs: number; //    [N, H] h_t
+  hp: number; //    [N, H] h_{t-1} as step t read it (h0 rows at each sequence's first step)
+  cs: number; //    [N, H] LSTM c_t
+  cp: number; //    [N, H] LSTM c_{t-1}
+  gates: number; // [N, G*H] activated gates
+  hn: number; //    [N, H]   GRU W_hn h_{t-1} + b_hn
+  dgh: number; //   [N, G*H] GRU only: gradient of the recurrent pre-activations
+  dhIn: number; //  [N, H]   dLoss/dh_t from above (head or next layer)
+  mp: number; //    [N, H]   dropout mask on h_t, packed (layers below the top, with dropout; else 0)
+  hd: number; //    [N, H]   h_t * mask: the next layer's input in training
+}
+
+/** Buffers shared by all cells (float offsets). */
+interface SharedWork {
+  xP: number; //  [N, I] x in packed row order
+  yP: number; //  [N, O] head output, packed
+  dyP: number; // [N, O]
+  dxP: number; // [N, I]
+  gh: number; //  [B, G*H] recurrent projection of one step
+  dhA: number; // [B, H]   dh / dhnext ping-pong
+  dhB: number;
+  dc: number; //  [B, H]   LSTM dc_next
+}
+
+/** The batch's packed schedule, from io.lengths (recomputed by every forward). */
+interface Schedule {
+  /** perm[r] = the caller's row of sorted row r (stable sort by decreasing length) */
+  perm: Int32Array;
+  /** n[t] = sequences with length > t, n[T] = 0 */
+  n: Int32Array;
+  /** off[t] = first packed row of step t, off[T] = N */
+  off: Int32Array;
+  /** perm is the identity (rows already sorted): step blocks copy in one piece */
+  identity: boolean;
+  /** every sequence has all T steps and perm is the identity: packed = the caller's layout */
+  dense: boolean;
 }
 
 const F = 4; // bytes per float: kernels take byte pointers
@@ -202,13 +238,11 @@ export class WasmBackend implements Backend {
   private layout!: Layout;
   private P = 0;
   private G = 0;
-  private work: LayerWork[] = [];
-  private gh = 0; //    [B, G*H] recurrent projection of one step
-  private dhA = 0; //   [B, H]   dh / dhnext ping-pong
-  private dhB = 0;
-  private dc = 0; //    [B, H]   LSTM dc_next
+  private cells: CellWork[] = [];
+  private bufs: SharedWork = { xP: 0, yP: 0, dyP: 0, dxP: 0, gh: 0, dhA: 0, dhB: 0, dc: 0 };
   private capT = 0;
   private capB = 0;
+  private sched: Schedule | null = null;
 
   constructor(k: Kernels, arena: Arena) {
     this.k = k;
@@ -221,10 +255,10 @@ export class WasmBackend implements Backend {
     this.G = grads;
     const { hiddenSize: H, cell } = layout.config;
     const GH = GATES[cell] * H;
-    for (const spec of layout.layers) {
-      this.work.push({
+    for (let i = 0; i < layout.layers.length; i++) {
+      this.cells.push({
         WhhF: this.arena.alloc(this.k.packed_b_floats(H, GH)), WhhB: this.arena.alloc(this.k.packed_b_floats(GH, H)),
-        gx: 0, hs: 0, cs: 0, gates: 0, hn: 0, dgh: 0, dhIn: 0,
+        gx: 0, hs: 0, hp: 0, cs: 0, cp: 0, gates: 0, hn: 0, dgh: 0, dhIn: 0, mp: 0, hd: 0,
       });
     }
   }
@@ -240,177 +274,331 @@ export class WasmBackend implements Backend {
 
   /** Everything this backend's kernels touch, as offsets (for a worker's mirror of it). */
   snapshot(): WasmBackendState {
-    const { P, G, gh, dhA, dhB, dc, capT, capB } = this;
-    return { config: this.layout.config, P, G, work: this.work.map((w) => ({ ...w })), gh, dhA, dhB, dc, capT, capB };
+    const { P, G, capT, capB } = this;
+    return { config: this.layout.config, P, G, cells: this.cells.map((w) => ({ ...w })), bufs: { ...this.bufs }, capT, capB };
   }
 
   /** Become a mirror of another backend over the same (shared) memory; allocates nothing. */
   restore(s: WasmBackendState): void {
     this.layout = buildLayout(s.config);
-    ({ P: this.P, G: this.G, gh: this.gh, dhA: this.dhA, dhB: this.dhB, dc: this.dc,
-      capT: this.capT, capB: this.capB } = s);
-    this.work = s.work.map((w) => ({ ...w }));
+    ({ P: this.P, G: this.G, capT: this.capT, capB: this.capB } = s);
+    this.cells = s.cells.map((w) => ({ ...w }));
+    this.bufs = { ...s.bufs };
   }
 
   /** Size the workspace for (T, B); returns true if it had to (re)allocate. */
   ensureWork(T: number, B: number): boolean {
     if (T <= this.capT && B <= this.capB) return false;
     const { T: Tc, B: Bc } = growCapacity(this.capT ? { T: this.capT, B: this.capB } : null, T, B);
-    const { hiddenSize: H, cell } = this.layout.config;
+    const { hiddenSize: H, inputSize: I, cell } = this.layout.config;
     const GH = GATES[cell] * H;
+    const O = this.layout.outputWidth;
+    const N = Tc * Bc;
     const a = this.arena;
-    for (const w of this.work) {
-      w.gx = a.alloc(Tc * Bc * GH);
-      w.hs = a.alloc((Tc + 1) * Bc * H);
-      w.cs = cell === 'lstm' ? a.alloc((Tc + 1) * Bc * H) : 0;
-      w.gates = a.alloc(Tc * Bc * GH);
-      w.hn = cell === 'gru' ? a.alloc(Tc * Bc * H) : 0;
-      w.dgh = cell === 'gru' ? a.alloc(Tc * Bc * GH) : 0;
-      w.dhIn = a.alloc(Tc * Bc * H);
+    const dropout = (this.layout.config.dropout ?? 0) > 0;
+    for (const [ci, w] of this.cells.entries()) {
+      const masked = dropout && this.layout.layers[ci].layer < this.layout.config.numLayers - 1;
+      w.mp = masked ? a.alloc(N * H) : 0;
+      w.hd = masked ? a.alloc(N * H) : 0;
+      w.gx = a.alloc(N * GH);
+      w.hs = a.alloc(N * H);
+      w.hp = a.alloc(N * H);
+      w.cs = cell === 'lstm' ? a.alloc(N * H) : 0;
+      w.cp = cell === 'lstm' ? a.alloc(N * H) : 0;
+      w.gates = a.alloc(N * GH);
+      w.hn = cell === 'gru' ? a.alloc(N * H) : 0;
+      w.dgh = cell === 'gru' ? a.alloc(N * GH) : 0;
+      w.dhIn = a.alloc(N * H);
     }
-    this.gh = a.alloc(Bc * GH);
-    this.dhA = a.alloc(Bc * H);
-    this.dhB = a.alloc(Bc * H);
-    this.dc = a.alloc(Bc * H);
+    this.bufs = {
+      xP: a.alloc(N * I), yP: a.alloc(N * O), dyP: a.alloc(N * O), dxP: a.alloc(N * I),
+      gh: a.alloc(Bc * GH), dhA: a.alloc(Bc * H), dhB: a.alloc(Bc * H), dc: a.alloc(Bc * H),
+    };
     this.capT = Tc;
     this.capB = Bc;
     return true;
   }
 
+  /** Sort the batch by decreasing length (cuDNN / pack_padded_sequence): step t's rows are a prefix. */
+  private schedule(io: IOBuffers, T: number, B: number): Schedule {
+    const len = this.arena.i32.subarray(io.lengths, io.lengths + B);
+    const perm = Int32Array.from({ length: B }, (_, b) => b).sort((a, b) => len[b] - len[a] || a - b);
+    const n = new Int32Array(T + 1), off = new Int32Array(T + 1);
+    for (let b = 0; b < B; b++) for (let t = 0; t < len[b]; t++) n[t]++;
+    for (let t = 0; t < T; t++) off[t + 1] = off[t] + n[t];
+    const identity = perm.every((p, r) => p === r);
+    return { perm, n, off, identity, dense: identity && off[T] === T * B };
+  }
+
+  /**
+   * Copy every valid (t, b) row between a packed buffer (row off_t + r, stride ps) and a
+   * time-major [T, B, *] one (row t*B + perm[r], stride fs): `width` floats each.
+   */
+  private moveRows(toPacked: boolean, packed: number, ps: number, full: number, fs: number, width: number, T: number, B: number): void {
+    const { perm, n, off, identity } = this.sched!;
+    const f = this.arena.f32;
+    for (let t = 0; t < T; t++) {
+      const nt = n[t];
+      if (identity && ps === width && fs === width) {
+        const p = packed + off[t] * width, q = full + t * B * width, m = nt * width;
+        if (toPacked) f.copyWithin(p, q, q + m); else f.copyWithin(q, p, p + m);
+        continue;
+      }
+      for (let r = 0; r < nt; r++) {
+        const p = packed + (off[t] + r) * ps, q = full + (t * B + perm[r]) * fs;
+        if (toPacked) f.copyWithin(p, q, q + width); else f.copyWithin(q, p, p + width);
+      }
+    }
+  }
+
+  /** Set every padded (t, b) row of a [T, B, width] buffer to `row` (a float offset) or to 0. */
+  private fillPadded(full: number, width: number, row: number | null, T: number, B: number): void {
+    const { perm, n } = this.sched!;
+    const f = this.arena.f32;
+    for (let t = 0; t < T; t++) {
+      for (let r = n[t]; r < B; r++) {
+        const q = full + (t * B + perm[r]) * width;
+        if (row === null) f.fill(0, q, q + width); else f.copyWithin(q, row, row + width);
+      }
+    }
+  }
+
+  /** Layer l, direction e's output as the next layer reads it: masked in training with dropout. */
+  private input(l: number, e: number, drop: boolean): number {
+    const w = this.cells[l * this.layout.D + e];
+    return drop ? w.hd : w.hs;
+  }
+
   forward(io: IOBuffers, T: number, B: number): void {
     this.ensureWork(T, B);
+    const sc = (this.sched = this.schedule(io, T, B));
     const k = this.k;
-    const { hiddenSize: H, numLayers: L, cell, nonlinearity } = this.layout.config;
+    const { hiddenSize: H, inputSize: I, cell, nonlinearity } = this.layout.config;
+    const D = this.layout.D, DH = D * H;
     const GH = GATES[cell] * H;
     const relu = nonlinearity === 'relu' ? 1 : 0;
     const f = this.arena.f32;
-    const TB = T * B;
-    for (let l = 0; l < L; l++) {
-      const w = this.work[l];
-      const spec = this.layout.layers[l];
-      const In = spec.inSize;
-      // Packing W_hh pays off over several steps; a single step (sampling, streaming)
-      // multiplies by W_hh as stored.
-      const packed = T * B >= 8;
+    const { n, off, perm } = sc;
+    const N = off[T];
+    const bf = this.bufs;
+    const xP = sc.dense ? io.x : bf.xP;
+    if (!sc.dense) this.moveRows(true, xP, I, io.x, I, I, T, B);
+    const drop = this.arena.i32[io.maskOn] === 1;
+    // Packing W_hh pays off over several steps; a single step (sampling, streaming)
+    // multiplies by W_hh as stored.
+    const packed = N >= 8;
+    for (let ci = 0; ci < this.cells.length; ci++) {
+      const w = this.cells[ci];
+      const spec = this.layout.layers[ci];
+      const { layer: l, dir: d } = spec;
+      const fwd = d === 0;
       const WhhRaw = (this.P + spec.weightHh.offset) * F;
+      const Wih = (this.P + spec.weightIh.offset) * F;
       if (packed) k.pack_b(w.WhhF * F, WhhRaw, H, GH, H, 1);
-      f.copyWithin(w.hs, io.h0 + l * B * H, io.h0 + (l + 1) * B * H);
-      if (cell === 'lstm') f.copyWithin(w.cs, io.c0 + l * B * H, io.c0 + (l + 1) * B * H);
-      const input = l === 0 ? io.x : this.work[l - 1].hs + B * H;
-      // Gx[T*B, GH] = X[T*B, In] W_ih^T + b_ih : every timestep in one GEMM
-      k.gemm_nt(w.gx * F, input * F, (this.P + spec.weightIh.offset) * F, TB, GH, In, In, In, GH, 0);
-      if (spec.biasIh) k.add_bias_rows(w.gx * F, (this.P + spec.biasIh.offset) * F, TB, GH, GH);
+      // Gx[N, GH] = X[N, In] W_ih^T + b_ih : every valid timestep in one GEMM. Above layer 0
+      // X is [h_fwd, h_rev] of the layer below: one product split over its two column blocks.
+      if (l > 0 && d === 0 && drop) {
+        // inverted dropout on the layer below's output: hd = hs * mask (elementwise; cheap
+        // next to the products that read it)
+        for (let e = 0; e < D; e++) {
+          const below = this.cells[(l - 1) * D + e];
+          this.moveRows(true, below.mp, H, io.mask + (l - 1) * T * B * DH + e * H, DH, H, T, B);
+          for (let i = 0; i < N * H; i++) f[below.hd + i] = f[below.hs + i] * f[below.mp + i];
+        }
+      }
+      if (l === 0) k.gemm_nt(w.gx * F, xP * F, Wih, N, GH, I, I, I, GH, 0);
+      else {
+        for (let e = 0; e < D; e++) {
+          k.gemm_nt(w.gx * F, this.input(l - 1, e, drop) * F, Wih + e * H * F, N, GH, H, H, DH, GH, e > 0 ? 1 : 0);
+        }
+      }
+      if (spec.biasIh) k.add_bias_rows(w.gx * F, (this.P + spec.biasIh.offset) * F, N, GH, GH);
       // RNN and LSTM only ever use gx + gh, so b_hh joins b_ih in the all-timestep input
       // projection once; GRU needs gh_n = W_hn h + b_hn on its own, so it adds b_hh per step.
       let bhh = spec.biasHh ? (this.P + spec.biasHh.offset) * F : 0;
       if (bhh && cell !== 'gru') {
-        k.add_bias_rows(w.gx * F, bhh, TB, GH, GH);
+        k.add_bias_rows(w.gx * F, bhh, N, GH, GH);
         bhh = 0;
       }
-      for (let t = 0; t < T; t++) {
-        const hPrev = (w.hs + t * B * H) * F, h = (w.hs + (t + 1) * B * H) * F;
-        const gx = (w.gx + t * B * GH) * F, gates = (w.gates + t * B * GH) * F;
-        // Gh[B, GH] = h_{t-1} W_hh^T + b_hh : the only per-step product
-        if (packed) k.gemm_packed_b(this.gh * F, hPrev, w.WhhF * F, B, GH, H, H, GH, 0);
-        else k.gemm_nt(this.gh * F, hPrev, WhhRaw, B, GH, H, H, H, GH, 0);
-        if (bhh) k.add_bias_rows(this.gh * F, bhh, B, GH, GH);
+      const h0 = io.h0 + ci * B * H, c0 = io.c0 + ci * B * H;
+      for (let s = 0; s < T; s++) {
+        const t = fwd ? s : T - 1 - s;
+        const nt = n[t];
+        if (nt === 0) continue;
+        // h_{t-1} of step t's rows: the first c continue from the previous step (in this
+        // direction's order), the rest start here from h0 (reverse: at their own last step)
+        const p = fwd ? t - 1 : t + 1;
+        const c = p >= 0 && p < T ? Math.min(n[p], nt) : 0;
+        const hpT = w.hp + off[t] * H;
+        if (c > 0) f.copyWithin(hpT, w.hs + off[p] * H, w.hs + (off[p] + c) * H);
+        for (let r = c; r < nt; r++) f.copyWithin(hpT + r * H, h0 + perm[r] * H, h0 + (perm[r] + 1) * H);
+        if (cell === 'lstm') {
+          const cpT = w.cp + off[t] * H;
+          if (c > 0) f.copyWithin(cpT, w.cs + off[p] * H, w.cs + (off[p] + c) * H);
+          for (let r = c; r < nt; r++) f.copyWithin(cpT + r * H, c0 + perm[r] * H, c0 + (perm[r] + 1) * H);
+        }
+        const h = (w.hs + off[t] * H) * F;
+        const gx = (w.gx + off[t] * GH) * F, gates = (w.gates + off[t] * GH) * F;
+        // Gh[n_t, GH] = h_{t-1} W_hh^T + b_hh : the only per-step product, active rows only
+        if (packed) k.gemm_packed_b(bf.gh * F, hpT * F, w.WhhF * F, nt, GH, H, H, GH, 0);
+        else k.gemm_nt(bf.gh * F, hpT * F, WhhRaw, nt, GH, H, H, H, GH, 0);
+        if (bhh) k.add_bias_rows(bf.gh * F, bhh, nt, GH, GH);
         if (cell === 'rnn') {
-          k.rnn_forward_step(h, gx, this.gh * F, B * H, relu);
+          k.rnn_forward_step(h, gx, bf.gh * F, nt * H, relu);
         } else if (cell === 'lstm') {
-          k.lstm_forward_step(h, (w.cs + (t + 1) * B * H) * F, gates, gx, this.gh * F, (w.cs + t * B * H) * F, B, H);
+          k.lstm_forward_step(h, (w.cs + off[t] * H) * F, gates, gx, bf.gh * F, (w.cp + off[t] * H) * F, nt, H);
         } else {
-          k.gru_forward_step(h, gates, (w.hn + t * B * H) * F, gx, this.gh * F, hPrev, B, H);
+          k.gru_forward_step(h, gates, (w.hn + off[t] * H) * F, gx, bf.gh * F, hpT * F, nt, H);
+        }
+        // rows whose last step (in this direction) this is: their h_n / c_n
+        const q = fwd ? t + 1 : t - 1;
+        const cq = q >= 0 && q < T ? Math.min(n[q], nt) : 0;
+        for (let r = cq; r < nt; r++) {
+          const src = off[t] + r, dst = ci * B + perm[r];
+          f.copyWithin(io.hN + dst * H, w.hs + src * H, w.hs + (src + 1) * H);
+          if (cell === 'lstm') f.copyWithin(io.cN + dst * H, w.cs + src * H, w.cs + (src + 1) * H);
         }
       }
-      const g = this.arena.f32;
-      g.copyWithin(io.hN + l * B * H, w.hs + T * B * H, w.hs + (T + 1) * B * H);
-      if (cell === 'lstm') g.copyWithin(io.cN + l * B * H, w.cs + T * B * H, w.cs + (T + 1) * B * H);
     }
-    // Y[T*B, O] = H_top W_out^T + b_out : one GEMM for every step's output
-    const top = this.work[L - 1].hs + B * H;
+    // Y[N, O] = [H_fwd H_rev] W_out^T + b_out : one GEMM (per direction block) for every step
+    const top = (this.layout.config.numLayers - 1) * D;
     const { outWeight, outBias } = this.layout;
     if (!outWeight) {
-      this.arena.f32.copyWithin(io.y, top, top + TB * H);
+      for (let e = 0; e < D; e++) this.moveRows(false, this.cells[top + e].hs, H, io.y + e * H, DH, H, T, B);
+      if (!sc.dense) this.fillPadded(io.y, DH, null, T, B);
       return;
     }
     const O = outWeight.shape[0];
-    k.gemm_nt(io.y * F, top * F, (this.P + outWeight.offset) * F, TB, O, H, H, H, O, 0);
-    if (outBias) k.add_bias_rows(io.y * F, (this.P + outBias.offset) * F, TB, O, O);
+    const yP = sc.dense ? io.y : bf.yP;
+    for (let e = 0; e < D; e++) {
+      k.gemm_nt(yP * F, this.cells[top + e].hs * F, (this.P + outWeight.offset + e * H) * F, N, O, H, H, DH, O, e > 0 ? 1 : 0);
+    }
+    if (outBias) k.add_bias_rows(yP * F, (this.P + outBias.offset) * F, N, O, O);
+    if (!sc.dense) {
+      this.moveRows(false, yP, O, io.y, O, O, T, B);
+      // the stack's output is 0 there: y = b_out (0 for a head without bias)
+      this.fillPadded(io.y, O, outBias ? this.P + outBias.offset : null, T, B);
+    }
   }
 
   backward(io: IOBuffers, T: number, B: number, clip: number, inputGrad: boolean): void {
     const k = this.k;
-    const { hiddenSize: H, numLayers: L, cell, nonlinearity } = this.layout.config;
+    const sc = this.sched!;
+    const { hiddenSize: H, inputSize: I, numLayers: L, cell, nonlinearity } = this.layout.config;
+    const D = this.layout.D, DH = D * H;
     const GH = GATES[cell] * H;
     const relu = nonlinearity === 'relu' ? 1 : 0;
     const P = this.P, Gr = this.G;
-    const TB = T * B;
-    const topW = this.work[L - 1];
-    const top = topW.hs + B * H;
+    const { n, off, perm } = sc;
+    const N = off[T];
+    const bf = this.bufs;
+    const top = (L - 1) * D;
     const { outWeight, outBias } = this.layout;
+    const O = this.layout.outputWidth;
+    const dyP = sc.dense ? io.dy : bf.dyP;
     if (!outWeight) {
-      this.arena.f32.copyWithin(topW.dhIn, io.dy, io.dy + TB * H);
+      for (let e = 0; e < D; e++) this.moveRows(true, this.cells[top + e].dhIn, H, io.dy + e * H, DH, H, T, B);
     } else {
-      const O = outWeight.shape[0];
-      // dW_out[O, H] += dY^T H_top ; db_out += colsum(dY) ; dH_top[T*B, H] = dY W_out
-      k.gemm_tn((Gr + outWeight.offset) * F, io.dy * F, top * F, O, H, TB, O, H, H, 1);
-      if (outBias) k.col_sum_acc((Gr + outBias.offset) * F, io.dy * F, TB, O, O);
-      k.gemm_nn(topW.dhIn * F, io.dy * F, (P + outWeight.offset) * F, TB, H, O, O, H, H, 0);
+      if (!sc.dense) this.moveRows(true, dyP, O, io.dy, O, O, T, B);
+      // dW_out[O, D*H] += dY^T [H_fwd H_rev] ; db_out += colsum(dY) ; dH_top[N, H] = dY W_out (per block)
+      for (let e = 0; e < D; e++) {
+        const hs = this.cells[top + e].hs * F;
+        k.gemm_tn((Gr + outWeight.offset + e * H) * F, dyP * F, hs, O, H, N, O, H, DH, 1);
+        k.gemm_nn(this.cells[top + e].dhIn * F, dyP * F, (P + outWeight.offset + e * H) * F, N, H, O, O, DH, H, 0);
+      }
+      if (outBias) k.col_sum_acc((Gr + outBias.offset) * F, dyP * F, N, O, O);
     }
-    for (let l = L - 1; l >= 0; l--) {
-      const w = this.work[l];
-      const spec = this.layout.layers[l];
-      const In = spec.inSize;
+    const dxP = sc.dense ? io.dx : bf.dxP;
+    const packed = N >= 8;
+    const drop = this.arena.i32[io.maskOn] === 1;
+    for (let ci = this.cells.length - 1; ci >= 0; ci--) {
+      const w = this.cells[ci];
+      const spec = this.layout.layers[ci];
+      const { layer: l, dir: d } = spec;
+      const fwd = d === 0;
       const Wih = (P + spec.weightIh.offset) * F;
       // W_hh packed once for all T steps of dh_{t-1} = dG_t W_hh (as stored for a single step)
-      const packed = T * B >= 8;
       const WhhRaw = (P + spec.weightHh.offset) * F, Whh = w.WhhB * F;
       if (packed) k.pack_b(Whh, WhhRaw, GH, H, H, 0);
-      const recur = (C: number, A: number, acc: number) => {
-        if (packed) k.gemm_packed_b(C, A, Whh, B, H, GH, GH, H, acc);
-        else k.gemm_nn(C, A, WhhRaw, B, H, GH, GH, H, H, acc);
+      const recur = (C: number, A: number, rows: number, acc: number) => {
+        if (packed) k.gemm_packed_b(C, A, Whh, rows, H, GH, GH, H, acc);
+        else k.gemm_nn(C, A, WhhRaw, rows, H, GH, GH, H, H, acc);
       };
       // The input projections are no longer needed: their buffer holds dGx now.
       const dgx = w.gx;
       const dgh = cell === 'gru' ? w.dgh : w.gx; // RNN/LSTM: the same pre-activation gradient
-      let dh = this.dhA, spare = this.dhB;
-      k.fill(dh * F, B * H, 0);
-      if (cell === 'lstm') k.fill(this.dc * F, B * H, 0);
-      for (let t = T - 1; t >= 0; t--) {
+      let dh = bf.dhA, spare = bf.dhB;
+      const dc = bf.dc;
+      const f = this.arena.f32; // no allocation happens during backward, so the view stays valid
+      for (let s = 0; s < T; s++) {
+        const t = fwd ? T - 1 - s : s;
+        const nt = n[t];
+        if (nt === 0) {
+          f[io.norms + ci * T + t] = 0;
+          continue;
+        }
+        // dh holds dLoss/dh_t through the recurrence for rows that continue into the next
+        // step of this direction's order (q); rows whose chain starts here begin at 0
+        const q = fwd ? t + 1 : t - 1;
+        const cq = q >= 0 && q < T ? Math.min(n[q], nt) : 0;
+        f.fill(0, dh + cq * H, dh + nt * H);
+        if (cell === 'lstm') f.fill(0, dc + cq * H, dc + nt * H);
         // dh = dhIn_t + dhnext ; per-sequence clipping; ||dh|| for the diagnostics
-        k.add_to(dh * F, (w.dhIn + t * B * H) * F, B * H);
-        // (no allocation happens during backward, so the view stays valid)
-        this.arena.f32[io.norms + l * T + t] = k.row_norms_clip(dh * F, B, H, clip);
-        const gates = (w.gates + t * B * GH) * F;
-        const dgxT = (dgx + t * B * GH) * F, dghT = (dgh + t * B * GH) * F;
+        k.add_to(dh * F, (w.dhIn + off[t] * H) * F, nt * H);
+        f[io.norms + ci * T + t] = k.row_norms_clip(dh * F, nt, H, clip);
+        const gates = (w.gates + off[t] * GH) * F;
+        const dgxT = (dgx + off[t] * GH) * F, dghT = (dgh + off[t] * GH) * F;
         if (cell === 'rnn') {
-          k.rnn_backward_step(dgxT, dh * F, (w.hs + (t + 1) * B * H) * F, B * H, relu);
-          // dhnext = dhraw W_hh
-          recur(dh * F, dgxT, 0);
+          k.rnn_backward_step(dgxT, dh * F, (w.hs + off[t] * H) * F, nt * H, relu);
+          recur(dh * F, dgxT, nt, 0); // dhnext = dhraw W_hh
         } else if (cell === 'lstm') {
-          k.lstm_backward_step(dgxT, this.dc * F, dh * F, this.dc * F, gates, (w.cs + (t + 1) * B * H) * F,
-            (w.cs + t * B * H) * F, B, H);
-          recur(dh * F, dgxT, 0);
+          k.lstm_backward_step(dgxT, dc * F, dh * F, dc * F, gates, (w.cs + off[t] * H) * F, (w.cp + off[t] * H) * F, nt, H);
+          recur(dh * F, dgxT, nt, 0);
         } else {
-          k.gru_backward_step(dgxT, dghT, spare * F, dh * F, gates, (w.hn + t * B * H) * F, (w.hs + t * B * H) * F, B, H);
-          // dhnext = z * dh + dGh W_hh
-          recur(spare * F, dghT, 1);
-          const s = dh; dh = spare; spare = s;
+          k.gru_backward_step(dgxT, dghT, spare * F, dh * F, gates, (w.hn + off[t] * H) * F, (w.hp + off[t] * H) * F, nt, H);
+          recur(spare * F, dghT, nt, 1); // dhnext = z * dh + dGh W_hh
+          const sw = dh; dh = spare; spare = sw;
+        }
+        // rows that started at this step (read h0 here): dLoss/dh0, dLoss/dc0
+        const p = fwd ? t - 1 : t + 1;
+        const c = p >= 0 && p < T ? Math.min(n[p], nt) : 0;
+        for (let r = c; r < nt; r++) {
+          const dst = (ci * B + perm[r]) * H;
+          f.copyWithin(io.dh0 + dst, dh + r * H, dh + (r + 1) * H);
+          if (cell === 'lstm') f.copyWithin(io.dc0 + dst, dc + r * H, dc + (r + 1) * H);
         }
       }
-      const nf = this.arena.f32;
-      nf.copyWithin(io.dh0 + l * B * H, dh, dh + B * H);
-      if (cell === 'lstm') nf.copyWithin(io.dc0 + l * B * H, this.dc, this.dc + B * H);
-      // Weight gradients, summed over every timestep in one GEMM each:
+      // Weight gradients, summed over every valid timestep in one GEMM each:
       // dW_ih += dGx^T X ; dW_hh += dGh^T H_prev ; biases += column sums
-      const input = l === 0 ? io.x : this.work[l - 1].hs + B * H;
-      k.gemm_tn((Gr + spec.weightIh.offset) * F, dgx * F, input * F, GH, In, TB, GH, In, In, 1);
-      k.gemm_tn((Gr + spec.weightHh.offset) * F, dgh * F, w.hs * F, GH, H, TB, GH, H, H, 1);
-      if (spec.biasIh) k.col_sum_acc((Gr + spec.biasIh.offset) * F, dgx * F, TB, GH, GH);
-      if (spec.biasHh) k.col_sum_acc((Gr + spec.biasHh.offset) * F, dgh * F, TB, GH, GH);
-      // dX = dGx W_ih : the gradient into the layer below (or dLoss/dx)
-      if (l > 0) k.gemm_nn(this.work[l - 1].dhIn * F, dgx * F, Wih, TB, In, GH, GH, In, In, 0);
-      else if (inputGrad) k.gemm_nn(io.dx * F, dgx * F, Wih, TB, In, GH, GH, In, In, 0);
+      if (l === 0) k.gemm_tn((Gr + spec.weightIh.offset) * F, dgx * F, (sc.dense ? io.x : bf.xP) * F, GH, I, N, GH, I, I, 1);
+      else {
+        for (let e = 0; e < D; e++) {
+          k.gemm_tn((Gr + spec.weightIh.offset + e * H) * F, dgx * F, this.input(l - 1, e, drop) * F, GH, H, N, GH, H, DH, 1);
+        }
+      }
+      k.gemm_tn((Gr + spec.weightHh.offset) * F, dgh * F, w.hp * F, GH, H, N, GH, H, H, 1);
+      if (spec.biasIh) k.col_sum_acc((Gr + spec.biasIh.offset) * F, dgx * F, N, GH, GH);
+      if (spec.biasHh) k.col_sum_acc((Gr + spec.biasHh.offset) * F, dgh * F, N, GH, GH);
+      // dX = dGx W_ih : the gradient into the layer below (both its directions) or dLoss/dx;
+      // cells run last direction first: the first to write sets, the other adds
+      const acc = d < D - 1 ? 1 : 0;
+      if (l > 0) {
+        for (let e = 0; e < D; e++) {
+          k.gemm_nn(this.cells[(l - 1) * D + e].dhIn * F, dgx * F, Wih + e * H * F, N, H, GH, GH, DH, H, acc);
+        }
+      } else if (inputGrad) k.gemm_nn(dxP * F, dgx * F, Wih, N, I, GH, GH, I, I, acc);
+      if (l > 0 && d === 0 && drop) {
+        // both directions of this layer are done: back through the dropout, dh *= mask
+        const f = this.arena.f32;
+        for (let e = 0; e < D; e++) {
+          const below = this.cells[(l - 1) * D + e];
+          for (let i = 0; i < N * H; i++) f[below.dhIn + i] *= f[below.mp + i];
+        }
+      }
+    }
+    if (inputGrad && !sc.dense) {
+      this.moveRows(false, dxP, I, io.dx, I, I, T, B);
+      this.fillPadded(io.dx, I, null, T, B); // padding is never read: its gradient is 0
     }
   }
 

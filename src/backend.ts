@@ -17,17 +17,25 @@ export interface IOBuffers {
   T: number;
   B: number;
   x: number; //      [T, B, I]
-  h0: number; //     [L, B, H]
-  c0: number; //     [L, B, H]   (lstm)
+  /** int32 [B]: each sequence's length (1..T); steps t >= lengths[b] are padding */
+  lengths: number;
+  h0: number; //     [L*D, B, H] row l*D + d: layer l, direction d
+  c0: number; //     [L*D, B, H] (lstm)
   y: number; //      [T, B, O]   model output (head output, or the top layer's h_t)
   target: number; // [T, B, O] floats (mse) or [T, B] int32 class ids (cross_entropy)
   dy: number; //     [T, B, O]   dLoss/dy, written by the loss
   dx: number; //     [T, B, I]
-  dh0: number; //    [L, B, H]
-  dc0: number; //    [L, B, H]   (lstm)
-  hN: number; //     [L, B, H]
-  cN: number; //     [L, B, H]   (lstm)
-  norms: number; //  [L, T]      ||dLoss/dh_t|| per layer and step
+  dh0: number; //    [L*D, B, H]
+  dc0: number; //    [L*D, B, H] (lstm)
+  hN: number; //     [L*D, B, H] each sequence's state at its own last step
+  cN: number; //     [L*D, B, H] (lstm)
+  norms: number; //  [L*D, T]    ||dLoss/dh_t|| per layer, direction and step
+  /** [L-1, T, B, D*H] dropout multipliers (0 or 1/(1-p)) on layer l's output before layer l+1; 0 = no buffer */
+  mask: number;
+  /** int32 slot: 1 = apply `mask` in this call (training with dropout), 0 = not */
+  maskOn: number;
+  yLast: number; //  [B, O]      the model's many-to-one loss: y at each sequence's last step
+  dyLast: number; // [B, O]
 }
 
 /**
@@ -45,13 +53,15 @@ export function growCapacity(cur: { T: number; B: number } | null, T: number, B:
 
 /** Allocate I/O buffers for capacity (T, B). */
 export function allocIOBuffers(arena: Arena, layout: Layout, T: number, B: number): IOBuffers {
-  const { inputSize: I, hiddenSize: H, numLayers: L, cell } = layout.config;
+  const { inputSize: I, hiddenSize: H, cell } = layout.config;
+  const L = layout.layers.length; // layers times directions
   const O = layout.outputWidth;
   const lstm = cell === 'lstm';
   const a = arena;
   return {
     T, B,
     x: a.alloc(T * B * I),
+    lengths: a.alloc(B),
     h0: a.alloc(L * B * H),
     c0: lstm ? a.alloc(L * B * H) : 0,
     y: a.alloc(T * B * O),
@@ -63,6 +73,11 @@ export function allocIOBuffers(arena: Arena, layout: Layout, T: number, B: numbe
     hN: a.alloc(L * B * H),
     cN: lstm ? a.alloc(L * B * H) : 0,
     norms: a.alloc(L * T),
+    mask: layout.config.dropout && layout.config.numLayers > 1
+      ? a.alloc((layout.config.numLayers - 1) * T * B * layout.D * H) : 0,
+    maskOn: a.alloc(1),
+    yLast: a.alloc(B * O),
+    dyLast: a.alloc(B * O),
   };
 }
 
@@ -90,8 +105,8 @@ export interface Backend {
   bind(layout: Layout, params: number, grads: number): void;
 
   /**
-   * Forward over T steps for B sequences: reads io.x, io.h0, io.c0 (zeros if the caller
-   * gave none); writes io.y, io.hN, io.cN and keeps what backward needs in the backend's
+   * Forward over T steps for B sequences: reads io.x, io.lengths, io.h0, io.c0 (zeros if
+   * the caller gave none; padded steps of x are never read); writes io.y, io.hN, io.cN and keeps what backward needs in the backend's
    * own workspace. Sizes: T <= io.T, B <= io.B; the layout of io buffers uses the actual T, B
    * (tightly packed [T, B, *]).
    */
@@ -99,7 +114,8 @@ export interface Backend {
 
   /**
    * Full BPTT for the last forward: reads io.dy; ACCUMULATES (+=) parameter gradients
-   * into the gradient region; writes io.dx, io.dh0, io.dc0 and io.norms.
+   * into the gradient region; writes io.dx (0 at padded steps), io.dh0, io.dc0 and io.norms.
+   * Padded steps of io.dy are ignored.
    * clipHiddenGrad > 0: each sequence's total dLoss/dh_t (every layer and step) is rescaled
    * to L2 norm <= clipHiddenGrad before it flows back into step t's cell.
    * inputGrad = false skips dLoss/dx (training does not need it; io.dx is left as it was).
@@ -111,7 +127,8 @@ export interface Backend {
   /**
    * Softmax cross-entropy over `rows` rows of `classes` logits with int32 class ids at
    * `target` (already range-checked): returns scale * sum(-log softmax(y)[target]) and
-   * writes dy = scale * (softmax(y) - onehot).
+   * writes dy = scale * (softmax(y) - onehot). A row whose id is outside [0, classes) (the
+   * model writes -1 at padded steps) adds nothing and gets dy = 0.
    */
   crossEntropyLoss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number;
   /**

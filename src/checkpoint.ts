@@ -68,6 +68,7 @@ export function torchConfig(model: Model): Record<string, unknown> {
     cell: c.cell, input_size: c.inputSize, hidden_size: c.hiddenSize, output_size: c.outputSize,
     num_layers: c.numLayers, bias: c.bias, ...(c.cell === 'rnn' ? { nonlinearity: c.nonlinearity } : {}),
     ...(c.headBias === false ? { head_bias: false } : {}),
+    ...(c.bidirectional ? { bidirectional: true } : {}), ...(model.batchFirst ? { batch_first: true } : {}), ...(c.dropout ? { dropout: c.dropout } : {}),
   };
 }
 
@@ -120,7 +121,8 @@ export function rethrow(where: string, what: string, e: unknown): BpttError {
 }
 
 /** What a file may say about the model; run-time choices (backend, threads, wasmBuild) are never read from it. */
-const MODEL_KEYS = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'headBias', 'seed', 'init'];
+const MODEL_KEYS = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'headBias', 'bidirectional',
+  'batchFirst', 'dropout', 'seed', 'init'];
 export const RUNTIME_KEYS = ['backend', 'threads', 'wasmBuild'];
 
 function parseJsonObject(what: string, key: string, raw: string): Record<string, unknown> {

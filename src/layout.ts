@@ -20,8 +20,12 @@ export interface ModelConfig {
   /** size of the Linear head `out`; null = no head, the output is the top layer's h_t */
   outputSize: number | null;
   bias: boolean;
-  /** false: the Linear head has no bias (nn.Linear(H, O, bias=False); no `out.bias`); default true */
+  /** false: the Linear head has no bias (nn.Linear(D * H, O, bias=False); no `out.bias`); default true */
   headBias?: boolean;
+  /** PyTorch's bidirectional: each layer runs a second, reverse-time cell (`*_reverse` names) */
+  bidirectional?: boolean;
+  /** PyTorch's inter-layer dropout probability (on every layer's output but the top one's, in training) */
+  dropout?: number;
 }
 
 /** Gate blocks per cell, in PyTorch's order: RNN [h], LSTM [i,f,g,o], GRU [r,z,n]. */
@@ -40,6 +44,8 @@ export interface TensorSpec {
   kind: ParamKind;
   /** layer index for rnn.* tensors, -1 for the head */
   layer: number;
+  /** direction for rnn.* tensors (0 forward, 1 reverse), 0 for the head */
+  dir: number;
   shape: number[];
   /** number of floats */
   size: number;
@@ -47,8 +53,11 @@ export interface TensorSpec {
   offset: number;
 }
 
+/** One cell: layer `layer`, direction `dir`; `layers[layer * D + dir]`, the row of h0/hN it owns. */
 export interface LayerSpec {
-  /** input features of this layer: inputSize for layer 0, hiddenSize above */
+  layer: number;
+  dir: number;
+  /** input features of this layer: inputSize for layer 0, D * hiddenSize above */
   inSize: number;
   weightIh: TensorSpec;
   weightHh: TensorSpec;
@@ -60,12 +69,15 @@ export interface Layout {
   config: ModelConfig;
   tensors: TensorSpec[];
   byName: Map<string, TensorSpec>;
+  /** one entry per (layer, direction), in h0/hN row order: l * D + d */
   layers: LayerSpec[];
+  /** directions per layer: 2 if bidirectional, else 1 */
+  D: number;
   outWeight: TensorSpec | null;
   outBias: TensorSpec | null;
   /** floats in the region, including alignment padding (padding stays 0 in every region) */
   numParams: number;
-  /** width of the model's output: outputSize, or hiddenSize without a head */
+  /** width of the model's output: outputSize, or D * hiddenSize without a head */
   outputWidth: number;
 }
 
@@ -75,36 +87,42 @@ export const align4 = (n: number): number => Math.ceil(n / 4) * 4; // not `&`: s
 export function buildLayout(config: ModelConfig): Layout {
   const { cell, inputSize: I, hiddenSize: H, numLayers: L, outputSize: O, bias } = config;
   const G = GATES[cell];
+  const D = config.bidirectional ? 2 : 1;
   const tensors: TensorSpec[] = [];
   let offset = 0;
-  const add = (name: string, kind: ParamKind, layer: number, shape: number[]): TensorSpec => {
+  const add = (name: string, kind: ParamKind, layer: number, shape: number[], dir = 0): TensorSpec => {
     const size = shape.reduce((a, b) => a * b, 1);
-    const t: TensorSpec = { name, kind, layer, shape, size, offset };
+    const t: TensorSpec = { name, kind, layer, dir, shape, size, offset };
     offset += align4(size);
     tensors.push(t);
     return t;
   };
   const layers: LayerSpec[] = [];
   for (let l = 0; l < L; l++) {
-    const inSize = l === 0 ? I : H;
-    // PyTorch's state-dict order: weight_ih, weight_hh, bias_ih, bias_hh per layer.
-    const weightIh = add(`rnn.weight_ih_l${l}`, 'weight_ih', l, [G * H, inSize]);
-    const weightHh = add(`rnn.weight_hh_l${l}`, 'weight_hh', l, [G * H, H]);
-    const biasIh = bias ? add(`rnn.bias_ih_l${l}`, 'bias_ih', l, [G * H]) : null;
-    const biasHh = bias ? add(`rnn.bias_hh_l${l}`, 'bias_hh', l, [G * H]) : null;
-    layers.push({ inSize, weightIh, weightHh, biasIh, biasHh });
+    const inSize = l === 0 ? I : D * H;
+    // PyTorch's state-dict order: weight_ih, weight_hh, bias_ih, bias_hh per layer and
+    // direction, the reverse direction's with the suffix `_reverse`.
+    for (let d = 0; d < D; d++) {
+      const sfx = `l${l}${d === 1 ? '_reverse' : ''}`;
+      const weightIh = add(`rnn.weight_ih_${sfx}`, 'weight_ih', l, [G * H, inSize], d);
+      const weightHh = add(`rnn.weight_hh_${sfx}`, 'weight_hh', l, [G * H, H], d);
+      const biasIh = bias ? add(`rnn.bias_ih_${sfx}`, 'bias_ih', l, [G * H], d) : null;
+      const biasHh = bias ? add(`rnn.bias_hh_${sfx}`, 'bias_hh', l, [G * H], d) : null;
+      layers.push({ layer: l, dir: d, inSize, weightIh, weightHh, biasIh, biasHh });
+    }
   }
-  // The Linear head has a bias, as nn.Linear(H, O) in the reference model, unless headBias is false.
-  const outWeight = O !== null ? add('out.weight', 'out_weight', -1, [O, H]) : null;
+  // The Linear head has a bias, as nn.Linear(D * H, O) in the reference model, unless headBias is false.
+  const outWeight = O !== null ? add('out.weight', 'out_weight', -1, [O, D * H]) : null;
   const outBias = O !== null && config.headBias !== false ? add('out.bias', 'out_bias', -1, [O]) : null;
   return {
     config,
     tensors,
     byName: new Map(tensors.map((t) => [t.name, t])),
     layers,
+    D,
     outWeight,
     outBias,
     numParams: offset,
-    outputWidth: O ?? H,
+    outputWidth: O ?? D * H,
   };
 }

@@ -11,6 +11,7 @@ import {
 } from './errors.js';
 import { checkModelSize, MAX_THREADS } from './limits.js';
 import { initParams, resolveInit, type InitSpec } from './init.js';
+import { hashSeed, Rng } from './rng.js';
 import { buildLayout, type CellKind, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
 
 export type Tensor = { shape: number[]; data: Float32Array };
@@ -28,6 +29,17 @@ export interface CreateModelOptions {
   bias?: boolean;
   /** false: a Linear head without bias (PyTorch's nn.Linear(H, O, bias=False); no `out.bias`) */
   headBias?: boolean;
+  /** PyTorch's bidirectional: every layer also runs in reverse time (`*_reverse` weights); outputs are [.., 2H] */
+  bidirectional?: boolean;
+  /** PyTorch's batch_first: x, output, target, dx are [B, T, *] (states stay [numLayers * D, B, H]) */
+  batchFirst?: boolean;
+  /**
+   * PyTorch's dropout: in training (lossAndGrad, fit; not forward) each layer's output but
+   * the top one's is zeroed with probability p and scaled by 1/(1-p), from the model's seeded
+   * generator. Default 0.
+   */
+  dropout?: number;
+
   backend?: BackendKind;
   /** seed for the initial weights (same seed, same weights on both backends) */
   seed?: number;
@@ -90,10 +102,23 @@ export interface Batch {
   x: TensorLike;
   /** mse: [T, B, O] (or [B, O] with lastStepOnly); cross_entropy: class ids [T, B] (or [B]) */
   target: TensorLike;
-  /** [numLayers, B, hiddenSize]; zeros when omitted */
+  /** [numLayers * D, B, hiddenSize] (D = 2 if bidirectional), row l*D + d; zeros when omitted */
   h0?: TensorLike;
-  /** [numLayers, B, hiddenSize], LSTM only; zeros when omitted */
+  /** [numLayers * D, B, hiddenSize], LSTM only; zeros when omitted */
   c0?: TensorLike;
+  /** each sequence's length (B integers in 1..T, any order); steps t >= lengths[b] are padding */
+  lengths?: Lengths;
+}
+
+/** Sequence lengths of a batch, as PyTorch's pack_padded_sequence takes them. */
+export type Lengths = Int32Array | readonly number[];
+
+export interface ForwardState {
+  h0?: TensorLike;
+  c0?: TensorLike;
+  lengths?: Lengths;
+  /** training mode (default false = eval): apply dropout */
+  train?: boolean;
 }
 
 export interface GradOptions {
@@ -101,6 +126,8 @@ export interface GradOptions {
   clipHiddenGrad?: number;
   /** compute dLoss/dx (default true); training loops pass false to skip that product */
   inputGrad?: boolean;
+  /** training mode (default true): apply dropout; false = eval mode, as forward() */
+  train?: boolean;
 }
 
 export interface ForwardResult {
@@ -111,12 +138,12 @@ export interface ForwardResult {
 
 export interface LossAndGradResult extends ForwardResult {
   loss: number;
-  /** dLoss/dx [T, B, inputSize]; absent when called with inputGrad: false */
+  /** dLoss/dx [T, B, inputSize] (0 at padded steps); absent when called with inputGrad: false */
   dx?: Tensor;
   dh0: Tensor;
   dc0?: Tensor;
   /**
-   * [numLayers][T]: Frobenius norm over the batch of the total dLoss/dh_t (through the
+   * [numLayers * D][T] (hN's row order): Frobenius norm over the batch of the total dLoss/dh_t (through the
    * output and the recurrence); with clipHiddenGrad, of the clipped gradient that flows on
    */
   hiddenGradNorms: number[][];
@@ -126,7 +153,7 @@ export interface LossAndGradResult extends ForwardResult {
 
 const CELLS = ['rnn', 'lstm', 'gru'] as const;
 const LOSS_KEYS = ['kind', 'reduction', 'lastStepOnly', 'ignoreIndex', 'weight', 'labelSmoothing'];
-const GRAD_KEYS = ['clipHiddenGrad', 'inputGrad'];
+const GRAD_KEYS = ['clipHiddenGrad', 'inputGrad', 'train'];
 
 /** Validate a loss spec ({ kind, reduction, lastStepOnly?, ... }) and fill in its defaults. */
 export function checkLossSpec(loss: LossSpec): ResolvedLoss {
@@ -160,8 +187,8 @@ export function checkLossSpec(loss: LossSpec): ResolvedLoss {
 }
 
 /** Validate and fill in defaults (PyTorch's: numLayers 1, bias true, tanh). */
-const OPTION_NAMES = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'backend', 'seed',
-  'init', 'wasmBuild', 'threads', 'headBias'];
+const OPTION_NAMES = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'headBias', 'bidirectional',
+  'batchFirst', 'dropout', 'backend', 'seed', 'init', 'wasmBuild', 'threads'];
 
 
 /**
@@ -188,17 +215,25 @@ export function resolveOptions(opts: CreateModelOptions): {
   const headBias = opts.headBias ?? true;
   if (typeof headBias !== 'boolean') fail(`headBias must be a boolean, got ${show(opts.headBias)}`);
   if (!headBias && outputSize === null) fail('headBias applies to the Linear head; got headBias false without an outputSize');
+  const bidirectional = opts.bidirectional ?? false;
+  if (typeof bidirectional !== 'boolean') fail(`bidirectional must be a boolean, got ${show(bidirectional)}`);
+  const batchFirst = opts.batchFirst ?? false;
+  if (typeof batchFirst !== 'boolean') fail(`batchFirst must be a boolean, got ${show(batchFirst)}`);
+  const dropout = opts.dropout ?? 0;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) fail(`dropout must be a probability in [0, 1), got ${show(dropout)}`);
   const backend = checkOneOf('backend', opts.backend ?? 'wasm', ['wasm', 'js'] as const);
   const seed = opts.seed ?? 0;
   if (!Number.isSafeInteger(seed)) fail(`seed must be a safe integer, got ${show(seed)}`, 'createModel');
   const config: ModelConfig = {
     cell, nonlinearity: cell === 'rnn' ? nonlinearity : 'tanh', inputSize, hiddenSize, numLayers, outputSize, bias,
-    ...(headBias ? {} : { headBias }),
+    ...(headBias ? {} : { headBias }), ...(bidirectional ? { bidirectional } : {}), ...(dropout > 0 ? { dropout } : {}),
   };
   checkModelSize(config); // bounded sizes, before any backend or memory exists
   if (opts.init !== undefined) resolveInit(opts.init); // throws on a bad init spec, before any backend starts
   const options: CreateModelOptions = {
-    cell, ...(cell === 'rnn' ? { nonlinearity } : {}), inputSize, hiddenSize, numLayers, outputSize, bias, backend, seed,
+    cell, ...(cell === 'rnn' ? { nonlinearity } : {}), inputSize, hiddenSize, numLayers, outputSize, bias,
+    ...(bidirectional ? { bidirectional } : {}), ...(batchFirst ? { batchFirst } : {}), ...(dropout > 0 ? { dropout } : {}),
+    backend, seed,
     ...(opts.init !== undefined ? { init: opts.init } : {}),
     ...(headBias ? {} : { headBias }),
   };
@@ -223,6 +258,8 @@ export async function createModel(opts: CreateModelOptions): Promise<Model> {
 
 export class Model {
   readonly options: CreateModelOptions;
+  /** x, output, target and dx are [B, T, *] (PyTorch's batch_first); the engine runs time-major */
+  readonly batchFirst: boolean;
   readonly config: ModelConfig;
   readonly layout: Layout;
   readonly backend: Backend;
@@ -235,9 +272,18 @@ export class Model {
   /** cross-entropy class weights [O] and per-row losses, allocated on first use */
   private ceWeight: number | null = null;
   private rowLoss: { off: number; n: number } | null = null;
+  /** the current call's lengths (all T when the caller gave none) */
+  private len: Int32Array = new Int32Array(0);
+  /** dropout masks come from here: a seed reproduces a run */
+  private readonly dropRng: Rng;
+  /** (T, B) of the last call's dropout mask, or null when the last call applied none */
+  private maskDims: [number, number] | null = null;
+
 
   constructor(options: CreateModelOptions, config: ModelConfig, backend: Backend) {
     this.options = options;
+    this.batchFirst = options.batchFirst ?? false;
+    this.dropRng = new Rng(hashSeed(options.seed ?? 0, 'dropout'));
     this.config = config;
     this.layout = buildLayout(config);
     this.backend = backend;
@@ -333,11 +379,12 @@ export class Model {
     this.backend.fill(this.grads, this.layout.numParams, 0);
   }
 
-  /** Inference over a batch of sequences: x [T, B, inputSize]. */
-  forward(x: TensorLike, state: { h0?: TensorLike; c0?: TensorLike } = {}): ForwardResult {
+  /** Inference over a batch of sequences: x [T, B, inputSize], optionally of lengths `lengths`. */
+  forward(x: TensorLike, state: ForwardState = {}): ForwardResult {
     // { h, c } is the shape step() and the training loops return: the same state, accepted
-    state = normalizeOptions('forward', 'state', state, ['h0', 'c0'], { aliases: { h: 'h0', c: 'c0' } });
-    const { T, B } = this.prepareInputs(x, state.h0, state.c0);
+    state = normalizeOptions<ForwardState>('forward', 'state', state, ['h0', 'c0', 'lengths', 'train'], { aliases: { h: 'h0', c: 'c0' } });
+    if (state.train !== undefined && typeof state.train !== 'boolean') fail(`forward: train must be a boolean, got ${show(state.train)}`);
+    const { T, B } = this.prepareInputs(x, state.h0, state.c0, state.lengths, state.train ?? false);
     this.backend.forward(this.io!, T, B);
     return this.readForward(T, B);
   }
@@ -347,15 +394,17 @@ export class Model {
    * the gradient region (call zeroGrad() between steps, as with PyTorch).
    */
   lossAndGrad(batch: Batch, loss: LossSpec, opts: GradOptions = {}): LossAndGradResult {
-    if (batch === null || typeof batch !== 'object') fail(`lossAndGrad: batch must be { x, target, h0?, c0? }, got ${show(batch)}`);
+    if (batch === null || typeof batch !== 'object') fail(`lossAndGrad: batch must be { x, target, lengths?, h0?, c0? }, got ${show(batch)}`);
     const spec = checkLossSpec(loss);
     opts = normalizeOptions<GradOptions>('lossAndGrad', 'options', opts, GRAD_KEYS);
     const clip = opts.clipHiddenGrad ?? 0;
     if (opts.clipHiddenGrad !== undefined) checkFinitePositive('clipHiddenGrad', clip);
     if (opts.inputGrad !== undefined && typeof opts.inputGrad !== 'boolean') fail(`lossAndGrad: inputGrad must be a boolean, got ${show(opts.inputGrad)}`);
-    const { T, B } = this.prepareInputs(batch.x, batch.h0, batch.c0);
-    // Validate the target before any compute, so a bad target changes nothing.
-    const writeTarget = this.checkTarget(batch.target, spec, T, B);
+    if (opts.train !== undefined && typeof opts.train !== 'boolean') fail(`lossAndGrad: train must be a boolean, got ${show(opts.train)}`);
+    // Validate everything before any write, so a bad batch changes nothing.
+    const { T, B, lengths } = this.checkInputs(batch.x, batch.h0, batch.c0, batch.lengths);
+    const writeTarget = this.checkTarget(batch.target, spec, T, B, lengths);
+    this.writeInputs(batch.x, batch.h0, batch.c0, lengths, T, B, opts.train ?? true);
     const io = this.io!;
     const rowLoss = this.lossBuffers(spec);
     writeTarget(io.target);
@@ -364,14 +413,14 @@ export class Model {
     const inputGrad = opts.inputGrad ?? true;
     this.backend.backward(io, T, B, clip, inputGrad);
     const { config: c } = this;
-    const L = c.numLayers, H = c.hiddenSize;
+    const L = this.layout.layers.length, H = c.hiddenSize; // rows: layers times directions
     const norms: number[][] = [];
     const nv = this.arena.read(io.norms, L * T);
     for (let l = 0; l < L; l++) norms.push(Array.from(nv.subarray(l * T, (l + 1) * T)));
     return {
       loss: lossValue,
       ...this.readForward(T, B),
-      ...(inputGrad ? { dx: { shape: [T, B, c.inputSize], data: this.arena.read(io.dx, T * B * c.inputSize) } } : {}),
+      ...(inputGrad ? { dx: this.userLayout(this.arena.read(io.dx, T * B * c.inputSize), T, B, c.inputSize) } : {}),
       dh0: { shape: [L, B, H], data: this.arena.read(io.dh0, L * B * H) },
       ...(c.cell === 'lstm' ? { dc0: { shape: [L, B, H], data: this.arena.read(io.dc0, L * B * H) } } : {}),
       hiddenGradNorms: norms,
@@ -379,73 +428,122 @@ export class Model {
     };
   }
 
-  /** Validate x, h0, c0 and copy them into the arena; returns T and B. */
-  private prepareInputs(x: TensorLike, h0?: TensorLike, c0?: TensorLike): { T: number; B: number } {
-    const { inputSize: I, hiddenSize: H, numLayers: L, cell } = this.config;
-    if (x === null || typeof x !== 'object' || !Array.isArray(x.shape)) {
-      fail(`x must be a tensor { shape: [T, B, ${I}], data }, got ${x === null ? 'null' : typeof x}`);
-    }
-    if (x.shape.length !== 3) fail(`x has shape ${shapeStr(x.shape)}, expected [T, B, ${I}] (time-major)`);
-    const [T, B] = x.shape;
-    if (!Number.isInteger(T) || T < 1) fail(`x has shape ${shapeStr(x.shape)}: T (sequence length) must be an integer >= 1, got ${T}`);
-    if (!Number.isInteger(B) || B < 1) fail(`x has shape ${shapeStr(x.shape)}: B (batch size) must be an integer >= 1, got ${B}`);
-    const xd = checkTensor('x', x, [T, B, I], 'T, B, inputSize');
-    checkFinite('x', xd);
-    const h0d = h0 != null ? checkTensor('h0', h0, [L, B, H], 'numLayers, B, hiddenSize') : null;
-    if (h0d) checkFinite('h0', h0d);
-    if (c0 != null && cell !== 'lstm') fail(`c0 is for cell 'lstm' only; this model's cell is '${cell}'`);
-    const c0d = c0 != null ? checkTensor('c0', c0, [L, B, H], 'numLayers, B, hiddenSize') : null;
-    if (c0d) checkFinite('c0', c0d);
-    const io = this.ensureIO(T, B);
-    const f = this.arena.f32;
-    f.set(xd, io.x);
-    if (h0d) f.set(h0d, io.h0); else f.fill(0, io.h0, io.h0 + L * B * H);
-    if (cell === 'lstm') {
-      if (c0d) f.set(c0d, io.c0); else f.fill(0, io.c0, io.c0 + L * B * H);
-    }
-    return { T, B };
+  /** Validate x, h0, c0 and lengths and copy them into the arena; returns T and B. */
+  private prepareInputs(x: TensorLike, h0?: TensorLike, c0?: TensorLike, lengths?: Lengths, train = false): { T: number; B: number } {
+    const r = this.checkInputs(x, h0, c0, lengths);
+    this.writeInputs(x, h0, c0, r.lengths, r.T, r.B, train);
+    return r;
   }
 
-  /** Validate the target now; return a writer that copies it into the arena. */
-  private checkTarget(target: TensorLike, spec: ResolvedLoss, T: number, B: number): (off: number) => void {
+  /** Validate x, h0, c0 and lengths (nothing is written). */
+  private checkInputs(x: TensorLike, h0?: TensorLike, c0?: TensorLike, lengths?: Lengths): { T: number; B: number; lengths: Int32Array | null } {
+    const { inputSize: I, hiddenSize: H, cell } = this.config;
+    const LD = this.layout.layers.length;
+    const rows = this.layout.D === 2 ? 'numLayers * 2, B, hiddenSize' : 'numLayers, B, hiddenSize';
+    const bf = this.batchFirst;
+    const want = bf ? `[B, T, ${I}] (batchFirst)` : `[T, B, ${I}] (time-major)`;
+    if (x === null || typeof x !== 'object' || !Array.isArray(x.shape)) {
+      fail(`x must be a tensor { shape: ${want}, data }, got ${x === null ? 'null' : typeof x}`);
+    }
+    if (x.shape.length !== 3) fail(`x has shape ${shapeStr(x.shape)}, expected ${want}`);
+    const [T, B] = bf ? [x.shape[1], x.shape[0]] : x.shape;
+    if (!Number.isInteger(T) || T < 1) fail(`x has shape ${shapeStr(x.shape)}: T (sequence length) must be an integer >= 1, got ${T}`);
+    if (!Number.isInteger(B) || B < 1) fail(`x has shape ${shapeStr(x.shape)}: B (batch size) must be an integer >= 1, got ${B}`);
+    const xd = checkTensor('x', x, bf ? [B, T, I] : [T, B, I], bf ? 'B, T, inputSize; batchFirst' : 'T, B, inputSize');
+    checkFinite('x', xd);
+    const h0d = h0 != null ? checkTensor('h0', h0, [LD, B, H], rows) : null;
+    if (h0d) checkFinite('h0', h0d);
+    if (c0 != null && cell !== 'lstm') fail(`c0 is for cell 'lstm' only; this model's cell is '${cell}'`);
+    const c0d = c0 != null ? checkTensor('c0', c0, [LD, B, H], rows) : null;
+    if (c0d) checkFinite('c0', c0d);
+    return { T, B, lengths: lengths == null ? null : checkLengths(lengths, T, B) };
+  }
+
+  private writeInputs(x: TensorLike, h0: TensorLike | undefined, c0: TensorLike | undefined, lengths: Int32Array | null, T: number, B: number,
+    train: boolean): void {
+    const n = this.layout.layers.length * B * this.config.hiddenSize;
+    const io = this.ensureIO(T, B);
+    const f = this.arena.f32;
+    f.set(this.batchFirst ? swapAxes01(x.data, B, T, this.config.inputSize) : x.data, io.x);
+    if (h0 != null) f.set(h0.data, io.h0); else f.fill(0, io.h0, io.h0 + n);
+    if (this.config.cell === 'lstm') {
+      if (c0 != null) f.set(c0.data, io.c0); else f.fill(0, io.c0, io.c0 + n);
+    }
+    this.len = lengths ?? new Int32Array(B).fill(T);
+    this.arena.i32.set(this.len, io.lengths);
+    // Dropout masks, [L-1, T, B, D*H]: 0 with probability p, else 1/(1-p) (inverted dropout)
+    const p = this.config.dropout ?? 0;
+    const on = train && io.mask !== 0;
+    this.arena.i32[io.maskOn] = on ? 1 : 0;
+    this.maskDims = on ? [T, B] : null;
+    if (on) {
+      const keep = Math.fround(1 / (1 - p));
+      const n = (this.config.numLayers - 1) * T * B * this.layout.D * this.config.hiddenSize;
+      const g = this.arena.f32;
+      for (let i = 0; i < n; i++) g[io.mask + i] = this.dropRng.random() < p ? 0 : keep;
+    }
+  }
+
+  /** The last call's dropout mask [numLayers - 1, T, B, D * hiddenSize] (time-major; a copy), or null if it applied none. */
+  dropoutMask(): Tensor | null {
+    if (!this.maskDims) return null;
+    const [T, B] = this.maskDims;
+    const shape = [this.config.numLayers - 1, T, B, this.layout.D * this.config.hiddenSize];
+    return { shape, data: this.arena.read(this.io!.mask, shape.reduce((a, b) => a * b, 1)) };
+  }
+
+  /**
+   * Validate the target now; return a writer that copies it into the arena. With
+   * lastStepOnly the arena gets [B, O] (or [B]) targets, each sequence's at its last step;
+   * otherwise [T, B, O] (or [T, B]) with class id -1 at padded and ignored steps (the loss kernels skip those).
+   */
+  private checkTarget(target: TensorLike, spec: ResolvedLoss, T: number, B: number,
+    lengths: Int32Array | null): (off: number) => void {
+
     const O = this.layout.outputWidth;
-    const steps = spec.lastStepOnly ? 1 : T;
+    const len = (b: number): number => (lengths ? lengths[b] : T);
     if (target === null || typeof target !== 'object' || !Array.isArray(target.shape)) {
       fail(`target must be a tensor { shape, data }, got ${target === null ? 'null' : typeof target}`);
     }
-    if (spec.kind === 'mse') {
-      // [T, B, O] always accepted (with lastStepOnly only the last step is used, as the
-      // fixtures do); [B, O] with lastStepOnly.
-      const full = [T, B, O];
-      const short = [B, O];
-      const isShort = spec.lastStepOnly && target.shape.length === 2;
-      const data = checkTensor('target', target, isShort ? short : full,
-        spec.lastStepOnly ? `T, B, outputSize or B, outputSize` : 'T, B, outputSize');
-      checkFinite('target', data);
-      const skip = isShort || !spec.lastStepOnly ? 0 : (T - 1) * B * O;
-      const n = steps * B * O;
-      return (off) => {
-        const f = this.arena.f32;
-        for (let i = 0; i < n; i++) f[off + i] = data[skip + i];
-      };
-    }
-    const isShort = spec.lastStepOnly && target.shape.length === 1;
-    const data = checkTensor('target', target, isShort ? [B] : [T, B],
-      spec.lastStepOnly ? 'class ids, T, B or B' : 'class ids, T, B');
-    const skip = isShort || !spec.lastStepOnly ? 0 : (T - 1) * B;
-    const n = steps * B;
+    const mse = spec.kind === 'mse';
+    const w = mse ? O : 1; // values per (t, b)
+    const isShort = spec.lastStepOnly && target.shape.length === (mse ? 2 : 1);
+    const bf = this.batchFirst;
+    const TB = bf ? 'B, T' : 'T, B';
+    const data = mse
+      ? checkTensor('target', target, isShort ? [B, O] : bf ? [B, T, O] : [T, B, O],
+        spec.lastStepOnly ? `${TB}, outputSize or B, outputSize` : `${TB}, outputSize`)
+      : checkTensor('target', target, isShort ? [B] : bf ? [B, T] : [T, B], spec.lastStepOnly ? `class ids, ${TB} or B` : `class ids, ${TB}`);
+    // source index of (t, b)'s first value; only valid steps are read (padding may hold anything)
+    const at = (t: number, b: number): number => (isShort ? b : bf ? b * T + t : t * B + b) * w;
     const ignore = spec.ignoreIndex;
-    if (spec.weight && spec.weight.length !== O) fail(`loss.weight has ${spec.weight.length} values, expected one per class: outputSize ${O}`);
-    for (let i = 0; i < n; i++) {
-      const v = data[skip + i];
-      if (v !== ignore && (!Number.isInteger(v) || v < 0 || v >= O)) {
-        fail(`target.data[${skip + i}] = ${v} is not a class id in [0, ${O - 1}] (outputSize ${O}) or the ignoreIndex ${ignore}`);
+    if (!mse && spec.weight && spec.weight.length !== O) fail(`loss.weight has ${spec.weight.length} values, expected one per class: outputSize ${O}`);
+    const used: [number, number][] = []; // (source, destination) of each used (t, b)
+    if (spec.lastStepOnly) for (let b = 0; b < B; b++) used.push([at(len(b) - 1, b), b * w]);
+    else for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) if (t < len(b)) used.push([at(t, b), (t * B + b) * w]);
+    for (const [src] of used) {
+      for (let i = src; i < src + w; i++) {
+        const v = data[i];
+        if (mse) {
+          if (!Number.isFinite(v)) fail(`target.data[${i}] is ${v}; values must be finite`);
+        } else if (v !== ignore && (!Number.isInteger(v) || v < 0 || v >= O)) {
+          fail(`target.data[${i}] = ${v} is not a class id in [0, ${O - 1}] (outputSize ${O}) or the ignoreIndex ${ignore}`);
+        }
       }
     }
-    // an ignored target becomes -1, which the loss kernels skip (even when ignoreIndex is a class id)
+    const n = (spec.lastStepOnly ? 1 : T) * B * w;
     return (off) => {
-      const iv = this.arena.i32;
-      for (let i = 0; i < n; i++) iv[off + i] = data[skip + i] === ignore ? -1 : data[skip + i];
+      if (mse) {
+        // padded steps: 0 here; computeLoss sets them to the output so they add nothing
+        const f = this.arena.f32;
+        f.fill(0, off, off + n);
+        for (const [src, dst] of used) for (let i = 0; i < w; i++) f[off + dst + i] = data[src + i];
+      } else {
+        const iv = this.arena.i32;
+        // padded and ignored steps are -1, which the loss kernels skip (even when ignoreIndex is a class id)
+        iv.fill(-1, off, off + n);
+        for (const [src, dst] of used) iv[off + dst] = data[src] === ignore ? -1 : data[src];
+      }
     };
   }
 
@@ -465,54 +563,96 @@ export class Model {
     return this.rowLoss.off;
   }
 
-  /** Loss over y (whole sequence or last step), writing dLoss/dy into io.dy. */
+
+  /**
+   * Loss over y (every valid step, or each sequence's last step), writing dLoss/dy into io.dy.
+   * Padded steps add nothing: mse gets target = output there, cross-entropy class id -1.
+   */
   private computeLoss(spec: ResolvedLoss, T: number, B: number, rowLoss: number): { loss: number; losses?: Tensor } {
     const io = this.io!;
     const O = this.layout.outputWidth;
     const be = this.backend;
+    const len = this.len;
+    const f = this.arena.f32;
+    const mse = spec.kind === 'mse';
+    const last = spec.lastStepOnly;
     let y = io.y, dy = io.dy;
-    let steps = T;
-    if (spec.lastStepOnly) {
-      // Earlier steps do not enter the loss: their output gradient is zero.
-      be.fill(io.dy, (T - 1) * B * O, 0);
-      y += (T - 1) * B * O;
-      dy += (T - 1) * B * O;
-      steps = 1;
+    const rows = last ? B : T * B;
+    if (last) {
+      // Only each sequence's last valid step enters the loss: gather those rows (scattered
+      // back into dy below; every other step's output gradient is zero).
+      for (let b = 0; b < B; b++) {
+        const src = io.y + ((len[b] - 1) * B + b) * O;
+        f.copyWithin(io.yLast + b * O, src, src + O);
+      }
+      y = io.yLast;
+      dy = io.dyLast;
+    }
+    let N = 0; // valid steps
+    for (let b = 0; b < B; b++) N += len[b];
+    if (mse && !last && N < T * B) {
+      for (let t = 0; t < T; t++) {
+        for (let b = 0; b < B; b++) {
+          if (t < len[b]) continue;
+          const r = (t * B + b) * O;
+          f.copyWithin(io.target + r, io.y + r, io.y + r + O);
+        }
+      }
     }
     const none = spec.reduction === 'none';
-    const shape = spec.lastStepOnly ? [B] : [T, B];
-    if (spec.kind === 'mse') {
-      const n = steps * B * O;
-      const loss = be.mseLoss(dy, y, io.target, n, spec.reduction === 'mean' ? 1 / n : 1);
-      if (!none) return { loss };
-      const f = this.arena.f32, per = new Float32Array(n);
-      for (let i = 0; i < n; i++) per[i] = (f[y + i] - f[io.target + i]) ** 2;
-      return { loss, losses: { shape: [...shape, O], data: per } };
-    }
-    const rows = steps * B;
-    const { weight, labelSmoothing } = spec;
-    let scale = 1;
-    if (spec.reduction === 'mean') {
-      // PyTorch's mean: over the counted (not ignored) rows, each weighing its class weight
-      const iv = this.arena.i32;
-      let denom = 0;
-      for (let r = 0; r < rows; r++) {
-        const t = iv[io.target + r];
-        if (t >= 0) denom += weight ? weight[t] : 1;
+    let loss: number;
+    let per: Float32Array | undefined;
+    if (mse) {
+      loss = be.mseLoss(dy, y, io.target, rows * O, spec.reduction === 'mean' ? 1 / ((last ? B : N) * O) : 1);
+      if (none) {
+        per = new Float32Array(rows * O);
+        for (let i = 0; i < rows * O; i++) per[i] = (f[y + i] - f[io.target + i]) ** 2;
       }
-      scale = 1 / denom;
+    } else {
+      const { weight, labelSmoothing } = spec;
+      let scale = 1;
+      if (spec.reduction === 'mean') {
+        // PyTorch's mean: over the counted rows (not padded, not ignored), each weighing its class weight
+        const iv = this.arena.i32;
+        let denom = 0;
+        for (let r = 0; r < rows; r++) {
+          const t = iv[io.target + r];
+          if (t >= 0) denom += weight ? weight[t] : 1;
+        }
+        scale = 1 / denom;
+      }
+      if (!weight && labelSmoothing === 0 && !none) loss = be.crossEntropyLoss(dy, y, io.target, rows, O, scale);
+      else loss = be.crossEntropyLossExt(dy, y, io.target, rows, O, scale, weight ? this.ceWeight! : -1, labelSmoothing, rowLoss);
+      if (none) per = this.arena.read(rowLoss, rows);
     }
-    if (!weight && labelSmoothing === 0 && !none) return { loss: be.crossEntropyLoss(dy, y, io.target, rows, O, scale) };
-    const loss = be.crossEntropyLossExt(dy, y, io.target, rows, O, scale, weight ? this.ceWeight! : -1, labelSmoothing, rowLoss);
-    return none ? { loss, losses: { shape, data: this.arena.read(rowLoss, rows) } } : { loss };
+    if (last) {
+      be.fill(io.dy, T * B * O, 0);
+      for (let b = 0; b < B; b++) {
+        const dst = io.dy + ((len[b] - 1) * B + b) * O;
+        f.copyWithin(dst, io.dyLast + b * O, io.dyLast + (b + 1) * O);
+      }
+    }
+    if (!per) return { loss };
+    // reduction 'none': per step ([T, B] / [T, B, O], batch-first [B, T] / [B, T, O]) or per sequence ([B] / [B, O])
+    const F = mse ? O : 1;
+    if (last) return { loss, losses: { shape: mse ? [B, O] : [B], data: per } };
+    const data = this.batchFirst ? swapAxes01(per, T, B, F) : per;
+    const tb = this.batchFirst ? [B, T] : [T, B];
+    return { loss, losses: { shape: mse ? [...tb, O] : tb, data } };
+  }
+
+  /** A time-major [T, B, F] result in the caller's layout ([B, T, F] when batchFirst). */
+  private userLayout(data: Float32Array, T: number, B: number, F: number): Tensor {
+    return this.batchFirst ? { shape: [B, T, F], data: swapAxes01(data, T, B, F) } : { shape: [T, B, F], data };
   }
 
   private readForward(T: number, B: number): ForwardResult {
     const io = this.io!;
-    const { hiddenSize: H, numLayers: L, cell } = this.config;
+    const { hiddenSize: H, cell } = this.config;
+    const L = this.layout.layers.length;
     const O = this.layout.outputWidth;
     return {
-      output: { shape: [T, B, O], data: this.arena.read(io.y, T * B * O) },
+      output: this.userLayout(this.arena.read(io.y, T * B * O), T, B, O),
       hN: { shape: [L, B, H], data: this.arena.read(io.hN, L * B * H) },
       ...(cell === 'lstm' ? { cN: { shape: [L, B, H], data: this.arena.read(io.cN, L * B * H) } } : {}),
     };
@@ -526,6 +666,39 @@ export class Model {
     this.io = allocIOBuffers(this.arena, this.layout, Tc, Bc);
     return this.io;
   }
+}
+
+/** [A, B, F] -> [B, A, F] (between the caller's batch-first layout and the engine's time-major one). */
+export function swapAxes01(src: ArrayLike<number>, A: number, B: number, F: number): Float32Array {
+  const out = new Float32Array(A * B * F);
+  for (let a = 0; a < A; a++) {
+    for (let b = 0; b < B; b++) {
+      const s = (a * B + b) * F, d = (b * A + a) * F;
+      for (let f = 0; f < F; f++) out[d + f] = src[s + f];
+    }
+  }
+  return out;
+}
+
+/**
+ * Check a batch's `lengths`: B integers with 1 <= lengths[b] <= T, any order (PyTorch's
+ * pack_padded_sequence with enforce_sorted=False). Returns a copy.
+ */
+export function checkLengths(lengths: unknown, T: number, B: number): Int32Array {
+  if (lengths === null || typeof lengths !== 'object' || typeof (lengths as ArrayLike<number>).length !== 'number') {
+    fail(`lengths must be an Int32Array or number[] of B = ${B} sequence lengths in [1, ${T}], got ${lengths === null ? 'null' : typeof lengths}`);
+  }
+  const a = lengths as ArrayLike<number>;
+  if (a.length !== B) fail(`lengths has ${a.length} values, expected B = ${B} (one per sequence)`);
+  const out = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    const v = a[b];
+    if (!Number.isInteger(v) || v < 1 || v > T) {
+      fail(`lengths[${b}] = ${String(v)}, expected an integer in [1, ${T}] (T = ${T}, the length of x)`);
+    }
+    out[b] = v;
+  }
+  return out;
 }
 
 /**

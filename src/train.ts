@@ -11,7 +11,9 @@
 //     clip; optimizer.step(); state = { h: r.hN, c: r.cN }
 
 import { NonfiniteError, checkFinitePositive, checkOneOf, fail, normalizeOptions, shapeStr, show, type TensorLike } from './errors.js';
-import { checkLossSpec, clipGradNorm, clipGradValue, nonfiniteTensors, type LossSpec, type Model, type Tensor } from './model.js';
+import {
+  checkLengths, checkLossSpec, swapAxes01, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type Tensor,
+} from './model.js';
 import { checkMetrics, formatMetrics, MetricAccumulator, type MetricName } from './metrics.js';
 import { Adam, type Optimizer } from './optim.js';
 import type { ProgressOptions } from './progress.js';
@@ -36,6 +38,8 @@ export interface MicroBatch {
   target: TensorLike;
   h0?: TensorLike;
   c0?: TensorLike;
+  /** each sequence's length (see Batch.lengths) */
+  lengths?: Lengths;
 }
 
 export interface ClipOptions {
@@ -68,7 +72,15 @@ export interface TrainStepResult {
   outputs: Tensor[];
 }
 
-const batchSizeOf = (mb: MicroBatch): number => mb.x.shape[1];
+/** What a 'mean' loss divides by: sequences (lastStepOnly), else valid steps. */
+function lossCount(mb: { x: TensorLike; lengths?: Lengths }, loss: LossSpec, batchFirst = false): number {
+  const [T, B] = batchFirst ? [mb.x.shape[1], mb.x.shape[0]] : mb.x.shape;
+  if (loss.lastStepOnly) return B;
+  if (!mb.lengths) return T * B;
+  let n = 0;
+  for (let b = 0; b < mb.lengths.length; b++) n += mb.lengths[b];
+  return n;
+}
 
 /**
  * zeroGrad; lossAndGrad on every micro-batch (gradients accumulate into one full-batch
@@ -100,8 +112,8 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
   const be = model.backend;
   const n = model.layout.numParams;
   const mean = opts.loss.reduction === 'mean';
-  const total = micro.reduce((s, mb) => s + batchSizeOf(mb), 0);
-  const w = micro.map((mb) => (mean ? batchSizeOf(mb) / total : 1));
+  const total = micro.reduce((s, mb) => s + lossCount(mb, opts.loss, model.batchFirst), 0);
+  const w = micro.map((mb) => (mean ? lossCount(mb, opts.loss, model.batchFirst) / total : 1));
   // dLoss/dx is not needed for training: skip that product.
   const grad = { inputGrad: false, ...(opts.clipHiddenGrad !== undefined ? { clipHiddenGrad: opts.clipHiddenGrad } : {}) };
   model.zeroGrad();
@@ -180,12 +192,14 @@ function gather(data: ArrayLike<number>, T: number, N: number, F: number, idx: A
   return out;
 }
 
-/** A dataset of N equal-length sequences, time-major like everything else. */
+/** A dataset of N sequences, time-major like everything else, padded to T steps. */
 export interface Dataset {
   /** [T, N, inputSize] */
   x: TensorLike;
   /** mse: [T, N, O] (or [N, O] with lastStepOnly); cross_entropy: class ids [T, N] (or [N] with lastStepOnly) */
   target: TensorLike;
+  /** each sequence's length (N values in 1..T); omitted = all T. Minibatches keep them. */
+  lengths?: Lengths;
 }
 
 class DataView3 {
@@ -193,8 +207,17 @@ class DataView3 {
   readonly N: number;
   readonly I: number;
   readonly tl: TargetLayout;
-  constructor(readonly data: Dataset, readonly loss: LossSpec, what: string) {
+  readonly lengths: Int32Array | null;
+  /** the dataset, time-major (a batch-first one is transposed once, here) */
+  readonly data: Dataset;
+  /**
+   * bf: the dataset and the minibatches are batch-first ([N, T, *]), for a model created
+   * with batchFirst; minibatches are gathered time-major and transposed.
+   */
+  constructor(data: Dataset, readonly loss: LossSpec, what: string, readonly bf = false) {
     if (!data || typeof data !== 'object' || !data.x || !data.target) fail(`${what}: expected { x, target }`);
+    if (bf) data = timeMajorDataset(data, loss, what);
+    this.data = data;
     const s = data.x.shape;
     if (s.length !== 3) fail(`${what}: x has shape [${s.join(', ')}], expected [T, N, inputSize] (time-major, N sequences)`);
     [this.T, this.N, this.I] = s;
@@ -202,24 +225,96 @@ class DataView3 {
     this.tl = targetLayout(data.target, loss, this.T, this.N, what);
     const tn = (this.tl.hasTime ? this.T : 1) * this.N * this.tl.width;
     if (data.target.data.length !== tn) fail(`${what}: target.data has ${data.target.data.length} values, its shape needs ${tn}`);
+    try {
+      this.lengths = data.lengths == null ? null : checkLengths(data.lengths, this.T, this.N);
+    } catch (e) {
+      (e as Error).message = `${what}: ${(e as Error).message}`;
+      throw e;
+    }
   }
 
-  /** Batch of sequences idx, steps [t0, t1). With lastStepOnly the target is the last step's, short form. */
+  /**
+   * Batch of sequences idx, steps [t0, t1). With lastStepOnly the target is the last step's
+   * (each sequence's own last step), short form. With lengths, a whole-sequence batch is
+   * cut to its longest sequence and keeps its lengths.
+   */
   batch(idx: ArrayLike<number>, t0 = 0, t1 = this.T): MicroBatch {
+    const mb = this.batchTM(idx, t0, t1);
+    return this.bf ? batchFirstOf(mb, this.loss) : mb;
+  }
+
+  /** The same minibatch, time-major whatever the model's layout. */
+  batchTM(idx: ArrayLike<number>, t0 = 0, t1 = this.T): MicroBatch {
     const B = idx.length;
+    let lengths: Int32Array | undefined;
+    if (this.lengths) {
+      if (t0 !== 0 || t1 !== this.T) fail('truncated BPTT (tbptt, trainTruncated) does not take a dataset with lengths');
+      lengths = Int32Array.from(idx, (i) => this.lengths![i]);
+      t1 = lengths.reduce((m, v) => Math.max(m, v), 1);
+    }
     const x = { shape: [t1 - t0, B, this.I], data: gather(this.data.x.data, this.T, this.N, this.I, idx, t0, t1, false) };
     const { hasTime, width, int } = this.tl;
     const tg = this.data.target.data;
     let target: TensorLike;
     if (this.loss.lastStepOnly) {
-      const data = hasTime ? gather(tg, this.T, this.N, width, idx, this.T - 1, this.T, int) : gather(tg, 1, this.N, width, idx, 0, 1, int);
+      let data: Float32Array | Int32Array;
+      if (!hasTime) data = gather(tg, 1, this.N, width, idx, 0, 1, int);
+      else if (!lengths) data = gather(tg, this.T, this.N, width, idx, this.T - 1, this.T, int);
+      else {
+        // each sequence's target at its own last step
+        data = int ? new Int32Array(B * width) : new Float32Array(B * width);
+        for (let b = 0; b < B; b++) data.set(gather(tg, this.T, this.N, width, [idx[b]], lengths[b] - 1, lengths[b], int), b * width);
+      }
       target = { shape: this.loss.kind === 'mse' ? [B, width] : [B], data };
     } else {
       const data = gather(tg, this.T, this.N, width, idx, t0, t1, int);
       target = { shape: this.loss.kind === 'mse' ? [t1 - t0, B, width] : [t1 - t0, B], data };
     }
-    return { x, target };
+    return lengths ? { x, target, lengths } : { x, target };
   }
+}
+
+/** Does this target carry a time axis (rather than lastStepOnly's short form)? */
+const targetHasTime = (target: TensorLike, loss: LossSpec): boolean => target.shape.length === (loss.kind === 'mse' ? 3 : 2);
+
+/** A batch-first dataset [N, T, *] as a time-major one (lengths unchanged). */
+function timeMajorDataset(data: Dataset, loss: LossSpec, what: string): Dataset {
+  const s = data.x.shape;
+  if (s.length !== 3) fail(`${what}: x has shape [${s.join(', ')}], expected [N, T, inputSize] (batchFirst, N sequences)`);
+  const [N, T, I] = s;
+  const x = { shape: [T, N, I], data: swapAxes01(data.x.data, N, T, I) };
+  let target = data.target;
+  if (targetHasTime(target, loss)) {
+    const ts = target.shape;
+    if (ts[0] !== N || ts[1] !== T) fail(`${what}: target has shape [${ts.join(', ')}], expected [${N}, ${T}, ...] (batchFirst, like x)`);
+    const w = ts[2] ?? 1;
+    const d = swapAxes01(target.data, N, T, w);
+    target = { shape: [T, N, ...ts.slice(2)], data: target.data instanceof Int32Array ? Int32Array.from(d) : d };
+  }
+  return { x, target, ...(data.lengths ? { lengths: data.lengths } : {}) };
+}
+
+/** A batch-first output [B, T, O] and target as time-major ones. */
+function timeMajorPair(out: Tensor, target: TensorLike, loss: LossSpec): [Tensor, TensorLike] {
+  const [B, T, O] = out.shape;
+  const y = { shape: [T, B, O], data: swapAxes01(out.data, B, T, O) };
+  if (!targetHasTime(target, loss)) return [y, target];
+  const w = target.shape[2] ?? 1;
+  const d = swapAxes01(target.data, B, T, w);
+  return [y, { shape: [T, B, ...target.shape.slice(2)], data: target.data instanceof Int32Array ? Int32Array.from(d) : d }];
+}
+
+/** A time-major minibatch in the batch-first layout. */
+function batchFirstOf(mb: MicroBatch, loss: LossSpec): MicroBatch {
+  const [T, B, I] = mb.x.shape;
+  const x = { shape: [B, T, I], data: swapAxes01(mb.x.data, T, B, I) };
+  let target = mb.target;
+  if (targetHasTime(target, loss)) {
+    const w = target.shape[2] ?? 1;
+    const d = swapAxes01(target.data, T, B, w);
+    target = { shape: [B, T, ...target.shape.slice(2)], data: target.data instanceof Int32Array ? Int32Array.from(d) : d };
+  }
+  return { ...mb, x, target };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -231,9 +326,11 @@ function isTensor(t: unknown): t is TensorLike {
     typeof (t as TensorLike).data.length === 'number';
 }
 
-/** Loss of an output [T, B, O] against a target, as the model's loss would compute it. */
-
-export function lossValue(output: Tensor, target: TensorLike, spec: LossSpec): number {
+/**
+ * Loss of an output [T, B, O] against a target, as the model's loss would compute it
+ * (with lengths: valid steps only, lastStepOnly at each sequence's own last step).
+ */
+export function lossValue(output: Tensor, target: TensorLike, spec: LossSpec, lengths?: Lengths): number {
   if (!isTensor(output) || output.shape.length !== 3 || !output.shape.every((d) => Number.isSafeInteger(d) && d >= 1) ||
     output.data.length !== output.shape[0] * output.shape[1] * output.shape[2]) {
     fail(`lossValue: output must be a tensor [T, B, O] with T * B * O values, got ${show(output)}`, 'lossValue');
@@ -241,26 +338,33 @@ export function lossValue(output: Tensor, target: TensorLike, spec: LossSpec): n
   const loss = checkLossSpec(spec);
   const [T, B, O] = output.shape;
   const y = output.data;
-  const t0 = loss.lastStepOnly ? T - 1 : 0;
   const tl = targetLayout(target, spec, T, B, 'lossValue');
   const { ignoreIndex, weight, labelSmoothing: eps } = loss;
   const td = target.data;
+  const len = lengths == null ? null : checkLengths(lengths, T, B);
+  // the steps that count for sequence b
+  const first = (b: number): number => (loss.lastStepOnly ? (len ? len[b] : T) - 1 : 0);
+  const end = (b: number): number => (len ? len[b] : T);
+  // target row for (t, b): with time axis t*B+b, else b
+  const row = (t: number, b: number): number => (tl.hasTime ? t * B + b : b);
   // the checks lossAndGrad makes: nothing may index past a row
   if (loss.kind === 'mse' && tl.width !== O) fail(`lossValue: target width ${tl.width} does not match the output width ${O}`);
   if (loss.kind === 'cross_entropy') {
     if (weight && weight.length !== O) fail(`lossValue: loss.weight has ${weight.length} values, expected outputSize ${O}`);
-    for (let i = 0; i < td.length; i++) {
-      if (td[i] !== ignoreIndex && (!Number.isInteger(td[i]) || td[i] < 0 || td[i] >= O)) {
-        fail(`lossValue: target.data[${i}] = ${td[i]} is not a class id in [0, ${O - 1}] or the ignoreIndex ${ignoreIndex}`);
+    for (let b = 0; b < B; b++) {
+      for (let t = first(b); t < end(b); t++) {
+        const i = row(t, b), v = td[i];
+        if (v !== ignoreIndex && (!Number.isInteger(v) || v < 0 || v >= O)) {
+          fail(`lossValue: target.data[${i}] = ${v} is not a class id in [0, ${O - 1}] or the ignoreIndex ${ignoreIndex}`);
+        }
       }
     }
   }
   const w = (c: number): number => (weight ? weight[c] : 1);
-  // target row for (t, b): with time axis t*B+b, else b
-  const row = (t: number, b: number): number => (tl.hasTime ? t * B + b : b);
   let sum = 0, count = 0;
-  for (let t = t0; t < T; t++) {
+  for (let t = 0; t < T; t++) {
     for (let b = 0; b < B; b++) {
+      if (t < first(b) || t >= end(b)) continue;
       const yo = (t * B + b) * O;
       if (loss.kind === 'mse') {
         const to = row(t, b) * O;
@@ -307,7 +411,7 @@ export function evaluate(model: Model, data: Dataset, opts: EvaluateOptions): nu
 export function evaluate(model: Model, data: Dataset, opts: EvaluateOptions): number | { loss: number; metrics: Record<string, number> } {
   if (opts === undefined) fail('evaluate: options { loss, batchSize?, metrics? } are required', 'evaluate');
   opts = normalizeOptions('evaluate', 'options', opts, ['loss', 'batchSize', 'metrics']);
-  const dv = new DataView3(data, opts.loss, 'evaluate');
+  const dv = new DataView3(data, opts.loss, 'evaluate', model.batchFirst);
   const names = checkMetrics('evaluate', opts.metrics, opts.loss.kind);
   const metrics = new MetricAccumulator(names);
   const loss = evaluateInto(model, dv, opts.loss, checkIntOpt('evaluate', 'batchSize', opts.batchSize, 256, 1), metrics);
@@ -316,16 +420,28 @@ export function evaluate(model: Model, data: Dataset, opts: EvaluateOptions): nu
 
 function evaluateInto(model: Model, dv: DataView3, loss: LossSpec, batchSize: number, metrics: MetricAccumulator): number {
   const bs = Math.min(batchSize, dv.N);
-  let acc = 0;
+  let acc = 0, total = 0; // batch losses weighted by what each one's mean divides by
   for (let s = 0; s < dv.N; s += bs) {
     const idx = range(s, Math.min(s + bs, dv.N));
-    const mb = dv.batch(idx);
-    const out = model.forward(mb.x);
-    acc += lossValue(out.output, mb.target, loss) * idx.length;
-    metrics.add(out.output, mb.target, { kind: loss.kind, lastStepOnly: loss.lastStepOnly, ignoreIndex: loss.ignoreIndex, lengths: lengthsOf(mb) });
+    const mb = dv.batchTM(idx);
+    const x = dv.bf ? batchFirstOf(mb, loss).x : mb.x;
+    let out = model.forward(x, mb.lengths ? { lengths: mb.lengths } : {}).output;
+    if (dv.bf) { // back to time-major for lossValue and the metrics
+      const [B, T, O] = out.shape;
+      out = { shape: [T, B, O], data: swapAxes01(out.data, B, T, O) };
+    }
+    const n = lossCount(mb, loss);
+    acc += lossValue(out, mb.target, loss, mb.lengths) * n;
+    total += n;
+    metrics.add(out, mb.target, { kind: loss.kind, lastStepOnly: loss.lastStepOnly, ignoreIndex: loss.ignoreIndex, lengths: lengthsOf(mb) });
   }
-  return acc / dv.N;
+  return acc / total;
 }
+
+/** A bidirectional layer's reverse direction starts at each sequence's end: no state can be carried forward. */
+const NOT_STREAMING = (what: string): string =>
+  `${what} carries the state forward in time, which a bidirectional model cannot do (its reverse direction ` +
+  'starts at the end of each sequence); run whole sequences with model.forward / lossAndGrad / fit';
 
 /**
  * The model's output for N sequences x [T, N, inputSize], in batches: [T, N, O], or the
@@ -385,7 +501,8 @@ export function trainTruncated(model: Model, optimizer: Optimizer, seq: Dataset,
   if (!Number.isInteger(opts.k) || opts.k < 1) fail(`trainTruncated: k must be an integer >= 1, got ${show(opts.k)}`);
   if (!optimizer || optimizer.model !== model) fail('trainTruncated: the optimizer was built for a different model', 'trainTruncated');
   checkClip('trainTruncated', opts);
-  const dv = new DataView3(seq, opts.loss, 'trainTruncated');
+  if (model.config.bidirectional) fail(NOT_STREAMING('trainTruncated'));
+  const dv = new DataView3(seq, opts.loss, 'trainTruncated', model.batchFirst);
   const idx = range(0, dv.N);
   const losses: number[] = [];
   let state = opts.state;
@@ -541,11 +658,13 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
   }
   checkClip('fit', o);
   const loss = fitLoss(data, o.loss);
-  const all = new DataView3(data, loss, 'fit');
+  const all = new DataView3(data, loss, 'fit', model.batchFirst);
   const metricNames = checkMetrics('fit', o.metrics, loss.kind);
   const epochs = checkIntOpt('fit', 'epochs', o.epochs, 1, 0);
   const accum = checkIntOpt('fit', 'accumulationSteps', o.accumulationSteps, 1, 1);
   const tbptt = o.tbptt === undefined ? undefined : checkIntOpt('fit', 'tbptt', o.tbptt, 0, 1);
+  if (tbptt !== undefined && model.config.bidirectional) fail(NOT_STREAMING('fit: tbptt'));
+  if (tbptt !== undefined && all.lengths) fail('fit: tbptt does not take a dataset with lengths (each sequence is one BPTT window)');
   if (tbptt !== undefined && loss.lastStepOnly) {
     fail('fit: tbptt needs a loss at every step (loss.lastStepOnly is set); use trainTruncated, or full BPTT');
   }
@@ -572,9 +691,9 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
   let valData: Dataset | undefined = o.validationData;
   if (nVal > 0) {
     const held = all.batch(range(nTrain, all.N));
-    valData = { x: held.x, target: held.target };
+    valData = { x: held.x, target: held.target, ...(held.lengths ? { lengths: held.lengths } : {}) };
   }
-  if (valData) new DataView3(valData, loss, 'fit validation data'); // validate shapes now
+  if (valData) new DataView3(valData, loss, 'fit validation data', model.batchFirst); // validate shapes now
   // With lastStepOnly, all.batch() already returns the short target; the validation
   // DataView3 accepts it.
 
@@ -643,7 +762,9 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
             lossSum += r.loss * idx.length;
             lossCount += idx.length;
             for (let j = 0; j < micro.length; j++) {
-              trainMetrics.add(r.outputs[j], micro[j].target, { kind: loss.kind, lastStepOnly: loss.lastStepOnly, ignoreIndex: loss.ignoreIndex, lengths: lengthsOf(micro[j]) });
+              // the metrics read time-major outputs and targets
+              const [out, tgt] = model.batchFirst ? timeMajorPair(r.outputs[j], micro[j].target, loss) : [r.outputs[j], micro[j].target];
+              trainMetrics.add(out, tgt, { kind: loss.kind, lastStepOnly: loss.lastStepOnly, ignoreIndex: loss.ignoreIndex, lengths: lengthsOf(micro[j]) });
             }
           }
           if (o.scheduler instanceof LRScheduler && schedulerInterval === 'step') o.scheduler.step();
@@ -666,7 +787,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
       if (metricNames.length) info.metrics = trainMetrics.result();
       if (valData) {
         const valMetrics = new MetricAccumulator(metricNames);
-        info.valLoss = evaluateInto(model, new DataView3(valData, loss, 'fit validation data'), loss, Math.max(batchSize, 64), valMetrics);
+        info.valLoss = evaluateInto(model, new DataView3(valData, loss, 'fit validation data', model.batchFirst), loss, Math.max(batchSize, 64), valMetrics);
         if (metricNames.length) info.valMetrics = valMetrics.result();
       }
       history.loss.push(info.loss);
@@ -721,14 +842,17 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
  */
 export function step(model: Model, x: TensorLike, state?: RecurrentState): { output: Tensor; state: RecurrentState } {
   const I = model.config.inputSize;
+  if (model.config.bidirectional) fail(NOT_STREAMING('step'));
   let B: number;
+  const bf = model.batchFirst;
   const shape = isTensor(x) ? x.shape : null;
   if (shape?.length === 2) B = shape[0];
-  else if (shape?.length === 3 && shape[0] === 1) B = shape[1];
-  else fail(`step: x must have shape [B, ${I}] (or [1, B, ${I}]), got ${shape ? shapeStr(shape) : show(x)}`, 'step');
+  else if (shape?.length === 3 && shape[bf ? 1 : 0] === 1) B = shape[bf ? 0 : 1];
+  else fail(`step: x must have shape [B, ${I}] (or ${bf ? `[B, 1, ${I}], batchFirst` : `[1, B, ${I}]`}), got ${shape ? shapeStr(shape) : show(x)}`, 'step');
   // the state forward() takes as { h0, c0 } is accepted here too
   if (state !== undefined) state = normalizeOptions<RecurrentState>('step', 'state', state, ['h', 'c'], { aliases: { h0: 'h', c0: 'c' } });
-  const r = model.forward({ shape: [1, B, I], data: x.data }, state ? { h0: state.h, c0: state.c } : {});
+  // one step: [1, B, I] and [B, 1, I] hold the same numbers in the same order
+  const r = model.forward({ shape: bf ? [B, 1, I] : [1, B, I], data: x.data }, state ? { h0: state.h, c0: state.c } : {});
   const O = model.layout.outputWidth;
   return {
     output: { shape: [B, O], data: r.output.data },

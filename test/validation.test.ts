@@ -20,7 +20,7 @@ describe('createModel options', () => {
     [{ cell: 'lstm', nonlinearity: 'relu', inputSize: 2, hiddenSize: 3 }, /nonlinearity applies to cell 'rnn' only/],
     [{ cell: 'rnn', inputSize: 2, hiddenSize: 3, backend: 'gpu' }, /backend must be one of 'wasm', 'js', got "gpu"/],
     [{ cell: 'rnn', inputSize: 2, hiddenSize: 3, bias: 1 }, /bias must be a boolean, got 1/],
-    [{ cell: 'rnn', inputSize: 2, hiddenSize: 3, dropout: 0.5 }, /unknown option 'dropout'/],
+    [{ cell: 'rnn', inputSize: 2, hiddenSize: 3, dropuot: 0.5 }, /unknown option 'dropuot'/],
     [{ cell: 'rnn', inputSize: 2, hidenSize: 3 }, /unknown option 'hidenSize'/],
     [{ cell: 'rnn', inputSize: 2, input_size: 2, hiddenSize: 3 }, /'inputSize' is given twice/],
   ])('rejects %j', async (opts, re) => {

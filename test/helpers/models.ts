@@ -14,6 +14,7 @@ export async function modelFor(fx: Fx, path: Path): Promise<Model> {
   const m = await createModel({
     cell: c.cell, nonlinearity: c.nonlinearity, inputSize: c.input_size, hiddenSize: c.hidden_size,
     numLayers: c.num_layers, outputSize: c.output_size, bias: c.bias,
+    ...(c.bidirectional ? { bidirectional: true } : {}),
     backend: path === 'js' ? 'js' : 'wasm', threads: path === 'wasm, 2 threads' ? 2 : 1,
   });
   m.loadStateDict(fx.params);
@@ -28,6 +29,7 @@ export function batchFor(fx: Fx) {
     target: ce ? { shape: fx.target.shape, data: Int32Array.from(fx.target.data) } : fx.target,
     ...(fx.h0 ? { h0: fx.h0 } : {}),
     ...(fx.c0 ? { c0: fx.c0 } : {}),
+    ...(fx.lengths ? { lengths: fx.lengths as number[] } : {}),
   };
 }
 
