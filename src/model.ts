@@ -7,7 +7,7 @@ import { createBackend, type BackendKind } from './backends.js';
 import type { WasmBuild } from './backend-wasm.js';
 import { hostName } from './host/host.js';
 import {
-  checkFinite, checkFinitePositive, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, shapeStr, show, type TensorLike,
+  FLOAT32_MAX, checkFinite, checkFinitePositive, isFiniteF32, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, shapeStr, show, type TensorLike,
 } from './errors.js';
 import { checkModelSize, MAX_THREADS } from './limits.js';
 import { initParams, resolveInit, type InitSpec } from './init.js';
@@ -525,7 +525,7 @@ export class Model {
       for (let i = src; i < src + w; i++) {
         const v = data[i];
         if (mse) {
-          if (!Number.isFinite(v)) fail(`target.data[${i}] is ${v}; values must be finite`);
+          if (!isFiniteF32(v)) fail(`target.data[${i}] is ${show(v)}; values must be finite float32 numbers (|v| <= ${FLOAT32_MAX})`);
         } else if (v !== ignore && (!Number.isInteger(v) || v < 0 || v >= O)) {
           fail(`target.data[${i}] = ${v} is not a class id in [0, ${O - 1}] (outputSize ${O}) or the ignoreIndex ${ignore}`);
         }

