@@ -318,3 +318,21 @@ describe('run-time inputs', () => {
     expectParamsEqual(readOnnx(encode(g)).stateDict, f.params);
   });
 });
+
+describe.each([['js', 1], ['wasm', 1], ['wasm', 2]] as const)('bidirectional graphs run (%s, %i thread(s))', (backend, threads) => {
+  it.each(seqOnnx)('%s: readOnnx, then forward reproduces the fixture output and h_n', async (file) => {
+    const { json, onnx } = seqCase(file);
+    expect(json, `${file} has its .json beside it`).toBeTruthy();
+    const { config, stateDict } = readOnnx(onnx);
+    const m = await createModel({ ...config, backend, threads });
+    try {
+      m.loadStateDict(stateDict);
+      const f32 = (t: T | null | undefined) => (t ? { shape: t.shape, data: Float32Array.from(t.data) } : undefined);
+      const r = m.forward(f32(json.x)!, { ...(json.h0 ? { h0: f32(json.h0) } : {}), ...(json.c0 ? { c0: f32(json.c0) } : {}) });
+      expectClose('output', r.output, json.output, 2e-5); // the fixtures' forward tolerance (float32 arithmetic)
+      expectClose('h_n', r.hN, json.h_n, 2e-5);
+    } finally {
+      m.dispose();
+    }
+  });
+});
