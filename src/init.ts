@@ -16,7 +16,7 @@ import { GATE_NAMES, GATES, type Layout, type ParamKind, type TensorSpec } from 
 
 /** How one tensor is filled. Strings are the parameterless forms. */
 export type TensorInit =
-  | 'pytorch' //    U(-1/sqrt(H), 1/sqrt(H)): PyTorch's default for nn.RNN/LSTM/GRU and the nn.Linear head
+  | 'pytorch' //    U(-1/sqrt(H), 1/sqrt(H)): PyTorch's default for nn.RNN/LSTM/GRU; the nn.Linear(D*H, O) head U(-1/sqrt(D*H), 1/sqrt(D*H))
   | 'zeros'
   | 'xavier_uniform'
   | 'xavier_normal'
@@ -60,8 +60,9 @@ export interface InitOptions {
 
 /**
  * `init` in the model options. Presets:
- * - 'pytorch' (default): every tensor U(-1/sqrt(H), 1/sqrt(H)), exactly PyTorch's
- *   distribution (the nn.Linear head's kaiming_uniform(a=sqrt 5) reduces to the same bound).
+ * - 'pytorch' (default): every recurrent tensor U(-1/sqrt(H), 1/sqrt(H)), exactly PyTorch's
+ *   distribution; the nn.Linear(D*H, O) head's kaiming_uniform(a=sqrt 5) reduces to the bound
+ *   1/sqrt(fan_in) = 1/sqrt(D*H) (D = 2 if bidirectional), for its bias too.
  * - 'irnn' (Le, Jaitly & Hinton 2015; use with nonlinearity 'relu'): W_hh = I,
  *   W_ih ~ N(0, 0.001) (std sqrt(0.001)), recurrent biases 0; head as PyTorch.
  * - 'xavier': W_ih and W_hh Xavier-uniform per gate block, recurrent biases 0, LSTM forget
@@ -176,7 +177,11 @@ export function initParams(layout: Layout, view: Float32Array, spec: InitSpec | 
   for (const t of layout.tensors) {
     const rng = new Rng(hashSeed(seed, t.name));
     const dst = view.subarray(t.offset, t.offset + t.size);
-    fillTensor(dst, t, r[KIND_KEYS[t.kind]], H, GATES[cell], rng);
+    // PyTorch's bound is 1/sqrt(H) for every recurrent tensor (nn.RNNBase, whatever the
+    // direction count), but 1/sqrt(fan_in) for the head, and the head of a bidirectional
+    // model is nn.Linear(2H, O): its fan_in is D * H, for its bias too.
+    const fanIn = t.kind === 'out_weight' || t.kind === 'out_bias' ? layout.D * H : H;
+    fillTensor(dst, t, r[KIND_KEYS[t.kind]], H, fanIn, GATES[cell], rng);
     // a finite spec can still draw past float32's range (normal std 1e38, a huge gain)
     const i = dst.findIndex((v) => !Number.isFinite(v));
     if (i >= 0) throw new BpttError(`init: the initializer of '${t.name}' gave ${dst[i]} at index ${i}; weights must be finite float32`, 'init');
@@ -190,7 +195,7 @@ export function initParams(layout: Layout, view: Float32Array, spec: InitSpec | 
   }
 }
 
-function fillTensor(dst: Float32Array, t: TensorSpec, init: TensorInit, H: number, G: number, rng: Rng): void {
+function fillTensor(dst: Float32Array, t: TensorSpec, init: TensorInit, H: number, fanIn: number, G: number, rng: Rng): void {
   const spec = typeof init === 'string' ? ({ kind: init } as Exclude<TensorInit, string>) : init;
   // Gate blocks: recurrent tensors are G stacked [H, in] (or [H]) blocks; the head is one block.
   const isRnn = t.layer >= 0;
@@ -200,9 +205,9 @@ function fillTensor(dst: Float32Array, t: TensorSpec, init: TensorInit, H: numbe
   const is2d = t.shape.length === 2;
   switch (spec.kind) {
     case 'pytorch': {
-      // nn.RNNBase.reset_parameters: U(-1/sqrt(H), 1/sqrt(H)) for every tensor. nn.Linear(H, O):
-      // kaiming_uniform_(a=sqrt(5)) gives bound 1/sqrt(fan_in) = 1/sqrt(H); its bias the same.
-      const k = 1 / Math.sqrt(H);
+      // nn.RNNBase.reset_parameters: U(-1/sqrt(H), 1/sqrt(H)) for every tensor. nn.Linear(D*H, O):
+      // kaiming_uniform_(a=sqrt(5)) gives bound 1/sqrt(fan_in) = 1/sqrt(D*H); its bias the same.
+      const k = 1 / Math.sqrt(fanIn);
       for (let i = 0; i < dst.length; i++) dst[i] = rng.uniform(-k, k);
       return;
     }

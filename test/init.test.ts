@@ -73,6 +73,20 @@ describe.each(['wasm', 'js'] as const)('presets on the %s backend', (backend) =>
     }
   });
 
+  it("'pytorch', bidirectional: the head nn.Linear(2H, O) has bound 1/sqrt(2H) (its fan_in), the cells keep 1/sqrt(H)", async () => {
+    const H = 32;
+    const m = await createModel({ cell: 'gru', inputSize: 8, hiddenSize: H, numLayers: 2, outputSize: 64, bidirectional: true, backend });
+    for (const [name, t] of Object.entries(m.stateDict())) {
+      const k = name.startsWith('out.') ? 1 / Math.sqrt(2 * H) : 1 / Math.sqrt(H);
+      let max = 0;
+      for (const v of t.data) max = Math.max(max, Math.abs(v));
+      // n >= 64 draws of U(-k, k): P(max < 0.9 k) = 0.9^64 < 0.2%, and a bound of 1/sqrt(H)
+      // for the head (1.41x too wide) would exceed k with probability 1 - 0.71^n
+      expect(max, name).toBeLessThanOrEqual(k);
+      expect(max, name).toBeGreaterThan(0.9 * k);
+    }
+  });
+
   it("'irnn': W_hh = I, W_ih ~ N(0, 0.001), zero recurrent biases", async () => {
     const m = await createModel({ cell: 'rnn', nonlinearity: 'relu', inputSize: 50, hiddenSize: 40, numLayers: 2, outputSize: 2, backend, init: 'irnn' });
     const sd = m.stateDict();
