@@ -11,7 +11,7 @@ import {
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import {
-  RUNTIME_KEYS, checkpointBytes, loadCheckpointBytes, rethrow,
+  LOAD_KEYS, checkpointBytes, loadCheckpointBytes, rethrow,
   type LoadCheckpointOptions, type LoadedCheckpoint, type SaveCheckpointOptions,
 } from './checkpoint.js';
 import { fail, normalizeOptions, show } from './errors.js';
@@ -109,7 +109,7 @@ export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions =
 
 /** Everything a checkpoint holds: the model, and the optimizer (rebuilt) and scheduler state when saved. */
 export async function loadTrainingCheckpoint(path: string, opts: LoadCheckpointOptions = {}): Promise<LoadedCheckpoint> {
-  opts = normalizeOptions<LoadCheckpointOptions>('loadCheckpoint', 'options', opts, RUNTIME_KEYS);
+  opts = normalizeOptions<LoadCheckpointOptions>('loadCheckpoint', 'options', opts, LOAD_KEYS);
   if (typeof path !== 'string' || path === '') fail(`loadCheckpoint: path must be a non-empty string, got ${show(path)}`, 'loadCheckpoint');
   const what = `checkpoint '${path}'`;
   let bytes: Buffer;

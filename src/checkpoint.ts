@@ -15,6 +15,9 @@
 //   bptt_wasm.version  checkpoint format version ("1")
 //   optimizer          JSON {kind, step, lr, options} when an optimizer was saved
 //   scheduler          JSON of scheduler.stateDict() when a scheduler was saved
+//   bptt_wasm.prefixes JSON of the user's module names when saved with `prefixes`
+//                      (`{"rnn":"lstm","out":"fc"}`: tensors `lstm.weight_ih_l0`, `fc.weight`, ...;
+//                      optimizer state keeps this library's names)
 //
 // This module works on bytes and runs on any host; checkpoint-file.ts (Node only) reads and
 // writes files. Files are written atomically: a temporary file in the same directory, fsync, rename.
@@ -31,6 +34,7 @@ import { createOptimizer, type Optimizer, type OptimizerKind, type OptimizerStat
 import { buildLayout } from './layout.js';
 import type { TensorLike } from './errors.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
+import { resolvePrefixes, userKey, type Prefixes } from './state-names.js';
 import type { Scheduler, SchedulerState } from './schedulers.js';
 
 export const CHECKPOINT_VERSION = '1';
@@ -41,6 +45,8 @@ export interface SaveCheckpointOptions {
   scheduler?: Scheduler;
   /** extra string metadata (keys must not clash with the ones above) */
   metadata?: Record<string, string>;
+  /** write the tensors under the user's module names (`{ rnn: 'lstm', out: 'fc' }`), as model.stateDict({ prefixes }) */
+  prefixes?: Prefixes;
 }
 
 export interface LoadCheckpointOptions {
@@ -49,6 +55,11 @@ export interface LoadCheckpointOptions {
   /** passed to createModel (runtime choices, not stored in checkpoints) */
   wasmBuild?: CreateModelOptions['wasmBuild'];
   threads?: number;
+  /**
+   * the file's module names, as for model.loadStateDict (default: the names it was saved
+   * with, else this library's, else the one recurrent module and Linear head it holds)
+   */
+  prefixes?: Prefixes;
 }
 
 export interface LoadedCheckpoint {
@@ -74,13 +85,13 @@ export function torchConfig(model: Model): Record<string, unknown> {
 
 /** Serialize a checkpoint to bytes (what saveCheckpoint writes). */
 export function checkpointBytes(model: Model, opts: SaveCheckpointOptions = {}): Uint8Array {
-  opts = normalizeOptions<SaveCheckpointOptions>('saveCheckpoint', 'options', opts, ['optimizer', 'scheduler', 'metadata']);
+  opts = normalizeOptions<SaveCheckpointOptions>('saveCheckpoint', 'options', opts, ['optimizer', 'scheduler', 'metadata', 'prefixes']);
   if (!model || typeof model.stateDict !== 'function') fail(`saveCheckpoint: expected a model from createModel, got ${show(model)}`, 'saveCheckpoint');
   const extra = opts.metadata === undefined ? {} : opts.metadata;
   if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) {
     fail(`saveCheckpoint: metadata must be an object of strings, got ${show(extra)}`, 'saveCheckpoint');
   }
-  const tensors: Record<string, TensorLike> = Object.assign(Object.create(null), model.stateDict());
+  const tensors: Record<string, TensorLike> = Object.assign(Object.create(null), model.stateDict(opts.prefixes === undefined ? undefined : { prefixes: opts.prefixes }));
   const metadata: Record<string, string> = {
     format: 'pt',
     config: JSON.stringify(torchConfig(model)),
@@ -99,6 +110,7 @@ export function checkpointBytes(model: Model, opts: SaveCheckpointOptions = {}):
     }
   }
   if (opts.scheduler) metadata.scheduler = JSON.stringify(opts.scheduler.stateDict());
+  if (opts.prefixes !== undefined) metadata['bptt_wasm.prefixes'] = JSON.stringify(opts.prefixes);
   for (const [k, v] of Object.entries(extra)) {
     if (Object.hasOwn(metadata, k)) throw new BpttError(`bptt-wasm: saveCheckpoint: metadata key '${k}' is reserved`, 'saveCheckpoint');
     if (typeof v !== 'string') fail(`saveCheckpoint: metadata['${k}'] must be a string, got ${show(v)}`, 'saveCheckpoint');
@@ -124,6 +136,8 @@ export function rethrow(where: string, what: string, e: unknown): BpttError {
 const MODEL_KEYS = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'headBias', 'bidirectional',
   'batchFirst', 'dropout', 'seed', 'init'];
 export const RUNTIME_KEYS = ['backend', 'threads', 'wasmBuild'];
+/** loadCheckpoint's options: the run-time choices, and the file's module names */
+export const LOAD_KEYS = [...RUNTIME_KEYS, 'prefixes'];
 
 function parseJsonObject(what: string, key: string, raw: string): Record<string, unknown> {
   let v: unknown;
@@ -163,10 +177,6 @@ export function modelOptionsFromMetadata(metadata: Record<string, string>, what 
   return out as unknown as CreateModelOptions;
 }
 
-/** A file tensor for a parameter: its own name, or a bare nn.RNN/LSTM/GRU name without `rnn.`. */
-function fileTensor(tensors: Map<string, Tensor>, name: string): Tensor | undefined {
-  return tensors.get(name) ?? (name.startsWith('rnn.') ? tensors.get(name.slice(4)) : undefined);
-}
 
 /** Optimizer state tensors `optimizer.<buffer>.<param>` gathered into flat regions with the parameter layout. */
 function optimizerBuffers(model: Model, tensors: Map<string, Tensor>, what: string): Record<string, Float32Array> {
@@ -191,7 +201,7 @@ function optimizerBuffers(model: Model, tensors: Map<string, Tensor>, what: stri
  * `what` names the source in errors.
  */
 export async function loadCheckpointBytes(bytes: Uint8Array, opts: LoadCheckpointOptions = {}, what = 'checkpoint'): Promise<LoadedCheckpoint> {
-  opts = normalizeOptions<LoadCheckpointOptions>('loadCheckpoint', 'options', opts, RUNTIME_KEYS);
+  opts = normalizeOptions<LoadCheckpointOptions>('loadCheckpoint', 'options', opts, LOAD_KEYS);
   if (!(bytes instanceof Uint8Array)) {
     fail(`loadCheckpointBytes: bytes must be a Uint8Array, got ${Object.prototype.toString.call(bytes)}`, 'loadCheckpoint');
   }
@@ -215,27 +225,37 @@ export async function loadCheckpointBytes(bytes: Uint8Array, opts: LoadCheckpoin
   } catch (e) {
     throw rethrow('loadCheckpoint', `${what}: its metadata does not describe a valid model`, e);
   }
-  for (const spec of buildLayout(config).tensors) {
-    const t = fileTensor(tensors, spec.name);
+  const sd: Record<string, Tensor> = Object.create(null);
+  for (const [name, t] of tensors) if (!name.startsWith(OPT_PREFIX)) sd[name] = t;
+  const layout = buildLayout(config);
+  const given = opts.prefixes ?? (Object.hasOwn(metadata, 'bptt_wasm.prefixes') ? parseJsonObject(what, 'bptt_wasm.prefixes', metadata['bptt_wasm.prefixes']) : undefined);
+  let prefixes;
+  try {
+    prefixes = resolvePrefixes('loadCheckpoint', layout, sd, given);
+  } catch (e) {
+    throw rethrow('loadCheckpoint', `${what}: its tensors' names`, e);
+  }
+  for (const spec of layout.tensors) {
+    const key = userKey(spec.name, prefixes);
+    const t = tensors.get(key);
     if (!t || t.data.length !== spec.size) {
-      fail(`${what} does not match its own config: '${spec.name}' ` + (t ? `has shape [${t.shape.join(', ')}] in the file, ` +
+      fail(`${what} does not match its own config: '${key}' ` + (t ? `has shape [${t.shape.join(', ')}] in the file, ` +
         `the config needs [${spec.shape.join(', ')}]` : `(shape [${spec.shape.join(', ')}]) is missing from the file`), 'loadCheckpoint');
     }
   }
   const model = await createModel(options);
   try {
-    return restoreState(model, tensors, metadata, what);
+    return restoreState(model, sd, tensors, metadata, what, Object.fromEntries(prefixes));
   } catch (e) {
     model.dispose(); // no worker threads left behind by a failed load
     throw e;
   }
 }
 
-function restoreState(model: Model, tensors: Map<string, Tensor>, metadata: Record<string, string>, what: string): LoadedCheckpoint {
-  const sd: Record<string, Tensor> = Object.create(null);
-  for (const [name, t] of tensors) if (!name.startsWith(OPT_PREFIX)) sd[name] = t;
+function restoreState(model: Model, sd: Record<string, Tensor>, tensors: Map<string, Tensor>, metadata: Record<string, string>,
+  what: string, prefixes: Prefixes): LoadedCheckpoint {
   try {
-    model.loadStateDict(sd);
+    model.loadStateDict(sd, { prefixes });
   } catch (e) {
     throw rethrow('loadCheckpoint', `${what} does not match its own config`, e);
   }

@@ -14,6 +14,7 @@ export type { BackendKind } from './backends.js';
 export type { Backend, IOBuffers } from './backend.js';
 export { Rng, type RngState } from './rng.js';
 export { initParams, type InitSpec, type InitPreset, type InitOptions, type TensorInit } from './init.js';
+export type { StateDictNameOptions, Prefixes } from './state-names.js';
 export { readSafetensors, writeSafetensors, MAX_TENSORS, type SafetensorsFile } from './safetensors.js';
 export { Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, createOptimizer, type OptimizerKind, type OptimizerState,
   type SGDOptions, type AdamOptions, type RMSpropOptions, type AdagradOptions, type OptimizerOptions } from './optim.js';

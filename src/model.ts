@@ -13,6 +13,7 @@ import { checkModelSize, MAX_THREADS } from './limits.js';
 import { initParams, resolveInit, type InitSpec } from './init.js';
 import { hashSeed, Rng } from './rng.js';
 import { buildLayout, type CellKind, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
+import { describePrefixes, ourName, resolvePrefixes, userKey, type StateDictNameOptions } from './state-names.js';
 
 export type Tensor = { shape: number[]; data: Float32Array };
 export type IntTensor = { shape: number[]; data: Int32Array };
@@ -322,20 +323,25 @@ export class Model {
     return this.arena.f32.subarray(this.grads, this.grads + this.layout.numParams);
   }
 
-  /** PyTorch state dict (copies): `rnn.weight_ih_l0`, ..., `out.weight`, `out.bias`. */
-  stateDict(): Record<string, Tensor> {
-    return this.regionDict(this.params);
+  /**
+   * PyTorch state dict (copies): `rnn.weight_ih_l0`, ..., `out.weight`, `out.bias`; with
+   * `{ prefixes: { rnn: 'lstm', out: 'fc' } }` under the user's module names instead.
+   */
+  stateDict(opts?: StateDictNameOptions): Record<string, Tensor> {
+    return this.regionDict(this.params, 'stateDict', opts);
   }
 
-  /** Gradients by the same names (copies). */
-  gradDict(): Record<string, Tensor> {
-    return this.regionDict(this.grads);
+  /** Gradients by the same names (copies; `prefixes` as for stateDict). */
+  gradDict(opts?: StateDictNameOptions): Record<string, Tensor> {
+    return this.regionDict(this.grads, 'gradDict', opts);
   }
 
-  private regionDict(base: number): Record<string, Tensor> {
+  private regionDict(base: number, where: string, opts?: StateDictNameOptions): Record<string, Tensor> {
+    const o = normalizeOptions<StateDictNameOptions>(where, 'options', opts, ['prefixes']);
+    const prefixes = o.prefixes === undefined ? null : resolvePrefixes(where, this.layout, {}, o.prefixes);
     const out: Record<string, Tensor> = {};
     for (const t of this.layout.tensors) {
-      out[t.name] = { shape: [...t.shape], data: this.arena.read(base + t.offset, t.size) };
+      out[prefixes ? userKey(t.name, prefixes) : t.name] = { shape: [...t.shape], data: this.arena.read(base + t.offset, t.size) };
     }
     return out;
   }
@@ -343,14 +349,23 @@ export class Model {
   /**
    * Load PyTorch-named tensors. Every key must be present with the right shape and finite
    * values; checked before anything is written, so a failed load leaves the model unchanged.
-   * Keys of a bare nn.RNN/LSTM/GRU state dict (`weight_ih_l0`, no `rnn.` prefix) are accepted too.
+   * Module names as the user's nn.Module has them: `opts.prefixes` (`{ rnn: 'lstm', out: 'fc' }`),
+   * else ours (`rnn.`, `out.`; a bare nn.RNN/LSTM/GRU dict's `weight_ih_l0` too), else the one
+   * recurrent module and the one Linear head the dict holds (nested names too:
+   * `encoder.rnn.weight_ih_l0`); an ambiguous dict is an error listing the candidates.
    */
-  loadStateDict(sd: Record<string, TensorLike>): void {
+  loadStateDict(sd: Record<string, TensorLike>, opts?: StateDictNameOptions): void {
     if (sd === null || typeof sd !== 'object') fail(`loadStateDict: state dict must be an object, got ${String(sd)}`);
+    const o = normalizeOptions<StateDictNameOptions>('loadStateDict', 'options', opts, ['prefixes']);
     const byName = this.layout.byName;
+    const prefixes = resolvePrefixes('loadStateDict', this.layout, sd, o.prefixes);
+    const via = describePrefixes(prefixes);
+    const readAs = via ? ` (read with ${via})` : '';
     const resolved = new Map<string, ArrayLike<number>>();
+    const from = new Map<string, string>();
     for (const [key, value] of Object.entries(sd)) {
-      const name = byName.has(key) ? key : byName.has(`rnn.${key}`) ? `rnn.${key}` : null;
+      const mapped = ourName(key, prefixes);
+      const name = mapped !== null && byName.has(mapped) ? mapped : null;
       if (name === null) {
         // what PyTorch has and this library does not, said plainly rather than as an unknown key or a shape
         if (/(^|\.)weight_hr_l\d+(_reverse)?$/.test(key)) {
@@ -360,16 +375,17 @@ export class Model {
         if (layer && Number(layer[4]) >= this.config.numLayers) {
           fail(`loadStateDict: '${key}' belongs to layer ${layer[4]}, but this model has numLayers ${this.config.numLayers}`);
         }
-        fail(`loadStateDict: unknown key '${key}' for this model (expected: ${[...byName.keys()].join(', ')})`);
+        fail(`loadStateDict: unknown key '${key}' for this model${readAs} (expected: ${[...byName.keys()].map((k) => userKey(k, prefixes)).join(', ')})`);
       }
-      if (resolved.has(name)) fail(`loadStateDict: '${key}' is given twice (as '${name}' and without the 'rnn.' prefix)`);
+      if (resolved.has(name)) fail(`loadStateDict: '${from.get(name)}' and '${key}' both give '${name}'`);
       const spec = byName.get(name)!;
       const data = checkTensor(`loadStateDict: '${key}'`, value, spec.shape);
       checkFinite(`loadStateDict: '${key}'`, data);
       resolved.set(name, data);
+      from.set(name, key);
     }
     const missing = [...byName.keys()].filter((k) => !resolved.has(k));
-    if (missing.length) fail(`loadStateDict: missing keys ${missing.join(', ')}`);
+    if (missing.length) fail(`loadStateDict: missing keys ${missing.map((k) => userKey(k, prefixes)).join(', ')}${readAs}`);
     const f = this.arena.f32;
     for (const t of this.layout.tensors) f.set(resolved.get(t.name)!, this.params + t.offset);
   }
