@@ -558,6 +558,11 @@ export interface EpochInfo {
   steps: number;
   skipped: number;
   seconds: number;
+  /**
+   * with a dataset that has lengths: the fraction of the epoch's (micro-)batch cells that are
+   * padding, 1 - valid steps / (rows * longest length), summed over its batches
+   */
+  padding?: number;
 }
 
 export interface History {
@@ -595,6 +600,13 @@ export interface FitOptions extends ClipOptions {
   batchSize?: number;
   /** reshuffle every epoch with the seeded RNG (default true) */
   shuffle?: boolean;
+  /**
+   * with a dataset that has lengths: minibatches of sequences of similar length, so they
+   * carry little padding. Each epoch the (shuffled) sequences are cut into pools of
+   * `poolSize` batches (default 100, as torchtext's BucketIterator), each pool is sorted by
+   * length and cut into batches, and the batches are shuffled: still seeded and reproducible.
+   */
+  bucketing?: boolean | { poolSize?: number };
   /** seed for shuffling (default 0) */
   seed?: number;
   /** hold out the LAST fraction of the sequences (before shuffling) for validation */
@@ -646,9 +658,47 @@ function fitLoss(data: Dataset, given: LossSpec | LossSpec['kind'] | undefined):
     `lastStepOnly: true), or give class ids as an Int32Array and values as a Float32Array`);
 }
 
-const FIT_KEYS = ['optimizer', 'loss', 'epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData',
+const FIT_KEYS = ['optimizer', 'loss', 'epochs', 'batchSize', 'shuffle', 'bucketing', 'seed', 'validationSplit', 'validationData',
   'accumulationSteps', 'tbptt', 'scheduler', 'schedulerInterval', 'earlyStopping', 'onNonfinite', 'onStep', 'onEpoch',
   'progress', 'metrics', ...CLIP_KEYS];
+
+/** fit's bucketing option as a pool size in batches (0: no bucketing). */
+function bucketPool(b: FitOptions['bucketing'], hasLengths: boolean): number {
+  if (b === undefined || b === false) return 0;
+  if (b !== true && (b === null || typeof b !== 'object' || Array.isArray(b))) fail(`fit: bucketing must be true, false or { poolSize }, got ${show(b)}`);
+  const opts = b === true ? {} : normalizeOptions<{ poolSize?: number }>('fit', 'bucketing', b, ['poolSize']);
+  const pool = checkIntOpt('fit', 'bucketing.poolSize', opts.poolSize, 100, 1);
+  if (!hasLengths) fail('fit: bucketing groups sequences by length, but the dataset has no lengths (equal-length sequences carry no padding)');
+  return pool;
+}
+
+/**
+ * One epoch's minibatches (indices into the training sequences). Without bucketing: the
+ * (shuffled) order cut into batches. With bucketing: the shuffled order cut into pools of
+ * `pool` batches, each pool sorted by length (stable, so ties keep the shuffled order) and
+ * cut into batches, then the batch order shuffled, so neighbours in length share a batch
+ * but which batch comes when is still random. `order` is shuffled in place, as before.
+ */
+function epochBatches(order: Int32Array, batchSize: number, shuffle: boolean, rng: Rng, pool: number, lengths: Int32Array | null): Int32Array[] {
+  if (shuffle) rng.shuffle(order);
+  const n = order.length;
+  const cut = (a: Int32Array): Int32Array[] => {
+    const out: Int32Array[] = [];
+    for (let i = 0; i < a.length; i += batchSize) out.push(a.subarray(i, Math.min(i + batchSize, a.length)));
+    return out;
+  };
+  if (pool === 0 || !lengths) return cut(order);
+  const sorted = new Int32Array(n);
+  const span = pool * batchSize;
+  for (let p0 = 0; p0 < n; p0 += span) {
+    const part = Array.from(order.subarray(p0, Math.min(p0 + span, n)));
+    part.sort((a, b) => lengths[a] - lengths[b]); // Array.prototype.sort is stable
+    sorted.set(part, p0);
+  }
+  const batches = cut(sorted);
+  if (shuffle) rng.shuffle(batches);
+  return batches;
+}
 
 /** Train `model` on `data` (N sequences, time-major). */
 export async function fit(model: Model, data: Dataset, options: FitOptions = {}): Promise<History> {
@@ -679,6 +729,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
       `use a split of at least ${(1 / all.N).toPrecision(3)}, pass validationData, or leave validationSplit out`);
   }
   const batchSize = Math.min(checkIntOpt('fit', 'batchSize', o.batchSize, 32, 1), nTrain);
+  const poolSize = bucketPool(o.bucketing, all.lengths !== null);
   if (accum > batchSize) fail(`fit: accumulationSteps (${accum}) cannot exceed batchSize (${batchSize})`);
   const optimizer = o.optimizer ?? new Adam(model);
   if (optimizer.model !== model) fail('fit: the optimizer was built for a different model');
@@ -725,15 +776,27 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
   try {
     for (let epoch = 1; epoch <= epochs && !stop; epoch++) {
       const t0 = performance.now();
-      if (o.shuffle ?? true) rng.shuffle(order);
+      const batches = epochBatches(order, batchSize, o.shuffle ?? true, rng, poolSize, all.lengths);
       let lossSum = 0, lossCount = 0, skipped = 0, steps = 0;
+      let cells = 0, valid = 0;
       const trainMetrics = new MetricAccumulator(metricNames);
       for (let bi = 0; bi < batchesPerEpoch && !stop; bi++) {
-        const idx = order.subarray(bi * batchSize, Math.min((bi + 1) * batchSize, nTrain));
+        const idx = batches[bi];
         // Split the batch into `accum` micro-batches of near-equal size.
         const m = Math.min(accum, idx.length);
         const parts: Int32Array[] = [];
         for (let j = 0; j < m; j++) parts.push(idx.subarray(Math.floor((j * idx.length) / m), Math.floor(((j + 1) * idx.length) / m)));
+        if (all.lengths) {
+          // each micro-batch is cut to its own longest sequence (DataView3.batch)
+          for (const p of parts) {
+            let longest = 0;
+            for (const i of p) {
+              valid += all.lengths[i];
+              longest = Math.max(longest, all.lengths[i]);
+            }
+            cells += longest * p.length;
+          }
+        }
         let states: (RecurrentState | undefined)[] = parts.map(() => undefined);
         for (let c = 0; c < chunks && !stop; c++) {
           const ta = tbptt ? c * tbptt : 0;
@@ -784,6 +847,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
         }
       }
       const info: EpochInfo = { epoch, loss: lossCount ? lossSum / lossCount : NaN, lr: optimizer.lr, steps, skipped, seconds: 0 };
+      if (all.lengths && cells > 0) info.padding = 1 - valid / cells;
       if (metricNames.length) info.metrics = trainMetrics.result();
       if (valData) {
         const valMetrics = new MetricAccumulator(metricNames);
