@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import {
-  BpttError, checkpointBytes, createModel, loadCheckpointBytes, readSafetensors, writeSafetensors, type Model, type Tensor,
+  Adam, BpttError, checkpointBytes, createModel, loadCheckpointBytes, readSafetensors, writeSafetensors, type Model, type Tensor,
 } from '../src/index.js';
 import { fixturePath, listFixtures } from './helpers/fixtures.js';
 import { batchFor, modelFor, type Fx, type Path } from './helpers/models.js';
@@ -127,6 +127,14 @@ describe.each(['js', 'wasm', 'wasm, 2 threads'] as const)('state dicts under the
     const back = (await loadCheckpointBytes(bytes, runtime)).model;
     live.push(back);
     expectForward(back);
+    // with optimizer state beside them (kept under this library's names), restored too
+    const opt = new Adam(src, { lr: 0.01 });
+    src.lossAndGrad(batchFor(fx), { kind: 'cross_entropy', reduction: 'mean', lastStepOnly: true });
+    opt.step();
+    const withOpt = await loadCheckpointBytes(checkpointBytes(src, { prefixes: { rnn: 'lstm', out: 'fc' }, optimizer: opt }), runtime);
+    live.push(withOpt.model);
+    expect(withOpt.model.stateDict()).toEqual(src.stateDict());
+    expect(withOpt.optimizer!.stateDict().buffers).toEqual(opt.stateDict().buffers);
     // the same tensors with the config only (no stored prefixes): detected, or given
     const meta = readSafetensors(bytes).metadata;
     const plain = writeSafetensors(renamed('encoder.rnn', 'fc'), { format: 'pt', config: meta.config });
