@@ -89,12 +89,13 @@ export function resolvePrefixes(where: string, layout: Layout, sd: Record<string
   const found = new Map<string, string>();
   const taken = new Set<string>();
   const listing = (ps: string[]): string => ps.map((p) => `'${p === '' ? '(no prefix)' : p}'`).join(', ');
-  const hint = (mod: string): string => `; name it with loadStateDict(sd, { prefixes: { ${mod}: '<prefix>' } })`;
+  const hint = (mod: string): string => `; say which with the option { prefixes: { ${mod}: '<prefix>' } }`;
+  const someKeys = keys.length <= 12 ? keys.join(', ') : `${keys.slice(0, 12).join(', ')}, ... (${keys.length} keys)`;
   for (const [mod, params] of mods) {
     let cands: string[];
     if (mod === 'rnn') {
       cands = [...groups.keys()].filter(isRecurrent);
-      if (cands.length === 0) fail(`${where}: the state dict has no recurrent module (no '<name>.weight_ih_l0'); its keys: ${keys.join(', ')}`);
+      if (cands.length === 0) fail(`${where}: the state dict has no recurrent module (no '<name>.weight_ih_l0'); its keys: ${someKeys}`);
     } else {
       cands = [...groups.keys()].filter((p) => !taken.has(p) && !isRecurrent(p) &&
         groups.get(p)!.includes('weight') && groups.get(p)!.every((param) => LINEAR_PARAMS.has(param)));
@@ -106,7 +107,7 @@ export function resolvePrefixes(where: string, layout: Layout, sd: Record<string
       }
       if (cands.length === 0) {
         fail(`${where}: the state dict has no module for '${mod}' (a Linear '<name>.weight' [+ '<name>.bias'] beside the recurrent module); ` +
-          `its keys: ${keys.join(', ')}`);
+          `its keys: ${someKeys}`);
       }
     }
     if (cands.length > 1) fail(`${where}: the state dict is ambiguous: ${listing(cands)} could each be '${mod}'${hint(mod)}`);
