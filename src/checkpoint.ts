@@ -48,7 +48,7 @@ export interface LoadCheckpointOptions {
   backend?: 'wasm' | 'js';
   /** passed to createModel (runtime choices, not stored in checkpoints) */
   wasmBuild?: CreateModelOptions['wasmBuild'];
-  threads?: number;
+  threads?: CreateModelOptions['threads'];
 }
 
 export interface LoadedCheckpoint {
