@@ -5,6 +5,10 @@
 // 1 vs 2 threads again with a CPU hog on the other core.
 // Options: --workloads W1,W4  --quick (fewer samples)  --no-js  --no-busy
 //          --baseline DIR  (also time DIR/dist/src/index.js, e.g. a build of main, in the same rounds)
+//          --with-pytorch  (also run bench/pytorch.py, PyTorch's CPU path on the same workloads
+//                           from the same starting weights, and print both in one table)
+//          --torch-blas DIR  (a directory with OpenBLAS's libblas.so.3 for PyTorch, put first
+//                           on LD_LIBRARY_PATH; env BPTT_TORCH_BLAS; python: env BPTT_PYTHON)
 //
 // The machine is shared and noisy: the Wasm cases run interleaved (one sample of each per
 // round) and report the median and the best sample; the js baseline (seconds per step) is
@@ -12,16 +16,22 @@
 // core's multiply-add limit (bench/limit.mjs, measured in this process before and after
 // every workload; 2 threads: % of two cores' limit).
 
-import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createModel, wasmBuild } from '../dist/src/index.js';
+import { createModel, wasmBuild, writeSafetensors } from '../dist/src/index.js';
 import { pathToFileURL } from 'node:url';
 import { WORKLOADS, makeBatch, median, runSuite, stepFlops, trainStep } from './workloads.mjs';
 import { describeLimits, machineLimits, variantName, loadKernels, GEMM_OPS } from './limit.mjs';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  console.log('usage: node --expose-gc bench/run.mjs [--workloads W1,W4] [--quick] [--no-js] [--no-busy]\n  every workload on the Wasm backend (simd and relaxed builds) against the pure-JS backend; writes bench/results.json');
+  console.log('usage: node --expose-gc bench/run.mjs [--workloads W1,W4] [--quick] [--no-js] [--no-busy] [--baseline DIR]\n' +
+    '                                      [--with-pytorch [--torch-blas DIR]]\n' +
+    '  every workload on the Wasm backend (simd and relaxed builds) against the pure-JS backend; writes bench/results.json\n' +
+    '  --with-pytorch: also PyTorch (bench/pytorch.py, python3 with torch; BPTT_PYTHON picks the interpreter) from the same weights,\n' +
+    '  one thread and its best thread configuration, in one table; --torch-blas DIR (or BPTT_TORCH_BLAS): OpenBLAS for PyTorch');
   process.exit(0);
 }
 
@@ -36,6 +46,8 @@ const names = opt('--workloads', Object.keys(WORKLOADS).join(',')).split(',');
 for (const n of names) if (!WORKLOADS[n]) throw new Error(`unknown workload '${n}' (have ${Object.keys(WORKLOADS).join(', ')})`);
 
 
+const withTorch = args.includes('--with-pytorch');
+const torchBlas = opt('--torch-blas', process.env.BPTT_TORCH_BLAS ?? null);
 const baseDir = opt('--baseline', null);
 const base = baseDir ? await import(pathToFileURL(`${baseDir.replace(/\/$/, '')}/dist/src/index.js`).href) : null;
 
@@ -127,6 +139,57 @@ for (const wname of names) {
   }
 }
 
+// PyTorch on the same workloads, in a child process after ours (so the two never share the
+// cores), from the same starting weights: each workload's seed-1 stateDict goes to
+// PyTorch as safetensors, and both sides report the loss of the first step and of the
+// step after one SGD update, which must agree to float32 rounding before any time is
+// compared.
+let torch = null;
+if (withTorch) torch = await runPytorch();
+
+async function runPytorch() {
+  const pythons = process.env.BPTT_PYTHON ? [process.env.BPTT_PYTHON] : ['python3', '/usr/bin/python3'];
+  const env = { ...process.env };
+  if (torchBlas) env.LD_LIBRARY_PATH = `${torchBlas}${env.LD_LIBRARY_PATH ? `:${env.LD_LIBRARY_PATH}` : ''}`;
+  // the first interpreter that imports torch (a pyenv python3 on PATH often has none; Debian's python3-torch is /usr/bin's)
+  const python = pythons.find((p) => spawnSync(p, ['-c', 'import torch'], { env, stdio: 'ignore' }).status === 0);
+  if (!python) {
+    console.log(`\n--with-pytorch: no python with torch found (tried ${pythons.join(', ')}; set BPTT_PYTHON); PyTorch skipped`);
+    return null;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'bptt-bench-'));
+  try {
+    const ours = {};
+    for (const wname of names) {
+      const w = WORKLOADS[wname];
+      const m = await createModel({ ...w.model, backend: 'wasm', seed: 1 });
+      writeFileSync(join(dir, `${wname}.safetensors`), writeSafetensors(m.stateDict()));
+      const batch = makeBatch(w);
+      ours[wname] = { loss0: trainStep(m, batch, w.loss), loss1: trainStep(m, batch, w.loss) };
+    }
+    process.stderr.write(`PyTorch (${python}${torchBlas ? `, LD_LIBRARY_PATH ${torchBlas}` : ''}):\n`);
+    const script = fileURLToPath(new URL('./pytorch.py', import.meta.url));
+    const out = await new Promise((resolve, reject) => {
+      const child = spawn(python, [script, '--workloads', names.join(','), '--weights', dir, ...(quick ? ['--runs', '5'] : [])],
+        { env, stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      child.stdout.on('data', (d) => (text += d));
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`bench/pytorch.py exited with ${code}`))));
+    });
+    const r = JSON.parse(out);
+    for (const wname of names) {
+      const t = r.results.find((x) => x.workload === wname);
+      // relative difference of the summed losses: float32 sums over T*B*O terms in different orders
+      const rel = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
+      ours[wname].check = { torch0: t.loss0, torch1: t.loss1, rel0: rel(t.loss0, ours[wname].loss0), rel1: rel(t.loss1, ours[wname].loss1) };
+    }
+    return { ...r, python, check: ours };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // A busy machine: the same W2 step on 1 and 2 threads while another process keeps one
 // core at 100%. Two threads must not be slower than one then.
 let busy = null;
@@ -181,6 +244,32 @@ for (const r of t2) {
 }
 if (busy) console.log(`W2 with the other core busy: 1 thread ${busy.oneThreadMs.toFixed(1)} ms/step, 2 threads ${busy.twoThreadsMs.toFixed(1)} ms/step`);
 if (rss) console.log(`\npeak RSS, W2 training (wasm, ${rss.steps} steps, fresh process): ${rss.peakRssMB.toFixed(0)} MB`);
+if (torch) {
+  // One table: this run's medians of bptt-wasm (default build) and PyTorch, same machine, same process tree.
+  const d = wasmBuild();
+  const lim = limits[d]?.limit;
+  console.log(`\nbptt-wasm vs PyTorch ${torch.torch}, ${limits.cpu}, ${new Date().toISOString().slice(0, 16)}Z, Node ${process.version}`);
+  console.log(`  PyTorch: ${torch.python}, BLAS ${torch.blas ?? 'unknown'}${torch.ompWaitPolicy ? `, OMP_WAIT_POLICY=${torch.ompWaitPolicy}` : ''}`);
+  if (torch.blas && !/openblas|mkl|blis/i.test(torch.blas)) console.log('  warning: PyTorch runs on the reference (netlib) BLAS here, several times slower than OpenBLAS: pass --torch-blas DIR');
+  console.log(`  ms per training step, medians; bptt-wasm's '${d}' build; PyTorch best = fastest median over its (OpenMP, OpenBLAS) thread pairs; % limit = bptt-wasm 1 thread's GFLOP/s over one core's multiply-add limit (${lim?.toFixed(1) ?? '?'} GFLOP/s)`);
+  console.log(`${pad('workload', 9)}${pad('wasm 1t', 9)}${pad('wasm 2t', 9)}${pad('torch 1t', 10)}${pad('torch best', 17)}${pad('1t vs 1t', 10)}${pad('best vs best', 14)}${pad('% limit', 9)}loss check (rel. diff, step 1 / step 2)`);
+  for (const wname of names) {
+    const one = results.find((r) => r.workload === wname && r.impl === `wasm-${d}`);
+    const two = results.find((r) => r.workload === wname && r.impl === `wasm-${d}-2t`);
+    const t = torch.results.filter((r) => r.workload === wname);
+    const t1 = t.find((r) => r.ompThreads === 1 && (r.blasThreads ?? 1) === 1);
+    const tb = t.reduce((a, b) => (b.msPerStep < a.msPerStep ? b : a));
+    const ourBest = two && two.msPerStep < one.msPerStep ? two : one;
+    const c = torch.check[wname].check;
+    const cfg = tb.blasThreads === null ? `${tb.ompThreads}t` : `${tb.ompThreads}x${tb.blasThreads}`;
+    console.log(`${pad(wname, 9)}${pad(one.msPerStep.toFixed(2), 9)}${pad(two ? two.msPerStep.toFixed(2) : '-', 9)}${pad(t1.msPerStep.toFixed(2), 10)}` +
+      `${pad(`${tb.msPerStep.toFixed(2)} (${cfg})`, 17)}${pad(`${(t1.msPerStep / one.msPerStep).toFixed(2)}x`, 10)}${pad(`${(tb.msPerStep / ourBest.msPerStep).toFixed(2)}x`, 14)}` +
+      `${pad(lim ? `${Math.round((100 * one.gflops) / lim)}%` : '-', 9)}${c.rel0.toExponential(1)} / ${c.rel1.toExponential(1)}`);
+  }
+  console.log('  ratios: PyTorch\'s time over bptt-wasm\'s (>1: bptt-wasm is faster); best vs best: each side\'s fastest configuration');
+  const bad = names.filter((n) => !(torch.check[n].check.rel0 < 1e-4 && torch.check[n].check.rel1 < 1e-4));
+  if (bad.length) console.log(`  warning: the losses disagree by more than 1e-4 on ${bad.join(', ')}: the two sides do not compute the same thing`);
+}
 const file = fileURLToPath(new URL('./results.json', import.meta.url));
-writeFileSync(file, JSON.stringify({ node: process.version, date: new Date().toISOString(), cpu: limits.cpu, limits, defaultBuild: wasmBuild(), baseline: baseDir, results, busy, rss }, null, 2));
+writeFileSync(file, JSON.stringify({ node: process.version, date: new Date().toISOString(), cpu: limits.cpu, limits, defaultBuild: wasmBuild(), baseline: baseDir, results, busy, rss, pytorch: torch }, null, 2));
 console.log(`\nwrote ${file}`);

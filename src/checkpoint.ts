@@ -54,7 +54,7 @@ export interface LoadCheckpointOptions {
   backend?: 'wasm' | 'js';
   /** passed to createModel (runtime choices, not stored in checkpoints) */
   wasmBuild?: CreateModelOptions['wasmBuild'];
-  threads?: number;
+  threads?: CreateModelOptions['threads'];
   /**
    * the file's module names, as for model.loadStateDict (default: the names it was saved
    * with, else this library's, else the one recurrent module and Linear head it holds)

@@ -28,7 +28,7 @@ export { fit, trainStep, trainTruncated, evaluate, predict, lossValue, step, sam
   type SampleOptions } from './train.js';
 export type { ProgressOptions, ProgressValues, ProgressStatus, ProgressStream } from './progress.js';
 export { BpttError, NonfiniteError, type TensorLike } from './errors.js';
-export { checkModelSize, MAX_LAYERS, MAX_SIZE, MAX_MEMORY_BYTES, MAX_THREADS } from './limits.js';
+export { checkModelSize, MAX_LAYERS, MAX_SIZE, MAX_MEMORY_BYTES, MAX_THREADS, AUTO_THREADS_MAX } from './limits.js';
 export { gradientFlow, summarizeGradNorms, type GradientFlowOptions, type GradientFlowResult, type GradientFlowSummary } from './diagnostics.js';
 export { lineChart, gradFlowChart, lossCurveChart, type Series, type ChartOptions, type LossHistory } from './svg.js';
 export { METRICS, MetricAccumulator, checkMetrics, lengthsMask, type MetricName, type MetricBatchOptions } from './metrics.js';

@@ -10,6 +10,14 @@ export const MAX_LAYERS = 1024;
 export const MAX_SIZE = 1 << 20;
 /** Worker threads per model (each is an OS thread with its own Wasm instance). */
 export const MAX_THREADS = 64;
+/**
+ * threads: 'auto' uses the available cores, at most this many. Each thread beyond the
+ * first carries its own workspace and gradient region, and the batch split gives it
+ * B / threads rows: at the batch sizes RNN training uses (16-64), past 8 threads a part
+ * has a few rows, about one micro-kernel tile, so more threads add memory and gradient
+ * summing without faster products. (Measured here on 1 and 2 cores only.)
+ */
+export const AUTO_THREADS_MAX = 8;
 /** The Wasm memory's maximum (2 GiB, backend-wasm.ts); the JS backend keeps the same bound. */
 export const MAX_MEMORY_BYTES = 2 ** 31;
 /** parameters + gradients + up to 3 optimizer state regions must fit beside the activations */

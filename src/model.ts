@@ -5,11 +5,11 @@ import type { Arena } from './arena.js';
 import { allocIOBuffers, growCapacity, type Backend, type IOBuffers } from './backend.js';
 import { createBackend, type BackendKind } from './backends.js';
 import type { WasmBuild } from './backend-wasm.js';
-import { hostName } from './host/host.js';
+import { host, hostName } from './host/host.js';
 import {
   FLOAT32_MAX, checkFinite, checkFinitePositive, isFiniteF32, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, shapeStr, show, type TensorLike,
 } from './errors.js';
-import { checkModelSize, MAX_THREADS } from './limits.js';
+import { AUTO_THREADS_MAX, checkModelSize, MAX_THREADS } from './limits.js';
 import { initParams, resolveInit, type InitSpec } from './init.js';
 import { hashSeed, Rng } from './rng.js';
 import { buildLayout, type CellKind, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
@@ -50,8 +50,11 @@ export interface CreateModelOptions {
   /**
    * wasm only: worker threads to split each batch across (default 1). Pays off for
    * batches of 8+ sequences on a quiet multi-core machine; call model.dispose() when done.
+   * 'auto': the cores available to this process (Node's os.availableParallelism(), a
+   * page's navigator.hardwareConcurrency), at most AUTO_THREADS_MAX (8); with backend
+   * 'js', which has no threads, 'auto' is 1. model.info().threads shows the count.
    */
-  threads?: number;
+  threads?: number | 'auto';
 }
 
 /** How a model runs (model.info()). */
@@ -239,10 +242,17 @@ export function resolveOptions(opts: CreateModelOptions): {
     ...(headBias ? {} : { headBias }),
   };
   const wasmBuild = opts.wasmBuild === undefined ? undefined : checkOneOf('wasmBuild', opts.wasmBuild, ['simd', 'relaxed'] as const);
-  const threads = checkPositiveInt('threads', opts.threads ?? 1);
+  const threads = resolveThreads(opts.threads, backend);
   if (threads > MAX_THREADS) fail(`createModel: threads must be at most ${MAX_THREADS}, got ${threads}`, 'createModel');
   if (threads > 1 && backend !== 'wasm') fail(`threads applies to backend 'wasm' only; got threads ${threads} with backend '${backend}'`);
   return { options, config, threads, wasmBuild };
+}
+
+/** createModel's threads as a count: a positive integer, or 'auto' (the available cores, capped; js: 1). */
+function resolveThreads(v: unknown, backend: BackendKind): number {
+  if (v === 'auto') return backend === 'wasm' ? Math.max(1, Math.min(AUTO_THREADS_MAX, Math.floor(host().availableCores()) || 1)) : 1;
+  if (typeof v === 'string') fail(`threads must be an integer >= 1 or 'auto', got ${show(v)}`, 'createModel');
+  return checkPositiveInt('threads', v ?? 1);
 }
 
 /** Build a model; the 'wasm' backend compiles (once per process) and instantiates the kernels. */

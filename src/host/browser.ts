@@ -46,6 +46,8 @@ export const browserHost: Host = {
     if (res.headers.get('content-type')?.startsWith('application/wasm')) return WebAssembly.compileStreaming(res);
     return res.arrayBuffer();
   },
+  // a hint the browser may round or cap (privacy); absent in a few contexts
+  availableCores: () => (typeof navigator !== 'undefined' && navigator.hardwareConcurrency > 0 ? navigator.hardwareConcurrency : 1),
   threadsUnavailable() {
     if (typeof Worker === 'undefined') return 'this context has no Web Workers';
     if (typeof SharedArrayBuffer === 'undefined' || !globalThis.crossOriginIsolated) {

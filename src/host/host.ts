@@ -42,6 +42,8 @@ export interface Host {
   relaxedSupported(): boolean;
   /** The bytes (or module) of a build from where this host keeps them (or from `source`). */
   load(build: WasmBuild, source: WasmSource | undefined): Promise<BufferSource | WebAssembly.Module>;
+  /** Cores this process may use (threads: 'auto'): Node's availableParallelism(), a page's navigator.hardwareConcurrency. */
+  availableCores(): number;
   /** Why more than one training thread cannot run here, or null when they can. */
   threadsUnavailable(): string | null;
   /** Start one training thread; resolves once it is ready for commands. */

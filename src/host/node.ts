@@ -4,6 +4,7 @@
 
 import { BpttError } from '../errors.js';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
@@ -47,6 +48,8 @@ export const nodeHost: Host = {
     if (source instanceof WebAssembly.Module) return source;
     return source === undefined ? readFileSync(wasmPath(build)) : readSource(source as string | URL | WasmBytes);
   },
+  // the cores this process may run on (its CPU affinity / cgroup share), not the machine's count
+  availableCores: () => availableParallelism(),
   threadsUnavailable: () => null,
   startThread(init: WorkerInit, url) {
     const worker = new Worker(url ?? packageFile('./node-worker.js', '../../dist/src/host/node-worker.js'), { workerData: init });
