@@ -129,10 +129,10 @@ describe('a Linear head without bias', () => {
   });
 });
 
-describe.each(['js', 'wasm'] as const)('the weighted, smoothed cross-entropy kernel on %s', (backend) => {
+describe.each(PATHS)('the weighted, smoothed cross-entropy kernel on %s', (path) => {
   // every class count the vector loop and its leftover lanes can meet
   it.each([1, 3, 4, 5, 17, 64])('matches a float64 loop at %i classes', async (C) => {
-    const m = await createModel({ cell: 'rnn', inputSize: 1, hiddenSize: 1, outputSize: C, backend });
+    const m = await createModelOn(path, { cell: 'rnn', inputSize: 1, hiddenSize: 1, outputSize: C });
     const rng = new Rng(C);
     const rows = 6, eps = 0.15;
     const a = m.arena;
@@ -173,7 +173,7 @@ describe.each(['js', 'wasm'] as const)('the weighted, smoothed cross-entropy ker
   });
 });
 
-describe.each(['js', 'wasm'] as const)('fit and evaluate with the cross-entropy options on %s', (backend) => {
+describe.each(PATHS)('fit and evaluate with the cross-entropy options on %s', (path) => {
   it('the validation loss is the model loss with the same options; accuracy skips ignored targets', async () => {
     const rng = new Rng(9);
     const T = 4, N = 20, O = 3;
@@ -181,7 +181,7 @@ describe.each(['js', 'wasm'] as const)('fit and evaluate with the cross-entropy 
     const ids = Int32Array.from({ length: T * N }, (_, i) => (i % 5 === 0 ? -100 : i % O));
     const data = { x, target: { shape: [T, N], data: ids } };
     const loss: LossSpec = { kind: 'cross_entropy', reduction: 'mean', weight: [1, 2, 0.5], labelSmoothing: 0.1 };
-    const m = await createModel({ cell: 'gru', inputSize: 2, hiddenSize: 5, outputSize: O, backend, seed: 1 });
+    const m = await createModelOn(path, { cell: 'gru', inputSize: 2, hiddenSize: 5, outputSize: O, seed: 1 });
     const h = await fit(m, data, { optimizer: new SGD(m, { lr: 0 }), loss, epochs: 1, batchSize: N, metrics: ['accuracy'], progress: false });
     const r = m.lossAndGrad(data, loss);
     expectScalarClose('training loss (lr 0)', h.loss[0], r.loss, LOSS);

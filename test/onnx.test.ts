@@ -49,10 +49,10 @@ describe('the .onnx files torch.onnx.export wrote for the fixtures', () => {
   });
 });
 
-describe.each(['wasm', 'js'] as const)('a model built from the .onnx file on the %s backend', (backend) => {
+describe.each(PATHS)('a model built from the .onnx file on %s', (path) => {
   it.each(withOnnx.map((f) => [f.name, f.json]))('%s reproduces the fixture output', async (name, fx: Fx) => {
     const { config, stateDict } = readOnnx(onnxBytes(name as string));
-    const m = await createModel({ ...config, backend });
+    const m = await createModelOn(path, { ...config });
     live.push(m);
     m.loadStateDict(stateDict);
     const r = m.forward(fx.x, { ...(fx.h0 ? { h0: fx.h0 } : {}), ...(fx.c0 ? { c0: fx.c0 } : {}) });
@@ -324,7 +324,7 @@ describe.each([['js', 1], ['wasm', 1], ['wasm', 2]] as const)('bidirectional gra
     const { json, onnx } = seqCase(file);
     expect(json, `${file} has its .json beside it`).toBeTruthy();
     const { config, stateDict } = readOnnx(onnx);
-    const m = await createModel({ ...config, backend, threads });
+    const m = await createModelOn(path, { ...config, threads });
     try {
       m.loadStateDict(stateDict);
       const f32 = (t: T | null | undefined) => (t ? { shape: t.shape, data: Float32Array.from(t.data) } : undefined);

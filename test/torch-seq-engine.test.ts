@@ -160,7 +160,7 @@ describe.each(BIG.map((c) => [`${c.cell}${c.bidirectional ? ' bidirectional' : '
   });
 });
 
-describe.each(['wasm', 'js'] as const)('lengths validation on the %s backend', (backend) => {
+describe.each(PATHS)('lengths validation on %s', (path) => {
   it('rejects bad lengths by name, with expected and actual, and leaves the model unchanged', async () => {
     const c: Case = { ...SMALL, lengths: null };
     const m = await model(c, backend);
@@ -209,7 +209,7 @@ describe.each(['wasm', 'js'] as const)('lengths validation on the %s backend', (
   });
 });
 
-describe.each(['wasm', 'js'] as const)('datasets with lengths on the %s backend', (backend) => {
+describe.each(PATHS)('datasets with lengths on %s', (path) => {
   const c: Case = { ...SMALL, B: 6, lengths: [4, 9, 1, 6, 9, 3], h0: false, loss: { kind: 'cross_entropy', reduction: 'mean' } };
   it('evaluate in minibatches equals the loss of the whole batch', async () => {
     const m = await model(c, backend);
@@ -251,7 +251,7 @@ describe.each(['wasm', 'js'] as const)('datasets with lengths on the %s backend'
       }
       y[b] = s > 0 ? 1 : 0;
     }
-    const m = await createModel({ cell: 'gru', inputSize: 1, hiddenSize: 8, outputSize: 2, bidirectional: true, seed: 1, backend });
+    const m = await createModelOn(path, { cell: 'gru', inputSize: 1, hiddenSize: 8, outputSize: 2, bidirectional: true, seed: 1 });
     live.push(m);
     const loss: LossSpec = { kind: 'cross_entropy', reduction: 'mean', lastStepOnly: true };
     const data = { x: { shape: [T, N, 1], data: x }, target: { shape: [N], data: y }, lengths };
