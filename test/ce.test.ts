@@ -7,15 +7,16 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint-file.js';
 import { MetricAccumulator } from '../src/metrics.js';
-import { createModel, type LossSpec, type Model } from '../src/model.js';
+import { createModel, type LossSpec } from '../src/model.js';
 import { SGD } from '../src/optim.js';
 import { Rng } from '../src/rng.js';
 import { evaluate, fit, lossValue } from '../src/train.js';
 import { expectClose, expectScalarClose, relErr } from './helpers/compare.js';
-import type { Fx, Path } from './helpers/models.js';
+import { modelFor, type Fx } from './helpers/models.js';
+import { createModelOn, PATHS } from './helpers/variants.js';
 
 const FWD = 2e-5;
 const LOSS = 2e-5;
@@ -23,21 +24,6 @@ const GRAD = 1e-4;
 const DIR = resolve(import.meta.dirname, 'fixtures/ce');
 const fixtures: [string, Fx][] = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort()
   .map((f) => [f.slice(0, -5), JSON.parse(readFileSync(join(DIR, f), 'utf8'))]);
-
-const live: Model[] = [];
-afterAll(() => live.forEach((m) => m.dispose()));
-
-async function modelFor(fx: Fx, path: Path): Promise<Model> {
-  const c = fx.config;
-  const m = await createModel({
-    cell: c.cell, nonlinearity: c.nonlinearity, inputSize: c.input_size, hiddenSize: c.hidden_size, numLayers: c.num_layers,
-    outputSize: c.output_size, bias: c.bias, headBias: c.head_bias,
-    backend: path === 'js' ? 'js' : 'wasm', threads: path === 'wasm, 2 threads' ? 2 : 1,
-  });
-  live.push(m);
-  m.loadStateDict(fx.params);
-  return m;
-}
 
 const lossFor = (fx: Fx): LossSpec => ({
   kind: fx.loss.kind, reduction: fx.loss.reduction, lastStepOnly: fx.loss.last_step_only,
@@ -62,7 +48,7 @@ describe('the cross-entropy fixtures', () => {
   });
 });
 
-describe.each(['js', 'wasm', 'wasm, 2 threads'] as const)('cross-entropy options against PyTorch on %s', (path) => {
+describe.each(PATHS)('cross-entropy options against PyTorch on %s', (path) => {
   describe.each(fixtures)('%s', (_name, fx: Fx) => {
     it('matches outputs, loss (per step for reduction none), every gradient, dx and dh0', async () => {
       const model = await modelFor(fx, path);

@@ -15,6 +15,7 @@ export async function modelFor(fx: Fx, path: Path): Promise<Model> {
     cell: c.cell, nonlinearity: c.nonlinearity, inputSize: c.input_size, hiddenSize: c.hidden_size,
     numLayers: c.num_layers, outputSize: c.output_size, bias: c.bias,
     ...(c.bidirectional ? { bidirectional: true } : {}),
+    ...(c.head_bias !== undefined ? { headBias: c.head_bias } : {}),
     ...on(path),
   }));
   m.loadStateDict(fx.params);
