@@ -8,18 +8,13 @@
 // tolerance (with an absolute floor) separate a correct gradient from a wrong one.
 
 import { describe, expect, it } from 'vitest';
-import type { Model } from '../src/index.js';
+import { Rng, type Model } from '../src/index.js';
 import { createModelOn, PATHS } from './helpers/variants.js';
 
+/** uniform in [-0.5, 0.5), seeded (the library's generator) */
 function rand(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const g = new Rng(seed);
+  return () => g.uniform(-0.5, 0.5);
 }
 
 const CASES = [
