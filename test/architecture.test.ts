@@ -6,7 +6,7 @@
 // types) are not in it: esbuild drops them as tsc does, so they cannot form a cycle at run
 // time and cannot load a module. (TypeScript 7 has no JavaScript API to parse with.)
 
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
 import { describe, expect, it } from 'vitest';
@@ -105,7 +105,21 @@ describe('the package root', () => {
   // names the demo application used to export from the root (issue #8)
   const APP = ['Progress', 'PALETTE', 'niceTicks', 'MODEL_RECIPES', 'ADDING_LRS', 'trainCharModel', 'measureCharSpeed', 'runCli', 'main'];
 
+  // helpers of the library's own modules that only the library and its tests call (issue #8 item 9)
+  const INTERNAL = ['nonfiniteTensors', 'checkLossSpec', 'lengthsMask', 'torchConfig', 'modelOptionsFromMetadata'];
+
   it.each([['index', root], ['browser', browserRoot]] as const)('%s exports no application internals', (_n, mod) => {
-    expect(Object.keys(mod).filter((k) => APP.includes(k))).toEqual([]);
+    expect(Object.keys(mod).filter((k) => APP.includes(k) || INTERNAL.includes(k))).toEqual([]);
+  });
+});
+
+describe('doc comments', () => {
+  it('no declaration carries two /** */ blocks in a row (one of them is stale)', () => {
+    const stacked = sources(SRC).flatMap((f) => {
+      const text = readFileSync(f, 'utf8');
+      return [...text.matchAll(/\*\/[ \t]*\n(?:[ \t]*\/\/[^\n]*\n)*[ \t]*\/\*\*/g)]
+        .map((m) => `${relative(SRC, f)}:${text.slice(0, m.index).split('\n').length}`);
+    });
+    expect(stacked).toEqual([]);
   });
 });
