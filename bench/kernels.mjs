@@ -12,6 +12,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { Rng } from '../dist/src/index.js';
 import { GEMM_OPS, cpuModel, describeLimits, foldLimit, limitCalls, loadKernels, repsFor, timeRun, variantName } from './limit.mjs';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -55,7 +56,8 @@ function setup(k, [v, M, N, K]) {
   const end = Bp + (v === 'packed' ? k.packed_b_floats(K, N) * 4 : 0);
   if (end > k.memory.buffer.byteLength) k.memory.grow(Math.ceil((end - k.memory.buffer.byteLength) / 65536));
   const f = new Float32Array(k.memory.buffer);
-  for (let i = A / 4; i < Bp / 4; i++) f[i] = Math.random() - 0.5;
+  const rng = new Rng(M * 1000 + N + K); // seeded: every run times the same operands
+  for (let i = A / 4; i < Bp / 4; i++) f[i] = rng.uniform(-0.5, 0.5);
   // leading dims: tight, as the training code uses them
   const lda = v === 'tn' ? M : K, ldb = v === 'nt' ? K : N, ldc = N;
   if (v === 'packed') {

@@ -101,8 +101,8 @@ for (const wname of names) {
     cases.push({ name: `wasm-${build}`, fn: () => trainStep(m, batch, w.loss), build, threads: 1 });
     if (base) {
       const mb = await base.createModel({ ...w.model, backend: 'wasm', wasmBuild: build, seed: 1 });
-      trainStep(mb, batch, w.loss);
-      cases.push({ name: `base-wasm-${build}`, fn: () => trainStep(mb, batch, w.loss), build, threads: 1 });
+      trainStep(mb, batch, w.loss, base.SGD);
+      cases.push({ name: `base-wasm-${build}`, fn: () => trainStep(mb, batch, w.loss, base.SGD), build, threads: 1 });
     }
   }
   if (w.B >= 8) {
@@ -111,8 +111,8 @@ for (const wname of names) {
     cases.push({ name: `wasm-${wasmBuild()}-2t`, fn: () => trainStep(m, batch, w.loss), model: m, build: wasmBuild(), threads: 2 });
     if (base) {
       const mb = await base.createModel({ ...w.model, backend: 'wasm', seed: 1, threads: 2 });
-      trainStep(mb, batch, w.loss);
-      cases.push({ name: `base-wasm-${wasmBuild()}-2t`, fn: () => trainStep(mb, batch, w.loss), model: mb, build: wasmBuild(), threads: 2 });
+      trainStep(mb, batch, w.loss, base.SGD);
+      cases.push({ name: `base-wasm-${wasmBuild()}-2t`, fn: () => trainStep(mb, batch, w.loss, base.SGD), model: mb, build: wasmBuild(), threads: 2 });
     }
   }
   const res = interleaved(cases, quick ? 5 : 15);

@@ -2,6 +2,7 @@
 // benchmarks share.
 
 import Benchmark from 'benchmark';
+import { Rng, SGD } from '../dist/src/index.js';
 
 export const WORKLOADS = {
   W1: { desc: 'tanh RNN I32 H128 O32 T50 B32, MSE', model: { cell: 'rnn', inputSize: 32, hiddenSize: 128, outputSize: 32 }, T: 50, B: 32, loss: 'mse' },
@@ -28,8 +29,8 @@ export function stepFlops(w) {
 
 /** Deterministic inputs for a workload. */
 export function makeBatch(w) {
-  let s = 12345;
-  const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296) * 2 - 1;
+  const rng = new Rng(12345);
+  const r = () => rng.uniform(-1, 1);
   const { inputSize: I, outputSize: O } = w.model;
   const { T, B } = w;
   let x;
@@ -46,11 +47,21 @@ export function makeBatch(w) {
   return { x: { shape: [T, B, I], data: x }, target };
 }
 
-/** One SGD training step: zero grads, forward + loss + BPTT, update. */
-export function trainStep(model, batch, loss) {
-  model.zeroGrad();
+const optimizers = new WeakMap();
+
+/**
+ * One SGD training step through the public API: zero grads, forward + loss + BPTT,
+ * optimizer.step(). `Sgd` is the SGD class of the module that built the model (run.mjs's
+ * --baseline passes the baseline's). SGD.step() also checks the update for non-finite values
+ * (a copy of the weights and one sum-of-squares pass, O(parameters) next to the O(T B
+ * parameters) sweep): the public API has no update without that check.
+ */
+export function trainStep(model, batch, loss, Sgd = SGD) {
+  let opt = optimizers.get(model);
+  if (!opt) optimizers.set(model, (opt = new Sgd(model, { lr: 1e-4 })));
+  opt.zeroGrad();
   const r = model.lossAndGrad(batch, { kind: loss, reduction: 'sum' }, { inputGrad: false });
-  model.backend.sgdStep(model.params, model.grads, 0, model.numParams, 1e-4, 0, 0, false, 0, false);
+  opt.step();
   return r.loss;
 }
 

@@ -18,12 +18,8 @@ import { BpttError } from './errors.js';
 import { instantiateKernels, sharedMemory, WasmBackend, type Kernels, type WasmBuild, compileBuild, configuredWorker } from './backend-wasm.js';
 import { host, type ThreadHandle } from './host/host.js';
 import type { Layout } from './layout.js';
+import { CMD, CTRL, SPIN, type SyncMessage } from './worker-protocol.js';
 
-// control block layout (int32 slots)
-// (CLIP is a float64 slot: int32 index 8 = byte 32 of a 64-byte aligned block)
-export const CTRL = { SEQ: 0, CMD: 1, T: 2, B: 3, INPUT_GRAD: 4, DONE: 5, ERROR: 6, CLIP: 8, SIZE: 16 } as const;
-export const CMD = { SYNC: 1, FORWARD: 2, BACKWARD: 3, EXIT: 4 } as const;
-const SPIN = 20000;
 const DISPOSED = 'bptt-wasm: this model was disposed (its worker threads are stopped); create a new one';
 
 interface Part {
@@ -129,7 +125,7 @@ class ParallelBackend implements Backend {
     // Offsets may have changed: hand each worker its part's new layout (allocation is over).
     for (const part of active) {
       if (part.worker && !part.synced) {
-        part.worker.postMessage({ state: part.backend.snapshot(), io: part.io });
+        part.worker.postMessage({ state: part.backend.snapshot(), io: part.io! } satisfies SyncMessage);
         this.command(part, CMD.SYNC, 0, 0, 0, false);
         this.wait(part);
         this.checkErrors([part]);

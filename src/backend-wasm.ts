@@ -155,17 +155,16 @@ export async function instantiateKernels(build: WasmBuild = wasmBuild(), memory:
   return instantiateKernelsFrom(await compileBuild(build), memory);
 }
 
-export async function createWasmBackend(build: WasmBuild = wasmBuild(), threads = 1): Promise<Backend> {
-  // A page that is not cross-origin isolated cannot share memory with workers: one thread, and why.
-  const unavailable = threads > 1 ? host().threadsUnavailable() : null;
-  if (threads > 1 && !unavailable) {
-    const { createParallelBackend } = await import('./backend-parallel.js');
-    return createParallelBackend(threads, build);
-  }
+/**
+ * A single-thread Wasm backend. Threading is the factory's choice (backends.ts), so this
+ * module never imports backend-parallel.ts (which imports this one). `threadsRequested` and
+ * `threadsNote` only record what was asked and why it fell back to one thread.
+ */
+export async function createWasmBackend(build: WasmBuild = wasmBuild(), threadsRequested = 1, threadsNote: string | null = null): Promise<Backend> {
   const k = await instantiateKernels(build);
   // Everything below heap_base() is the module's static data (math tables, GEMM packing).
   const be = new WasmBackend(k, new Arena(k.memory, k.heap_base()));
-  be.info = { wasmBuild: build, threads: 1, threadsRequested: threads, threadsNote: unavailable };
+  be.info = { wasmBuild: build, threads: 1, threadsRequested, threadsNote };
   return be;
 }
 

@@ -3,7 +3,7 @@
 // (checkpoint files on disk, the Moby-Dick text) is in node.ts.
 
 export {
-  createModel, Model, clipGradNorm, clipGradValue, nonfiniteTensors, checkLossSpec,
+  createModel, Model, clipGradNorm, clipGradValue,
   type Tensor, type IntTensor, type CreateModelOptions, type LossSpec, type Batch, type GradOptions,
   type ForwardResult, type LossAndGradResult, type ModelInfo, type ResolvedLoss, type Lengths, type ForwardState,
 } from './model.js';
@@ -20,7 +20,7 @@ export { Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, createOptimizer, type Op
   type SGDOptions, type AdamOptions, type RMSpropOptions, type AdagradOptions, type OptimizerOptions } from './optim.js';
 export { LRScheduler, StepLR, ExponentialLR, CosineAnnealingLR, ReduceLROnPlateau, type Scheduler, type SchedulerState,
   type ReduceLROnPlateauOptions, type HasLr } from './schedulers.js';
-export { checkpointBytes, loadCheckpointBytes, modelOptionsFromMetadata, torchConfig,
+export { checkpointBytes, loadCheckpointBytes,
   type SaveCheckpointOptions, type LoadCheckpointOptions, type LoadedCheckpoint } from './checkpoint.js';
 export { fit, trainStep, trainTruncated, evaluate, predict, lossValue, step, sample, sampleCategorical,
   type Dataset, type FitOptions, type EvaluateOptions, type History, type StepInfo, type EpochInfo, type RecurrentState,
@@ -31,7 +31,7 @@ export { BpttError, NonfiniteError, type TensorLike } from './errors.js';
 export { checkModelSize, MAX_LAYERS, MAX_SIZE, MAX_MEMORY_BYTES, MAX_THREADS, AUTO_THREADS_MAX } from './limits.js';
 export { gradientFlow, summarizeGradNorms, type GradientFlowOptions, type GradientFlowResult, type GradientFlowSummary } from './diagnostics.js';
 export { lineChart, gradFlowChart, lossCurveChart, type Series, type ChartOptions, type LossHistory } from './svg.js';
-export { METRICS, MetricAccumulator, checkMetrics, lengthsMask, type MetricName, type MetricBatchOptions } from './metrics.js';
+export { METRICS, MetricAccumulator, checkMetrics, type MetricName, type MetricBatchOptions } from './metrics.js';
 export { addingBatch, ADDING_BASELINE_MSE, type AddingBatch } from './data/adding.js';
 export { CharVocab, CharStream, oneHot, type CharBatch } from './data/text.js';
 export { tensor, type Nested, type TensorOptions } from './data/tensor.js';

@@ -773,11 +773,10 @@ export function clipGradValue(model: Model, value: number): void {
 }
 
 /** Names of gradient tensors holding NaN or Inf. */
-export function nonfiniteTensors(model: Model, region: 'grads' | 'params' = 'grads'): string[] {
-  const base = region === 'grads' ? model.grads : model.params;
+export function nonfiniteTensors(model: Model): string[] {
   const bad: string[] = [];
   for (const t of model.layout.tensors) {
-    if (!Number.isFinite(model.backend.sumSquares(base + t.offset, t.size))) bad.push(t.name);
+    if (!Number.isFinite(model.backend.sumSquares(model.grads + t.offset, t.size))) bad.push(t.name);
   }
   return bad;
 }

@@ -150,11 +150,6 @@ export class Progress<V extends ProgressValues = ProgressValues> {
     this.fields = opts.fields ?? (defaultFields as (s: ProgressStatus<V>) => string[]);
   }
 
-  /** The loss as shown: the latest, or its moving average (lossSmoothing). NaN before the first update. */
-  get loss(): number {
-    return this.smoothed;
-  }
-
   /** Start timing (and draw the bar) at `step` steps already done. */
   begin(step = 0): void {
     if (this.begun) return;

@@ -1,12 +1,12 @@
-// A training worker thread (see backend-parallel.ts): mirrors one batch part's WasmBackend
+// A training worker thread (see backend-parallel.ts; the protocol is worker-protocol.ts): mirrors one batch part's WasmBackend
 // over the shared memory and runs forward/backward on command. Host-neutral: it is started
 // through host/node-worker.js (worker_threads) or host/browser-worker.js (a Web Worker),
 // which install the channel to the main thread first.
 
 import { Arena } from './arena.js';
 import type { IOBuffers } from './backend.js';
-import { CMD, CTRL } from './backend-parallel.js';
-import { instantiateKernelsFrom, WasmBackend, type WasmBackendState } from './backend-wasm.js';
+import { instantiateKernelsFrom, WasmBackend } from './backend-wasm.js';
+import { CMD, CTRL, SPIN, type SyncMessage } from './worker-protocol.js';
 import { workerPort } from './host/host.js';
 
 const port = workerPort();
@@ -18,7 +18,6 @@ const backend = new WasmBackend(k, arena);
 let io: IOBuffers | null = null;
 port.ready();
 
-const SPIN = 20000;
 let seen = 0;
 for (;;) {
   const i32 = arena.i32;
@@ -32,7 +31,7 @@ for (;;) {
   try {
     const T = i32[ctrl + CTRL.T], B = i32[ctrl + CTRL.B];
     if (cmd === CMD.SYNC) {
-      const msg = (await port.next()) as { state: WasmBackendState; io: IOBuffers } | undefined;
+      const msg = (await port.next()) as SyncMessage | undefined;
       if (!msg) throw new Error('worker: SYNC without a state message');
       backend.restore(msg.state);
       io = msg.io;

@@ -7,15 +7,16 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint-file.js';
 import { MetricAccumulator } from '../src/metrics.js';
-import { createModel, type LossSpec, type Model } from '../src/model.js';
+import { createModel, type LossSpec } from '../src/model.js';
 import { SGD } from '../src/optim.js';
 import { Rng } from '../src/rng.js';
 import { evaluate, fit, lossValue } from '../src/train.js';
 import { expectClose, expectScalarClose, relErr } from './helpers/compare.js';
-import type { Fx, Path } from './helpers/models.js';
+import { modelFor, type Fx } from './helpers/models.js';
+import { createModelOn, PATHS } from './helpers/variants.js';
 
 const FWD = 2e-5;
 const LOSS = 2e-5;
@@ -23,21 +24,6 @@ const GRAD = 1e-4;
 const DIR = resolve(import.meta.dirname, 'fixtures/ce');
 const fixtures: [string, Fx][] = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort()
   .map((f) => [f.slice(0, -5), JSON.parse(readFileSync(join(DIR, f), 'utf8'))]);
-
-const live: Model[] = [];
-afterAll(() => live.forEach((m) => m.dispose()));
-
-async function modelFor(fx: Fx, path: Path): Promise<Model> {
-  const c = fx.config;
-  const m = await createModel({
-    cell: c.cell, nonlinearity: c.nonlinearity, inputSize: c.input_size, hiddenSize: c.hidden_size, numLayers: c.num_layers,
-    outputSize: c.output_size, bias: c.bias, headBias: c.head_bias,
-    backend: path === 'js' ? 'js' : 'wasm', threads: path === 'wasm, 2 threads' ? 2 : 1,
-  });
-  live.push(m);
-  m.loadStateDict(fx.params);
-  return m;
-}
 
 const lossFor = (fx: Fx): LossSpec => ({
   kind: fx.loss.kind, reduction: fx.loss.reduction, lastStepOnly: fx.loss.last_step_only,
@@ -62,7 +48,7 @@ describe('the cross-entropy fixtures', () => {
   });
 });
 
-describe.each(['js', 'wasm', 'wasm, 2 threads'] as const)('cross-entropy options against PyTorch on %s', (path) => {
+describe.each(PATHS)('cross-entropy options against PyTorch on %s', (path) => {
   describe.each(fixtures)('%s', (_name, fx: Fx) => {
     it('matches outputs, loss (per step for reduction none), every gradient, dx and dh0', async () => {
       const model = await modelFor(fx, path);
@@ -129,10 +115,10 @@ describe('a Linear head without bias', () => {
   });
 });
 
-describe.each(['js', 'wasm'] as const)('the weighted, smoothed cross-entropy kernel on %s', (backend) => {
+describe.each(PATHS)('the weighted, smoothed cross-entropy kernel on %s', (path) => {
   // every class count the vector loop and its leftover lanes can meet
   it.each([1, 3, 4, 5, 17, 64])('matches a float64 loop at %i classes', async (C) => {
-    const m = await createModel({ cell: 'rnn', inputSize: 1, hiddenSize: 1, outputSize: C, backend });
+    const m = await createModelOn(path, { cell: 'rnn', inputSize: 1, hiddenSize: 1, outputSize: C });
     const rng = new Rng(C);
     const rows = 6, eps = 0.15;
     const a = m.arena;
@@ -173,7 +159,7 @@ describe.each(['js', 'wasm'] as const)('the weighted, smoothed cross-entropy ker
   });
 });
 
-describe.each(['js', 'wasm'] as const)('fit and evaluate with the cross-entropy options on %s', (backend) => {
+describe.each(PATHS)('fit and evaluate with the cross-entropy options on %s', (path) => {
   it('the validation loss is the model loss with the same options; accuracy skips ignored targets', async () => {
     const rng = new Rng(9);
     const T = 4, N = 20, O = 3;
@@ -181,7 +167,7 @@ describe.each(['js', 'wasm'] as const)('fit and evaluate with the cross-entropy 
     const ids = Int32Array.from({ length: T * N }, (_, i) => (i % 5 === 0 ? -100 : i % O));
     const data = { x, target: { shape: [T, N], data: ids } };
     const loss: LossSpec = { kind: 'cross_entropy', reduction: 'mean', weight: [1, 2, 0.5], labelSmoothing: 0.1 };
-    const m = await createModel({ cell: 'gru', inputSize: 2, hiddenSize: 5, outputSize: O, backend, seed: 1 });
+    const m = await createModelOn(path, { cell: 'gru', inputSize: 2, hiddenSize: 5, outputSize: O, seed: 1 });
     const h = await fit(m, data, { optimizer: new SGD(m, { lr: 0 }), loss, epochs: 1, batchSize: N, metrics: ['accuracy'], progress: false });
     const r = m.lossAndGrad(data, loss);
     expectScalarClose('training loss (lr 0)', h.loss[0], r.loss, LOSS);

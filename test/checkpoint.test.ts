@@ -15,6 +15,7 @@ import { readSafetensors, writeSafetensors } from '../src/safetensors.js';
 import { StepLR } from '../src/schedulers.js';
 import { fixturePath, listFixtures } from './helpers/fixtures.js';
 import { expectScalarClose } from './helpers/compare.js';
+import { createModelOn, on, PATHS, track } from './helpers/variants.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Fx = any;
@@ -33,16 +34,19 @@ function train(m: Model, opt: Optimizer, steps: number, sched?: StepLR) {
   }
 }
 
-describe.each(['wasm', 'js'] as const)('checkpoints on the %s backend', (backend) => {
+describe.each(PATHS)('checkpoints on %s', (via) => {
+  const slug = via.replace(/\W+/g, '-');
   it.each(['rnn', 'lstm', 'gru'] as const)('%s: save -> load is bit-exact and keeps the options', async (cell) => {
-    const m = await createModel({ cell, inputSize: 2, hiddenSize: 5, numLayers: 2, outputSize: 4, backend, seed: 11, init: 'orthogonal' });
-    const path = join(dir, `${backend}-${cell}.safetensors`);
+    const m = await createModelOn(via, { cell, inputSize: 2, hiddenSize: 5, numLayers: 2, outputSize: 4, seed: 11, init: 'orthogonal' });
+    const path = join(dir, `${slug}-${cell}.safetensors`);
     await saveCheckpoint(m, path);
-    const { model, optimizer, metadata } = await loadTrainingCheckpoint(path, { backend });
+    const { model, optimizer, metadata } = await loadTrainingCheckpoint(path, on(via));
+    track(model);
     expect(optimizer).toBeUndefined();
     expect(model.paramView()).toEqual(m.paramView());
     expect(model.options).toEqual(m.options);
-    expect(model.backend.kind).toBe(backend);
+    expect(model.backend.kind).toBe(on(via).backend);
+    expect(model.info().threads).toBe(on(via).threads);
     expect(JSON.parse(metadata.config)).toEqual({
       cell, input_size: 2, hidden_size: 5, output_size: 4, num_layers: 2, bias: true, ...(cell === 'rnn' ? { nonlinearity: 'tanh' } : {}),
     });
@@ -54,7 +58,7 @@ describe.each(['wasm', 'js'] as const)('checkpoints on the %s backend', (backend
   it.each(['sgd', 'adam', 'adamw', 'rmsprop', 'adagrad'] as const)('%s: resuming from a checkpoint continues bit-exactly', async (kind: OptimizerKind) => {
     const opts = { lr: 0.02, ...(kind === 'sgd' ? { momentum: 0.9, nesterov: true } : {}), ...(kind === 'adam' ? { amsgrad: true } : {}),
       ...(kind === 'rmsprop' ? { centered: true, momentum: 0.5 } : {}), ...(kind === 'adagrad' ? { lrDecay: 0.01, initialAccumulatorValue: 0.1 } : {}) };
-    const create = () => createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 4, outputSize: 4, backend, seed: 5 });
+    const create = () => createModelOn(via, { cell: 'lstm', inputSize: 2, hiddenSize: 4, outputSize: 4, seed: 5 });
     // never stopped: 8 steps
     const a = await create();
     const oa = createOptimizer(kind, a, opts);
@@ -65,10 +69,10 @@ describe.each(['wasm', 'js'] as const)('checkpoints on the %s backend', (backend
     const ob = createOptimizer(kind, b, opts);
     const sb = new StepLR(ob, { stepSize: 3, gamma: 0.5 });
     train(b, ob, 5, sb);
-    const path = join(dir, `${backend}-resume-${kind}.safetensors`);
+    const path = join(dir, `${slug}-resume-${kind}.safetensors`);
     await saveCheckpoint(b, path, { optimizer: ob, scheduler: sb });
-    const loaded = await loadTrainingCheckpoint(path, { backend });
-    const c = loaded.model;
+    const loaded = await loadTrainingCheckpoint(path, on(via));
+    const c = track(loaded.model);
     const oc = loaded.optimizer!;
     expect(oc.kind).toBe(kind);
     expect(oc.stepCount).toBe(5);
@@ -86,7 +90,7 @@ describe.each(['wasm', 'js'] as const)('checkpoints on the %s backend', (backend
 
   it.each(listFixtures().filter((f) => fixturePath(f.name, 'safetensors')).map((f) => [f.name, f.json]))(
     'loadCheckpoint builds %s from the PyTorch file and reproduces its loss', async (name, fx: Fx) => {
-      const model = await loadCheckpoint(fixturePath(name as string, 'safetensors')!, { backend });
+      const model = track(await loadCheckpoint(fixturePath(name as string, 'safetensors')!, on(via)));
       expect(model.config.cell).toBe(fx.config.cell);
       expect(model.config.numLayers).toBe(fx.config.num_layers);
       const ce = fx.loss.kind === 'cross_entropy';

@@ -1,14 +1,14 @@
 // Data generators and loaders: the adding problem, the character vocabulary, truncated-BPTT
 // batches, and Moby-Dick from its npm package. The adding problem also trains a model on
-// both backends.
+// every path.
 
 import { describe, expect, it } from 'vitest';
 import { ADDING_BASELINE_MSE, addingBatch } from '../src/data/adding.js';
 import { CharStream, CharVocab, oneHot } from '../src/data/text.js';
 import { loadMobyDick } from '../src/data/moby-dick.js';
 import { addingRun, addingTestMSE } from '../src/cli/experiments.js';
-import { createModel } from '../src/index.js';
 import { Rng } from '../src/rng.js';
+import { createModelOn, on, PATHS } from './helpers/variants.js';
 
 describe('addingBatch', () => {
   it('marks exactly two steps, one in each half, and the target is the sum of their values', () => {
@@ -55,11 +55,11 @@ describe('addingBatch', () => {
   });
 });
 
-describe.each(['wasm', 'js'] as const)('the adding problem on %s', (backend) => {
+describe.each(PATHS)('the adding problem on %s', (path) => {
   it('an untrained model scores near or above the baseline, and an IRNN beats it after a short run', async () => {
-    const m = await createModel({ cell: 'rnn', inputSize: 2, hiddenSize: 8, outputSize: 1, backend, seed: 1 });
+    const m = await createModelOn(path, { cell: 'rnn', inputSize: 2, hiddenSize: 8, outputSize: 1, seed: 1 });
     expect(addingTestMSE(m, 10, 300, 4)).toBeGreaterThan(0.1);
-    const row = await addingRun('irnn', 10, { steps: 400, batchSize: 32, hiddenSize: 16, lr: 1e-2, testSize: 300, backend });
+    const row = await addingRun('irnn', 10, { steps: 400, batchSize: 32, hiddenSize: 16, lr: 1e-2, testSize: 300, backend: on(path).backend }); // (the experiment runs one thread)
     expect(row.testMSE).toBeLessThan(ADDING_BASELINE_MSE / 10);
     expect(row).toMatchObject({ model: 'irnn', T: 10, steps: 400, skipped: 0 });
   });

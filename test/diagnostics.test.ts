@@ -4,10 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { gradientFlow, summarizeGradNorms } from '../src/diagnostics.js';
 import { gradflowExperiment, gradflowSvg, gradflowTable } from '../src/cli/experiments.js';
-import { createModel } from '../src/index.js';
 import { gradFlowChart, lineChart, lossCurveChart, niceTicks } from '../src/svg.js';
+import { createModelOn, PATHS } from './helpers/variants.js';
 
-const BACKENDS = ['wasm', 'js'] as const;
 
 describe('summarizeGradNorms', () => {
   it('finds the per-step factor and where a geometric decay fell below 1e-6 of the final norm', () => {
@@ -40,10 +39,10 @@ describe('summarizeGradNorms', () => {
   });
 });
 
-describe.each(BACKENDS)('gradientFlow on %s', (backend) => {
+describe.each(PATHS)('gradientFlow on %s', (path) => {
   it('shows a tanh RNN at PyTorch init vanishing and an IRNN keeping its gradient over T = 60', async () => {
-    const rnn = await createModel({ cell: 'rnn', inputSize: 2, hiddenSize: 32, outputSize: 1, backend, seed: 1 });
-    const irnn = await createModel({ cell: 'rnn', nonlinearity: 'relu', init: 'irnn', inputSize: 2, hiddenSize: 32, outputSize: 1, backend, seed: 1 });
+    const rnn = await createModelOn(path, { cell: 'rnn', inputSize: 2, hiddenSize: 32, outputSize: 1, seed: 1 });
+    const irnn = await createModelOn(path, { cell: 'rnn', nonlinearity: 'relu', init: 'irnn', inputSize: 2, hiddenSize: 32, outputSize: 1, seed: 1 });
     const a = gradientFlow(rnn, { T: 60 });
     const b = gradientFlow(irnn, { T: 60 });
     expect(a.T).toBe(60);
@@ -56,7 +55,7 @@ describe.each(BACKENDS)('gradientFlow on %s', (backend) => {
   });
 
   it('returns the norms lossAndGrad reports for the same batch, per layer', async () => {
-    const m = await createModel({ cell: 'gru', inputSize: 3, hiddenSize: 6, numLayers: 2, outputSize: 4, backend, seed: 2 });
+    const m = await createModelOn(path, { cell: 'gru', inputSize: 3, hiddenSize: 6, numLayers: 2, outputSize: 4, seed: 2 });
     const T = 7, B = 2;
     const batch = {
       x: { shape: [T, B, 3], data: Float32Array.from({ length: T * B * 3 }, (_, i) => Math.sin(i)) },
@@ -72,7 +71,7 @@ describe.each(BACKENDS)('gradientFlow on %s', (backend) => {
   });
 
   it('leaves the parameters and the accumulated gradients as they were', async () => {
-    const m = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 5, outputSize: 1, backend, seed: 3 });
+    const m = await createModelOn(path, { cell: 'lstm', inputSize: 2, hiddenSize: 5, outputSize: 1, seed: 3 });
     const g = m.gradView();
     for (let i = 0; i < g.length; i++) g[i] = i * 1e-3;
     const params = m.stateDict(), grads = m.gradDict();
@@ -82,7 +81,7 @@ describe.each(BACKENDS)('gradientFlow on %s', (backend) => {
   });
 
   it('says what is missing or wrong', async () => {
-    const m = await createModel({ cell: 'rnn', inputSize: 2, hiddenSize: 4, outputSize: 1, backend });
+    const m = await createModelOn(path, { cell: 'rnn', inputSize: 2, hiddenSize: 4, outputSize: 1 });
     const x = { shape: [3, 1, 2], data: new Float32Array(6) };
     expect(() => gradientFlow(m, { batch: { x, target: { shape: [1, 1], data: [0] } } })).toThrow(/give `loss` together with `batch`/);
     expect(() => gradientFlow(m, { T: 0 })).toThrow(/T must be an integer >= 1/);

@@ -9,16 +9,15 @@ import {
   Adam, BpttError, NonfiniteError, RMSprop, SGD, buildLayout, checkpointBytes, clipGradNorm, createModel, evaluate, fit,
   loadCheckpoint, loadTrainingCheckpoint, readSafetensors, saveCheckpoint, step, trainStep, writeSafetensors, type Model,
 } from '../src/index.js';
+import { on, PATHS, type Path } from './helpers/variants.js';
 
-type Path = 'js' | 'wasm' | 'wasm, 2 threads';
-const PATHS: Path[] = ['js', 'wasm', 'wasm, 2 threads'];
 const dir = mkdtempSync(join(tmpdir(), 'bptt-rel-'));
 const models: Model[] = [];
 
 async function model(path: Path, extra: Record<string, unknown> = {}): Promise<Model> {
   const m = await createModel({
     cell: 'lstm', inputSize: 2, hiddenSize: 3, numLayers: 2, outputSize: 2, seed: 3,
-    backend: path === 'js' ? 'js' : 'wasm', threads: path === 'wasm, 2 threads' ? 2 : 1, ...extra,
+    ...on(path), ...extra,
   });
   models.push(m);
   return m;
@@ -149,7 +148,7 @@ describe.each(PATHS)('optimizer state and results on %s', (path) => {
     bytes.tensors['optimizer.exp_avg.out.bias'].data[0] = Infinity;
     const p = join(dir, `nan-state-${path}.safetensors`);
     writeFileSync(p, writeSafetensors(bytes.tensors, bytes.metadata));
-    await rejects(null, () => loadTrainingCheckpoint(p, { backend: path === 'js' ? 'js' : 'wasm' }), /optimizer state.*'exp_avg'\[\d+\] is Infinity/, 'loadCheckpoint');
+    await rejects(null, () => loadTrainingCheckpoint(p, on(path)), /optimizer state.*'exp_avg'\[\d+\] is Infinity/, 'loadCheckpoint');
   });
 
   it('an overflowing step (SGD lr 3e38) is undone and says so', async () => {

@@ -21,6 +21,7 @@ import {
   lossValue, step, trainStep, type Model,
 } from '../src/index.js';
 import { Rng, hashSeed } from '../src/rng.js';
+import { on, PATHS } from './helpers/variants.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CORPUS = join(here, 'fuzz-corpus');
@@ -263,7 +264,6 @@ describe('fuzz: files', () => {
 // ---------------------------------------------------------------------------------------
 // Random bad API arguments
 
-type Path = 'js' | 'wasm' | 'wasm, 2 threads';
 
 /** A value from a palette of hostile ones, or a near-valid tensor. */
 function bad(rng: Rng): unknown {
@@ -335,10 +335,10 @@ const CALLS: Record<string, Call> = {
   lossValue: (_m, rng) => lossValue(bad(rng) as never, tgt, rng.int(2) ? mse : bad(rng) as never),
 };
 
-describe.each(['js', 'wasm', 'wasm, 2 threads'] as Path[])('fuzz: bad API arguments on %s', (path) => {
+describe.each(PATHS)('fuzz: bad API arguments on %s', (path) => {
   it('a result or a BpttError; a failed call leaves the weights unchanged', async () => {
     const m = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 4, numLayers: 2, outputSize: 3, seed: 5,
-      backend: path === 'js' ? 'js' : 'wasm', threads: path === 'wasm, 2 threads' ? 2 : 1 });
+      ...on(path) });
     const target = `api ${path}`;
     const failures: string[] = [];
     const names = Object.keys(CALLS);

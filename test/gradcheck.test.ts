@@ -1,4 +1,4 @@
-// Finite differences against BPTT, for every cell type on both backends: an
+// Finite differences against BPTT, for every cell type on every path: an
 // implementation-independent check (the fixtures check against PyTorch; this checks the
 // calculus itself, including paths PyTorch cases might not stress: 2 layers, h0/c0,
 // per-step losses, cross-entropy).
@@ -8,17 +8,13 @@
 // tolerance (with an absolute floor) separate a correct gradient from a wrong one.
 
 import { describe, expect, it } from 'vitest';
-import { createModel, type Model } from '../src/index.js';
+import { Rng, type Model } from '../src/index.js';
+import { createModelOn, PATHS } from './helpers/variants.js';
 
+/** uniform in [-0.5, 0.5), seeded (the library's generator) */
 function rand(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const g = new Rng(seed);
+  return () => g.uniform(-0.5, 0.5);
 }
 
 const CASES = [
@@ -28,10 +24,10 @@ const CASES = [
   { cell: 'gru' },
 ] as const;
 
-describe.each(['wasm', 'js'] as const)('finite-difference gradient check (%s)', (backend) => {
+describe.each(PATHS)('finite-difference gradient check (%s)', (path) => {
   it.each(CASES)('$cell $nonlinearity', async (c) => {
     const I = 3, H = 5, O = 4, L = 2, T = 4, B = 2;
-    const model: Model = await createModel({ ...c, inputSize: I, hiddenSize: H, numLayers: L, outputSize: O, backend, seed: 7 });
+    const model: Model = await createModelOn(path, { ...c, inputSize: I, hiddenSize: H, numLayers: L, outputSize: O, seed: 7 });
     const r = rand(11);
     const x = { shape: [T, B, I], data: Float32Array.from({ length: T * B * I }, () => 2 * r()) };
     const h0 = { shape: [L, B, H], data: Float32Array.from({ length: L * B * H }, () => r()) };

@@ -1,4 +1,4 @@
-// Initializers: deterministic from the seed and identical on both backends; each preset
+// Initializers: deterministic from the seed and identical on every path (js, wasm, wasm with 2 threads); each preset
 // gives the distribution it documents; overrides touch only their own tensors.
 
 import { describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { createModel, type Model } from '../src/model.js';
 import { initParams, orthogonal, resolveInit } from '../src/init.js';
 import { buildLayout, type ModelConfig } from '../src/layout.js';
 import { Rng } from '../src/rng.js';
+import { createModelOn, PATHS } from './helpers/variants.js';
 
 const block = (m: Model, name: string, g: number): { rows: number; cols: number; data: Float32Array } => {
   const t = m.stateDict()[name];
@@ -30,12 +31,11 @@ function orthoError({ rows, cols, data }: { rows: number; cols: number; data: Ar
 }
 
 describe('same seed, same weights', () => {
-  it.each(['rnn', 'lstm', 'gru'] as const)('%s: wasm and js backends start bit-identical; another seed differs', async (cell) => {
+  it.each(['rnn', 'lstm', 'gru'] as const)('%s: every path starts bit-identical; another seed differs', async (cell) => {
     for (const init of ['pytorch', 'irnn', 'xavier', 'orthogonal'] as const) {
       const opts = { cell, inputSize: 5, hiddenSize: 7, numLayers: 2, outputSize: 3, seed: 42, init };
-      const a = await createModel({ ...opts, backend: 'wasm' });
-      const b = await createModel({ ...opts, backend: 'js' });
-      expect(a.paramView(), init).toEqual(b.paramView());
+      const [b, ...others] = await Promise.all(PATHS.map((p) => createModelOn(p, opts)));
+      for (const [i, a] of others.entries()) expect(a.paramView(), `${init} on ${PATHS[i + 1]}`).toEqual(b.paramView());
       const c = await createModel({ ...opts, backend: 'js', seed: 43 });
       expect(c.paramView()).not.toEqual(b.paramView());
       const again = await createModel({ ...opts, backend: 'js' });
@@ -52,10 +52,10 @@ describe('same seed, same weights', () => {
   });
 });
 
-describe.each(['wasm', 'js'] as const)('presets on the %s backend', (backend) => {
+describe.each(PATHS)('presets on %s', (path) => {
   it("'pytorch': every tensor U(-1/sqrt(H), 1/sqrt(H)), the head too", async () => {
     const H = 64;
-    const m = await createModel({ cell: 'lstm', inputSize: 32, hiddenSize: H, outputSize: 16, backend });
+    const m = await createModelOn(path, { cell: 'lstm', inputSize: 32, hiddenSize: H, outputSize: 16 });
     const k = 1 / Math.sqrt(H);
     for (const [name, t] of Object.entries(m.stateDict())) {
       let sum = 0, sq = 0, max = 0;
@@ -88,7 +88,7 @@ describe.each(['wasm', 'js'] as const)('presets on the %s backend', (backend) =>
   });
 
   it("'irnn': W_hh = I, W_ih ~ N(0, 0.001), zero recurrent biases", async () => {
-    const m = await createModel({ cell: 'rnn', nonlinearity: 'relu', inputSize: 50, hiddenSize: 40, numLayers: 2, outputSize: 2, backend, init: 'irnn' });
+    const m = await createModelOn(path, { cell: 'rnn', nonlinearity: 'relu', inputSize: 50, hiddenSize: 40, numLayers: 2, outputSize: 2, init: 'irnn' });
     const sd = m.stateDict();
     for (const l of [0, 1]) {
       const w = sd[`rnn.weight_hh_l${l}`].data;
@@ -103,7 +103,7 @@ describe.each(['wasm', 'js'] as const)('presets on the %s backend', (backend) =>
   });
 
   it("'orthogonal': orthogonal W_hh per gate block, Xavier W_ih, LSTM forget bias 1 in total", async () => {
-    const m = await createModel({ cell: 'lstm', inputSize: 3, hiddenSize: 6, numLayers: 2, outputSize: 2, backend, init: 'orthogonal' });
+    const m = await createModelOn(path, { cell: 'lstm', inputSize: 3, hiddenSize: 6, numLayers: 2, outputSize: 2, init: 'orthogonal' });
     for (const l of [0, 1]) for (let g = 0; g < 4; g++) expect(orthoError(block(m, `rnn.weight_hh_l${l}`, g))).toBeLessThan(1e-6);
     const sd = m.stateDict();
     const H = 6;
@@ -119,7 +119,7 @@ describe.each(['wasm', 'js'] as const)('presets on the %s backend', (backend) =>
   });
 
   it("'xavier': gate-block fans, zero biases; GRU has no forget bias", async () => {
-    const m = await createModel({ cell: 'gru', inputSize: 30, hiddenSize: 20, outputSize: 2, backend, init: 'xavier' });
+    const m = await createModelOn(path, { cell: 'gru', inputSize: 30, hiddenSize: 20, outputSize: 2, init: 'xavier' });
     const sd = m.stateDict();
     const a = Math.sqrt(6 / (30 + 20));
     const w = sd['rnn.weight_ih_l0'].data;
@@ -129,9 +129,9 @@ describe.each(['wasm', 'js'] as const)('presets on the %s backend', (backend) =>
   });
 
   it('per-kind overrides change only their tensors and keep the others bit-identical', async () => {
-    const base = await createModel({ cell: 'lstm', inputSize: 4, hiddenSize: 5, outputSize: 2, backend, seed: 7, init: 'pytorch' });
-    const over = await createModel({
-      cell: 'lstm', inputSize: 4, hiddenSize: 5, outputSize: 2, backend, seed: 7,
+    const base = await createModelOn(path, { cell: 'lstm', inputSize: 4, hiddenSize: 5, outputSize: 2, seed: 7, init: 'pytorch' });
+    const over = await createModelOn(path, {
+      cell: 'lstm', inputSize: 4, hiddenSize: 5, outputSize: 2, seed: 7,
       init: { weightHh: { kind: 'identity', scale: 0.5 }, outBias: 'zeros', forgetBias: 2 },
     });
     const a = base.stateDict(), b = over.stateDict();

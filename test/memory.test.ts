@@ -6,15 +6,16 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { Adam, clipGradNorm, createModel } from '../src/index.js';
+import { on, PATHS } from './helpers/variants.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-describe.each(['wasm', 'js', 'wasm, 2 threads'] as const)('memory over 1,000 training steps (%s)', (path) => {
+describe.each(PATHS)('memory over 1,000 training steps (%s)', (path) => {
   it.each(['lstm', 'gru'] as const)('%s: flat Wasm memory and JS heap', async (cell) => {
     const T = 12, B = 4, I = 6, O = 5;
     const model = await createModel({ cell, inputSize: I, hiddenSize: 24, outputSize: O, seed: 2,
-      backend: path === 'js' ? 'js' : 'wasm', threads: path === 'wasm, 2 threads' ? 2 : 1 });
+      ...on(path) });
     const opt = new Adam(model, { lr: 1e-3 });
     const x = { shape: [T, B, I], data: Float32Array.from({ length: T * B * I }, (_, i) => Math.sin(i)) };
     const target = { shape: [T, B], data: Int32Array.from({ length: T * B }, (_, i) => i % O) };

@@ -9,8 +9,8 @@ import { createModel, type Model } from '../src/model.js';
 import { SGD } from '../src/optim.js';
 import { Rng } from '../src/rng.js';
 import { evaluate, fit, type Dataset } from '../src/train.js';
+import { on, PATHS } from './helpers/variants.js';
 
-const PATHS = [['js', 1], ['wasm', 1], ['wasm', 2]] as const;
 
 const t = (shape: number[], data: number[]) => ({ shape, data: Float32Array.from(data) });
 
@@ -84,10 +84,10 @@ function classification(T: number, N: number, seed: number): Dataset {
   return { x: { shape: [T, N, 2], data: x }, target: { shape: [N], data: y } };
 }
 
-describe.each(PATHS)('metrics in fit and evaluate on %s (threads %i)', (backend, threads) => {
+describe.each(PATHS)('metrics in fit and evaluate on %s', (path) => {
   const models: Model[] = [];
   const make = async () => {
-    const m = await createModel({ cell: 'gru', inputSize: 2, hiddenSize: 8, outputSize: 2, backend, threads, seed: 2 });
+    const m = await createModel({ cell: 'gru', inputSize: 2, hiddenSize: 8, outputSize: 2, ...on(path), seed: 2 });
     models.push(m);
     return m;
   };

@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode, exportLike, fx, node, type Graph } from './helpers/onnx-graph.js';
 import { LOCAL_DIR } from './helpers/fixtures.js';
+import { Rng } from '../src/rng.js';
 
 const SEED = Number(process.env.ONNX_FUZZ_SEED ?? 20261201);
 /** wall-clock budget for the random part (the corpus and the structural cases always run) */
@@ -21,16 +22,10 @@ const WATCHDOG_MS = 10_000;
 const ALLOC_BOUND = 64 * 2 ** 20;
 const CORPUS = join(LOCAL_DIR, 'onnx-corpus');
 
-/** mulberry32: small, seeded, reproducible */
+/** uniform in [0, 1), seeded and reproducible (the library's generator) */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new Rng(seed);
+  return () => g.random();
 }
 
 type Outcome = { kind: 'ok' } | { kind: 'library'; message: string } | { kind: 'other'; name: string; message: string } | { kind: 'hang' };

@@ -13,6 +13,7 @@ import { writeOnnx, writeOnnxGraph } from '../src/onnx-write.js';
 import { listFixtures } from './helpers/fixtures.js';
 import { expectClose } from './helpers/compare.js';
 import { torchConfig, seqFixtures, type Fx } from './helpers/onnx-graph.js';
+import { on, PATHS } from './helpers/variants.js';
 
 const TOL = 1e-5;
 const live: Model[] = [];
@@ -48,8 +49,8 @@ describe('ONNX Runtime runs the export of every fixture configuration', () => {
     const withState = { initialState: Boolean(fx.h0) };
     const fromDict = await runOrt(writeOnnxGraph({ config, stateDict: fx.params }, withState), fx, false);
     expectMatchesFixture('ORT', fromDict, fx);
-    for (const path of ['js', 'wasm', 'wasm, 2 threads'] as const) {
-      const m = await createModel({ ...config, backend: path === 'js' ? 'js' : 'wasm', threads: path === 'js' ? 1 : path === 'wasm' ? 1 : 2 });
+    for (const path of PATHS) {
+      const m = await createModel({ ...config, ...on(path) });
       live.push(m);
       m.loadStateDict(fx.params);
       const ours = m.forward(fx.x, { ...(fx.h0 ? { h0: fx.h0 } : {}), ...(fx.c0 ? { c0: fx.c0 } : {}) });

@@ -1,22 +1,20 @@
 // ONNX import: every .onnx file that torch.onnx.export (PyTorch 2.11, opset 17) wrote for
 // the fixtures reads back as exactly the fixture's config and parameters, and the model
-// built from it reproduces the fixture's output on both backends. Synthetic graphs (from a
+// built from it reproduces the fixture's output on every path. Synthetic graphs (from a
 // small protobuf writer below) cover the other encodings a file may use, and the graphs and
 // bytes that must be refused with an error naming the problem.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { createModel, type Model } from '../src/model.js';
+import { describe, expect, it } from 'vitest';
 import { readOnnx } from '../src/onnx.js';
 import { fixturePath, listFixtures, LOCAL_DIR } from './helpers/fixtures.js';
 import { expectClose } from './helpers/compare.js';
+import { createModelOn, PATHS } from './helpers/variants.js';
 import { encode, exportLike, fx, headless, node, type AttrVal, type Fx, type Graph, type T } from './helpers/onnx-graph.js';
 
 const withOnnx = listFixtures().filter((f) => fixturePath(f.name, 'onnx'));
 const onnxBytes = (name: string) => new Uint8Array(readFileSync(fixturePath(name, 'onnx')!));
-const live: Model[] = [];
-afterAll(() => live.forEach((m) => m.dispose()));
 
 /** The fixture's config in readOnnx's (createModel's) spelling. */
 const expectedConfig = (c: Fx) => ({
@@ -49,11 +47,10 @@ describe('the .onnx files torch.onnx.export wrote for the fixtures', () => {
   });
 });
 
-describe.each(['wasm', 'js'] as const)('a model built from the .onnx file on the %s backend', (backend) => {
+describe.each(PATHS)('a model built from the .onnx file on %s', (path) => {
   it.each(withOnnx.map((f) => [f.name, f.json]))('%s reproduces the fixture output', async (name, fx: Fx) => {
     const { config, stateDict } = readOnnx(onnxBytes(name as string));
-    const m = await createModel({ ...config, backend });
-    live.push(m);
+    const m = await createModelOn(path, config);
     m.loadStateDict(stateDict);
     const r = m.forward(fx.x, { ...(fx.h0 ? { h0: fx.h0 } : {}), ...(fx.c0 ? { c0: fx.c0 } : {}) });
     expectClose('output', r.output, fx.output, 1e-5);
@@ -319,12 +316,12 @@ describe('run-time inputs', () => {
   });
 });
 
-describe.each([['js', 1], ['wasm', 1], ['wasm', 2]] as const)('bidirectional graphs run (%s, %i thread(s))', (backend, threads) => {
+describe.each(PATHS)('bidirectional graphs run on %s', (path) => {
   it.each(seqOnnx)('%s: readOnnx, then forward reproduces the fixture output and h_n', async (file) => {
     const { json, onnx } = seqCase(file);
     expect(json, `${file} has its .json beside it`).toBeTruthy();
     const { config, stateDict } = readOnnx(onnx);
-    const m = await createModel({ ...config, backend, threads });
+    const m = await createModelOn(path, config);
     try {
       m.loadStateDict(stateDict);
       const f32 = (t: T | null | undefined) => (t ? { shape: t.shape, data: Float32Array.from(t.data) } : undefined);

@@ -1,15 +1,16 @@
 // Optimizers against PyTorch: every fixture's `train` section (torch.optim.<optimizer> with
 // the fixture's options, `steps` steps on one batch, each: zero grads, loss, backward,
 // optional clip_grad_norm_, step) reproduces the losses before each step and the final
-// parameters, on both backends. PyTorch ran in float64; we run in float32, so the
+// parameters, on every path (js, wasm, wasm with 2 threads). PyTorch ran in float64; we run in float32, so the
 // tolerance is the fixtures README's 5e-4 relative to each tensor's largest magnitude
 // (several steps of float32 rounding, amplified by Adam's division by sqrt(v)).
 
 import { describe, expect, it } from 'vitest';
-import { clipGradNorm, createModel, type Model } from '../src/model.js';
+import { clipGradNorm, type Model } from '../src/model.js';
 import { Adagrad, Adam, AdamW, RMSprop, SGD, createOptimizer, type Optimizer, type OptimizerKind } from '../src/optim.js';
 import { listFixtures } from './helpers/fixtures.js';
 import { batchFor, lossFor, modelFor, type Fx } from './helpers/models.js';
+import { createModelOn, PATHS } from './helpers/variants.js';
 import { expectClose, expectScalarClose } from './helpers/compare.js';
 
 const PARAMS = 5e-4;
@@ -24,7 +25,7 @@ function camel(o: Record<string, unknown>): Record<string, unknown> {
 
 const trained = listFixtures().filter((f) => f.json.train);
 
-describe.each(['wasm', 'js'] as const)('optimizers on the %s backend', (backend) => {
+describe.each(PATHS)('optimizers on %s', (path) => {
   it('covers all five optimizers in the fixtures', () => {
     const kinds = new Set(trained.map((f) => f.json.train.optimizer));
     expect([...kinds].sort()).toEqual(['adagrad', 'adam', 'adamw', 'rmsprop', 'sgd']);
@@ -33,7 +34,7 @@ describe.each(['wasm', 'js'] as const)('optimizers on the %s backend', (backend)
   describe.each(trained.map((f) => [f.name, f.json]))('%s', (_name, fx: Fx) => {
     it(`reproduces torch.optim's losses and final parameters`, async () => {
       const tr = fx.train;
-      const model = await modelFor(fx, backend);
+      const model = await modelFor(fx, path);
       const opt = createOptimizer(tr.optimizer as OptimizerKind, model, camel(tr.options) as { lr: number });
       const batch = batchFor(fx);
       const loss = lossFor(fx);
@@ -54,7 +55,7 @@ describe.each(['wasm', 'js'] as const)('optimizers on the %s backend', (backend)
   });
 
   it('uses torch defaults and validates options', async () => {
-    const model = await createModel({ cell: 'rnn', inputSize: 2, hiddenSize: 3, outputSize: 1, backend });
+    const model = await createModelOn(path, { cell: 'rnn', inputSize: 2, hiddenSize: 3, outputSize: 1 });
     expect(new Adam(model).options).toEqual({ betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false });
     expect(new Adam(model).lr).toBe(1e-3);
     expect(new AdamW(model).options.weightDecay).toBe(0.01);
@@ -116,7 +117,7 @@ function refStep(kind: string, o: Record<string, number | boolean>, p: number[],
   }
 }
 
-describe.each(['wasm', 'js'] as const)('optimizer options beyond the fixtures on the %s backend', (backend) => {
+describe.each(PATHS)('optimizer options beyond the fixtures on %s', (path) => {
   const cases: [string, Record<string, number | boolean>][] = [
     ['sgd', { momentum: 0.9, dampening: 0.1, weightDecay: 0.01 }],
     ['sgd', { weightDecay: 0.1 }],
@@ -126,7 +127,7 @@ describe.each(['wasm', 'js'] as const)('optimizer options beyond the fixtures on
     ['adagrad', { lrDecay: 0.1, weightDecay: 0.01, initialAccumulatorValue: 0.1 }],
   ];
   it.each(cases)('%s %j matches a double-precision reference (with lr changed between steps)', async (kind, o) => {
-    const model = await createModel({ cell: 'gru', inputSize: 3, hiddenSize: 4, outputSize: 2, backend, seed: 3 });
+    const model = await createModelOn(path, { cell: 'gru', inputSize: 3, hiddenSize: 4, outputSize: 2, seed: 3 });
     const opt: Optimizer = createOptimizer(kind as OptimizerKind, model, { ...o, lr: 0.05 });
     const n = model.layout.numParams;
     const p = Array.from(model.paramView());
@@ -166,15 +167,15 @@ describe.each(['wasm', 'js'] as const)('optimizer options beyond the fixtures on
           o.step();
         }
       };
-      const a = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 3, outputSize: 1, backend, seed: 1 });
+      const a = await createModelOn(path, { cell: 'lstm', inputSize: 2, hiddenSize: 3, outputSize: 1, seed: 1 });
       const oa = createOptimizer(kind, a, opts);
       run(a, oa, 6);
-      const b = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 3, outputSize: 1, backend, seed: 1 });
+      const b = await createModelOn(path, { cell: 'lstm', inputSize: 2, hiddenSize: 3, outputSize: 1, seed: 1 });
       const ob = createOptimizer(kind, b, opts);
       run(b, ob, 3);
       const saved = ob.stateDict();
       const bp = b.stateDict();
-      const c = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 3, outputSize: 1, backend, seed: 99 });
+      const c = await createModelOn(path, { cell: 'lstm', inputSize: 2, hiddenSize: 3, outputSize: 1, seed: 99 });
       c.loadStateDict(bp);
       const oc = createOptimizer(kind, c, { lr: 0.5 });
       oc.loadStateDict(saved);
@@ -187,9 +188,9 @@ describe.each(['wasm', 'js'] as const)('optimizer options beyond the fixtures on
   });
 });
 
-describe.each(['wasm', 'js'] as const)('SGD momentum switched on mid-run (%s)', (backend) => {
+describe.each(PATHS)('SGD momentum switched on mid-run (%s)', (path) => {
   it('starts the buffer from that step\'s gradient, as torch does when momentum_buffer is None', async () => {
-    const model = await createModel({ cell: 'rnn', inputSize: 2, hiddenSize: 3, outputSize: 1, backend, seed: 4 });
+    const model = await createModelOn(path, { cell: 'rnn', inputSize: 2, hiddenSize: 3, outputSize: 1, seed: 4 });
     const x = { shape: [3, 2, 2], data: Float32Array.from({ length: 12 }, (_, i) => Math.sin(i)) };
     const target = { shape: [3, 2, 1], data: Float32Array.from({ length: 6 }, (_, i) => Math.cos(i)) };
     const opt = new SGD(model, { lr: 0.1 });

@@ -6,10 +6,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createModel } from '../src/model.js';
 import { readSafetensors, writeSafetensors } from '../src/safetensors.js';
 import { fixturePath, listFixtures, LOCAL_DIR } from './helpers/fixtures.js';
 import { expectScalarClose } from './helpers/compare.js';
+import { createModelOn, PATHS } from './helpers/variants.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Fx = any;
@@ -58,12 +58,12 @@ describe('reading the PyTorch-written fixture files', () => {
   });
 });
 
-describe.each(['wasm', 'js'] as const)('fixture files load into models on the %s backend', (backend) => {
+describe.each(PATHS)('fixture files load into models on %s', (path) => {
   it.each(withFiles.map((f) => [f.name, f.json]))('%s reproduces loss_value', async (name, fx: Fx) => {
     const c = fx.config;
-    const m = await createModel({
+    const m = await createModelOn(path, {
       cell: c.cell, nonlinearity: c.nonlinearity, inputSize: c.input_size, hiddenSize: c.hidden_size,
-      numLayers: c.num_layers, outputSize: c.output_size, bias: c.bias, backend,
+      numLayers: c.num_layers, outputSize: c.output_size, bias: c.bias,
     });
     m.loadStateDict(readSafetensors(bytesOf(name as string)).tensors);
     const ce = fx.loss.kind === 'cross_entropy';

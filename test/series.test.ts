@@ -13,8 +13,8 @@ import { createModel, type Model } from '../src/model.js';
 import { SGD } from '../src/optim.js';
 import { StepLR } from '../src/schedulers.js';
 import { fit, predict } from '../src/train.js';
+import { on, PATHS } from './helpers/variants.js';
 
-const PATHS = [['js', 1], ['wasm', 1], ['wasm', 2]] as const;
 
 describe('windows', () => {
   const series = Array.from({ length: 10 }, (_, i) => i * 10); // 0, 10, ..., 90
@@ -110,10 +110,10 @@ describe('tensor', () => {
   });
 });
 
-describe.each(PATHS)('predict and fit\'s loss choice on %s (threads %i)', (backend, threads) => {
+describe.each(PATHS)('predict and fit\'s loss choice on %s', (path) => {
   const models: Model[] = [];
   const make = async (O = 2) => {
-    const m = await createModel({ cell: 'lstm', inputSize: 1, hiddenSize: 4, outputSize: O, backend, threads, seed: 3 });
+    const m = await createModel({ cell: 'lstm', inputSize: 1, hiddenSize: 4, outputSize: O, ...on(path), seed: 3 });
     models.push(m);
     return m;
   };

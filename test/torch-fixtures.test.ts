@@ -6,8 +6,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { clipGradNorm, clipGradValue, type Model } from '../src/index.js';
 import { listFixtures } from './helpers/fixtures.js';
-import { batchFor, lossFor, modelFor as openModel, type Fx, type Path } from './helpers/models.js';
+import { batchFor, lossFor, modelFor as openModel, type Fx } from './helpers/models.js';
 import { expectClose, expectScalarClose } from './helpers/compare.js';
+import { PATHS, type Path } from './helpers/variants.js';
 
 const FWD = 1e-5;
 const LOSS = 2e-5;
@@ -29,7 +30,7 @@ function expectGrads(what: string, model: Model, expected: Record<string, { shap
 
 const fixtures = listFixtures();
 
-describe.each(['wasm', 'js', 'wasm, 2 threads'] as const)('PyTorch fixtures on the %s backend', (backend) => {
+describe.each(PATHS)('PyTorch fixtures on the %s backend', (backend) => {
   describe.each(fixtures.map((f) => [f.name, f.json]))('%s', (_name, fx: Fx) => {
     it('matches outputs, loss, every gradient, dx, dh0/dc0 and hidden-gradient norms', async () => {
       const model = await modelFor(fx, backend);

@@ -2,14 +2,12 @@
 // [numLayers * D, B, H]. The engine runs time-major, so a batch-first model must give
 // exactly the time-major model's numbers, transposed, on every path and through fit/evaluate.
 
-import { afterAll, describe, expect, it } from 'vitest';
-import { createModel, evaluate, fit, SGD, step, type Model } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { evaluate, fit, SGD, step, type Model } from '../src/index.js';
 import { swapAxes01 } from '../src/model.js';
 import { listFixtures } from './helpers/fixtures.js';
-import { batchFor, lossFor, modelFor, type Path } from './helpers/models.js';
-
-const live: Model[] = [];
-afterAll(() => live.forEach((m) => m.dispose()));
+import { batchFor, lossFor, modelFor } from './helpers/models.js';
+import { createModelOn, PATHS, type Path } from './helpers/variants.js';
 
 const fx = listFixtures('torch-seq').find((f) => f.name === 'seq_lstm_bi_len_2layer_ce_last')!.json;
 
@@ -24,16 +22,15 @@ const flip = (t: { shape: number[]; data: ArrayLike<number> }) => {
 async function pair(path: Path): Promise<[Model, Model]> {
   const tm = await modelFor(fx, path);
   const c = fx.config;
-  const bf = await createModel({
+  const bf = await createModelOn(path, {
     cell: c.cell, inputSize: c.input_size, hiddenSize: c.hidden_size, numLayers: c.num_layers, outputSize: c.output_size,
-    bidirectional: c.bidirectional, batchFirst: true, backend: path === 'js' ? 'js' : 'wasm', threads: path === 'wasm, 2 threads' ? 2 : 1,
+    bidirectional: c.bidirectional, batchFirst: true,
   });
   bf.loadStateDict(fx.params);
-  live.push(tm, bf);
   return [tm, bf];
 }
 
-describe.each(['wasm', 'js', 'wasm, 2 threads'] as const)('batchFirst on the %s backend', (path) => {
+describe.each(PATHS)('batchFirst on %s', (path) => {
   it('gives the time-major numbers, transposed (output, dx), and the same states and gradients', async () => {
     const [tm, bf] = await pair(path);
     const b = batchFor(fx);
@@ -61,7 +58,7 @@ describe.each(['wasm', 'js', 'wasm, 2 threads'] as const)('batchFirst on the %s 
   });
 });
 
-describe.each(['wasm', 'js'] as const)('batch-first datasets on the %s backend', (path) => {
+describe.each(PATHS)('batch-first datasets on %s', (path) => {
   it('fit and evaluate on [N, T, *] data reproduce the time-major run exactly', async () => {
     const [tm, bf] = await pair(path);
     const b = batchFor(fx);
@@ -77,8 +74,8 @@ describe.each(['wasm', 'js'] as const)('batch-first datasets on the %s backend',
   });
 
   it('streams one step at a time with x [B, I]', async () => {
-    const m = await createModel({ cell: 'gru', inputSize: 2, hiddenSize: 3, outputSize: 2, batchFirst: true, backend: path, seed: 1 });
-    const ref = await createModel({ cell: 'gru', inputSize: 2, hiddenSize: 3, outputSize: 2, backend: path, seed: 1 });
+    const m = await createModelOn(path, { cell: 'gru', inputSize: 2, hiddenSize: 3, outputSize: 2, batchFirst: true, seed: 1 });
+    const ref = await createModelOn(path, { cell: 'gru', inputSize: 2, hiddenSize: 3, outputSize: 2, seed: 1 });
     const x = { shape: [4, 2], data: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]) };
     expect(step(m, x).output).toEqual(step(ref, x).output);
     expect(step(m, { shape: [4, 1, 2], data: x.data }).output).toEqual(step(ref, x).output);

@@ -6,8 +6,8 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { createModel, Rng, type Model } from '../src/index.js';
-import type { Path } from './helpers/models.js';
 import { expectClose, expectScalarClose } from './helpers/compare.js';
+import { on, PATHS, type Path } from './helpers/variants.js';
 
 const live: Model[] = [];
 afterAll(() => live.forEach((m) => m.dispose()));
@@ -22,13 +22,13 @@ const loss = { kind: 'cross_entropy', reduction: 'sum' } as const;
 async function model(path: Path, dropout: number, seed = 3): Promise<Model> {
   const m = await createModel({
     cell: 'lstm', inputSize: I, hiddenSize: H, numLayers: L, outputSize: O, bidirectional: true, dropout, seed,
-    backend: path === 'js' ? 'js' : 'wasm', threads: path === 'wasm, 2 threads' ? 2 : 1,
+    ...on(path),
   });
   live.push(m);
   return m;
 }
 
-describe.each(['wasm', 'js', 'wasm, 2 threads'] as const)('dropout on the %s backend', (path) => {
+describe.each(PATHS)('dropout on %s', (path) => {
   it('eval mode (forward, lossAndGrad train: false) and p = 0 are the model without dropout', async () => {
     const plain = await model(path, 0), dropped = await model(path, 0.5);
     const a = plain.lossAndGrad({ x, target, lengths }, loss);
@@ -45,7 +45,7 @@ describe.each(['wasm', 'js', 'wasm, 2 threads'] as const)('dropout on the %s bac
   it('drops a fraction p (within 5 standard deviations) and scales the rest by exactly 1/(1-p)', async () => {
     const p = 0.3;
     const m = await createModel({ cell: 'gru', inputSize: 2, hiddenSize: 16, numLayers: 3, outputSize: 2, bidirectional: true, dropout: p,
-      backend: path === 'js' ? 'js' : 'wasm', threads: path === 'wasm, 2 threads' ? 2 : 1 });
+      ...on(path) });
     live.push(m);
     const xb = { shape: [20, 8, 2], data: new Float32Array(320).fill(0.5) };
     m.lossAndGrad({ x: xb, target: { shape: [20, 8], data: new Int32Array(160) } }, loss);
@@ -83,7 +83,7 @@ describe.each(['wasm', 'js', 'wasm, 2 threads'] as const)('dropout on the %s bac
 
 it('the same seed gives the same masks and the same numbers on js, wasm and wasm with 2 threads', async () => {
   const runs = [];
-  for (const path of ['js', 'wasm', 'wasm, 2 threads'] as const) {
+  for (const path of PATHS) {
     const m = await model(path, 0.25, 11);
     const r1 = m.lossAndGrad({ x, target, lengths }, loss);
     const mask1 = m.dropoutMask()!;

@@ -5,19 +5,15 @@
 // datasets with lengths through evaluate/trainStep/fit.
 // Tolerances are the float32 ones of the PyTorch fixtures: 2e-5 forward, 1e-4 gradients.
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  createModel, evaluate, fit, lossValue, Rng, SGD, step, trainStep, trainTruncated, type CellKind, type LossSpec, type Model,
+  evaluate, fit, lossValue, Rng, SGD, step, trainStep, trainTruncated, type CellKind, type LossSpec, type Model,
 } from '../src/index.js';
-import type { Path } from './helpers/models.js';
+import { createModelOn, PATHS, type Path } from './helpers/variants.js';
 import { expectClose, expectScalarClose } from './helpers/compare.js';
 
 const FWD = 2e-5;
 const GRAD = 1e-4;
-const PATHS: Path[] = ['wasm', 'js', 'wasm, 2 threads'];
-
-const live: Model[] = [];
-afterAll(() => live.forEach((m) => m.dispose()));
 
 interface Case {
   cell: CellKind; nonlinearity?: 'tanh' | 'relu'; I: number; H: number; L: number; O: number | null;
@@ -25,12 +21,10 @@ interface Case {
 }
 
 async function model(c: Case, path: Path, seed = 7): Promise<Model> {
-  const m = await createModel({
+  return createModelOn(path, {
     cell: c.cell, nonlinearity: c.nonlinearity, inputSize: c.I, hiddenSize: c.H, numLayers: c.L, outputSize: c.O,
-    bidirectional: c.bidirectional, seed, backend: path === 'js' ? 'js' : 'wasm', threads: path === 'wasm, 2 threads' ? 2 : 1,
+    bidirectional: c.bidirectional, seed,
   });
-  live.push(m);
-  return m;
 }
 
 /** Random inputs, targets and states for a case (padding filled with junk: it must not be read). */
@@ -66,7 +60,7 @@ const SMALL: Case = {
   loss: { kind: 'mse', reduction: 'sum' }, lengths: [4, 9, 1, 6, 9], h0: true,
 };
 
-describe.each(PATHS)('variable lengths on the %s backend', (path) => {
+describe.each(PATHS)('variable lengths on %s', (path) => {
   it.each(['rnn', 'lstm', 'gru'] as const)('%s: a batch is each sequence run alone on x[:len] (outputs, h_n, gradients, d_x)', async (cell) => {
     const c: Case = { ...SMALL, cell };
     const m = await model(c, path);
@@ -160,10 +154,10 @@ describe.each(BIG.map((c) => [`${c.cell}${c.bidirectional ? ' bidirectional' : '
   });
 });
 
-describe.each(['wasm', 'js'] as const)('lengths validation on the %s backend', (backend) => {
+describe.each(PATHS)('lengths validation on %s', (path) => {
   it('rejects bad lengths by name, with expected and actual, and leaves the model unchanged', async () => {
     const c: Case = { ...SMALL, lengths: null };
-    const m = await model(c, backend);
+    const m = await model(c, path);
     const batch = batchOf(c);
     const before = m.lossAndGrad(batch, c.loss);
     const grads = m.gradDict();
@@ -191,7 +185,7 @@ describe.each(['wasm', 'js'] as const)('lengths validation on the %s backend', (
   });
 
   it('streaming and truncated BPTT refuse a bidirectional model (its reverse direction starts at the end)', async () => {
-    const m = await model({ ...SMALL }, backend);
+    const m = await model({ ...SMALL }, path);
     const b = batchOf({ ...SMALL, lengths: null });
     expect(() => step(m, { shape: [5, 3], data: new Float32Array(15) })).toThrow(/step carries the state forward in time, which a bidirectional model cannot/);
     expect(() => trainTruncated(m, new SGD(m, { lr: 0.1 }), { x: b.x, target: b.target }, { k: 3, loss: SMALL.loss }))
@@ -200,7 +194,7 @@ describe.each(['wasm', 'js'] as const)('lengths validation on the %s backend', (
   });
 
   it('names the parameters as PyTorch does (_reverse, Linear(2H, O), layer l > 0 takes 2H)', async () => {
-    const m = await model({ ...SMALL }, backend);
+    const m = await model({ ...SMALL }, path);
     const sd = m.stateDict();
     expect(Object.keys(sd).slice(0, 8)).toEqual(['rnn.weight_ih_l0', 'rnn.weight_hh_l0', 'rnn.bias_ih_l0', 'rnn.bias_hh_l0',
       'rnn.weight_ih_l0_reverse', 'rnn.weight_hh_l0_reverse', 'rnn.bias_ih_l0_reverse', 'rnn.bias_hh_l0_reverse']);
@@ -209,17 +203,17 @@ describe.each(['wasm', 'js'] as const)('lengths validation on the %s backend', (
   });
 });
 
-describe.each(['wasm', 'js'] as const)('datasets with lengths on the %s backend', (backend) => {
+describe.each(PATHS)('datasets with lengths on %s', (path) => {
   const c: Case = { ...SMALL, B: 6, lengths: [4, 9, 1, 6, 9, 3], h0: false, loss: { kind: 'cross_entropy', reduction: 'mean' } };
   it('evaluate in minibatches equals the loss of the whole batch', async () => {
-    const m = await model(c, backend);
+    const m = await model(c, path);
     const { x, target, lengths } = batchOf(c);
     const whole = m.lossAndGrad({ x, target, lengths }, c.loss).loss;
     expectScalarClose('evaluate', evaluate(m, { x, target, lengths }, { loss: c.loss, batchSize: 4 }), whole, FWD);
   });
 
   it('trainStep over micro-batches with lengths gives the whole batch\'s gradient (mean over valid steps)', async () => {
-    const m = await model(c, backend);
+    const m = await model(c, path);
     const { x, target, lengths } = batchOf(c);
     m.zeroGrad();
     m.lossAndGrad({ x, target, lengths }, c.loss);
@@ -251,8 +245,7 @@ describe.each(['wasm', 'js'] as const)('datasets with lengths on the %s backend'
       }
       y[b] = s > 0 ? 1 : 0;
     }
-    const m = await createModel({ cell: 'gru', inputSize: 1, hiddenSize: 8, outputSize: 2, bidirectional: true, seed: 1, backend });
-    live.push(m);
+    const m = await createModelOn(path, { cell: 'gru', inputSize: 1, hiddenSize: 8, outputSize: 2, bidirectional: true, seed: 1 });
     const loss: LossSpec = { kind: 'cross_entropy', reduction: 'mean', lastStepOnly: true };
     const data = { x: { shape: [T, N, 1], data: x }, target: { shape: [N], data: y }, lengths };
     const before = evaluate(m, data, { loss });

@@ -14,8 +14,8 @@ import {
   NonfiniteError, evaluate, fit, lossValue, sample, sampleCategorical, step, trainStep, trainTruncated, type Dataset,
 } from '../src/train.js';
 import { relErr } from './helpers/compare.js';
+import { createModelOn, PATHS } from './helpers/variants.js';
 
-const BACKENDS = ['wasm', 'js'] as const;
 
 function randn(n: number, rng: Rng, s = 1): Float32Array {
   return Float32Array.from({ length: n }, () => rng.normal(0, s));
@@ -106,8 +106,8 @@ class Screen {
   }
 }
 
-describe.each(BACKENDS)('trainStep on the %s backend', (backend) => {
-  const make = () => createModel({ cell: 'gru', inputSize: 3, hiddenSize: 5, outputSize: 2, backend, seed: 4 });
+describe.each(PATHS)('trainStep on %s', (path) => {
+  const make = () => createModelOn(path, { cell: 'gru', inputSize: 3, hiddenSize: 5, outputSize: 2, seed: 4 });
   const data = regression(6, 7, 3, 2, 1);
   const full = sliceCols(data, [0, 1, 2, 3, 4, 5, 6], 6, 7, 3, 2);
 
@@ -120,12 +120,14 @@ describe.each(BACKENDS)('trainStep on the %s backend', (backend) => {
     expect(Math.abs(rb.loss - ra.loss) / ra.loss).toBeLessThan(1e-6);
     expect(relErr(b.gradView(), a.gradView())).toBeLessThan(1e-6);
     expect(relErr(b.paramView(), a.paramView())).toBeLessThan(1e-6);
-    expect(rb.gradNorm).toBeCloseTo(ra.gradNorm, 5);
+    // relative, as above: the norm sums float32 gradients whose order differs between the splits
+    // (threads split the 7 rows 4+3, the micro-batches 3+2+2), so 1e-6, not 5 decimals of ~100
+    expect(Math.abs(rb.gradNorm - ra.gradNorm) / ra.gradNorm).toBeLessThan(1e-6);
     expect(rb.states.map((s) => s.h.shape)).toEqual([[1, 3, 5], [1, 2, 5], [1, 2, 5]]);
   });
 
   it('stops a non-finite step before the weights change and names the tensors; skip drops it', async () => {
-    const m = await createModel({ cell: 'rnn', nonlinearity: 'relu', inputSize: 3, hiddenSize: 4, outputSize: 2, backend, init: 'irnn' });
+    const m = await createModelOn(path, { cell: 'rnn', nonlinearity: 'relu', inputSize: 3, hiddenSize: 4, outputSize: 2, init: 'irnn' });
     // Huge recurrent weights: h grows ~1e30 per step, the output and its squared error overflow float32.
     const wh = m.layout.byName.get('rnn.weight_hh_l0')!;
     m.paramView().fill(1e30, wh.offset, wh.offset + wh.size);
@@ -150,13 +152,13 @@ describe.each(BACKENDS)('trainStep on the %s backend', (backend) => {
   });
 });
 
-describe.each(BACKENDS)('truncated BPTT and streaming on the %s backend', (backend) => {
+describe.each(PATHS)('truncated BPTT and streaming on %s', (path) => {
   const T = 12, N = 3;
   const data = regression(T, N, 2, 2, 7);
 
   it.each(['rnn', 'lstm', 'gru'] as const)('%s: chunks of k carry (h, c) forward as a constant', async (cell) => {
-    const m = await createModel({ cell, inputSize: 2, hiddenSize: 4, numLayers: 2, outputSize: 2, backend, seed: 2 });
-    const ref = await createModel({ cell, inputSize: 2, hiddenSize: 4, numLayers: 2, outputSize: 2, backend, seed: 2 });
+    const m = await createModelOn(path, { cell, inputSize: 2, hiddenSize: 4, numLayers: 2, outputSize: 2, seed: 2 });
+    const ref = await createModelOn(path, { cell, inputSize: 2, hiddenSize: 4, numLayers: 2, outputSize: 2, seed: 2 });
     const loss = { kind: 'mse', reduction: 'sum' } as const;
     const chunkGrads: Float32Array[] = [];
     // lr 0: weights stay put, so every chunk can be recomputed independently below
@@ -184,21 +186,21 @@ describe.each(BACKENDS)('truncated BPTT and streaming on the %s backend', (backe
   });
 
   it('k >= T is plain full BPTT; lastStepOnly chunks before the last only run forward', async () => {
-    const a = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 3, outputSize: 2, backend, seed: 3 });
-    const b = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 3, outputSize: 2, backend, seed: 3 });
+    const a = await createModelOn(path, { cell: 'lstm', inputSize: 2, hiddenSize: 3, outputSize: 2, seed: 3 });
+    const b = await createModelOn(path, { cell: 'lstm', inputSize: 2, hiddenSize: 3, outputSize: 2, seed: 3 });
     const loss = { kind: 'mse', reduction: 'mean' } as const;
     const r = trainTruncated(a, new Adam(a, { lr: 0.01 }), data, { k: 100, loss });
     const s = trainStep(b, new Adam(b, { lr: 0.01 }), [sliceCols(data, [0, 1, 2], T, N, 2, 2)], { loss });
     expect(r.losses).toEqual([s.loss]);
     expect(a.paramView()).toEqual(b.paramView());
     const last = { x: data.x, target: { shape: [N, 2], data: (data.target.data as Float32Array).slice((T - 1) * N * 2) } };
-    const c = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 3, outputSize: 2, backend, seed: 3 });
+    const c = await createModelOn(path, { cell: 'lstm', inputSize: 2, hiddenSize: 3, outputSize: 2, seed: 3 });
     const rl = trainTruncated(c, new SGD(c, { lr: 0 }), last, { k: 5, loss: { ...loss, lastStepOnly: true } });
     expect(rl.losses).toHaveLength(1);
   });
 
   it.each(['rnn', 'lstm', 'gru'] as const)('%s: step() one timestep at a time equals forward over the sequence', async (cell) => {
-    const m = await createModel({ cell, inputSize: 2, hiddenSize: 4, numLayers: 2, outputSize: 3, backend, seed: 9 });
+    const m = await createModelOn(path, { cell, inputSize: 2, hiddenSize: 4, numLayers: 2, outputSize: 3, seed: 9 });
     const whole = m.forward(data.x);
     let state;
     for (let t = 0; t < T; t++) {
@@ -214,7 +216,7 @@ describe.each(BACKENDS)('truncated BPTT and streaming on the %s backend', (backe
 
   it('sample(): seeded, greedy at temperature 0, and feeds each token back', async () => {
     const V = 5;
-    const m = await createModel({ cell: 'gru', inputSize: V, hiddenSize: 8, outputSize: V, backend, seed: 1 });
+    const m = await createModelOn(path, { cell: 'gru', inputSize: V, hiddenSize: 8, outputSize: V, seed: 1 });
     const a = sample(m, { prime: [1, 2], length: 20, seed: 3 });
     const b = sample(m, { prime: [1, 2], length: 20, seed: 3 });
     expect(a.tokens).toEqual(b.tokens);
@@ -255,10 +257,10 @@ describe('sampleCategorical', () => {
   });
 });
 
-describe.each(BACKENDS)('fit on the %s backend', (backend) => {
+describe.each(PATHS)('fit on %s', (path) => {
   const data = regression(8, 40, 2, 1, 3);
   const loss = { kind: 'mse', reduction: 'mean' } as const;
-  const make = (seed = 1) => createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 6, outputSize: 1, backend, seed });
+  const make = (seed = 1) => createModelOn(path, { cell: 'lstm', inputSize: 2, hiddenSize: 6, outputSize: 1, seed });
 
   it('trains, validates on a held-out split, and is reproducible from its seed', async () => {
     const a = await make();
@@ -349,7 +351,7 @@ describe.each(BACKENDS)('fit on the %s backend', (backend) => {
   });
 
   it('onNonfinite: skip keeps going and counts; the default throws', async () => {
-    const m = await createModel({ cell: 'rnn', nonlinearity: 'relu', inputSize: 2, hiddenSize: 4, outputSize: 1, backend, init: 'irnn' });
+    const m = await createModelOn(path, { cell: 'rnn', nonlinearity: 'relu', inputSize: 2, hiddenSize: 4, outputSize: 1, init: 'irnn' });
     const wh = m.layout.byName.get('rnn.weight_hh_l0')!;
     m.paramView().fill(1e30, wh.offset, wh.offset + wh.size);
     const h = await fit(m, data, { optimizer: new SGD(m, { lr: 0.1 }), loss, epochs: 1, batchSize: 10, onNonfinite: 'skip', progress: false });
@@ -423,8 +425,8 @@ describe('progress', () => {
     p.update(2, { loss: 2, rate: 20, fraction: 0.5, seconds: 2 });   // not an hour since: no line
     p.update(3, { loss: 1, rate: 30, fraction: 1, seconds: 4 });     // done: logs
     p.stop();
+    // the smoothed loss (0.5 * 1 + 0.5 * (0.5 * 2 + 0.5 * 4) = 2) is in the last line
     expect(out.text).toBe('demo step 1 | 25% | loss 4.000 | 10 chars/s | ETA 0:03\ndemo step 3 | 100% | loss 2.000 | 30 chars/s | ETA 0:00\n');
-    expect(p.loss).toBe(2);
   });
 
   it('when disabled, print() still prints (to its stream) and log() does not', () => {
@@ -456,7 +458,7 @@ describe('progress', () => {
 // problem at T = 50, where a tanh RNN with PyTorch's default init stays at the trivial
 // solution (predicting the mean, MSE ~ var(U + U) = 1/6). H = 16 keeps this fast on both
 // backends; the runs are deterministic (seeded data, init and shuffling).
-describe.each(BACKENDS)('the adding problem at T = 50 on the %s backend', (backend) => {
+describe.each(PATHS)('the adding problem at T = 50 on %s', (path) => {
   const T = 50;
   const train = adding(T, 3200, new Rng(5));
   const val = adding(T, 500, new Rng(99));
@@ -472,17 +474,17 @@ describe.each(BACKENDS)('the adding problem at T = 50 on the %s backend', (backe
   }
 
   it('IRNN (ReLU + identity) learns it; a tanh RNN with default init does not, with the same budget', async () => {
-    const irnn = await createModel({ cell: 'rnn', nonlinearity: 'relu', init: 'irnn', inputSize: 2, hiddenSize: 16, outputSize: 1, backend, seed: 1 });
+    const irnn = await createModelOn(path, { cell: 'rnn', nonlinearity: 'relu', init: 'irnn', inputSize: 2, hiddenSize: 16, outputSize: 1, seed: 1 });
     const irnnVal = await run(irnn, 0.003, 15);
     expect(Math.min(...irnnVal), `IRNN validation MSE by epoch: ${irnnVal.map((v) => v.toFixed(3))}`).toBeLessThan(SOLVED);
-    const tanh = await createModel({ cell: 'rnn', inputSize: 2, hiddenSize: 16, outputSize: 1, backend, seed: 1 });
+    const tanh = await createModelOn(path, { cell: 'rnn', inputSize: 2, hiddenSize: 16, outputSize: 1, seed: 1 });
     const tanhVal = await run(tanh, 0.003, 15);
     expect(tanhVal, 'the tanh RNN used the whole budget').toHaveLength(15);
     expect(Math.min(...tanhVal), `tanh validation MSE by epoch: ${tanhVal.map((v) => v.toFixed(3))}`).toBeGreaterThan(0.12);
   }, 60_000);
 
   it("LSTM from the 'orthogonal' preset (forget bias 1) learns it", async () => {
-    const lstm = await createModel({ cell: 'lstm', init: 'orthogonal', inputSize: 2, hiddenSize: 16, outputSize: 1, backend, seed: 2 });
+    const lstm = await createModelOn(path, { cell: 'lstm', init: 'orthogonal', inputSize: 2, hiddenSize: 16, outputSize: 1, seed: 2 });
     const v = await run(lstm, 0.01, 10);
     expect(Math.min(...v), `LSTM validation MSE by epoch: ${v.map((x) => x.toFixed(3))}`).toBeLessThan(SOLVED);
   }, 60_000);

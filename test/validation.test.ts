@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { clipGradNorm, clipGradValue, createModel } from '../src/index.js';
+import { createModelOn, PATHS } from './helpers/variants.js';
 
 const t = (shape: number[], fill = 0.1) => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill) });
 const ids = (shape: number[], v = 0) => ({ shape, data: new Int32Array(shape.reduce((a, b) => a * b, 1)).fill(v) });
@@ -34,9 +35,9 @@ it("accepts PyTorch's option spellings (a fixture's config works as it is)", asy
   expect(m.config).toMatchObject({ inputSize: 3, hiddenSize: 4, numLayers: 2, outputSize: 5, bias: false });
 });
 
-describe.each(['wasm', 'js'] as const)('bad input on the %s backend', (backend) => {
+describe.each(PATHS)('bad input on %s', (path) => {
   const make = (cell: 'rnn' | 'lstm' | 'gru' = 'lstm') =>
-    createModel({ cell, inputSize: 3, hiddenSize: 4, numLayers: 2, outputSize: 5, backend, seed: 1 });
+    createModelOn(path, { cell, inputSize: 3, hiddenSize: 4, numLayers: 2, outputSize: 5, seed: 1 });
 
   it('names x, its expected shape and its actual shape', async () => {
     const m = await make();
@@ -133,9 +134,9 @@ describe('threaded models', () => {
   });
 });
 
-describe.each(['js', 'wasm'] as const)('state dicts with what this library does not have (%s)', (backend) => {
+describe.each(PATHS)('state dicts with what this library does not have (%s)', (path) => {
   it('proj_size weights and extra layers get a plain "not supported" / layer message, and the model is unchanged', async () => {
-    const m = await createModel({ cell: 'lstm', inputSize: 2, hiddenSize: 3, numLayers: 1, outputSize: 1, backend, seed: 1 });
+    const m = await createModelOn(path, { cell: 'lstm', inputSize: 2, hiddenSize: 3, numLayers: 1, outputSize: 1, seed: 1 });
     const sd = m.stateDict();
     const before = JSON.stringify(Object.values(sd).map((t) => Array.from(t.data)));
     expect(() => m.loadStateDict({ ...sd, 'rnn.weight_hr_l0': { shape: [3, 2], data: new Float32Array(6) } }))

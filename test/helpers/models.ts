@@ -1,24 +1,25 @@
 // A model and a batch from a PyTorch fixture, for any of the compute paths the tests run.
 
 import { createModel, type Model } from '../../src/index.js';
+import { checkPath, on, track, type Path } from './variants.js';
+
+export { PATHS, VARIANTS, type Path } from './variants.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Fx = any;
 
-/** The compute paths: the Wasm kernels on one thread, on two, and the JS backend. */
-export type Path = 'wasm' | 'js' | 'wasm, 2 threads';
-
-/** A model with the fixture's config and weights. Dispose it if path uses threads. */
+/** A model with the fixture's config and weights (disposed when the test file ends). */
 export async function modelFor(fx: Fx, path: Path): Promise<Model> {
   const c = fx.config;
-  const m = await createModel({
+  const m = track(await createModel({
     cell: c.cell, nonlinearity: c.nonlinearity, inputSize: c.input_size, hiddenSize: c.hidden_size,
     numLayers: c.num_layers, outputSize: c.output_size, bias: c.bias,
     ...(c.bidirectional ? { bidirectional: true } : {}),
-    backend: path === 'js' ? 'js' : 'wasm', threads: path === 'wasm, 2 threads' ? 2 : 1,
-  });
+    ...(c.head_bias !== undefined ? { headBias: c.head_bias } : {}),
+    ...on(path),
+  }));
   m.loadStateDict(fx.params);
-  return m;
+  return checkPath(m, path);
 }
 
 /** The fixture's inputs and targets as lossAndGrad takes them (class ids as Int32Array). */

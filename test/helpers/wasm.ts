@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import type { Kernels as LibKernels } from '../../src/backend-wasm.js';
+import { Rng } from '../../src/rng.js';
 
 /** The Wasm exports (assembly/index.ts), as the library declares them. Pointers are byte addresses; flags 0/1. */
 export type Kernels = LibKernels;
@@ -155,16 +156,8 @@ export class Heap {
 /** A flat output window. */
 export const flat = (b: Buf, n = b.n): Window => ({ off: b.off, rows: 1, cols: n, ld: n });
 
-/** Deterministic uniform floats in [lo, hi), rounded to float32. */
+/** Deterministic uniform floats in [lo, hi), rounded to float32 (the library's generator, src/rng.ts). */
 export function rng(seed: number): (lo?: number, hi?: number) => number {
-  let s = seed >>> 0;
-  return (lo = -1, hi = 1) => {
-    // mulberry32
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    return Math.fround(lo + (hi - lo) * u);
-  };
+  const r = new Rng(seed);
+  return (lo = -1, hi = 1) => Math.fround(r.uniform(lo, hi));
 }
