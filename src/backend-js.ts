@@ -6,8 +6,8 @@
 // Dot products are summed in JS doubles; everything stored (activations, gradients) is
 // float32, like the Wasm backend.
 
-import { Arena } from './arena.js';
-import { growCapacity, type Backend, type IOBuffers } from './backend.js';
+import { Arena, counter, type Take } from './arena.js';
+import type { Backend, IOBuffers } from './backend.js';
 import { GATES, type Layout } from './layout.js';
 
 interface CellWork {
@@ -35,9 +35,7 @@ class JsBackend implements Backend {
   private G = 0; // gradient region
   private cells: CellWork[] = []; // one per (layer, direction): layout.layers' order
   private work: LayerWork[] = [];
-  private capT = 0;
-  private capB = 0;
-  // temporaries in doubles: gate rows sized in bind(), [B, H] rows in ensureWork()
+  // temporaries in doubles: gate rows sized in bind(), [B, H] rows in prepare()
   private aIh = new Float64Array(0);
   private aHh = new Float64Array(0);
   private dIh = new Float64Array(0);
@@ -62,29 +60,46 @@ class JsBackend implements Backend {
     this.dHh = new Float64Array(GH);
   }
 
-  private ensureWork(T: number, B: number): void {
-    if (T <= this.capT && B <= this.capB) return;
-    const { T: Tc, B: Bc } = growCapacity(this.capT ? { T: this.capT, B: this.capB } : null, T, B);
+  /**
+   * Lay out the workspace for exactly (T, B) from `take` (the arena's workspace or a
+   * counter). A forward only (train false) needs no dOut.
+   */
+  async compact(): Promise<void> {
+    this.arena.moveTo(new WebAssembly.Memory({ initial: 1 }));
+  }
+
+  private layoutWork(take: Take, T: number, B: number, train: boolean, dropout: boolean): void {
     const { hiddenSize: H, numLayers: L, cell } = this.layout.config;
     const GH = GATES[cell] * H;
     const DH = this.layout.D * H;
-    const a = this.arena;
+    const N = T * B;
     this.cells = this.layout.layers.map(() => ({
-      hs: a.alloc(Tc * Bc * H),
-      cs: cell === 'lstm' ? a.alloc(Tc * Bc * H) : 0,
-      gates: a.alloc(Tc * Bc * GH),
-      hn: cell === 'gru' ? a.alloc(Tc * Bc * H) : 0,
+      hs: take(N * H),
+      cs: cell === 'lstm' ? take(N * H) : 0,
+      gates: take(N * GH),
+      hn: cell === 'gru' ? take(N * H) : 0,
     }));
     this.work = [];
-    const dropout = (this.layout.config.dropout ?? 0) > 0;
+    const drop = dropout && (this.layout.config.dropout ?? 0) > 0;
     for (let l = 0; l < L; l++) {
-      this.work.push({ out: a.alloc(Tc * Bc * DH), dOut: a.alloc(Tc * Bc * DH), drop: dropout && l < L - 1 ? a.alloc(Tc * Bc * DH) : 0 });
+      this.work.push({ out: take(N * DH), dOut: train ? take(N * DH) : 0, drop: drop && l < L - 1 ? take(N * DH) : 0 });
     }
-    this.dh = new Float64Array(Bc * H);
-    this.dhnext = new Float64Array(Bc * H);
-    this.dcnext = new Float64Array(Bc * H);
-    this.capT = Tc;
-    this.capB = Bc;
+  }
+
+  workFloats(T: number, B: number, train: boolean, dropout: boolean): number {
+    const c = counter();
+    this.layoutWork(c.take, T, B, train, dropout);
+    return c.floats;
+  }
+
+  prepare(io: IOBuffers, T: number, B: number): void {
+    this.layoutWork(this.arena.take, T, B, io.train, io.mask !== 0);
+    const H = this.layout.config.hiddenSize;
+    if (io.train && this.dh.length !== B * H) {
+      this.dh = new Float64Array(B * H);
+      this.dhnext = new Float64Array(B * H);
+      this.dcnext = new Float64Array(B * H);
+    }
   }
 
   /**
@@ -104,7 +119,6 @@ class JsBackend implements Backend {
   }
 
   forward(io: IOBuffers, T: number, B: number): void {
-    this.ensureWork(T, B);
     const f = this.arena.f32;
     const { hiddenSize: H, numLayers: L, cell, nonlinearity } = this.layout.config;
     const D = this.layout.D, DH = D * H;

@@ -12,10 +12,10 @@
 // bumps a sequence number and notifies; a worker spins briefly, then Atomics.wait()s
 // (spinning alone collapses when the other core is busy); the caller waits the same way.
 
-import { allocIOBuffers, growCapacity, type Backend, type BackendInfo, type IOBuffers } from './backend.js';
-import { Arena } from './arena.js';
+import { allocIOBuffers, type Backend, type BackendInfo, type IOBuffers } from './backend.js';
+import { Arena, counter } from './arena.js';
 import { BpttError } from './errors.js';
-import { instantiateKernels, sharedMemory, WasmBackend, type Kernels, type WasmBuild, compileBuild, configuredWorker } from './backend-wasm.js';
+import { instantiateKernels, instantiateKernelsFrom, sharedMemory, WasmBackend, type Kernels, type WasmBuild, compileBuild, configuredWorker } from './backend-wasm.js';
 import { host, type ThreadHandle } from './host/host.js';
 import type { Layout } from './layout.js';
 
@@ -34,8 +34,10 @@ interface Part {
   rows: number;
   worker: ThreadHandle | null;
   ctrl: number; //         int32 offset of this part's control block
+  scratch: number; //      float offset of this part's GEMM packing scratch (workers)
   seq: number;
-  synced: boolean;
+  /** the offsets (backend state and io) the worker last received; a new layout is sent again */
+  synced: string;
 }
 
 export async function createParallelBackend(threads: number, build: WasmBuild): Promise<Backend> {
@@ -53,7 +55,7 @@ class ParallelBackend implements Backend {
   readonly arena: Arena;
   readonly threads: number;
   info?: BackendInfo;
-  private readonly k: Kernels;
+  private k: Kernels;
   private readonly build: WasmBuild;
   private layout!: Layout;
   private parts: Part[] = [];
@@ -69,18 +71,23 @@ class ParallelBackend implements Backend {
   }
 
   async start(): Promise<void> {
-    const module = await compileBuild(this.build);
-    const ready: Promise<ThreadHandle>[] = [];
     for (let p = 0; p < this.threads; p++) {
       const ctrl = this.arena.alloc(CTRL.SIZE);
-      if (p > 0) {
-        // Each extra instance needs its own GEMM packing scratch (the first one uses the
-        // module's static area); concurrent GEMMs sharing one would corrupt each other.
-        const scratch = this.arena.alloc(this.k.scratch_bytes() / 4);
-        ready.push(host().startThread({ memory: this.arena.memory, module, ctrl, scratch }, configuredWorker()));
-      }
+      // Each extra instance needs its own GEMM packing scratch (the first one uses the
+      // module's static area); concurrent GEMMs sharing one would corrupt each other.
+      const scratch = p > 0 ? this.arena.alloc(this.k.scratch_bytes() / 4) : 0;
       this.parts.push({ backend: p === 0 ? this.main : new WasmBackend(this.k, this.arena), io: null, grads: 0, row0: 0, rows: 0,
-        worker: null, ctrl, seq: 0, synced: false });
+        worker: null, ctrl, scratch, seq: 0, synced: '' });
+    }
+    await this.startWorkers();
+  }
+
+  /** Start a worker for every part but the first, over the arena's (current) memory. */
+  private async startWorkers(): Promise<void> {
+    const module = await compileBuild(this.build);
+    const ready: Promise<ThreadHandle>[] = [];
+    for (const part of this.parts.slice(1)) {
+      ready.push(host().startThread({ memory: this.arena.memory, module, ctrl: part.ctrl, scratch: part.scratch }, configuredWorker()));
     }
     const started = await Promise.allSettled(ready);
     started.forEach((r, i) => { if (r.status === 'fulfilled') this.parts[i + 1].worker = r.value; });
@@ -89,6 +96,40 @@ class ParallelBackend implements Backend {
       this.dispose(); // the threads that did start
       throw (failed as PromiseRejectedResult).reason;
     }
+  }
+
+  /** Stop every worker (each finishes its loop on EXIT). */
+  private stopWorkers(): void {
+    for (const part of this.parts) {
+      if (!part.worker) continue;
+      this.command(part, CMD.EXIT, 0, 0, 0, false);
+      void part.worker.terminate();
+      part.worker = null;
+    }
+  }
+
+  /**
+   * A fresh shared memory of the size the persistent state needs: the workers stop, the
+   * state moves (same offsets), the control blocks start over, and new workers start over
+   * the new memory.
+   */
+  async compact(): Promise<void> {
+    if (this.disposed) throw new BpttError(DISPOSED, 'model');
+    const module = await compileBuild(this.build);
+    this.stopWorkers();
+    const memory = sharedMemory();
+    const k = await instantiateKernelsFrom(module, memory);
+    this.arena.moveTo(memory);
+    this.k = k;
+    for (const part of this.parts) {
+      part.backend.kernels = k;
+      part.io = null;
+      part.seq = 0;
+      part.synced = '';
+      this.arena.i32.fill(0, part.ctrl, part.ctrl + CTRL.SIZE); // a new worker starts from sequence 0
+    }
+    this.active = [];
+    await this.startWorkers();
   }
 
   bind(layout: Layout, params: number, grads: number): void {
@@ -101,16 +142,11 @@ class ParallelBackend implements Backend {
 
   dispose(): void {
     this.disposed = true;
-    for (const part of this.parts) {
-      if (!part.worker) continue;
-      this.command(part, CMD.EXIT, 0, 0, 0, false);
-      void part.worker.terminate();
-      part.worker = null;
-    }
+    this.stopWorkers();
   }
 
-  /** Split B rows into at most `threads` contiguous blocks and size each part for them. */
-  private split(T: number, B: number): Part[] {
+  /** Split B rows into at most `threads` contiguous blocks (the same split for the same B). */
+  private split(B: number): Part[] {
     const n = Math.min(this.parts.length, B);
     const active = this.parts.slice(0, n);
     let row = 0;
@@ -119,24 +155,54 @@ class ParallelBackend implements Backend {
       part.row0 = row;
       part.rows = rows;
       row += rows;
-      if (!part.io || part.io.T < T || part.io.B < rows) {
-        const cap = growCapacity(part.io, T, rows);
-        part.io = allocIOBuffers(this.arena, this.layout, cap.T, cap.B);
-        part.synced = false;
-      }
-      if (part.backend.ensureWork(T, rows)) part.synced = false;
     });
-    // Offsets may have changed: hand each worker its part's new layout (allocation is over).
-    for (const part of active) {
-      if (part.worker && !part.synced) {
-        part.worker.postMessage({ state: part.backend.snapshot(), io: part.io });
-        this.command(part, CMD.SYNC, 0, 0, 0, false);
-        this.wait(part);
-        this.checkErrors([part]);
-        part.synced = true;
-      }
-    }
     return active;
+  }
+
+  /** the parts of the current call (laid out by prepare) */
+  private active: Part[] = [];
+
+  workFloats(T: number, B: number, train: boolean, dropout: boolean): number {
+    if (B === 1) return this.main.workFloats(T, B, train, dropout);
+    let floats = 0;
+    for (const part of this.split(B)) {
+      const c = counter();
+      allocIOBuffers(c.take, this.layout, T, part.rows, train, dropout);
+      floats += c.floats + part.backend.workFloats(T, part.rows, train, dropout);
+    }
+    return floats;
+  }
+
+  /**
+   * Lay out each part's I/O buffers and workspace in the call's workspace, then hand each
+   * worker its part's offsets if they changed (the same shapes give the same offsets, so
+   * steady training sends nothing).
+   */
+  prepare(io: IOBuffers, T: number, B: number): void {
+    if (this.disposed) throw new BpttError(DISPOSED, 'model');
+    if (B === 1) {
+      // one sequence (sampling, streaming): nothing to split, no copies
+      this.active = [];
+      this.main.prepare(io, T, B);
+      return;
+    }
+    const parts = (this.active = this.split(B));
+    const dropout = io.mask !== 0;
+    for (const part of parts) {
+      part.io = allocIOBuffers(this.arena.take, this.layout, T, part.rows, io.train, dropout);
+      part.backend.prepare(part.io, T, part.rows);
+    }
+    for (const part of parts) {
+      if (!part.worker) continue;
+      const msg = { state: part.backend.snapshot(), io: part.io };
+      const key = JSON.stringify(msg);
+      if (key === part.synced) continue;
+      part.worker.postMessage(msg);
+      this.command(part, CMD.SYNC, 0, 0, 0, false);
+      this.wait(part);
+      this.checkErrors([part]);
+      part.synced = key;
+    }
   }
 
   /** Copy rows [row0, row0 + rows) of `steps` blocks of [B, width] between full and part buffers. */
@@ -151,12 +217,10 @@ class ParallelBackend implements Backend {
   forward(io: IOBuffers, T: number, B: number): void {
     if (this.disposed) throw new BpttError(DISPOSED, 'model');
     if (B === 1) {
-      // one sequence (sampling, streaming): nothing to split, no copies
-      this.main.ensureWork(T, B);
       this.main.forward(io, T, B);
       return;
     }
-    const parts = this.split(T, B);
+    const parts = this.active;
     const { inputSize: I, hiddenSize: H, cell } = this.layout.config;
     const L = this.layout.layers.length; // state rows: layers times directions
     const O = this.layout.outputWidth;
@@ -187,7 +251,7 @@ class ParallelBackend implements Backend {
       this.main.backward(io, T, B, clip, inputGrad);
       return;
     }
-    const parts = this.split(T, B);
+    const parts = this.active;
     const { inputSize: I, hiddenSize: H, cell } = this.layout.config;
     const L = this.layout.layers.length;
     const O = this.layout.outputWidth;

@@ -12,8 +12,8 @@
 // per forward (as W_hh^T) and once per backward (as W_hh), not once per timestep.
 
 import { BpttError } from './errors.js';
-import { Arena } from './arena.js';
-import { growCapacity, type Backend, type BackendInfo, type IOBuffers } from './backend.js';
+import { Arena, counter, type Take } from './arena.js';
+import { type Backend, type BackendInfo, type IOBuffers } from './backend.js';
 import { buildLayout, GATES, type Layout } from './layout.js';
 import { host, type WasmBuild, type WasmSource } from './host/host.js';
 /** The kernels exported by assembly/index.ts (byte pointers, i32 sizes). */
@@ -176,8 +176,8 @@ export interface WasmBackendState {
   G: number;
   cells: CellWork[];
   bufs: SharedWork;
-  capT: number;
-  capB: number;
+  /** the workspace was laid out for forward and backward (per-step buffers hold every step) */
+  full: boolean;
 }
 
 /**
@@ -234,14 +234,14 @@ export class WasmBackend implements Backend {
   readonly kind = 'wasm' as const;
   readonly arena: Arena;
   info?: BackendInfo;
-  private readonly k: Kernels;
+  private k: Kernels;
   private layout!: Layout;
   private P = 0;
   private G = 0;
   private cells: CellWork[] = [];
   private bufs: SharedWork = { xP: 0, yP: 0, dyP: 0, dxP: 0, gh: 0, dhA: 0, dhB: 0, dc: 0 };
-  private capT = 0;
-  private capB = 0;
+  /** the current workspace keeps every step of the per-step buffers (laid out for training) */
+  private full = true;
   private sched: Schedule | null = null;
 
   constructor(k: Kernels, arena: Arena) {
@@ -267,6 +267,24 @@ export class WasmBackend implements Backend {
     return this.layout.numParams;
   }
 
+  /** The kernel instance (the parallel backend rebinds its twins after compact). */
+  get kernels(): Kernels {
+    return this.k;
+  }
+
+  set kernels(k: Kernels) {
+    this.k = k;
+  }
+
+  async compact(): Promise<void> {
+    const build = this.info?.wasmBuild ?? wasmBuild();
+    const memory = sharedMemory();
+    const k = await instantiateKernelsFrom(await compileBuild(build), memory);
+    // the new instance wrote its static data; the copy below writes the same bytes there
+    this.arena.moveTo(memory);
+    this.k = k;
+  }
+
   /** Float offset of the gradient region this backend accumulates into. */
   get gradRegion(): number {
     return this.G;
@@ -274,49 +292,62 @@ export class WasmBackend implements Backend {
 
   /** Everything this backend's kernels touch, as offsets (for a worker's mirror of it). */
   snapshot(): WasmBackendState {
-    const { P, G, capT, capB } = this;
-    return { config: this.layout.config, P, G, cells: this.cells.map((w) => ({ ...w })), bufs: { ...this.bufs }, capT, capB };
+    const { P, G, full } = this;
+    return { config: this.layout.config, P, G, cells: this.cells.map((w) => ({ ...w })), bufs: { ...this.bufs }, full };
   }
 
   /** Become a mirror of another backend over the same (shared) memory; allocates nothing. */
   restore(s: WasmBackendState): void {
     this.layout = buildLayout(s.config);
-    ({ P: this.P, G: this.G, capT: this.capT, capB: this.capB } = s);
+    ({ P: this.P, G: this.G, full: this.full } = s);
     this.cells = s.cells.map((w) => ({ ...w }));
     this.bufs = { ...s.bufs };
   }
 
-  /** Size the workspace for (T, B); returns true if it had to (re)allocate. */
-  ensureWork(T: number, B: number): boolean {
-    if (T <= this.capT && B <= this.capB) return false;
-    const { T: Tc, B: Bc } = growCapacity(this.capT ? { T: this.capT, B: this.capB } : null, T, B);
+  /**
+   * Lay out this backend's workspace for exactly (T, B) from `take` (pure in its arguments:
+   * the same call gives the same offsets, which is how a worker's mirror stays valid).
+   * train false (a forward only): no gradient buffers, and the per-step buffers (h_{t-1},
+   * c_{t-1}, gates, GRU's hn) hold one step instead of all N rows, since nothing reads them
+   * later; h_t and c_t keep every step (the next layer, the head and the state read them).
+   */
+  layoutWork(take: Take, T: number, B: number, train: boolean, dropout: boolean): void {
     const { hiddenSize: H, inputSize: I, cell } = this.layout.config;
     const GH = GATES[cell] * H;
     const O = this.layout.outputWidth;
-    const N = Tc * Bc;
-    const a = this.arena;
-    const dropout = (this.layout.config.dropout ?? 0) > 0;
+    const N = T * B;
+    const S = train ? N : B; // rows of the per-step buffers
+    const g = (n: number): number => (train ? take(n) : 0);
+    const drop = dropout && (this.layout.config.dropout ?? 0) > 0;
     for (const [ci, w] of this.cells.entries()) {
-      const masked = dropout && this.layout.layers[ci].layer < this.layout.config.numLayers - 1;
-      w.mp = masked ? a.alloc(N * H) : 0;
-      w.hd = masked ? a.alloc(N * H) : 0;
-      w.gx = a.alloc(N * GH);
-      w.hs = a.alloc(N * H);
-      w.hp = a.alloc(N * H);
-      w.cs = cell === 'lstm' ? a.alloc(N * H) : 0;
-      w.cp = cell === 'lstm' ? a.alloc(N * H) : 0;
-      w.gates = a.alloc(N * GH);
-      w.hn = cell === 'gru' ? a.alloc(N * H) : 0;
-      w.dgh = cell === 'gru' ? a.alloc(N * GH) : 0;
-      w.dhIn = a.alloc(N * H);
+      const masked = drop && this.layout.layers[ci].layer < this.layout.config.numLayers - 1;
+      w.mp = masked ? take(N * H) : 0;
+      w.hd = masked ? take(N * H) : 0;
+      w.gx = take(N * GH);
+      w.hs = take(N * H);
+      w.hp = take(S * H);
+      w.cs = cell === 'lstm' ? take(N * H) : 0;
+      w.cp = cell === 'lstm' ? take(S * H) : 0;
+      w.gates = take(S * GH);
+      w.hn = cell === 'gru' ? take(S * H) : 0;
+      w.dgh = cell === 'gru' ? g(N * GH) : 0;
+      w.dhIn = g(N * H);
     }
     this.bufs = {
-      xP: a.alloc(N * I), yP: a.alloc(N * O), dyP: a.alloc(N * O), dxP: a.alloc(N * I),
-      gh: a.alloc(Bc * GH), dhA: a.alloc(Bc * H), dhB: a.alloc(Bc * H), dc: a.alloc(Bc * H),
+      xP: take(N * I), yP: take(N * O), dyP: g(N * O), dxP: g(N * I),
+      gh: take(B * GH), dhA: g(B * H), dhB: g(B * H), dc: g(B * H),
     };
-    this.capT = Tc;
-    this.capB = Bc;
-    return true;
+    this.full = train;
+  }
+
+  workFloats(T: number, B: number, train: boolean, dropout: boolean): number {
+    const c = counter();
+    this.layoutWork(c.take, T, B, train, dropout);
+    return c.floats;
+  }
+
+  prepare(io: IOBuffers, T: number, B: number): void {
+    this.layoutWork(this.arena.take, T, B, io.train, io.mask !== 0);
   }
 
   /** Sort the batch by decreasing length (cuDNN / pack_padded_sequence): step t's rows are a prefix. */
@@ -370,7 +401,6 @@ export class WasmBackend implements Backend {
   }
 
   forward(io: IOBuffers, T: number, B: number): void {
-    this.ensureWork(T, B);
     const sc = (this.sched = this.schedule(io, T, B));
     const k = this.k;
     const { hiddenSize: H, inputSize: I, cell, nonlinearity } = this.layout.config;
@@ -429,16 +459,18 @@ export class WasmBackend implements Backend {
         // direction's order), the rest start here from h0 (reverse: at their own last step)
         const p = fwd ? t - 1 : t + 1;
         const c = p >= 0 && p < T ? Math.min(n[p], nt) : 0;
-        const hpT = w.hp + off[t] * H;
+        // per-step buffers: row off[t] when laid out for training, row 0 for a forward only
+        const st = this.full ? off[t] : 0;
+        const hpT = w.hp + st * H;
         if (c > 0) f.copyWithin(hpT, w.hs + off[p] * H, w.hs + (off[p] + c) * H);
         for (let r = c; r < nt; r++) f.copyWithin(hpT + r * H, h0 + perm[r] * H, h0 + (perm[r] + 1) * H);
         if (cell === 'lstm') {
-          const cpT = w.cp + off[t] * H;
+          const cpT = w.cp + st * H;
           if (c > 0) f.copyWithin(cpT, w.cs + off[p] * H, w.cs + (off[p] + c) * H);
           for (let r = c; r < nt; r++) f.copyWithin(cpT + r * H, c0 + perm[r] * H, c0 + (perm[r] + 1) * H);
         }
         const h = (w.hs + off[t] * H) * F;
-        const gx = (w.gx + off[t] * GH) * F, gates = (w.gates + off[t] * GH) * F;
+        const gx = (w.gx + off[t] * GH) * F, gates = (w.gates + st * GH) * F;
         // Gh[n_t, GH] = h_{t-1} W_hh^T + b_hh : the only per-step product, active rows only
         if (packed) k.gemm_packed_b(bf.gh * F, hpT * F, w.WhhF * F, nt, GH, H, H, GH, 0);
         else k.gemm_nt(bf.gh * F, hpT * F, WhhRaw, nt, GH, H, H, H, GH, 0);
@@ -446,9 +478,9 @@ export class WasmBackend implements Backend {
         if (cell === 'rnn') {
           k.rnn_forward_step(h, gx, bf.gh * F, nt * H, relu);
         } else if (cell === 'lstm') {
-          k.lstm_forward_step(h, (w.cs + off[t] * H) * F, gates, gx, bf.gh * F, (w.cp + off[t] * H) * F, nt, H);
+          k.lstm_forward_step(h, (w.cs + off[t] * H) * F, gates, gx, bf.gh * F, (w.cp + st * H) * F, nt, H);
         } else {
-          k.gru_forward_step(h, gates, (w.hn + off[t] * H) * F, gx, bf.gh * F, hpT * F, nt, H);
+          k.gru_forward_step(h, gates, (w.hn + st * H) * F, gx, bf.gh * F, hpT * F, nt, H);
         }
         // rows whose last step (in this direction) this is: their h_n / c_n
         const q = fwd ? t + 1 : t - 1;
@@ -482,6 +514,7 @@ export class WasmBackend implements Backend {
   }
 
   backward(io: IOBuffers, T: number, B: number, clip: number, inputGrad: boolean): void {
+    if (!this.full) throw new BpttError('bptt-wasm: internal error: backward after a forward-only workspace');
     const k = this.k;
     const sc = this.sched!;
     const { hiddenSize: H, inputSize: I, numLayers: L, cell, nonlinearity } = this.layout.config;
