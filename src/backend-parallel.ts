@@ -117,7 +117,7 @@ class ParallelBackend implements Backend {
     if (this.disposed) throw new BpttError(DISPOSED, 'model');
     const module = await compileBuild(this.build);
     this.stopWorkers();
-    const memory = sharedMemory();
+    const memory = sharedMemory(Math.ceil(this.arena.persistentBytes / 65536));
     const k = await instantiateKernelsFrom(module, memory);
     this.arena.moveTo(memory);
     this.k = k;

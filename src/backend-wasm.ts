@@ -139,9 +139,9 @@ export function compileBuild(build: WasmBuild = wasmBuild()): Promise<WebAssembl
 const INITIAL_PAGES = 16;
 const MAXIMUM_PAGES = 32768; // 2 GiB; the same as maximumMemory in asconfig.json (the import's declared maximum)
 
-/** A fresh memory for one model. */
-export function sharedMemory(): WebAssembly.Memory {
-  return new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared: true });
+/** A fresh memory for one model (compact() asks for exactly the pages the persistent state needs). */
+export function sharedMemory(initialPages = INITIAL_PAGES): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: initialPages, maximum: MAXIMUM_PAGES, shared: true });
 }
 
 /** Instantiate a compiled kernel module over `memory` (the kernels import env.memory). */
@@ -278,7 +278,7 @@ export class WasmBackend implements Backend {
 
   async compact(): Promise<void> {
     const build = this.info?.wasmBuild ?? wasmBuild();
-    const memory = sharedMemory();
+    const memory = sharedMemory(Math.ceil(this.arena.persistentBytes / 65536));
     const k = await instantiateKernelsFrom(await compileBuild(build), memory);
     // the new instance wrote its static data; the copy below writes the same bytes there
     this.arena.moveTo(memory);
