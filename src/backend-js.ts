@@ -7,14 +7,15 @@
 // float32, like the Wasm backend.
 
 import { Arena, counter, type Take } from './arena.js';
+import { BpttError } from './errors.js';
 import type { Backend, IOBuffers } from './backend.js';
 import { GATES, type Layout } from './layout.js';
 
 interface CellWork {
   hs: number; //    [T, B, H]     h_t at slot t (0 at padded steps)
   cs: number; //    [T, B, H]     LSTM cell states, same slots
-  gates: number; // [T, B, G*H]   activated gates (LSTM i,f,g,o; GRU r,z,n)
-  hn: number; //    [T, B, H]     GRU: W_hn h_{t-1} + b_hn
+  gates: number; // [T, B, G*H]   activated gates (LSTM i,f,g,o; GRU r,z,n); [B, G*H] for a forward only
+  hn: number; //    [T, B, H]     GRU: W_hn h_{t-1} + b_hn; [B, H] for a forward only
 }
 
 interface LayerWork {
@@ -35,6 +36,8 @@ class JsBackend implements Backend {
   private G = 0; // gradient region
   private cells: CellWork[] = []; // one per (layer, direction): layout.layers' order
   private work: LayerWork[] = [];
+  /** the workspace holds every step's gates (laid out for training) */
+  private full = true;
   // temporaries in doubles: gate rows sized in bind(), [B, H] rows in prepare()
   private aIh = new Float64Array(0);
   private aHh = new Float64Array(0);
@@ -62,7 +65,8 @@ class JsBackend implements Backend {
 
   /**
    * Lay out the workspace for exactly (T, B) from `take` (the arena's workspace or a
-   * counter). A forward only (train false) needs no dOut.
+   * counter). A forward only (train false) needs no dOut, and its gates (GRU: hn) hold one
+   * step: backward is what reads them later.
    */
   async compact(): Promise<void> {
     this.arena.moveTo(new WebAssembly.Memory({ initial: 1 }));
@@ -73,12 +77,14 @@ class JsBackend implements Backend {
     const GH = GATES[cell] * H;
     const DH = this.layout.D * H;
     const N = T * B;
+    const S = train ? N : B; // rows of the per-step buffers
     this.cells = this.layout.layers.map(() => ({
       hs: take(N * H),
       cs: cell === 'lstm' ? take(N * H) : 0,
-      gates: take(N * GH),
-      hn: cell === 'gru' ? take(N * H) : 0,
+      gates: take(S * GH),
+      hn: cell === 'gru' ? take(S * H) : 0,
     }));
+    this.full = train;
     this.work = [];
     const drop = dropout && (this.layout.config.dropout ?? 0) > 0;
     for (let l = 0; l < L; l++) {
@@ -160,7 +166,7 @@ class JsBackend implements Backend {
             for (let k = 0; k < H; k++) s2 += f[row2 + k] * f[hprev + k];
             aHh[j] = s2;
           }
-          const g = w.gates + (t * B + b) * GH;
+          const g = w.gates + ((this.full ? t * B : 0) + b) * GH; // a forward only keeps one step's gates
           if (cell === 'rnn') {
             for (let k = 0; k < H; k++) {
               const a = aIh[k] + aHh[k];
@@ -182,7 +188,7 @@ class JsBackend implements Backend {
               f[g + k] = i; f[g + H + k] = fg; f[g + 2 * H + k] = gg; f[g + 3 * H + k] = o;
             }
           } else {
-            const hn = w.hn + (t * B + b) * H;
+            const hn = w.hn + ((this.full ? t * B : 0) + b) * H;
             for (let k = 0; k < H; k++) {
               const r = sigmoid(aIh[k] + aHh[k]);
               const z = sigmoid(aIh[H + k] + aHh[H + k]);
@@ -225,6 +231,7 @@ class JsBackend implements Backend {
   }
 
   backward(io: IOBuffers, T: number, B: number, clip: number, inputGrad: boolean): void {
+    if (!this.full) throw new BpttError('bptt-wasm: internal error: backward after a forward-only workspace');
     const f = this.arena.f32;
     const { hiddenSize: H, numLayers: L } = this.layout.config;
     const D = this.layout.D, DH = D * H;

@@ -108,6 +108,38 @@ describe.each(PATHS)('the workspace on %s', (path) => {
     }
   });
 
+  it('a forward in time chunks (T x B past 2,048 rows, wasm) gives the training path\'s output and states', async () => {
+    const cases: Partial<CreateModelOptions>[] = [
+      { cell: 'lstm', inputSize: 3, hiddenSize: 8, numLayers: 2, outputSize: 2 },
+      { cell: 'gru', inputSize: 3, hiddenSize: 8, outputSize: null },
+      { cell: 'rnn', nonlinearity: 'relu', inputSize: 3, hiddenSize: 8, numLayers: 2, outputSize: 3, bias: false },
+    ];
+    for (const opts of cases) {
+      const m = await make(path, opts);
+      const T = 600, B = 8; // 4,800 rows: chunks of 256 steps, the last one partial
+      const x = seq([T, B, 3]);
+      const lengths = [600, 17, 256, 257, 599, 1, 300, 600];
+      const h0 = seq([opts.numLayers ?? 1, B, 8], 3);
+      const c0 = opts.cell === 'lstm' ? seq([2, B, 8], 5) : undefined;
+      const f = m.forward(x, { lengths, h0, c0 });
+      const O = m.layout.outputWidth;
+      const r = m.lossAndGrad({ x, target: seq([T, B, O]), lengths, h0, c0 }, { kind: 'mse', reduction: 'sum' });
+      const close = (a: Float32Array, b: Float32Array) => {
+        expect(a.length).toBe(b.length);
+        let worst = 0;
+        for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        expect(worst).toBeLessThan(1e-5);
+      };
+      close(f.output.data, r.output.data);
+      close(f.hN.data, r.hN.data);
+      if (c0) close(f.cN!.data, r.cN!.data);
+      const last = m.predict(x, { lengths, h0, c0, lastStepOnly: true, batchSize: 5 });
+      for (let b = 0; b < B; b++) {
+        for (let o = 0; o < O; o++) expect(last.data[b * O + o]).toBeCloseTo(r.output.data[((lengths[b] - 1) * B + b) * O + o], 5);
+      }
+    }
+  }, 30_000);
+
   it('predict rejects bad options with a BpttError naming them', async () => {
     const m = await make(path);
     expect(() => m.predict(seq([4, 2, 1]), { batchSize: 0 })).toThrow(/predict: batchSize must be an integer >= 1, got 0/);
