@@ -12,8 +12,8 @@
 // bumps a sequence number and notifies; a worker spins briefly, then Atomics.wait()s
 // (spinning alone collapses when the other core is busy); the caller waits the same way.
 
-import { allocIOBuffers, type Backend, type BackendInfo, type IOBuffers } from './backend.js';
-import { Arena, counter } from './arena.js';
+import { type Backend, type BackendInfo, type IOBuffers } from './backend.js';
+import { Arena } from './arena.js';
 import { BpttError } from './errors.js';
 import { instantiateKernels, instantiateKernelsFrom, sharedMemory, WasmBackend, type Kernels, type WasmBuild, compileBuild, configuredWorker } from './backend-wasm.js';
 import { host, type ThreadHandle } from './host/host.js';
@@ -21,8 +21,11 @@ import type { Layout } from './layout.js';
 
 // control block layout (int32 slots)
 // (CLIP is a float64 slot: int32 index 8 = byte 32 of a 64-byte aligned block)
-export const CTRL = { SEQ: 0, CMD: 1, T: 2, B: 3, INPUT_GRAD: 4, DONE: 5, ERROR: 6, CLIP: 8, SIZE: 16 } as const;
-export const CMD = { SYNC: 1, FORWARD: 2, BACKWARD: 3, EXIT: 4 } as const;
+// BASE, TRAIN, DROPOUT: where the part's buffers start and how they were laid out; the
+// worker lays out the same offsets itself (WasmBackend.layoutAt), so no offsets are sent.
+export const CTRL = { SEQ: 0, CMD: 1, T: 2, B: 3, INPUT_GRAD: 4, DONE: 5, ERROR: 6, CLIP: 8, BASE: 10, TRAIN: 11, DROPOUT: 12, SIZE: 16 } as const;
+/** BIND: a message { config, P, G } (the model's layout, parameter and this part's gradient region) waits; once per worker */
+export const CMD = { BIND: 1, FORWARD: 2, BACKWARD: 3, EXIT: 4 } as const;
 const SPIN = 20000;
 const DISPOSED = 'bptt-wasm: this model was disposed (its worker threads are stopped); create a new one';
 
@@ -36,8 +39,8 @@ interface Part {
   ctrl: number; //         int32 offset of this part's control block
   scratch: number; //      float offset of this part's GEMM packing scratch (workers)
   seq: number;
-  /** the offsets (backend state and io) the worker last received; a new layout is sent again */
-  synced: string;
+  /** float offset of this part's buffers in the current call's workspace */
+  base: number;
 }
 
 export async function createParallelBackend(threads: number, build: WasmBuild): Promise<Backend> {
@@ -77,7 +80,7 @@ class ParallelBackend implements Backend {
       // module's static area); concurrent GEMMs sharing one would corrupt each other.
       const scratch = p > 0 ? this.arena.alloc(this.k.scratch_bytes() / 4) : 0;
       this.parts.push({ backend: p === 0 ? this.main : new WasmBackend(this.k, this.arena), io: null, grads: 0, row0: 0, rows: 0,
-        worker: null, ctrl, scratch, seq: 0, synced: '' });
+        worker: null, ctrl, scratch, seq: 0, base: 0 });
     }
     await this.startWorkers();
   }
@@ -125,19 +128,35 @@ class ParallelBackend implements Backend {
       part.backend.kernels = k;
       part.io = null;
       part.seq = 0;
-      part.synced = '';
       this.arena.i32.fill(0, part.ctrl, part.ctrl + CTRL.SIZE); // a new worker starts from sequence 0
     }
     this.active = [];
     await this.startWorkers();
+    this.bindWorkers();
   }
 
   bind(layout: Layout, params: number, grads: number): void {
     this.layout = layout;
+    this.params = params;
     this.parts.forEach((part, p) => {
       part.grads = p === 0 ? grads : this.arena.alloc(layout.numParams);
       part.backend.bind(layout, params, part.grads);
     });
+    this.bindWorkers();
+  }
+
+  private params = 0;
+
+  /** Tell each worker the model's config and its regions (after bind, and after compact restarts them). */
+  private bindWorkers(): void {
+    if (!this.layout) return;
+    for (const part of this.parts) {
+      if (!part.worker) continue;
+      part.worker.postMessage({ config: this.layout.config, P: this.params, G: part.grads });
+      this.command(part, CMD.BIND, 0, 0, 0, false);
+      this.wait(part);
+      this.checkErrors([part]);
+    }
   }
 
   dispose(): void {
@@ -165,18 +184,13 @@ class ParallelBackend implements Backend {
   workFloats(T: number, B: number, train: boolean, dropout: boolean): number {
     if (B === 1) return this.main.workFloats(T, B, train, dropout);
     let floats = 0;
-    for (const part of this.split(B)) {
-      const c = counter();
-      allocIOBuffers(c.take, this.layout, T, part.rows, train, dropout);
-      floats += c.floats + part.backend.workFloats(T, part.rows, train, dropout);
-    }
+    for (const part of this.split(B)) floats += part.backend.partFloats(T, part.rows, train, dropout);
     return floats;
   }
 
   /**
-   * Lay out each part's I/O buffers and workspace in the call's workspace, then hand each
-   * worker its part's offsets if they changed (the same shapes give the same offsets, so
-   * steady training sends nothing).
+   * Lay out each part's I/O buffers and workspace in the call's workspace. A worker lays
+   * out its part itself from the base, T, rows and flags in its control block.
    */
   prepare(io: IOBuffers, T: number, B: number): void {
     if (this.disposed) throw new BpttError(DISPOSED, 'model');
@@ -187,23 +201,17 @@ class ParallelBackend implements Backend {
       return;
     }
     const parts = (this.active = this.split(B));
-    const dropout = io.mask !== 0;
+    this.train = io.train;
+    this.dropout = io.mask !== 0;
     for (const part of parts) {
-      part.io = allocIOBuffers(this.arena.take, this.layout, T, part.rows, io.train, dropout);
-      part.backend.prepare(part.io, T, part.rows);
-    }
-    for (const part of parts) {
-      if (!part.worker) continue;
-      const msg = { state: part.backend.snapshot(), io: part.io };
-      const key = JSON.stringify(msg);
-      if (key === part.synced) continue;
-      part.worker.postMessage(msg);
-      this.command(part, CMD.SYNC, 0, 0, 0, false);
-      this.wait(part);
-      this.checkErrors([part]);
-      part.synced = key;
+      part.base = this.arena.take(part.backend.partFloats(T, part.rows, this.train, this.dropout));
+      part.io = part.backend.layoutAt(part.base, T, part.rows, this.train, this.dropout);
     }
   }
+
+  /** how the current call's parts were laid out */
+  private train = false;
+  private dropout = false;
 
   /** Copy rows [row0, row0 + rows) of `steps` blocks of [B, width] between full and part buffers. */
   private rowsCopy(toPart: boolean, full: number, part: number, steps: number, B: number, row0: number, rows: number, width: number): void {
@@ -309,6 +317,9 @@ class ParallelBackend implements Backend {
     i32[c + CTRL.T] = T;
     i32[c + CTRL.B] = B;
     i32[c + CTRL.INPUT_GRAD] = inputGrad ? 1 : 0;
+    i32[c + CTRL.BASE] = part.base;
+    i32[c + CTRL.TRAIN] = this.train ? 1 : 0;
+    i32[c + CTRL.DROPOUT] = this.dropout ? 1 : 0;
     // a float64 slot: workers clip at exactly the threshold the caller's part uses
     this.arena.f64[(c + CTRL.CLIP) / 2] = clip;
     part.seq++;

@@ -12,9 +12,9 @@
 // per forward (as W_hh^T) and once per backward (as W_hh), not once per timestep.
 
 import { BpttError } from './errors.js';
-import { Arena, counter, type Take } from './arena.js';
-import { type Backend, type BackendInfo, type IOBuffers } from './backend.js';
-import { buildLayout, GATES, type Layout } from './layout.js';
+import { Arena, alignedFloats, counter, type Take } from './arena.js';
+import { allocIOBuffers, type Backend, type BackendInfo, type IOBuffers } from './backend.js';
+import { GATES, type Layout } from './layout.js';
 import { host, type WasmBuild, type WasmSource } from './host/host.js';
 /** The kernels exported by assembly/index.ts (byte pointers, i32 sizes). */
 export interface Kernels {
@@ -169,19 +169,6 @@ export async function createWasmBackend(build: WasmBuild = wasmBuild(), threads 
   return be;
 }
 
-/** Where a WasmBackend keeps everything (float offsets): enough to rebuild it in a worker. */
-export interface WasmBackendState {
-  config: Layout['config'];
-  P: number;
-  G: number;
-  cells: CellWork[];
-  bufs: SharedWork;
-  /** the workspace was laid out for forward and backward (per-step buffers hold every step) */
-  full: boolean;
-  /** steps per time chunk of a forward (0: all T) */
-  chunk: number;
-}
-
 /**
  * One (layer, direction) cell's workspace. Rows are PACKED (PyTorch's PackedSequence):
  * the batch is sorted by decreasing length, so at step t the n_t sequences still running
@@ -189,8 +176,8 @@ export interface WasmBackendState {
  * (N = number of valid steps). Padding is never stored or computed.
  */
 interface CellWork {
-  WhhF: number; //  W_hh^T [H, G*H] packed for forward's h_{t-1} W_hh^T
-  WhhB: number; //  W_hh [G*H, H] packed for backward's dG_t W_hh
+  WhhF: number; //  W_hh^T [H, G*H] packed for forward's h_{t-1} W_hh^T (packed by every forward)
+  WhhB: number; //  W_hh [G*H, H] packed for backward's dG_t W_hh (training; packed by every backward)
   gx: number; //    [N, G*H] input projections incl. b_ih (forward); reused as dGx (backward)
   hs: number; //    [N, H] h_t
   hp: number; //    [N, H] h_{t-1} as step t read it (h0 rows at each sequence's first step)
@@ -265,11 +252,12 @@ export class WasmBackend implements Backend {
     this.layout = layout;
     this.P = params;
     this.G = grads;
-    const { hiddenSize: H, cell } = layout.config;
-    const GH = GATES[cell] * H;
+    // every cell buffer is in the workspace (layoutWork): bind allocates nothing, so a
+    // worker's mirror binds the same way
+    this.cells = [];
     for (let i = 0; i < layout.layers.length; i++) {
       this.cells.push({
-        WhhF: this.arena.alloc(this.k.packed_b_floats(H, GH)), WhhB: this.arena.alloc(this.k.packed_b_floats(GH, H)),
+        WhhF: 0, WhhB: 0,
         gx: 0, hs: 0, hp: 0, cs: 0, cp: 0, gates: 0, hn: 0, dgh: 0, dhIn: 0, mp: 0, hd: 0, hLast: 0, cLast: 0,
       });
     }
@@ -302,18 +290,24 @@ export class WasmBackend implements Backend {
     return this.G;
   }
 
-  /** Everything this backend's kernels touch, as offsets (for a worker's mirror of it). */
-  snapshot(): WasmBackendState {
-    const { P, G, full, chunk } = this;
-    return { config: this.layout.config, P, G, cells: this.cells.map((w) => ({ ...w })), bufs: { ...this.bufs }, full, chunk };
+  /**
+   * Lay out one call's I/O buffers and this backend's workspace from float offset `base`
+   * (a part of the parallel backend, or its worker's mirror: the same arguments give the
+   * same offsets, so a worker needs only base, T, B and the two flags, never a state message).
+   */
+  layoutAt(base: number, T: number, B: number, train: boolean, dropout: boolean): IOBuffers {
+    let at = base;
+    const take: Take = (n) => { const o = at; at += alignedFloats(n); return o; };
+    const io = allocIOBuffers(take, this.layout, T, B, train, dropout);
+    this.layoutWork(take, T, B, train, dropout);
+    return io;
   }
 
-  /** Become a mirror of another backend over the same (shared) memory; allocates nothing. */
-  restore(s: WasmBackendState): void {
-    this.layout = buildLayout(s.config);
-    ({ P: this.P, G: this.G, full: this.full, chunk: this.chunk } = s);
-    this.cells = s.cells.map((w) => ({ ...w }));
-    this.bufs = { ...s.bufs };
+  /** Floats layoutAt lays out. */
+  partFloats(T: number, B: number, train: boolean, dropout: boolean): number {
+    const c = counter();
+    allocIOBuffers(c.take, this.layout, T, B, train, dropout);
+    return c.floats + this.workFloats(T, B, train, dropout);
   }
 
   /**
@@ -337,6 +331,8 @@ export class WasmBackend implements Backend {
     const chunk = !train && !drop && this.layout.D === 1 ? Math.max(1, Math.min(T, Math.floor(CHUNK_ROWS / B))) : 0;
     const R = chunk ? chunk * B : N; // rows of gx, hs, cs
     for (const [ci, w] of this.cells.entries()) {
+      w.WhhF = take(this.k.packed_b_floats(H, GH));
+      w.WhhB = g(this.k.packed_b_floats(GH, H));
       const masked = drop && this.layout.layers[ci].layer < this.layout.config.numLayers - 1;
       w.mp = masked ? take(N * H) : 0;
       w.hd = masked ? take(N * H) : 0;
