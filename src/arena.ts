@@ -1,8 +1,8 @@
 // The arena: one WebAssembly.Memory per model, owned by TypeScript.
 //
 // Two kinds of memory, both float offsets into this memory:
-//   - persistent (alloc): parameters, gradients, optimizer state, packed weights, the
-//     threads' control blocks. Bump-allocated once, never freed, never moved (except by
+//   - persistent (alloc): parameters, gradients, optimizer state, the threads' gradient regions and
+//     control blocks. Bump-allocated once, never freed, never moved (except by
 //     compact(), which copies all of it to the same offsets in a fresh memory).
 //   - the workspace (beginWorkspace / take): one call's inputs, outputs and activations,
 //     laid out above the persistent memory for that call's own (T, B), and laid out again

@@ -118,10 +118,11 @@ class ParallelBackend implements Backend {
    */
   async compact(): Promise<void> {
     if (this.disposed) throw new BpttError(DISPOSED, 'model');
-    const module = await compileBuild(this.build);
-    this.stopWorkers();
     const memory = sharedMemory(Math.ceil(this.arena.persistentBytes / 65536));
-    const k = await instantiateKernelsFrom(module, memory);
+    const k = await instantiateKernelsFrom(await compileBuild(this.build), memory);
+    // from here until the new workers run, a call would find no workers: prepare() refuses it
+    this.restarting = true;
+    this.stopWorkers();
     this.arena.moveTo(memory);
     this.k = k;
     for (const part of this.parts) {
@@ -131,9 +132,16 @@ class ParallelBackend implements Backend {
       this.arena.i32.fill(0, part.ctrl, part.ctrl + CTRL.SIZE); // a new worker starts from sequence 0
     }
     this.active = [];
-    await this.startWorkers();
+    try {
+      await this.startWorkers();
+    } finally {
+      this.restarting = false;
+    }
     this.bindWorkers();
   }
+
+  /** compact() is restarting the workers */
+  private restarting = false;
 
   bind(layout: Layout, params: number, grads: number): void {
     this.layout = layout;
@@ -194,6 +202,7 @@ class ParallelBackend implements Backend {
    */
   prepare(io: IOBuffers, T: number, B: number): void {
     if (this.disposed) throw new BpttError(DISPOSED, 'model');
+    if (this.restarting) throw new BpttError('bptt-wasm: model.compact() is restarting the worker threads; await it before the next call', 'model');
     if (B === 1) {
       // one sequence (sampling, streaming): nothing to split, no copies
       this.active = [];

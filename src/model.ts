@@ -68,7 +68,7 @@ export interface ModelInfo {
   threadsNote: string | null;
   /** bytes of the model's memory in use: persistent state plus the last call's workspace */
   memoryBytes: number;
-  /** bytes of that memory that are persistent (parameters, gradients, optimizer state, packed weights) */
+  /** bytes of that memory that are persistent (parameters, gradients, optimizer state, the threads' regions) */
   persistentBytes: number;
   /** bytes the memory holds (it never shrinks; compact() replaces it by one of persistentBytes) */
   capacityBytes: number;
@@ -495,7 +495,7 @@ export class Model {
   /**
    * Give memory back: a Wasm memory never shrinks, so after a large call the model's memory
    * stays at its largest size. compact() copies everything persistent (parameters,
-   * gradients, optimizer state such as Adam's m and v, packed weights) into a fresh memory
+   * gradients, optimizer state such as Adam's m and v) into a fresh memory
    * of the size they need, at the same offsets, and drops the workspace (the next call lays
    * out its own); with threads > 1 the worker threads restart over the new memory. Numbers
    * are unchanged, bit for bit. Not automatic: call it after a large call when memory matters.

@@ -24,12 +24,12 @@ describe.each(PATHS)('memory of a child process on %s (threads %s)', (backend, t
     expect(r.modelBytes).toBeLessThan(64 * 2 ** 20);
   }, 90_000);
 
-  it('compact() after a large forward brings the model memory and RSS back near the baseline, numbers unchanged', () => {
+  it('compact() after a large training call brings the model memory and RSS back near the baseline, numbers unchanged', () => {
     const r = run('compact', backend, threads);
     const grew = r.large - r.base;
-    // the large forward holds ~200 MB of workspace
-    expect(r.largeBytes).toBeGreaterThan(100 * 2 ** 20);
-    expect(grew, `RSS ${r.base.toFixed(0)} -> ${r.large.toFixed(0)} MB`).toBeGreaterThan(100);
+    // the large call holds 66 MB (js) to 180 MB (wasm) of workspace
+    expect(r.largeBytes).toBeGreaterThan(60 * 2 ** 20);
+    expect(grew, `RSS ${r.base.toFixed(0)} -> ${r.large.toFixed(0)} MB`).toBeGreaterThan(60);
     expect(r.afterBytes).toBeLessThanOrEqual(r.baseBytes);
     expect(r.after - r.base, `RSS after compact ${r.after.toFixed(0)} MB (base ${r.base.toFixed(0)})`).toBeLessThan(20);
     expect(r.same).toBe(true);

@@ -1,7 +1,7 @@
 // Memory child (test/memory-rss.test.ts): runs one scenario against dist/ in its own
 // process, so the RSS it reports is that run's own, and prints one JSON line.
 //   predict <js|wasm>: 40,000 windows of a GRU (1 input, hidden 32, T = 28), lastStepOnly
-//   compact <js|wasm> <threads>: RSS before and after a large forward, and after compact()
+//   compact <js|wasm> <threads>: RSS before and after a large training call, and after compact()
 import { createModel } from '../../dist/src/index.js';
 
 const [mode, backend, threads = '1'] = process.argv.slice(2);
@@ -26,8 +26,11 @@ if (mode === 'predict') {
   m.forward(small);
   gc();
   const base = rss(), baseBytes = m.info().capacityBytes;
-  const T = backend === 'js' ? 250 : 500, B = 256; // ~115 MB (js) and ~200 MB (wasm) of workspace
-  m.forward({ shape: [T, B, 4], data: new Float32Array(T * B * 4).fill(0.5) });
+  // a large training call (forward-only calls run in small time chunks, see README "Memory")
+  const T = backend === 'js' ? 120 : 200, B = 256;
+  const big = { shape: [T, B, 4], data: new Float32Array(T * B * 4).fill(0.5) };
+  m.lossAndGrad({ x: big, target: big }, { kind: 'mse', reduction: 'mean' }, { inputGrad: false });
+  m.zeroGrad();
   gc();
   const large = rss(), largeBytes = m.info().capacityBytes;
   const y0 = m.forward(small).output.data;
