@@ -1,21 +1,45 @@
 // The arena: one WebAssembly.Memory per model, owned by TypeScript.
 //
-// Every buffer (parameters, gradients, optimizer state, activations, inputs) is a
-// float offset into this memory, handed out by a bump allocator. Kernels (Wasm or
-// JS) receive offsets and never allocate. Typed-array views are rebuilt after
-// `memory.grow`, which detaches the old buffer (tfjs-backend-wasm's rule): never
+// Two kinds of memory, both float offsets into this memory:
+//   - persistent (alloc): parameters, gradients, optimizer state, the threads' gradient regions and
+//     control blocks. Bump-allocated once, never freed, never moved (except by
+//     compact(), which copies all of it to the same offsets in a fresh memory).
+//   - the workspace (beginWorkspace / take): one call's inputs, outputs and activations,
+//     laid out above the persistent memory for that call's own (T, B), and laid out again
+//     from the same base by the next call. It is REUSED, not leaked: the memory in use is
+//     persistent + the current call's workspace, whatever shapes came before.
+// Kernels (Wasm or JS) receive offsets and never allocate. Typed-array views are rebuilt
+// after `memory.grow`, which detaches the old buffer (tfjs-backend-wasm's rule): never
 // hold a view across an allocation.
 
 import { BpttError } from './errors.js';
 
 const PAGE = 65536;
 /** Every allocation starts on a 64-byte boundary (a cache line; f32x4 needs 16). */
-const ALIGN_FLOATS = 16;
+export const ALIGN_FLOATS = 16;
+
+/** Floats an allocation of n floats occupies (what take() and alloc() advance by). */
+export const alignedFloats = (n: number): number => Math.ceil(Math.max(n, 1) / ALIGN_FLOATS) * ALIGN_FLOATS;
+
+/** Something that hands out float offsets: the arena's workspace, or a counter that sizes a layout. */
+export type Take = (n: number) => number;
+
+/** A Take that only counts: run a layout function with it to learn its size in floats. */
+export function counter(): { take: Take; readonly floats: number } {
+  let floats = 0;
+  return { take: (n) => { const at = floats; floats += alignedFloats(n); return at; }, get floats() { return floats; } };
+}
 
 export class Arena {
-  readonly memory: WebAssembly.Memory;
-  /** next free float index */
+  memory: WebAssembly.Memory;
+  /** next free persistent float index (= the workspace's base) */
   private top: number;
+  /** end of the current workspace (float index; = top when none is laid out) */
+  private wsTop: number;
+  /** end of the reserved workspace: take() beyond it is an internal error */
+  private wsEnd: number;
+  /** highest float index ever handed out: memory below it may hold old workspace values */
+  private high: number;
   private f32View: Float32Array;
   private i32View: Int32Array;
   private f64View: Float64Array;
@@ -28,42 +52,98 @@ export class Arena {
     this.memory = memory;
     this.frozen = opts.frozen ?? false;
     this.top = Math.ceil(baseBytes / 4 / ALIGN_FLOATS) * ALIGN_FLOATS;
+    this.wsTop = this.wsEnd = this.high = this.top;
     this.f32View = new Float32Array(memory.buffer);
     this.i32View = new Int32Array(memory.buffer);
     this.f64View = new Float64Array(memory.buffer);
   }
 
-  /** Reserve n floats (zeroed: fresh pages are zero and the arena never reuses memory). */
+  /** Make floats [0, endFloats) addressable; throws a BpttError (and grows nothing) if the memory cannot. */
+  private ensure(endFloats: number, what: string): void {
+    const needBytes = endFloats * 4;
+    const have = this.memory.buffer.byteLength;
+    if (needBytes <= have) return;
+    // Grow geometrically so a sequence of growing requests costs O(log n) grows.
+    const needed = Math.ceil((needBytes - have) / PAGE);
+    try {
+      this.memory.grow(Math.max(needed, Math.ceil(have / PAGE / 2)));
+    } catch {
+      // the geometric step may pass the memory's maximum where the request itself fits
+      try {
+        this.memory.grow(needed);
+      } catch {
+        throw new BpttError(`bptt-wasm: out of memory: ${(needBytes / 2 ** 20).toFixed(0)} MiB needed in this model's ` +
+          `memory for ${what} (${(have / 2 ** 20).toFixed(0)} MiB now; Wasm memories stop at 2-4 GiB). ` +
+          'Use smaller T, B or hiddenSize (model.predict(x, { batchSize }) for inference).');
+      }
+    }
+  }
+
+  /**
+   * Reserve n persistent floats, zeroed. Persistent memory goes where the workspace was, so
+   * the current workspace is gone afterwards (allocate persistent things outside a call).
+   */
   alloc(n: number): number {
     if (this.frozen) throw new BpttError('bptt-wasm: internal error: a worker thread tried to allocate in the shared arena');
     const off = this.top;
-    this.top = off + Math.ceil(Math.max(n, 1) / ALIGN_FLOATS) * ALIGN_FLOATS;
-    const needBytes = this.top * 4;
-    const have = this.memory.buffer.byteLength;
-    if (needBytes > have) {
-      // Grow geometrically so a sequence of growing requests costs O(log n) grows.
-      const needed = Math.ceil((needBytes - have) / PAGE);
-      let pages = Math.max(needed, Math.ceil(have / PAGE / 2));
-      try {
-        this.memory.grow(pages);
-      } catch {
-        // the geometric step may pass the memory's maximum where the request itself fits
-        pages = needed;
-        try {
-          this.memory.grow(pages);
-        } catch {
-          this.top = off;
-          throw new BpttError(`bptt-wasm: out of memory: ${(needBytes / 2 ** 20).toFixed(0)} MiB needed in this model's ` +
-            `memory (${(have / 2 ** 20).toFixed(0)} MiB now; Wasm memories stop at 2-4 GiB). Use smaller T, B or hiddenSize.`);
-        }
-      }
-    }
+    const end = off + alignedFloats(n);
+    this.ensure(end, 'persistent state');
+    // fresh pages are zero; memory an earlier workspace used is not
+    if (off < this.high) this.f32.fill(0, off, Math.min(end, this.high));
+    this.top = this.wsTop = this.wsEnd = end;
+    this.high = Math.max(this.high, end);
     return off;
   }
 
-  /** Bytes in use, for reports. */
+  /**
+   * Start one call's workspace of `floats` floats at the base (the end of persistent memory),
+   * growing the memory first so nothing inside the call grows it. The previous call's
+   * workspace is overwritten. Values are NOT zeroed: layouts initialise what they read.
+   */
+  beginWorkspace(floats: number): void {
+    if (this.frozen) throw new BpttError('bptt-wasm: internal error: a worker thread tried to lay out the workspace');
+    this.ensure(this.top + floats, 'this call\'s workspace');
+    this.wsTop = this.top;
+    this.wsEnd = this.top + floats;
+    this.high = Math.max(this.high, this.wsEnd);
+  }
+
+  /** n floats of the current workspace (reserved by beginWorkspace). */
+  readonly take: Take = (n: number): number => {
+    const off = this.wsTop;
+    const end = off + alignedFloats(n);
+    if (end > this.wsEnd) throw new BpttError('bptt-wasm: internal error: a workspace layout took more than it reserved');
+    this.wsTop = end;
+    return off;
+  };
+
+  /** Bytes in use: persistent memory plus the current call's workspace. */
   get usedBytes(): number {
+    return this.wsEnd * 4;
+  }
+
+  /** Bytes of persistent memory (parameters, gradients, optimizer state, ...), incl. the module's static data. */
+  get persistentBytes(): number {
     return this.top * 4;
+  }
+
+  /** Bytes the memory holds (a Wasm memory never shrinks; compact() replaces it). */
+  get capacityBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /**
+   * Move everything persistent into `memory` (a fresh one, at the same offsets, so every
+   * offset anyone holds stays valid); the workspace is dropped.
+   */
+  moveTo(memory: WebAssembly.Memory): void {
+    const bytes = this.top * 4;
+    const need = Math.ceil(bytes / PAGE) - memory.buffer.byteLength / PAGE;
+    if (need > 0) memory.grow(need);
+    new Uint8Array(memory.buffer).set(new Uint8Array(this.memory.buffer, 0, bytes));
+    this.memory = memory;
+    this.wsTop = this.wsEnd = this.high = this.top;
+    this.refresh();
   }
 
   /** Current Float32Array view over the whole memory (rebuilt after growth). */

@@ -6,15 +6,16 @@
 // Dot products are summed in JS doubles; everything stored (activations, gradients) is
 // float32, like the Wasm backend.
 
-import { Arena } from './arena.js';
-import { growCapacity, type Backend, type IOBuffers } from './backend.js';
+import { Arena, counter, type Take } from './arena.js';
+import { BpttError } from './errors.js';
+import type { Backend, IOBuffers } from './backend.js';
 import { GATES, type Layout } from './layout.js';
 
 interface CellWork {
   hs: number; //    [T, B, H]     h_t at slot t (0 at padded steps)
   cs: number; //    [T, B, H]     LSTM cell states, same slots
-  gates: number; // [T, B, G*H]   activated gates (LSTM i,f,g,o; GRU r,z,n)
-  hn: number; //    [T, B, H]     GRU: W_hn h_{t-1} + b_hn
+  gates: number; // [T, B, G*H]   activated gates (LSTM i,f,g,o; GRU r,z,n); [B, G*H] for a forward only
+  hn: number; //    [T, B, H]     GRU: W_hn h_{t-1} + b_hn; [B, H] for a forward only
 }
 
 interface LayerWork {
@@ -35,9 +36,9 @@ class JsBackend implements Backend {
   private G = 0; // gradient region
   private cells: CellWork[] = []; // one per (layer, direction): layout.layers' order
   private work: LayerWork[] = [];
-  private capT = 0;
-  private capB = 0;
-  // temporaries in doubles: gate rows sized in bind(), [B, H] rows in ensureWork()
+  /** the workspace holds every step's gates (laid out for training) */
+  private full = true;
+  // temporaries in doubles: gate rows sized in bind(), [B, H] rows in prepare()
   private aIh = new Float64Array(0);
   private aHh = new Float64Array(0);
   private dIh = new Float64Array(0);
@@ -62,29 +63,49 @@ class JsBackend implements Backend {
     this.dHh = new Float64Array(GH);
   }
 
-  private ensureWork(T: number, B: number): void {
-    if (T <= this.capT && B <= this.capB) return;
-    const { T: Tc, B: Bc } = growCapacity(this.capT ? { T: this.capT, B: this.capB } : null, T, B);
+  /**
+   * Lay out the workspace for exactly (T, B) from `take` (the arena's workspace or a
+   * counter). A forward only (train false) needs no dOut, and its gates (GRU: hn) hold one
+   * step: backward is what reads them later.
+   */
+  async compact(): Promise<void> {
+    this.arena.moveTo(new WebAssembly.Memory({ initial: 1 }));
+  }
+
+  private layoutWork(take: Take, T: number, B: number, train: boolean, dropout: boolean): void {
     const { hiddenSize: H, numLayers: L, cell } = this.layout.config;
     const GH = GATES[cell] * H;
     const DH = this.layout.D * H;
-    const a = this.arena;
+    const N = T * B;
+    const S = train ? N : B; // rows of the per-step buffers
     this.cells = this.layout.layers.map(() => ({
-      hs: a.alloc(Tc * Bc * H),
-      cs: cell === 'lstm' ? a.alloc(Tc * Bc * H) : 0,
-      gates: a.alloc(Tc * Bc * GH),
-      hn: cell === 'gru' ? a.alloc(Tc * Bc * H) : 0,
+      hs: take(N * H),
+      cs: cell === 'lstm' ? take(N * H) : 0,
+      gates: take(S * GH),
+      hn: cell === 'gru' ? take(S * H) : 0,
     }));
+    this.full = train;
     this.work = [];
-    const dropout = (this.layout.config.dropout ?? 0) > 0;
+    const drop = dropout && (this.layout.config.dropout ?? 0) > 0;
     for (let l = 0; l < L; l++) {
-      this.work.push({ out: a.alloc(Tc * Bc * DH), dOut: a.alloc(Tc * Bc * DH), drop: dropout && l < L - 1 ? a.alloc(Tc * Bc * DH) : 0 });
+      this.work.push({ out: take(N * DH), dOut: train ? take(N * DH) : 0, drop: drop && l < L - 1 ? take(N * DH) : 0 });
     }
-    this.dh = new Float64Array(Bc * H);
-    this.dhnext = new Float64Array(Bc * H);
-    this.dcnext = new Float64Array(Bc * H);
-    this.capT = Tc;
-    this.capB = Bc;
+  }
+
+  workFloats(T: number, B: number, train: boolean, dropout: boolean): number {
+    const c = counter();
+    this.layoutWork(c.take, T, B, train, dropout);
+    return c.floats;
+  }
+
+  prepare(io: IOBuffers, T: number, B: number): void {
+    this.layoutWork(this.arena.take, T, B, io.train, io.mask !== 0);
+    const H = this.layout.config.hiddenSize;
+    if (io.train && this.dh.length !== B * H) {
+      this.dh = new Float64Array(B * H);
+      this.dhnext = new Float64Array(B * H);
+      this.dcnext = new Float64Array(B * H);
+    }
   }
 
   /**
@@ -104,7 +125,6 @@ class JsBackend implements Backend {
   }
 
   forward(io: IOBuffers, T: number, B: number): void {
-    this.ensureWork(T, B);
     const f = this.arena.f32;
     const { hiddenSize: H, numLayers: L, cell, nonlinearity } = this.layout.config;
     const D = this.layout.D, DH = D * H;
@@ -146,7 +166,7 @@ class JsBackend implements Backend {
             for (let k = 0; k < H; k++) s2 += f[row2 + k] * f[hprev + k];
             aHh[j] = s2;
           }
-          const g = w.gates + (t * B + b) * GH;
+          const g = w.gates + ((this.full ? t * B : 0) + b) * GH; // a forward only keeps one step's gates
           if (cell === 'rnn') {
             for (let k = 0; k < H; k++) {
               const a = aIh[k] + aHh[k];
@@ -168,7 +188,7 @@ class JsBackend implements Backend {
               f[g + k] = i; f[g + H + k] = fg; f[g + 2 * H + k] = gg; f[g + 3 * H + k] = o;
             }
           } else {
-            const hn = w.hn + (t * B + b) * H;
+            const hn = w.hn + ((this.full ? t * B : 0) + b) * H;
             for (let k = 0; k < H; k++) {
               const r = sigmoid(aIh[k] + aHh[k]);
               const z = sigmoid(aIh[H + k] + aHh[H + k]);
@@ -211,6 +231,7 @@ class JsBackend implements Backend {
   }
 
   backward(io: IOBuffers, T: number, B: number, clip: number, inputGrad: boolean): void {
+    if (!this.full) throw new BpttError('bptt-wasm: internal error: backward after a forward-only workspace');
     const f = this.arena.f32;
     const { hiddenSize: H, numLayers: L } = this.layout.config;
     const D = this.layout.D, DH = D * H;

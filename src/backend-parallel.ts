@@ -12,13 +12,13 @@
 // bumps a sequence number and notifies; a worker spins briefly, then Atomics.wait()s
 // (spinning alone collapses when the other core is busy); the caller waits the same way.
 
-import { allocIOBuffers, growCapacity, type Backend, type BackendInfo, type IOBuffers } from './backend.js';
+import { type Backend, type BackendInfo, type IOBuffers } from './backend.js';
 import { Arena } from './arena.js';
 import { BpttError } from './errors.js';
-import { instantiateKernels, sharedMemory, WasmBackend, type Kernels, type WasmBuild, compileBuild, configuredWorker } from './backend-wasm.js';
+import { instantiateKernels, instantiateKernelsFrom, sharedMemory, WasmBackend, type Kernels, type WasmBuild, compileBuild, configuredWorker } from './backend-wasm.js';
 import { host, type ThreadHandle } from './host/host.js';
 import type { Layout } from './layout.js';
-import { CMD, CTRL, SPIN, type SyncMessage } from './worker-protocol.js';
+import { type BindMessage, CMD, CTRL, SPIN } from './worker-protocol.js';
 
 const DISPOSED = 'bptt-wasm: this model was disposed (its worker threads are stopped); create a new one';
 
@@ -30,8 +30,10 @@ interface Part {
   rows: number;
   worker: ThreadHandle | null;
   ctrl: number; //         int32 offset of this part's control block
+  scratch: number; //      float offset of this part's GEMM packing scratch (workers)
   seq: number;
-  synced: boolean;
+  /** float offset of this part's buffers in the current call's workspace */
+  base: number;
 }
 
 export async function createParallelBackend(threads: number, build: WasmBuild): Promise<Backend> {
@@ -49,7 +51,7 @@ class ParallelBackend implements Backend {
   readonly arena: Arena;
   readonly threads: number;
   info?: BackendInfo;
-  private readonly k: Kernels;
+  private k: Kernels;
   private readonly build: WasmBuild;
   private layout!: Layout;
   private parts: Part[] = [];
@@ -65,18 +67,23 @@ class ParallelBackend implements Backend {
   }
 
   async start(): Promise<void> {
-    const module = await compileBuild(this.build);
-    const ready: Promise<ThreadHandle>[] = [];
     for (let p = 0; p < this.threads; p++) {
       const ctrl = this.arena.alloc(CTRL.SIZE);
-      if (p > 0) {
-        // Each extra instance needs its own GEMM packing scratch (the first one uses the
-        // module's static area); concurrent GEMMs sharing one would corrupt each other.
-        const scratch = this.arena.alloc(this.k.scratch_bytes() / 4);
-        ready.push(host().startThread({ memory: this.arena.memory, module, ctrl, scratch }, configuredWorker()));
-      }
+      // Each extra instance needs its own GEMM packing scratch (the first one uses the
+      // module's static area); concurrent GEMMs sharing one would corrupt each other.
+      const scratch = p > 0 ? this.arena.alloc(this.k.scratch_bytes() / 4) : 0;
       this.parts.push({ backend: p === 0 ? this.main : new WasmBackend(this.k, this.arena), io: null, grads: 0, row0: 0, rows: 0,
-        worker: null, ctrl, seq: 0, synced: false });
+        worker: null, ctrl, scratch, seq: 0, base: 0 });
+    }
+    await this.startWorkers();
+  }
+
+  /** Start a worker for every part but the first, over the arena's (current) memory. */
+  private async startWorkers(): Promise<void> {
+    const module = await compileBuild(this.build);
+    const ready: Promise<ThreadHandle>[] = [];
+    for (const part of this.parts.slice(1)) {
+      ready.push(host().startThread({ memory: this.arena.memory, module, ctrl: part.ctrl, scratch: part.scratch }, configuredWorker()));
     }
     const started = await Promise.allSettled(ready);
     started.forEach((r, i) => { if (r.status === 'fulfilled') this.parts[i + 1].worker = r.value; });
@@ -87,16 +94,8 @@ class ParallelBackend implements Backend {
     }
   }
 
-  bind(layout: Layout, params: number, grads: number): void {
-    this.layout = layout;
-    this.parts.forEach((part, p) => {
-      part.grads = p === 0 ? grads : this.arena.alloc(layout.numParams);
-      part.backend.bind(layout, params, part.grads);
-    });
-  }
-
-  dispose(): void {
-    this.disposed = true;
+  /** Stop every worker (each finishes its loop on EXIT). */
+  private stopWorkers(): void {
     for (const part of this.parts) {
       if (!part.worker) continue;
       this.command(part, CMD.EXIT, 0, 0, 0, false);
@@ -105,8 +104,69 @@ class ParallelBackend implements Backend {
     }
   }
 
-  /** Split B rows into at most `threads` contiguous blocks and size each part for them. */
-  private split(T: number, B: number): Part[] {
+  /**
+   * A fresh shared memory of the size the persistent state needs: the workers stop, the
+   * state moves (same offsets), the control blocks start over, and new workers start over
+   * the new memory.
+   */
+  async compact(): Promise<void> {
+    if (this.disposed) throw new BpttError(DISPOSED, 'model');
+    const memory = sharedMemory(Math.ceil(this.arena.persistentBytes / 65536));
+    const k = await instantiateKernelsFrom(await compileBuild(this.build), memory);
+    // from here until the new workers run, a call would find no workers: prepare() refuses it
+    this.restarting = true;
+    this.stopWorkers();
+    this.arena.moveTo(memory);
+    this.k = k;
+    for (const part of this.parts) {
+      part.backend.kernels = k;
+      part.io = null;
+      part.seq = 0;
+      this.arena.i32.fill(0, part.ctrl, part.ctrl + CTRL.SIZE); // a new worker starts from sequence 0
+    }
+    this.active = [];
+    try {
+      await this.startWorkers();
+    } finally {
+      this.restarting = false;
+    }
+    this.bindWorkers();
+  }
+
+  /** compact() is restarting the workers */
+  private restarting = false;
+
+  bind(layout: Layout, params: number, grads: number): void {
+    this.layout = layout;
+    this.params = params;
+    this.parts.forEach((part, p) => {
+      part.grads = p === 0 ? grads : this.arena.alloc(layout.numParams);
+      part.backend.bind(layout, params, part.grads);
+    });
+    this.bindWorkers();
+  }
+
+  private params = 0;
+
+  /** Tell each worker the model's config and its regions (after bind, and after compact restarts them). */
+  private bindWorkers(): void {
+    if (!this.layout) return;
+    for (const part of this.parts) {
+      if (!part.worker) continue;
+      part.worker.postMessage({ config: this.layout.config, P: this.params, G: part.grads } satisfies BindMessage);
+      this.command(part, CMD.BIND, 0, 0, 0, false);
+      this.wait(part);
+      this.checkErrors([part]);
+    }
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.stopWorkers();
+  }
+
+  /** Split B rows into at most `threads` contiguous blocks (the same split for the same B). */
+  private split(B: number): Part[] {
     const n = Math.min(this.parts.length, B);
     const active = this.parts.slice(0, n);
     let row = 0;
@@ -115,25 +175,45 @@ class ParallelBackend implements Backend {
       part.row0 = row;
       part.rows = rows;
       row += rows;
-      if (!part.io || part.io.T < T || part.io.B < rows) {
-        const cap = growCapacity(part.io, T, rows);
-        part.io = allocIOBuffers(this.arena, this.layout, cap.T, cap.B);
-        part.synced = false;
-      }
-      if (part.backend.ensureWork(T, rows)) part.synced = false;
     });
-    // Offsets may have changed: hand each worker its part's new layout (allocation is over).
-    for (const part of active) {
-      if (part.worker && !part.synced) {
-        part.worker.postMessage({ state: part.backend.snapshot(), io: part.io! } satisfies SyncMessage);
-        this.command(part, CMD.SYNC, 0, 0, 0, false);
-        this.wait(part);
-        this.checkErrors([part]);
-        part.synced = true;
-      }
-    }
     return active;
   }
+
+  /** the parts of the current call (laid out by prepare) */
+  private active: Part[] = [];
+
+  workFloats(T: number, B: number, train: boolean, dropout: boolean): number {
+    if (B === 1) return this.main.workFloats(T, B, train, dropout);
+    let floats = 0;
+    for (const part of this.split(B)) floats += part.backend.partFloats(T, part.rows, train, dropout);
+    return floats;
+  }
+
+  /**
+   * Lay out each part's I/O buffers and workspace in the call's workspace. A worker lays
+   * out its part itself from the base, T, rows and flags in its control block.
+   */
+  prepare(io: IOBuffers, T: number, B: number): void {
+    if (this.disposed) throw new BpttError(DISPOSED, 'model');
+    if (this.restarting) throw new BpttError('bptt-wasm: model.compact() is restarting the worker threads; await it before the next call', 'model');
+    if (B === 1) {
+      // one sequence (sampling, streaming): nothing to split, no copies
+      this.active = [];
+      this.main.prepare(io, T, B);
+      return;
+    }
+    const parts = (this.active = this.split(B));
+    this.train = io.train;
+    this.dropout = io.mask !== 0;
+    for (const part of parts) {
+      part.base = this.arena.take(part.backend.partFloats(T, part.rows, this.train, this.dropout));
+      part.io = part.backend.layoutAt(part.base, T, part.rows, this.train, this.dropout);
+    }
+  }
+
+  /** how the current call's parts were laid out */
+  private train = false;
+  private dropout = false;
 
   /** Copy rows [row0, row0 + rows) of `steps` blocks of [B, width] between full and part buffers. */
   private rowsCopy(toPart: boolean, full: number, part: number, steps: number, B: number, row0: number, rows: number, width: number): void {
@@ -147,12 +227,10 @@ class ParallelBackend implements Backend {
   forward(io: IOBuffers, T: number, B: number): void {
     if (this.disposed) throw new BpttError(DISPOSED, 'model');
     if (B === 1) {
-      // one sequence (sampling, streaming): nothing to split, no copies
-      this.main.ensureWork(T, B);
       this.main.forward(io, T, B);
       return;
     }
-    const parts = this.split(T, B);
+    const parts = this.active;
     const { inputSize: I, hiddenSize: H, cell } = this.layout.config;
     const L = this.layout.layers.length; // state rows: layers times directions
     const O = this.layout.outputWidth;
@@ -183,7 +261,7 @@ class ParallelBackend implements Backend {
       this.main.backward(io, T, B, clip, inputGrad);
       return;
     }
-    const parts = this.split(T, B);
+    const parts = this.active;
     const { inputSize: I, hiddenSize: H, cell } = this.layout.config;
     const L = this.layout.layers.length;
     const O = this.layout.outputWidth;
@@ -241,6 +319,9 @@ class ParallelBackend implements Backend {
     i32[c + CTRL.T] = T;
     i32[c + CTRL.B] = B;
     i32[c + CTRL.INPUT_GRAD] = inputGrad ? 1 : 0;
+    i32[c + CTRL.BASE] = part.base;
+    i32[c + CTRL.TRAIN] = this.train ? 1 : 0;
+    i32[c + CTRL.DROPOUT] = this.dropout ? 1 : 0;
     // a float64 slot: workers clip at exactly the threshold the caller's part uses
     this.arena.f64[(c + CTRL.CLIP) / 2] = clip;
     part.seq++;

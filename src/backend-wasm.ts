@@ -12,9 +12,9 @@
 // per forward (as W_hh^T) and once per backward (as W_hh), not once per timestep.
 
 import { BpttError } from './errors.js';
-import { Arena } from './arena.js';
-import { growCapacity, type Backend, type BackendInfo, type IOBuffers } from './backend.js';
-import { buildLayout, GATES, type Layout } from './layout.js';
+import { Arena, alignedFloats, counter, type Take } from './arena.js';
+import { allocIOBuffers, type Backend, type BackendInfo, type IOBuffers } from './backend.js';
+import { GATES, type Layout } from './layout.js';
 import { host, type WasmBuild, type WasmSource } from './host/host.js';
 /** The kernels exported by assembly/index.ts (byte pointers, i32 sizes). */
 export interface Kernels {
@@ -139,9 +139,9 @@ export function compileBuild(build: WasmBuild = wasmBuild()): Promise<WebAssembl
 const INITIAL_PAGES = 16;
 const MAXIMUM_PAGES = 32768; // 2 GiB; the same as maximumMemory in asconfig.json (the import's declared maximum)
 
-/** A fresh memory for one model. */
-export function sharedMemory(): WebAssembly.Memory {
-  return new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared: true });
+/** A fresh memory for one model (compact() asks for exactly the pages the persistent state needs). */
+export function sharedMemory(initialPages = INITIAL_PAGES): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: initialPages, maximum: MAXIMUM_PAGES, shared: true });
 }
 
 /** Instantiate a compiled kernel module over `memory` (the kernels import env.memory). */
@@ -168,17 +168,6 @@ export async function createWasmBackend(build: WasmBuild = wasmBuild(), threadsR
   return be;
 }
 
-/** Where a WasmBackend keeps everything (float offsets): enough to rebuild it in a worker. */
-export interface WasmBackendState {
-  config: Layout['config'];
-  P: number;
-  G: number;
-  cells: CellWork[];
-  bufs: SharedWork;
-  capT: number;
-  capB: number;
-}
-
 /**
  * One (layer, direction) cell's workspace. Rows are PACKED (PyTorch's PackedSequence):
  * the batch is sorted by decreasing length, so at step t the n_t sequences still running
@@ -186,8 +175,8 @@ export interface WasmBackendState {
  * (N = number of valid steps). Padding is never stored or computed.
  */
 interface CellWork {
-  WhhF: number; //  W_hh^T [H, G*H] packed for forward's h_{t-1} W_hh^T
-  WhhB: number; //  W_hh [G*H, H] packed for backward's dG_t W_hh
+  WhhF: number; //  W_hh^T [H, G*H] packed for forward's h_{t-1} W_hh^T (packed by every forward)
+  WhhB: number; //  W_hh [G*H, H] packed for backward's dG_t W_hh (training; packed by every backward)
   gx: number; //    [N, G*H] input projections incl. b_ih (forward); reused as dGx (backward)
   hs: number; //    [N, H] h_t
   hp: number; //    [N, H] h_{t-1} as step t read it (h0 rows at each sequence's first step)
@@ -199,6 +188,8 @@ interface CellWork {
   dhIn: number; //  [N, H]   dLoss/dh_t from above (head or next layer)
   mp: number; //    [N, H]   dropout mask on h_t, packed (layers below the top, with dropout; else 0)
   hd: number; //    [N, H]   h_t * mask: the next layer's input in training
+  hLast: number; // [B, H]   a forward in time chunks: h_t of the previous chunk's last step
+  cLast: number; // [B, H]   LSTM: c_t of that step
 }
 
 /** Buffers shared by all cells (float offsets). */
@@ -228,19 +219,27 @@ interface Schedule {
 }
 
 const F = 4; // bytes per float: kernels take byte pointers
+/**
+ * Rows (steps x sequences) per time chunk of a forward-only call: enough for the input
+ * projection's GEMM to run near full speed, small enough that a chunk's activations stay
+ * in cache-sized megabytes (GRU, hidden 32: 2048 rows are 1 MB of gx + hs).
+ */
+const CHUNK_ROWS = 2048;
 
 export class WasmBackend implements Backend {
   readonly kind = 'wasm' as const;
   readonly arena: Arena;
   info?: BackendInfo;
-  private readonly k: Kernels;
+  private k: Kernels;
   private layout!: Layout;
   private P = 0;
   private G = 0;
   private cells: CellWork[] = [];
   private bufs: SharedWork = { xP: 0, yP: 0, dyP: 0, dxP: 0, gh: 0, dhA: 0, dhB: 0, dc: 0 };
-  private capT = 0;
-  private capB = 0;
+  /** the current workspace keeps every step of the per-step buffers (laid out for training) */
+  private full = true;
+  /** a forward's steps per time chunk (0 = all T in one): forward-only, one-direction models without dropout */
+  private chunk = 0;
   private sched: Schedule | null = null;
 
   constructor(k: Kernels, arena: Arena) {
@@ -252,12 +251,13 @@ export class WasmBackend implements Backend {
     this.layout = layout;
     this.P = params;
     this.G = grads;
-    const { hiddenSize: H, cell } = layout.config;
-    const GH = GATES[cell] * H;
+    // every cell buffer is in the workspace (layoutWork): bind allocates nothing, so a
+    // worker's mirror binds the same way
+    this.cells = [];
     for (let i = 0; i < layout.layers.length; i++) {
       this.cells.push({
-        WhhF: this.arena.alloc(this.k.packed_b_floats(H, GH)), WhhB: this.arena.alloc(this.k.packed_b_floats(GH, H)),
-        gx: 0, hs: 0, hp: 0, cs: 0, cp: 0, gates: 0, hn: 0, dgh: 0, dhIn: 0, mp: 0, hd: 0,
+        WhhF: 0, WhhB: 0,
+        gx: 0, hs: 0, hp: 0, cs: 0, cp: 0, gates: 0, hn: 0, dgh: 0, dhIn: 0, mp: 0, hd: 0, hLast: 0, cLast: 0,
       });
     }
   }
@@ -266,56 +266,103 @@ export class WasmBackend implements Backend {
     return this.layout.numParams;
   }
 
+  /** The kernel instance (the parallel backend rebinds its twins after compact). */
+  get kernels(): Kernels {
+    return this.k;
+  }
+
+  set kernels(k: Kernels) {
+    this.k = k;
+  }
+
+  async compact(): Promise<void> {
+    const build = this.info?.wasmBuild ?? wasmBuild();
+    const memory = sharedMemory(Math.ceil(this.arena.persistentBytes / 65536));
+    const k = await instantiateKernelsFrom(await compileBuild(build), memory);
+    // the new instance wrote its static data; the copy below writes the same bytes there
+    this.arena.moveTo(memory);
+    this.k = k;
+  }
+
   /** Float offset of the gradient region this backend accumulates into. */
   get gradRegion(): number {
     return this.G;
   }
 
-  /** Everything this backend's kernels touch, as offsets (for a worker's mirror of it). */
-  snapshot(): WasmBackendState {
-    const { P, G, capT, capB } = this;
-    return { config: this.layout.config, P, G, cells: this.cells.map((w) => ({ ...w })), bufs: { ...this.bufs }, capT, capB };
+  /**
+   * Lay out one call's I/O buffers and this backend's workspace from float offset `base`
+   * (a part of the parallel backend, or its worker's mirror: the same arguments give the
+   * same offsets, so a worker needs only base, T, B and the two flags, never a state message).
+   */
+  layoutAt(base: number, T: number, B: number, train: boolean, dropout: boolean): IOBuffers {
+    let at = base;
+    const take: Take = (n) => { const o = at; at += alignedFloats(n); return o; };
+    const io = allocIOBuffers(take, this.layout, T, B, train, dropout);
+    this.layoutWork(take, T, B, train, dropout);
+    return io;
   }
 
-  /** Become a mirror of another backend over the same (shared) memory; allocates nothing. */
-  restore(s: WasmBackendState): void {
-    this.layout = buildLayout(s.config);
-    ({ P: this.P, G: this.G, capT: this.capT, capB: this.capB } = s);
-    this.cells = s.cells.map((w) => ({ ...w }));
-    this.bufs = { ...s.bufs };
+  /** Floats layoutAt lays out. */
+  partFloats(T: number, B: number, train: boolean, dropout: boolean): number {
+    const c = counter();
+    allocIOBuffers(c.take, this.layout, T, B, train, dropout);
+    return c.floats + this.workFloats(T, B, train, dropout);
   }
 
-  /** Size the workspace for (T, B); returns true if it had to (re)allocate. */
-  ensureWork(T: number, B: number): boolean {
-    if (T <= this.capT && B <= this.capB) return false;
-    const { T: Tc, B: Bc } = growCapacity(this.capT ? { T: this.capT, B: this.capB } : null, T, B);
+  /**
+   * Lay out this backend's workspace for exactly (T, B) from `take` (pure in its arguments:
+   * the same call gives the same offsets, which is how a worker's mirror stays valid).
+   * train false (a forward only): no gradient buffers, and the per-step buffers (h_{t-1},
+   * c_{t-1}, gates, GRU's hn) hold one step instead of all N rows, since nothing reads them
+   * later. A one-direction model without dropout then also runs in time chunks of about
+   * CHUNK_ROWS rows (forward): per layer only one chunk of input projections, h_t and c_t.
+   * A bidirectional layer's reverse direction needs the whole layer below, so those keep
+   * h_t and c_t of every step.
+   */
+  layoutWork(take: Take, T: number, B: number, train: boolean, dropout: boolean): void {
     const { hiddenSize: H, inputSize: I, cell } = this.layout.config;
     const GH = GATES[cell] * H;
     const O = this.layout.outputWidth;
-    const N = Tc * Bc;
-    const a = this.arena;
-    const dropout = (this.layout.config.dropout ?? 0) > 0;
+    const N = T * B;
+    const S = train ? N : B; // rows of the per-step buffers
+    const g = (n: number): number => (train ? take(n) : 0);
+    const drop = dropout && (this.layout.config.dropout ?? 0) > 0;
+    const chunk = !train && !drop && this.layout.D === 1 ? Math.max(1, Math.min(T, Math.floor(CHUNK_ROWS / B))) : 0;
+    const R = chunk ? chunk * B : N; // rows of gx, hs, cs
     for (const [ci, w] of this.cells.entries()) {
-      const masked = dropout && this.layout.layers[ci].layer < this.layout.config.numLayers - 1;
-      w.mp = masked ? a.alloc(N * H) : 0;
-      w.hd = masked ? a.alloc(N * H) : 0;
-      w.gx = a.alloc(N * GH);
-      w.hs = a.alloc(N * H);
-      w.hp = a.alloc(N * H);
-      w.cs = cell === 'lstm' ? a.alloc(N * H) : 0;
-      w.cp = cell === 'lstm' ? a.alloc(N * H) : 0;
-      w.gates = a.alloc(N * GH);
-      w.hn = cell === 'gru' ? a.alloc(N * H) : 0;
-      w.dgh = cell === 'gru' ? a.alloc(N * GH) : 0;
-      w.dhIn = a.alloc(N * H);
+      w.WhhF = take(this.k.packed_b_floats(H, GH));
+      w.WhhB = g(this.k.packed_b_floats(GH, H));
+      const masked = drop && this.layout.layers[ci].layer < this.layout.config.numLayers - 1;
+      w.mp = masked ? take(N * H) : 0;
+      w.hd = masked ? take(N * H) : 0;
+      w.gx = take(R * GH);
+      w.hs = take(R * H);
+      w.hp = take(S * H);
+      w.cs = cell === 'lstm' ? take(R * H) : 0;
+      w.cp = cell === 'lstm' ? take(S * H) : 0;
+      w.gates = take(S * GH);
+      w.hn = cell === 'gru' ? take(S * H) : 0;
+      w.dgh = cell === 'gru' ? g(N * GH) : 0;
+      w.dhIn = g(N * H);
+      w.hLast = chunk ? take(B * H) : 0;
+      w.cLast = chunk && cell === 'lstm' ? take(B * H) : 0;
     }
     this.bufs = {
-      xP: a.alloc(N * I), yP: a.alloc(N * O), dyP: a.alloc(N * O), dxP: a.alloc(N * I),
-      gh: a.alloc(Bc * GH), dhA: a.alloc(Bc * H), dhB: a.alloc(Bc * H), dc: a.alloc(Bc * H),
+      xP: take(N * I), yP: take(N * O), dyP: g(N * O), dxP: g(N * I),
+      gh: take(B * GH), dhA: g(B * H), dhB: g(B * H), dc: g(B * H),
     };
-    this.capT = Tc;
-    this.capB = Bc;
-    return true;
+    this.full = train;
+    this.chunk = chunk;
+  }
+
+  workFloats(T: number, B: number, train: boolean, dropout: boolean): number {
+    const c = counter();
+    this.layoutWork(c.take, T, B, train, dropout);
+    return c.floats;
+  }
+
+  prepare(io: IOBuffers, T: number, B: number): void {
+    this.layoutWork(this.arena.take, T, B, io.train, io.mask !== 0);
   }
 
   /** Sort the batch by decreasing length (cuDNN / pack_padded_sequence): step t's rows are a prefix. */
@@ -369,14 +416,12 @@ export class WasmBackend implements Backend {
   }
 
   forward(io: IOBuffers, T: number, B: number): void {
-    this.ensureWork(T, B);
     const sc = (this.sched = this.schedule(io, T, B));
     const k = this.k;
     const { hiddenSize: H, inputSize: I, cell, nonlinearity } = this.layout.config;
     const D = this.layout.D, DH = D * H;
     const GH = GATES[cell] * H;
     const relu = nonlinearity === 'relu' ? 1 : 0;
-    const f = this.arena.f32;
     const { n, off, perm } = sc;
     const N = off[T];
     const bf = this.bufs;
@@ -387,92 +432,129 @@ export class WasmBackend implements Backend {
     // multiplies by W_hh as stored.
     const packed = N >= 8;
     for (let ci = 0; ci < this.cells.length; ci++) {
-      const w = this.cells[ci];
       const spec = this.layout.layers[ci];
-      const { layer: l, dir: d } = spec;
-      const fwd = d === 0;
-      const WhhRaw = (this.P + spec.weightHh.offset) * F;
-      const Wih = (this.P + spec.weightIh.offset) * F;
-      if (packed) k.pack_b(w.WhhF * F, WhhRaw, H, GH, H, 1);
-      // Gx[N, GH] = X[N, In] W_ih^T + b_ih : every valid timestep in one GEMM. Above layer 0
-      // X is [h_fwd, h_rev] of the layer below: one product split over its two column blocks.
-      if (l > 0 && d === 0 && drop) {
-        // inverted dropout on the layer below's output: hd = hs * mask (elementwise; cheap
-        // next to the products that read it)
-        for (let e = 0; e < D; e++) {
-          const below = this.cells[(l - 1) * D + e];
-          this.moveRows(true, below.mp, H, io.mask + (l - 1) * T * B * DH + e * H, DH, H, T, B);
-          for (let i = 0; i < N * H; i++) f[below.hd + i] = f[below.hs + i] * f[below.mp + i];
-        }
-      }
-      if (l === 0) k.gemm_nt(w.gx * F, xP * F, Wih, N, GH, I, I, I, GH, 0);
-      else {
-        for (let e = 0; e < D; e++) {
-          k.gemm_nt(w.gx * F, this.input(l - 1, e, drop) * F, Wih + e * H * F, N, GH, H, H, DH, GH, e > 0 ? 1 : 0);
-        }
-      }
-      if (spec.biasIh) k.add_bias_rows(w.gx * F, (this.P + spec.biasIh.offset) * F, N, GH, GH);
-      // RNN and LSTM only ever use gx + gh, so b_hh joins b_ih in the all-timestep input
-      // projection once; GRU needs gh_n = W_hn h + b_hn on its own, so it adds b_hh per step.
-      let bhh = spec.biasHh ? (this.P + spec.biasHh.offset) * F : 0;
-      if (bhh && cell !== 'gru') {
-        k.add_bias_rows(w.gx * F, bhh, N, GH, GH);
-        bhh = 0;
-      }
-      const h0 = io.h0 + ci * B * H, c0 = io.c0 + ci * B * H;
-      for (let s = 0; s < T; s++) {
-        const t = fwd ? s : T - 1 - s;
-        const nt = n[t];
-        if (nt === 0) continue;
-        // h_{t-1} of step t's rows: the first c continue from the previous step (in this
-        // direction's order), the rest start here from h0 (reverse: at their own last step)
-        const p = fwd ? t - 1 : t + 1;
-        const c = p >= 0 && p < T ? Math.min(n[p], nt) : 0;
-        const hpT = w.hp + off[t] * H;
-        if (c > 0) f.copyWithin(hpT, w.hs + off[p] * H, w.hs + (off[p] + c) * H);
-        for (let r = c; r < nt; r++) f.copyWithin(hpT + r * H, h0 + perm[r] * H, h0 + (perm[r] + 1) * H);
-        if (cell === 'lstm') {
-          const cpT = w.cp + off[t] * H;
-          if (c > 0) f.copyWithin(cpT, w.cs + off[p] * H, w.cs + (off[p] + c) * H);
-          for (let r = c; r < nt; r++) f.copyWithin(cpT + r * H, c0 + perm[r] * H, c0 + (perm[r] + 1) * H);
-        }
-        const h = (w.hs + off[t] * H) * F;
-        const gx = (w.gx + off[t] * GH) * F, gates = (w.gates + off[t] * GH) * F;
-        // Gh[n_t, GH] = h_{t-1} W_hh^T + b_hh : the only per-step product, active rows only
-        if (packed) k.gemm_packed_b(bf.gh * F, hpT * F, w.WhhF * F, nt, GH, H, H, GH, 0);
-        else k.gemm_nt(bf.gh * F, hpT * F, WhhRaw, nt, GH, H, H, H, GH, 0);
-        if (bhh) k.add_bias_rows(bf.gh * F, bhh, nt, GH, GH);
-        if (cell === 'rnn') {
-          k.rnn_forward_step(h, gx, bf.gh * F, nt * H, relu);
-        } else if (cell === 'lstm') {
-          k.lstm_forward_step(h, (w.cs + off[t] * H) * F, gates, gx, bf.gh * F, (w.cp + off[t] * H) * F, nt, H);
-        } else {
-          k.gru_forward_step(h, gates, (w.hn + off[t] * H) * F, gx, bf.gh * F, hpT * F, nt, H);
-        }
-        // rows whose last step (in this direction) this is: their h_n / c_n
-        const q = fwd ? t + 1 : t - 1;
-        const cq = q >= 0 && q < T ? Math.min(n[q], nt) : 0;
-        for (let r = cq; r < nt; r++) {
-          const src = off[t] + r, dst = ci * B + perm[r];
-          f.copyWithin(io.hN + dst * H, w.hs + src * H, w.hs + (src + 1) * H);
-          if (cell === 'lstm') f.copyWithin(io.cN + dst * H, w.cs + src * H, w.cs + (src + 1) * H);
-        }
-      }
+      if (packed) k.pack_b(this.cells[ci].WhhF * F, (this.P + spec.weightHh.offset) * F, H, GH, H, 1);
     }
-    // Y[N, O] = [H_fwd H_rev] W_out^T + b_out : one GEMM (per direction block) for every step
-    const top = (this.layout.config.numLayers - 1) * D;
     const { outWeight, outBias } = this.layout;
+    const top = (this.layout.config.numLayers - 1) * D;
+    const O = this.layout.outputWidth;
+    const yP = sc.dense ? io.y : bf.yP;
+    // Time chunks of `chunk` steps (all T for training and bidirectional models, whose
+    // buffers hold every step): every layer runs over one chunk, then the head, then the
+    // next chunk, so a forward only keeps one chunk of activations per layer. A cell's rows
+    // of hs/gx/cs are relative to the chunk's first packed row r0 = off[t0].
+    const chunk = this.chunk || T;
+    for (let t0 = 0; t0 < T; t0 += chunk) {
+      const t1 = Math.min(T, t0 + chunk);
+      const r0 = off[t0], R = off[t1] - r0;
+      if (R === 0) break;
+      if (t0 > 0) {
+        // the last step of the previous chunk, which this chunk's first step continues from
+        for (const w of this.cells) {
+          const from = (off[t0 - 1] - (off[t0 - chunk])) * H, m = n[t0 - 1] * H;
+          this.arena.f32.copyWithin(w.hLast, w.hs + from, w.hs + from + m);
+          if (cell === 'lstm') this.arena.f32.copyWithin(w.cLast, w.cs + from, w.cs + from + m);
+        }
+      }
+      for (let ci = 0; ci < this.cells.length; ci++) {
+        const w = this.cells[ci];
+        const spec = this.layout.layers[ci];
+        const { layer: l, dir: d } = spec;
+        const fwd = d === 0;
+        const f = this.arena.f32;
+        const WhhRaw = (this.P + spec.weightHh.offset) * F;
+        const Wih = (this.P + spec.weightIh.offset) * F;
+        // Gx[R, GH] = X[R, In] W_ih^T + b_ih : every valid timestep of the chunk in one GEMM.
+        // Above layer 0 X is [h_fwd, h_rev] of the layer below: one product split over its two column blocks.
+        if (l > 0 && d === 0 && drop) {
+          // inverted dropout on the layer below's output: hd = hs * mask (elementwise; cheap
+          // next to the products that read it; training: one chunk)
+          for (let e = 0; e < D; e++) {
+            const below = this.cells[(l - 1) * D + e];
+            this.moveRows(true, below.mp, H, io.mask + (l - 1) * T * B * DH + e * H, DH, H, T, B);
+            for (let i = 0; i < N * H; i++) f[below.hd + i] = f[below.hs + i] * f[below.mp + i];
+          }
+        }
+        if (l === 0) k.gemm_nt(w.gx * F, (xP + r0 * I) * F, Wih, R, GH, I, I, I, GH, 0);
+        else {
+          for (let e = 0; e < D; e++) {
+            k.gemm_nt(w.gx * F, this.input(l - 1, e, drop) * F, Wih + e * H * F, R, GH, H, H, DH, GH, e > 0 ? 1 : 0);
+          }
+        }
+        if (spec.biasIh) k.add_bias_rows(w.gx * F, (this.P + spec.biasIh.offset) * F, R, GH, GH);
+        // RNN and LSTM only ever use gx + gh, so b_hh joins b_ih in the all-timestep input
+        // projection once; GRU needs gh_n = W_hn h + b_hn on its own, so it adds b_hh per step.
+        let bhh = spec.biasHh ? (this.P + spec.biasHh.offset) * F : 0;
+        if (bhh && cell !== 'gru') {
+          k.add_bias_rows(w.gx * F, bhh, R, GH, GH);
+          bhh = 0;
+        }
+        const h0 = io.h0 + ci * B * H, c0 = io.c0 + ci * B * H;
+        for (let s = t0; s < t1; s++) {
+          const t = fwd ? s : T - 1 - s; // (bidirectional models run one chunk: s covers 0..T-1)
+          const nt = n[t];
+          if (nt === 0) continue;
+          // h_{t-1} of step t's rows: the first c continue from the previous step (in this
+          // direction's order; the saved last step when it is in the previous chunk), the
+          // rest start here from h0 (reverse: at their own last step)
+          const p = fwd ? t - 1 : t + 1;
+          const c = p >= 0 && p < T ? Math.min(n[p], nt) : 0;
+          const hPrev = p < t0 ? w.hLast : w.hs + (off[p] - r0) * H;
+          const cPrev = p < t0 ? w.cLast : w.cs + (off[p] - r0) * H;
+          // per-step buffers: row off[t] when laid out for training, row 0 for a forward only
+          const st = this.full ? off[t] : 0;
+          const hpT = w.hp + st * H;
+          if (c > 0) f.copyWithin(hpT, hPrev, hPrev + c * H);
+          for (let r = c; r < nt; r++) f.copyWithin(hpT + r * H, h0 + perm[r] * H, h0 + (perm[r] + 1) * H);
+          if (cell === 'lstm') {
+            const cpT = w.cp + st * H;
+            if (c > 0) f.copyWithin(cpT, cPrev, cPrev + c * H);
+            for (let r = c; r < nt; r++) f.copyWithin(cpT + r * H, c0 + perm[r] * H, c0 + (perm[r] + 1) * H);
+          }
+          const row = off[t] - r0;
+          const h = (w.hs + row * H) * F;
+          const gx = (w.gx + row * GH) * F, gates = (w.gates + st * GH) * F;
+          // Gh[n_t, GH] = h_{t-1} W_hh^T + b_hh : the only per-step product, active rows only
+          if (packed) k.gemm_packed_b(bf.gh * F, hpT * F, w.WhhF * F, nt, GH, H, H, GH, 0);
+          else k.gemm_nt(bf.gh * F, hpT * F, WhhRaw, nt, GH, H, H, H, GH, 0);
+          if (bhh) k.add_bias_rows(bf.gh * F, bhh, nt, GH, GH);
+          if (cell === 'rnn') {
+            k.rnn_forward_step(h, gx, bf.gh * F, nt * H, relu);
+          } else if (cell === 'lstm') {
+            k.lstm_forward_step(h, (w.cs + row * H) * F, gates, gx, bf.gh * F, (w.cp + st * H) * F, nt, H);
+          } else {
+            k.gru_forward_step(h, gates, (w.hn + st * H) * F, gx, bf.gh * F, hpT * F, nt, H);
+          }
+          // rows whose last step (in this direction) this is: their h_n / c_n
+          const q = fwd ? t + 1 : t - 1;
+          const cq = q >= 0 && q < T ? Math.min(n[q], nt) : 0;
+          for (let r = cq; r < nt; r++) {
+            const src = row + r, dst = ci * B + perm[r];
+            f.copyWithin(io.hN + dst * H, w.hs + src * H, w.hs + (src + 1) * H);
+            if (cell === 'lstm') f.copyWithin(io.cN + dst * H, w.cs + src * H, w.cs + (src + 1) * H);
+          }
+        }
+      }
+      // Y[R, O] = [H_fwd H_rev] W_out^T + b_out : one GEMM (per direction block) for every step of the chunk
+      if (!outWeight) {
+        // no head: the output is the top layer's h_t (bidirectional: one chunk, moved below)
+        if (D === 1) this.arena.f32.copyWithin(yP + r0 * H, this.cells[top].hs, this.cells[top].hs + R * H);
+        continue;
+      }
+      for (let e = 0; e < D; e++) {
+        k.gemm_nt((yP + r0 * O) * F, this.cells[top + e].hs * F, (this.P + outWeight.offset + e * H) * F, R, O, H, H, DH, O, e > 0 ? 1 : 0);
+      }
+      if (outBias) k.add_bias_rows((yP + r0 * O) * F, (this.P + outBias.offset) * F, R, O, O);
+    }
     if (!outWeight) {
-      for (let e = 0; e < D; e++) this.moveRows(false, this.cells[top + e].hs, H, io.y + e * H, DH, H, T, B);
+      if (D === 1) {
+        if (!sc.dense) this.moveRows(false, yP, H, io.y, H, H, T, B);
+      } else {
+        for (let e = 0; e < D; e++) this.moveRows(false, this.cells[top + e].hs, H, io.y + e * H, DH, H, T, B);
+      }
       if (!sc.dense) this.fillPadded(io.y, DH, null, T, B);
       return;
     }
-    const O = outWeight.shape[0];
-    const yP = sc.dense ? io.y : bf.yP;
-    for (let e = 0; e < D; e++) {
-      k.gemm_nt(yP * F, this.cells[top + e].hs * F, (this.P + outWeight.offset + e * H) * F, N, O, H, H, DH, O, e > 0 ? 1 : 0);
-    }
-    if (outBias) k.add_bias_rows(yP * F, (this.P + outBias.offset) * F, N, O, O);
     if (!sc.dense) {
       this.moveRows(false, yP, O, io.y, O, O, T, B);
       // the stack's output is 0 there: y = b_out (0 for a head without bias)
@@ -481,6 +563,7 @@ export class WasmBackend implements Backend {
   }
 
   backward(io: IOBuffers, T: number, B: number, clip: number, inputGrad: boolean): void {
+    if (!this.full) throw new BpttError('bptt-wasm: internal error: backward after a forward-only workspace');
     const k = this.k;
     const sc = this.sched!;
     const { hiddenSize: H, inputSize: I, numLayers: L, cell, nonlinearity } = this.layout.config;

@@ -8,14 +8,19 @@
 //     a time, written independently as the baseline and a second opinion.
 // Every number crossing this interface is a float offset into `arena.f32`.
 
-import type { Arena } from './arena.js';
+import type { Arena, Take } from './arena.js';
 import type { Layout } from './layout.js';
 
-/** Where the model keeps one call's inputs and outputs (float offsets; sized for capacity T, B). */
+/**
+ * Where the model keeps one call's inputs and outputs (float offsets into the call's
+ * workspace, laid out for exactly this call's T and B; see allocIOBuffers).
+ */
 export interface IOBuffers {
-  /** capacity this set of buffers was sized for */
+  /** the shape this set of buffers was laid out for */
   T: number;
   B: number;
+  /** false: laid out for a forward only (predict, forward): every gradient buffer below is 0 */
+  train: boolean;
   x: number; //      [T, B, I]
   /** int32 [B]: each sequence's length (1..T); steps t >= lengths[b] are padding */
   lengths: number;
@@ -36,48 +41,45 @@ export interface IOBuffers {
   maskOn: number;
   yLast: number; //  [B, O]      the model's many-to-one loss: y at each sequence's last step
   dyLast: number; // [B, O]
+  /** cross-entropy extras: [O] class weights and [T*B] per-row losses (training only) */
+  ceWeight: number;
+  rowLoss: number;
 }
 
 /**
- * The capacity to allocate when (T, B) does not fit `cur`: at least 1.5x the old one in
- * the dimension that grew, so a run of growing sequence lengths costs O(log) allocations
- * (the arena never frees) instead of one per new length.
+ * Lay out one call's I/O buffers for exactly (T, B), taking floats from `take` (the
+ * arena's workspace, or a counter() to learn the size first). `train` false (a forward
+ * only) lays out no gradient, target or loss buffers; `dropout` says whether this call
+ * applies a dropout mask. Pure in its arguments: the same call gives the same offsets.
  */
-export function growCapacity(cur: { T: number; B: number } | null, T: number, B: number): { T: number; B: number } {
-  if (!cur) return { T, B };
-  return {
-    T: T > cur.T ? Math.max(T, Math.ceil(cur.T * 1.5)) : cur.T,
-    B: B > cur.B ? Math.max(B, Math.ceil(cur.B * 1.5)) : cur.B,
-  };
-}
-
-/** Allocate I/O buffers for capacity (T, B). */
-export function allocIOBuffers(arena: Arena, layout: Layout, T: number, B: number): IOBuffers {
+export function allocIOBuffers(take: Take, layout: Layout, T: number, B: number, train: boolean, dropout: boolean): IOBuffers {
   const { inputSize: I, hiddenSize: H, cell } = layout.config;
   const L = layout.layers.length; // layers times directions
   const O = layout.outputWidth;
   const lstm = cell === 'lstm';
-  const a = arena;
+  const g = (n: number): number => (train ? take(n) : 0); // buffers only backward and the loss use
   return {
-    T, B,
-    x: a.alloc(T * B * I),
-    lengths: a.alloc(B),
-    h0: a.alloc(L * B * H),
-    c0: lstm ? a.alloc(L * B * H) : 0,
-    y: a.alloc(T * B * O),
-    target: a.alloc(T * B * O),
-    dy: a.alloc(T * B * O),
-    dx: a.alloc(T * B * I),
-    dh0: a.alloc(L * B * H),
-    dc0: lstm ? a.alloc(L * B * H) : 0,
-    hN: a.alloc(L * B * H),
-    cN: lstm ? a.alloc(L * B * H) : 0,
-    norms: a.alloc(L * T),
-    mask: layout.config.dropout && layout.config.numLayers > 1
-      ? a.alloc((layout.config.numLayers - 1) * T * B * layout.D * H) : 0,
-    maskOn: a.alloc(1),
-    yLast: a.alloc(B * O),
-    dyLast: a.alloc(B * O),
+    T, B, train,
+    x: take(T * B * I),
+    lengths: take(B),
+    h0: take(L * B * H),
+    c0: lstm ? take(L * B * H) : 0,
+    y: take(T * B * O),
+    target: g(T * B * O),
+    dy: g(T * B * O),
+    dx: g(T * B * I),
+    dh0: g(L * B * H),
+    dc0: lstm ? g(L * B * H) : 0,
+    hN: take(L * B * H),
+    cN: lstm ? take(L * B * H) : 0,
+    norms: g(L * T),
+    mask: dropout && layout.config.dropout && layout.config.numLayers > 1
+      ? take((layout.config.numLayers - 1) * T * B * layout.D * H) : 0,
+    maskOn: take(1),
+    yLast: g(B * O),
+    dyLast: g(B * O),
+    ceWeight: g(O),
+    rowLoss: g(T * B),
   };
 }
 
@@ -105,9 +107,23 @@ export interface Backend {
   bind(layout: Layout, params: number, grads: number): void;
 
   /**
+   * Floats of the backend's own workspace for a call of shape (T, B) (train: forward and
+   * backward; else forward only; dropout: the call applies a dropout mask), beside the model's IOBuffers. The model adds the two,
+   * checks the total against its cap and reserves it before anything is written.
+   */
+  workFloats(T: number, B: number, train: boolean, dropout: boolean): number;
+
+  /**
+   * Lay out that workspace from the arena's current workspace (arena.take), after the
+   * model laid out the call's IOBuffers `io` (io.train, io.mask say what to lay out).
+   * Called once per call, before forward.
+   */
+  prepare(io: IOBuffers, T: number, B: number): void;
+
+  /**
    * Forward over T steps for B sequences: reads io.x, io.lengths, io.h0, io.c0 (zeros if
    * the caller gave none; padded steps of x are never read); writes io.y, io.hN, io.cN and keeps what backward needs in the backend's
-   * own workspace. Sizes: T <= io.T, B <= io.B; the layout of io buffers uses the actual T, B
+   * own workspace (laid out by prepare() for this T, B). io is laid out for exactly T, B
    * (tightly packed [T, B, *]).
    */
   forward(io: IOBuffers, T: number, B: number): void;
@@ -160,6 +176,13 @@ export interface Backend {
     eps: number, weightDecay: number, momentum: number, centered: boolean): void;
   /** clr = lr / (1 + (t - 1) * lrDecay) */
   adagradStep(p: number, g: number, sum: number, n: number, clr: number, weightDecay: number, eps: number): void;
+
+  /**
+   * Move the arena's persistent memory into a fresh memory of the size it needs (same
+   * offsets; the workspace is dropped) and rebind everything that held the old one
+   * (kernel instances, worker threads). model.compact().
+   */
+  compact?(): Promise<void>;
 
   /** Release threads and other resources (the arena is garbage-collected with the model). */
   dispose?(): void;

@@ -20,6 +20,8 @@ export const MAX_THREADS = 64;
 export const AUTO_THREADS_MAX = 8;
 /** The Wasm memory's maximum (2 GiB, backend-wasm.ts); the JS backend keeps the same bound. */
 export const MAX_MEMORY_BYTES = 2 ** 31;
+/** One call's workspace (activations, inputs, outputs) may use this much by default (model.maxWorkspaceBytes). */
+export const DEFAULT_WORKSPACE_BYTES = 2 ** 30;
 /** parameters + gradients + up to 3 optimizer state regions must fit beside the activations */
 const REGIONS = 5;
 

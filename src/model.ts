@@ -1,15 +1,15 @@
 // The public model: configuration, validation, the parameter/gradient regions, and the
 // loss. The numbers are computed by a Backend (backend-wasm.ts or backend-js.ts).
 
-import type { Arena } from './arena.js';
-import { allocIOBuffers, growCapacity, type Backend, type IOBuffers } from './backend.js';
+import { counter, type Arena } from './arena.js';
+import { allocIOBuffers, type Backend, type IOBuffers } from './backend.js';
 import { createBackend, type BackendKind } from './backends.js';
 import type { WasmBuild } from './backend-wasm.js';
 import { host, hostName } from './host/host.js';
 import {
   FLOAT32_MAX, checkFinite, checkFinitePositive, isFiniteF32, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, shapeStr, show, type TensorLike,
 } from './errors.js';
-import { AUTO_THREADS_MAX, checkModelSize, MAX_THREADS } from './limits.js';
+import { AUTO_THREADS_MAX, checkModelSize, DEFAULT_WORKSPACE_BYTES, MAX_MEMORY_BYTES, MAX_THREADS } from './limits.js';
 import { initParams, resolveInit, type InitSpec } from './init.js';
 import { hashSeed, Rng } from './rng.js';
 import { buildLayout, type CellKind, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
@@ -70,8 +70,12 @@ export interface ModelInfo {
   threadsRequested: number;
   /** why threads < threadsRequested (a page that is not cross-origin isolated), else null */
   threadsNote: string | null;
-  /** bytes of the model's memory in use */
+  /** bytes of the model's memory in use: persistent state plus the last call's workspace */
   memoryBytes: number;
+  /** bytes of that memory that are persistent (parameters, gradients, optimizer state, the threads' regions) */
+  persistentBytes: number;
+  /** bytes the memory holds (it never shrinks; compact() replaces it by one of persistentBytes) */
+  capacityBytes: number;
 }
 
 export interface LossSpec {
@@ -133,6 +137,20 @@ export interface GradOptions {
   /** training mode (default true): apply dropout; false = eval mode, as forward() */
   train?: boolean;
 }
+
+export interface PredictOptions {
+  /** sequences per forward (default: as many as fit 16 MiB of workspace, at least 16) */
+  batchSize?: number;
+  /** return [B, O]: each sequence's output at its own last valid step */
+  lastStepOnly?: boolean;
+  lengths?: Lengths;
+  /** [numLayers * D, B, hiddenSize] initial states (zeros when omitted) */
+  h0?: TensorLike;
+  c0?: TensorLike;
+}
+
+/** predict's default batch: as many sequences as fit this much workspace */
+const PREDICT_BATCH_BYTES = 16 * 2 ** 20;
 
 export interface ForwardResult {
   output: Tensor;
@@ -279,16 +297,17 @@ export class Model {
   readonly params: number;
   /** float offset of the gradient region (same layout) */
   readonly grads: number;
+  /** the current call's buffers, in the arena's workspace (laid out again by every call) */
   private io: IOBuffers | null = null;
-  /** cross-entropy class weights [O] and per-row losses, allocated on first use */
-  private ceWeight: number | null = null;
-  private rowLoss: { off: number; n: number } | null = null;
+  private workspaceLimit = DEFAULT_WORKSPACE_BYTES;
   /** the current call's lengths (all T when the caller gave none) */
   private len: Int32Array = new Int32Array(0);
   /** dropout masks come from here: a seed reproduces a run */
   private readonly dropRng: Rng;
   /** (T, B) of the last call's dropout mask, or null when the last call applied none */
   private maskDims: [number, number] | null = null;
+  /** a copy of that mask: the workspace it was written to belongs to the next call */
+  private maskCopy: Float32Array | null = null;
 
 
   constructor(options: CreateModelOptions, config: ModelConfig, backend: Backend) {
@@ -315,6 +334,7 @@ export class Model {
     return {
       backend: this.backend.kind, host: hostName() ?? 'unknown', wasmBuild: b?.wasmBuild ?? null, threads: b?.threads ?? 1,
       threadsRequested: b?.threadsRequested ?? 1, threadsNote: b?.threadsNote ?? null, memoryBytes: this.arena.usedBytes,
+      persistentBytes: this.arena.persistentBytes, capacityBytes: this.arena.capacityBytes,
     };
   }
 
@@ -410,9 +430,106 @@ export class Model {
     // { h, c } is the shape step() and the training loops return: the same state, accepted
     state = normalizeOptions<ForwardState>('forward', 'state', state, ['h0', 'c0', 'lengths', 'train'], { aliases: { h: 'h0', c: 'c0' } });
     if (state.train !== undefined && typeof state.train !== 'boolean') fail(`forward: train must be a boolean, got ${show(state.train)}`);
-    const { T, B } = this.prepareInputs(x, state.h0, state.c0, state.lengths, state.train ?? false);
+    // a forward only: the workspace has no gradient buffers (as predict's)
+    const r = this.checkInputs(x, state.h0, state.c0, state.lengths);
+    const { T, B } = r;
+    this.writeInputs(x, state.h0, state.c0, r.lengths, T, B, state.train ?? false, false);
     this.backend.forward(this.io!, T, B);
     return this.readForward(T, B);
+  }
+
+  /**
+   * Inference with small memory: x [T, B, inputSize] ([B, T, inputSize] batchFirst) runs
+   * in batches of `batchSize` sequences, each a forward over a workspace without any
+   * gradient buffer, so memory is one batch's activations, not the whole input's.
+   * Returns [T, B, O] ([B, T, O] batchFirst), or [B, O] with lastStepOnly: each sequence's
+   * output at its own last valid step (lengths[b] - 1). Same numbers as forward().
+   * batchSize defaults to as many sequences as fit PREDICT_BATCH_BYTES (16 MiB) of workspace.
+   */
+  predict(x: TensorLike, opts: PredictOptions = {}): Tensor {
+    opts = normalizeOptions<PredictOptions>('predict', 'options', opts, ['batchSize', 'lastStepOnly', 'lengths', 'h0', 'c0'],
+      { aliases: { h: 'h0', c: 'c0' } });
+    const last = opts.lastStepOnly ?? false;
+    if (typeof last !== 'boolean') fail(`predict: lastStepOnly must be a boolean, got ${show(opts.lastStepOnly)}`, 'predict');
+    const { T, B, lengths } = this.checkInputs(x, opts.h0, opts.c0, opts.lengths);
+    let bs: number;
+    if (opts.batchSize === undefined) {
+      const c = counter();
+      allocIOBuffers(c.take, this.layout, T, 1, false, false);
+      const perSeq = (c.floats + this.backend.workFloats(T, 1, false, false)) * 4;
+      bs = Math.min(B, Math.max(16, Math.floor(PREDICT_BATCH_BYTES / perSeq)));
+    } else {
+      bs = checkPositiveInt('predict: batchSize', opts.batchSize);
+    }
+    const { inputSize: I, hiddenSize: H, cell } = this.config;
+    const O = this.layout.outputWidth;
+    const LD = this.layout.layers.length;
+    const bf = this.batchFirst;
+    const out = new Float32Array((last ? 1 : T) * B * O);
+    for (let b0 = 0; b0 < B; b0 += bs) {
+      const nb = Math.min(bs, B - b0);
+      // this batch's sequences, in the caller's layout (writeInputs converts batch-first)
+      let xb: Float32Array;
+      if (bf) xb = Float32Array.from({ length: nb * T * I }, (_, i) => x.data[b0 * T * I + i]);
+      else {
+        xb = new Float32Array(T * nb * I);
+        for (let t = 0; t < T; t++) for (let i = 0; i < nb * I; i++) xb[t * nb * I + i] = x.data[(t * B + b0) * I + i];
+      }
+      const rows = (s: TensorLike | undefined): TensorLike | undefined => {
+        if (s == null) return undefined;
+        const d = new Float32Array(LD * nb * H);
+        for (let r = 0; r < LD; r++) for (let i = 0; i < nb * H; i++) d[r * nb * H + i] = s.data[(r * B + b0) * H + i];
+        return { shape: [LD, nb, H], data: d };
+      };
+      const lb = lengths ? lengths.subarray(b0, b0 + nb) : null;
+      this.writeInputs({ shape: bf ? [nb, T, I] : [T, nb, I], data: xb }, rows(opts.h0), cell === 'lstm' ? rows(opts.c0) : undefined,
+        lb, T, nb, false, false);
+      const io = this.io!;
+      this.backend.forward(io, T, nb);
+      const f = this.arena.f32;
+      for (let b = 0; b < nb; b++) {
+        if (last) {
+          const src = io.y + (((lb ? lb[b] : T) - 1) * nb + b) * O;
+          out.set(f.subarray(src, src + O), (b0 + b) * O);
+          continue;
+        }
+        for (let t = 0; t < T; t++) {
+          const src = io.y + (t * nb + b) * O;
+          out.set(f.subarray(src, src + O), (bf ? (b0 + b) * T + t : t * B + b0 + b) * O);
+        }
+      }
+    }
+    return { shape: last ? [B, O] : bf ? [B, T, O] : [T, B, O], data: out };
+  }
+
+  /**
+   * Bytes of workspace one call may use (default 1 GiB): a call that needs more fails up
+   * front with a BpttError saying what it needs; the workspace is sized per call, so this
+   * bounds one call, not the model's life.
+   */
+  get maxWorkspaceBytes(): number {
+    return this.workspaceLimit;
+  }
+
+  set maxWorkspaceBytes(v: number) {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > MAX_MEMORY_BYTES) {
+      fail(`maxWorkspaceBytes must be an integer in [1, ${MAX_MEMORY_BYTES}], got ${show(v)}`, 'maxWorkspaceBytes');
+    }
+    this.workspaceLimit = v;
+  }
+
+  /**
+   * Give memory back: a Wasm memory never shrinks, so after a large call the model's memory
+   * stays at its largest size. compact() copies everything persistent (parameters,
+   * gradients, optimizer state such as Adam's m and v) into a fresh memory
+   * of the size they need, at the same offsets, and drops the workspace (the next call lays
+   * out its own); with threads > 1 the worker threads restart over the new memory. Numbers
+   * are unchanged, bit for bit. Not automatic: call it after a large call when memory matters.
+   */
+  async compact(): Promise<void> {
+    if (!this.backend.compact) fail('compact: this backend cannot move its memory', 'compact');
+    await this.backend.compact();
+    this.io = null;
   }
 
   /**
@@ -430,7 +547,7 @@ export class Model {
     // Validate everything before any write, so a bad batch changes nothing.
     const { T, B, lengths } = this.checkInputs(batch.x, batch.h0, batch.c0, batch.lengths);
     const writeTarget = this.checkTarget(batch.target, spec, T, B, lengths);
-    this.writeInputs(batch.x, batch.h0, batch.c0, lengths, T, B, opts.train ?? true);
+    this.writeInputs(batch.x, batch.h0, batch.c0, lengths, T, B, opts.train ?? true, true);
     const io = this.io!;
     const rowLoss = this.lossBuffers(spec);
     writeTarget(io.target);
@@ -452,13 +569,6 @@ export class Model {
       hiddenGradNorms: norms,
       ...(losses ? { losses } : {}),
     };
-  }
-
-  /** Validate x, h0, c0 and lengths and copy them into the arena; returns T and B. */
-  private prepareInputs(x: TensorLike, h0?: TensorLike, c0?: TensorLike, lengths?: Lengths, train = false): { T: number; B: number } {
-    const r = this.checkInputs(x, h0, c0, lengths);
-    this.writeInputs(x, h0, c0, r.lengths, r.T, r.B, train);
-    return r;
   }
 
   /** Validate x, h0, c0 and lengths (nothing is written). */
@@ -485,10 +595,15 @@ export class Model {
     return { T, B, lengths: lengths == null ? null : checkLengths(lengths, T, B) };
   }
 
+  /**
+   * Lay out this call's workspace and copy the (validated) inputs into it. train: apply
+   * dropout; grad: the call runs backward too (gradient and loss buffers are laid out).
+   */
   private writeInputs(x: TensorLike, h0: TensorLike | undefined, c0: TensorLike | undefined, lengths: Int32Array | null, T: number, B: number,
-    train: boolean): void {
+    train: boolean, grad: boolean): void {
     const n = this.layout.layers.length * B * this.config.hiddenSize;
-    const io = this.ensureIO(T, B);
+    const dropout = train && (this.config.dropout ?? 0) > 0 && this.config.numLayers > 1;
+    const io = this.beginCall(T, B, grad, dropout);
     const f = this.arena.f32;
     f.set(this.batchFirst ? swapAxes01(x.data, B, T, this.config.inputSize) : x.data, io.x);
     if (h0 != null) f.set(h0.data, io.h0); else f.fill(0, io.h0, io.h0 + n);
@@ -502,12 +617,37 @@ export class Model {
     const on = train && io.mask !== 0;
     this.arena.i32[io.maskOn] = on ? 1 : 0;
     this.maskDims = on ? [T, B] : null;
+    this.maskCopy = null;
     if (on) {
       const keep = Math.fround(1 / (1 - p));
       const n = (this.config.numLayers - 1) * T * B * this.layout.D * this.config.hiddenSize;
-      const g = this.arena.f32;
-      for (let i = 0; i < n; i++) g[io.mask + i] = this.dropRng.random() < p ? 0 : keep;
+      const m = (this.maskCopy = new Float32Array(n));
+      for (let i = 0; i < n; i++) m[i] = this.dropRng.random() < p ? 0 : keep;
+      this.arena.f32.set(m, io.mask);
     }
+  }
+
+  /**
+   * Lay out one call's workspace for exactly (T, B): the model's IOBuffers, then the
+   * backend's own buffers. The size is computed first and checked against the cap, so a
+   * call that is too large fails here, before anything is written.
+   */
+  private beginCall(T: number, B: number, grad: boolean, dropout: boolean): IOBuffers {
+    const c = counter();
+    allocIOBuffers(c.take, this.layout, T, B, grad, dropout);
+    const floats = c.floats + this.backend.workFloats(T, B, grad, dropout);
+    if (floats * 4 > this.workspaceLimit) {
+      const mib = (v: number): string => `${(v / 2 ** 20).toFixed(1)} MiB`;
+      fail(`${grad ? 'training' : 'a forward'} over T = ${T}, B = ${B} needs ${mib(floats * 4)} of workspace, more than the cap ` +
+        `model.maxWorkspaceBytes = ${mib(this.workspaceLimit)}; use a smaller batch (B), shorter sequences (T), ` +
+        `${grad ? 'or truncated BPTT (trainTruncated)' : 'or model.predict(x, { batchSize }) which runs in batches'}, ` +
+        'or raise model.maxWorkspaceBytes', 'workspace');
+    }
+    this.arena.beginWorkspace(floats);
+    const io = allocIOBuffers(this.arena.take, this.layout, T, B, grad, dropout);
+    this.backend.prepare(io, T, B);
+    this.io = io;
+    return io;
   }
 
   /** The last call's dropout mask [numLayers - 1, T, B, D * hiddenSize] (time-major; a copy), or null if it applied none. */
@@ -515,7 +655,7 @@ export class Model {
     if (!this.maskDims) return null;
     const [T, B] = this.maskDims;
     const shape = [this.config.numLayers - 1, T, B, this.layout.D * this.config.hiddenSize];
-    return { shape, data: this.arena.read(this.io!.mask, shape.reduce((a, b) => a * b, 1)) };
+    return { shape, data: this.maskCopy!.slice() };
   }
 
   /**
@@ -580,13 +720,9 @@ export class Model {
    */
   private lossBuffers(spec: ResolvedLoss): number {
     const io = this.io!;
-    if (spec.weight) {
-      this.ceWeight ??= this.arena.alloc(this.layout.outputWidth);
-      this.arena.f32.set(spec.weight, this.ceWeight);
-    }
+    if (spec.weight) this.arena.f32.set(spec.weight, io.ceWeight);
     if (spec.kind !== 'cross_entropy' || spec.reduction !== 'none') return -1;
-    if (!this.rowLoss || this.rowLoss.n < io.T * io.B) this.rowLoss = { off: this.arena.alloc(io.T * io.B), n: io.T * io.B };
-    return this.rowLoss.off;
+    return io.rowLoss;
   }
 
 
@@ -648,7 +784,7 @@ export class Model {
         scale = 1 / denom;
       }
       if (!weight && labelSmoothing === 0 && !none) loss = be.crossEntropyLoss(dy, y, io.target, rows, O, scale);
-      else loss = be.crossEntropyLossExt(dy, y, io.target, rows, O, scale, weight ? this.ceWeight! : -1, labelSmoothing, rowLoss);
+      else loss = be.crossEntropyLossExt(dy, y, io.target, rows, O, scale, weight ? io.ceWeight : -1, labelSmoothing, rowLoss);
       if (none) per = this.arena.read(rowLoss, rows);
     }
     if (last) {
@@ -684,14 +820,6 @@ export class Model {
     };
   }
 
-  /** I/O buffers sized for (T, B); reused while the sizes fit, so steady training allocates nothing. */
-  private ensureIO(T: number, B: number): IOBuffers {
-    const cur = this.io;
-    if (cur && T <= cur.T && B <= cur.B) return cur;
-    const { T: Tc, B: Bc } = growCapacity(cur, T, B);
-    this.io = allocIOBuffers(this.arena, this.layout, Tc, Bc);
-    return this.io;
-  }
 }
 
 /** [A, B, F] -> [B, A, F] (between the caller's batch-first layout and the engine's time-major one). */

@@ -12,7 +12,7 @@
 
 import { NonfiniteError, checkFinitePositive, checkOneOf, fail, normalizeOptions, shapeStr, show, type TensorLike } from './errors.js';
 import {
-  checkLengths, checkLossSpec, swapAxes01, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type Tensor,
+  checkLengths, checkLossSpec, swapAxes01, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type PredictOptions, type Tensor,
 } from './model.js';
 import { checkMetrics, formatMetrics, MetricAccumulator, type MetricName } from './metrics.js';
 import { Adam, type Optimizer } from './optim.js';
@@ -443,30 +443,9 @@ const NOT_STREAMING = (what: string): string =>
   `${what} carries the state forward in time, which a bidirectional model cannot do (its reverse direction ` +
   'starts at the end of each sequence); run whole sequences with model.forward / lossAndGrad / fit';
 
-/**
- * The model's output for N sequences x [T, N, inputSize], in batches: [T, N, O], or the
- * last step's [N, O] with lastStepOnly (what a many-to-one model predicts).
- */
-export function predict(model: Model, x: TensorLike, opts: { batchSize?: number; lastStepOnly?: boolean } = {}): Tensor {
-  const s = x?.shape;
-  if (!Array.isArray(s) || s.length !== 3) fail(`predict: x must have shape [T, N, ${model.config.inputSize}] (time-major), got ${Array.isArray(s) ? `[${s.join(', ')}]` : String(x)}`);
-  const [T, N, I] = s;
-  const bs = opts.batchSize ?? 256;
-  if (!Number.isInteger(bs) || bs < 1) fail(`predict: batchSize must be an integer >= 1, got ${String(opts.batchSize)}`);
-  if (x.data.length !== T * N * I) fail(`predict: x.data has ${x.data.length} values, shape [${s.join(', ')}] needs ${T * N * I}`);
-  const O = model.layout.outputWidth;
-  const last = opts.lastStepOnly ?? false;
-  const out = new Float32Array((last ? 1 : T) * N * O);
-  for (let n0 = 0; n0 < N; n0 += bs) {
-    const idx = range(n0, Math.min(n0 + bs, N));
-    const B = idx.length;
-    const y = model.forward({ shape: [T, B, I], data: gather(x.data, T, N, I, idx, 0, T, false) }).output.data;
-    // scatter the batch's columns back into [steps, N, O]
-    for (let t = last ? T - 1 : 0, r = 0; t < T; t++, r++) {
-      out.set(y.subarray((t * B) * O, (t * B + B) * O), (r * N + n0) * O);
-    }
-  }
-  return { shape: last ? [N, O] : [T, N, O], data: out };
+/** model.predict(x, opts), as a function: the model's output in batches (see Model.predict). */
+export function predict(model: Model, x: TensorLike, opts: PredictOptions = {}): Tensor {
+  return model.predict(x, opts);
 }
 
 function range(a: number, b: number): Int32Array {

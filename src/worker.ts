@@ -1,12 +1,15 @@
 // A training worker thread (see backend-parallel.ts; the protocol is worker-protocol.ts): mirrors one batch part's WasmBackend
-// over the shared memory and runs forward/backward on command. Host-neutral: it is started
-// through host/node-worker.js (worker_threads) or host/browser-worker.js (a Web Worker),
-// which install the channel to the main thread first.
+// over the shared memory and runs forward/backward on command. It lays out its part's
+// buffers itself from the control block's base, T, B and flags (WasmBackend.layoutAt), the
+// same pure layout the main thread used; the only message is the model's config, once
+// (BIND). Host-neutral: it is started through host/node-worker.js (worker_threads) or
+// host/browser-worker.js (a Web Worker), which install the channel to the main thread first.
 
 import { Arena } from './arena.js';
 import type { IOBuffers } from './backend.js';
 import { instantiateKernelsFrom, WasmBackend } from './backend-wasm.js';
-import { CMD, CTRL, SPIN, type SyncMessage } from './worker-protocol.js';
+import { buildLayout } from './layout.js';
+import { type BindMessage, CMD, CTRL, SPIN } from './worker-protocol.js';
 import { workerPort } from './host/host.js';
 
 const port = workerPort();
@@ -16,6 +19,8 @@ k.set_scratch(scratch * 4);
 const arena = new Arena(memory, k.heap_base(), { frozen: true }); // the main thread allocates everything
 const backend = new WasmBackend(k, arena);
 let io: IOBuffers | null = null;
+/** the (base, T, B, train, dropout) io was laid out for */
+let laidOut = '';
 port.ready();
 
 let seen = 0;
@@ -30,17 +35,25 @@ for (;;) {
   if (cmd === CMD.EXIT) break;
   try {
     const T = i32[ctrl + CTRL.T], B = i32[ctrl + CTRL.B];
-    if (cmd === CMD.SYNC) {
-      const msg = (await port.next()) as SyncMessage | undefined;
-      if (!msg) throw new Error('worker: SYNC without a state message');
-      backend.restore(msg.state);
-      io = msg.io;
-    } else if (cmd === CMD.FORWARD) {
-      backend.forward(io!, T, B);
-    } else if (cmd === CMD.BACKWARD) {
-      backend.fill(backend.gradRegion, backend.numParams, 0);
-      const clip = arena.f64[(ctrl + CTRL.CLIP) / 2];
-      backend.backward(io!, T, B, clip, i32[ctrl + CTRL.INPUT_GRAD] === 1);
+    if (cmd === CMD.BIND) {
+      const msg = (await port.next()) as BindMessage | undefined;
+      if (!msg) throw new Error('worker: BIND without a config message');
+      backend.bind(buildLayout(msg.config), msg.P, msg.G);
+      laidOut = '';
+    } else {
+      const base = i32[ctrl + CTRL.BASE], train = i32[ctrl + CTRL.TRAIN] === 1, dropout = i32[ctrl + CTRL.DROPOUT] === 1;
+      const key = `${base},${T},${B},${+train},${+dropout}`;
+      if (key !== laidOut) {
+        io = backend.layoutAt(base, T, B, train, dropout);
+        laidOut = key;
+      }
+      if (cmd === CMD.FORWARD) {
+        backend.forward(io!, T, B);
+      } else if (cmd === CMD.BACKWARD) {
+        backend.fill(backend.gradRegion, backend.numParams, 0);
+        const clip = arena.f64[(ctrl + CTRL.CLIP) / 2];
+        backend.backward(io!, T, B, clip, i32[ctrl + CTRL.INPUT_GRAD] === 1);
+      }
     }
   } catch (e) {
     arena.i32[ctrl + CTRL.ERROR] = 1;

@@ -1,6 +1,6 @@
 // Steady-state training allocates nothing new: after the first step, the Wasm memory does
 // not grow, and after a warm-up the JS heap (after a full GC) stays flat over 3,000 steps.
-// The arena and every workspace are sized on the first call for (T, B) and reused.
+// The workspace is laid out for each call's (T, B) at the same place and reused; persistent state is allocated once.
 
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';

@@ -129,7 +129,7 @@ describe.each(PATHS)('predict and fit\'s loss choice on %s', (path) => {
     const last = predict(m, x, { lastStepOnly: true, batchSize: 2 });
     expect(last.shape).toEqual([7, 2]);
     for (let i = 0; i < 14; i++) expect(last.data[i]).toBeCloseTo(full.data[4 * 14 + i], 6);
-    expect(() => predict(m, { shape: [5, 7], data: x.data })).toThrow(/predict: x must have shape \[T, N, 1\]/);
+    expect(() => predict(m, { shape: [5, 7], data: x.data })).toThrow(/x has shape \[5, 7\], expected \[T, B, 1\]/);
   });
 
   it('class ids in a plain array do not pick mse: an error says how to choose; given losses work', async () => {

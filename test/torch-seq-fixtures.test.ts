@@ -84,6 +84,22 @@ describe.each(['wasm', 'js', 'wasm, 2 threads'] as const)('torch-seq fixtures on
       expectClose('forward h_n', f.hN, fx.h_n, FWD);
     });
 
+    it('predict (batches of 2, and lastStepOnly) gives the fixture\'s output at every step and at each sequence\'s last', async () => {
+      const model = await modelFor(fx, path);
+      const state = { h0: fx.h0 ?? undefined, c0: fx.c0 ?? undefined, lengths: fx.lengths ?? undefined };
+      const p = model.predict(fx.x, { ...state, batchSize: 2 });
+      expectClose('predict', p, fx.output, FWD);
+      const [T, B, O] = fx.output.shape as number[];
+      const last = model.predict(fx.x, { ...state, batchSize: 2, lastStepOnly: true });
+      expect(last.shape).toEqual([B, O]);
+      const want = new Float32Array(B * O);
+      for (let b = 0; b < B; b++) {
+        const t = (fx.lengths ? fx.lengths[b] : T) - 1;
+        for (let o = 0; o < O; o++) want[b * O + o] = fx.output.data[(t * B + b) * O + o];
+      }
+      expectClose('predict lastStepOnly', last, { shape: [B, O], data: want }, FWD);
+    });
+
     if (fx.clip_grad_norm) it('clipGradNorm returns the total norm and clips as clip_grad_norm_', async () => {
       const model = await modelFor(fx, path);
       model.lossAndGrad(batchFor(fx), lossFor(fx));

@@ -1,6 +1,6 @@
 // A Web Worker training thread: the first message is its WorkerInit, later ones are the
-// states that precede SYNC commands. worker.ts blocks in Atomics.wait between commands and
-// awaits next() on SYNC, which lets this worker's event loop deliver the queued state.
+// model configs that precede BIND commands. worker.ts blocks in Atomics.wait between commands and
+// awaits next() on BIND, which lets this worker's event loop deliver the queued config.
 
 import { setWorkerPort, type WorkerInit } from './host.js';
 

@@ -30,7 +30,7 @@ export interface ThreadHandle {
 export interface WorkerPort {
   init: WorkerInit;
   ready(): void;
-  /** the next message from the main thread (one arrives before every SYNC command) */
+  /** the next message from the main thread (one arrives before every BIND command) */
   next(): unknown | Promise<unknown>;
 }
 

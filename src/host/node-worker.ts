@@ -6,7 +6,7 @@ import { setWorkerPort, type WorkerInit } from './host.js';
 setWorkerPort({
   init: workerData as WorkerInit,
   ready: () => parentPort!.postMessage('ready'),
-  // the main thread posts the state before it sends SYNC, so it is already queued
+  // the main thread posts the config before it sends BIND, so it is already queued
   next: () => receiveMessageOnPort(parentPort as never)?.message,
 });
 await import('../worker.js');
