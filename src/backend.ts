@@ -140,6 +140,19 @@ export interface Backend {
   crossEntropyLossExt(dy: number, y: number, target: number, rows: number, classes: number, scale: number,
     weight: number, smoothing: number, rowLoss: number): number;
 
+  /**
+   * nn.Embedding's lookup: out[i, :] = weight[ids[i], :] for i < n (dim floats a row); a
+   * row whose id is negative (the model writes -1 at padded steps) is set to 0. ids: int32
+   * offset, already range-checked.
+   */
+  embeddingForward(out: number, weight: number, ids: number, n: number, dim: number): void;
+  /**
+   * Its backward, a scatter-add: dWeight[ids[i], :] += dOut[i, :] for i = 0 .. n-1 in that
+   * order (repeated ids accumulate; the order makes it deterministic), skipping negative
+   * ids and `skipId` (nn.Embedding's padding_idx; -1 for none).
+   */
+  embeddingBackward(dWeight: number, dOut: number, ids: number, n: number, dim: number, skipId: number): void;
+
   // Flat-region utilities (gradient clipping, zeroing, checks).
   fill(off: number, n: number, value: number): void;
   /** sum of squares, accumulated in double precision */
