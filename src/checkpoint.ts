@@ -69,6 +69,8 @@ export function torchConfig(model: Model): Record<string, unknown> {
     num_layers: c.numLayers, bias: c.bias, ...(c.cell === 'rnn' ? { nonlinearity: c.nonlinearity } : {}),
     ...(c.headBias === false ? { head_bias: false } : {}),
     ...(c.bidirectional ? { bidirectional: true } : {}), ...(model.batchFirst ? { batch_first: true } : {}), ...(c.dropout ? { dropout: c.dropout } : {}),
+    ...(c.embedding ? { embedding: { num_embeddings: c.embedding.numEmbeddings, embedding_dim: c.embedding.embeddingDim,
+      padding_idx: c.embedding.paddingIdx ?? null } } : {}),
   };
 }
 
@@ -122,7 +124,7 @@ export function rethrow(where: string, what: string, e: unknown): BpttError {
 
 /** What a file may say about the model; run-time choices (backend, threads, wasmBuild) are never read from it. */
 const MODEL_KEYS = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'headBias', 'bidirectional',
-  'batchFirst', 'dropout', 'seed', 'init'];
+  'batchFirst', 'dropout', 'embedding', 'seed', 'init'];
 export const RUNTIME_KEYS = ['backend', 'threads', 'wasmBuild'];
 
 function parseJsonObject(what: string, key: string, raw: string): Record<string, unknown> {
