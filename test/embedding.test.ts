@@ -5,20 +5,16 @@
 // 2e-5 forward and loss, 1e-4 gradients, 5e-4 after optimizer steps, each relative to the
 // tensor's largest magnitude (float32 arithmetic against float64).
 
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BpttError, clipGradNorm, createModel, createOptimizer, type Model, type OptimizerKind } from '../src/index.js';
 import { expectClose, expectScalarClose } from './helpers/compare.js';
+import { embeddingFixtures } from './helpers/embedding.js';
 import type { Fx, Path } from './helpers/models.js';
 
 const FWD = 2e-5;
 const LOSS = 2e-5;
 const GRAD = 1e-4;
 const TRAIN = 5e-4;
-const DIR = resolve(import.meta.dirname, 'fixtures/embedding');
-export const embeddingFixtures: [string, Fx][] = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort()
-  .map((f) => [f.slice(0, -5), JSON.parse(readFileSync(join(DIR, f), 'utf8'))]);
 const PATHS = ['js', 'wasm', 'wasm, 2 threads'] as const;
 
 const live: Model[] = [];
