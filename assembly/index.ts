@@ -12,6 +12,7 @@ export { rnn_forward_step, rnn_backward_step } from "./rnn";
 export { lstm_forward_step, lstm_backward_step } from "./lstm";
 export { gru_forward_step, gru_backward_step } from "./gru";
 export { mse_loss, ce_loss, ce_loss_ext } from "./loss";
+export { embedding_forward, embedding_backward } from "./embedding";
 export { fill, sum_squares, scale, clamp_abs, add_to } from "./elementwise";
 export { sgd_step, adam_step, rmsprop_step, adagrad_step } from "./optim";
 export { limit_madd, limit_mul_add, limit_mul_add_load, limit_flops_per_iter } from "./limit";

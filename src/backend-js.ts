@@ -435,6 +435,25 @@ class JsBackend implements Backend {
     return total * scale;
   }
 
+  embeddingForward(out: number, weight: number, ids: number, n: number, dim: number): void {
+    const f = this.arena.f32, iv = this.arena.i32;
+    for (let i = 0; i < n; i++) {
+      const id = iv[ids + i], dst = out + i * dim;
+      if (id < 0) f.fill(0, dst, dst + dim);
+      else f.copyWithin(dst, weight + id * dim, weight + (id + 1) * dim);
+    }
+  }
+
+  embeddingBackward(dWeight: number, dOut: number, ids: number, n: number, dim: number, skipId: number): void {
+    const f = this.arena.f32, iv = this.arena.i32;
+    for (let i = 0; i < n; i++) {
+      const id = iv[ids + i];
+      if (id < 0 || id === skipId) continue;
+      const dst = dWeight + id * dim, src = dOut + i * dim;
+      for (let j = 0; j < dim; j++) f[dst + j] += f[src + j]; // float32 stores round each sum, as the kernel's f32 adds
+    }
+  }
+
   fill(off: number, n: number, value: number): void {
     this.arena.f32.fill(value, off, off + n);
   }

@@ -350,6 +350,9 @@ class ParallelBackend implements Backend {
     weight: number, smoothing: number, rowLoss: number): number {
     return this.main.crossEntropyLossExt(dy, y, target, rows, classes, scale, weight, smoothing, rowLoss);
   }
+  // on the calling thread, after the parts have joined: one fixed order of the scatter-add's sums
+  embeddingForward(...a: Parameters<Backend['embeddingForward']>): void { this.main.embeddingForward(...a); }
+  embeddingBackward(...a: Parameters<Backend['embeddingBackward']>): void { this.main.embeddingBackward(...a); }
   fill(off: number, n: number, value: number): void { this.main.fill(off, n, value); }
   sumSquares(off: number, n: number): number { return this.main.sumSquares(off, n); }
   scale(off: number, n: number, s: number): void { this.main.scale(off, n, s); }

@@ -44,6 +44,8 @@ export interface Kernels {
   ce_loss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number;
   ce_loss_ext(dy: number, y: number, target: number, rows: number, classes: number, scale: number,
     weight: number, smoothing: number, rowLoss: number): number;
+  embedding_forward(out: number, weight: number, ids: number, n: number, dim: number): void;
+  embedding_backward(dweight: number, dout: number, ids: number, n: number, dim: number, skip: number): void;
   fill(p: number, n: number, v: number): void;
   sum_squares(p: number, n: number): number;
   scale(p: number, n: number, s: number): void;
@@ -697,6 +699,14 @@ export class WasmBackend implements Backend {
     // byte pointer 0 = none for the kernel
     return this.k.ce_loss_ext(dy * F, y * F, target * F, rows, classes, scale, weight < 0 ? 0 : weight * F, smoothing,
       rowLoss < 0 ? 0 : rowLoss * F);
+  }
+
+  embeddingForward(out: number, weight: number, ids: number, n: number, dim: number): void {
+    this.k.embedding_forward(out * F, weight * F, ids * F, n, dim);
+  }
+
+  embeddingBackward(dWeight: number, dOut: number, ids: number, n: number, dim: number, skipId: number): void {
+    this.k.embedding_backward(dWeight * F, dOut * F, ids * F, n, dim, skipId);
   }
 
   fill(off: number, n: number, value: number): void {

@@ -22,6 +22,8 @@ export interface IOBuffers {
   /** false: laid out for a forward only (predict, forward): every gradient buffer below is 0 */
   train: boolean;
   x: number; //      [T, B, I]
+  /** int32 [T, B] token ids of a model with an embedding (-1 at padded steps); 0 without one */
+  ids: number;
   /** int32 [B]: each sequence's length (1..T); steps t >= lengths[b] are padding */
   lengths: number;
   h0: number; //     [L*D, B, H] row l*D + d: layer l, direction d
@@ -61,6 +63,7 @@ export function allocIOBuffers(take: Take, layout: Layout, T: number, B: number,
   return {
     T, B, train,
     x: take(T * B * I),
+    ids: layout.embed ? take(T * B) : 0,
     lengths: take(B),
     h0: take(L * B * H),
     c0: lstm ? take(L * B * H) : 0,
@@ -155,6 +158,19 @@ export interface Backend {
    */
   crossEntropyLossExt(dy: number, y: number, target: number, rows: number, classes: number, scale: number,
     weight: number, smoothing: number, rowLoss: number): number;
+
+  /**
+   * nn.Embedding's lookup: out[i, :] = weight[ids[i], :] for i < n (dim floats a row); a
+   * row whose id is negative (the model writes -1 at padded steps) is set to 0. ids: int32
+   * offset, already range-checked.
+   */
+  embeddingForward(out: number, weight: number, ids: number, n: number, dim: number): void;
+  /**
+   * Its backward, a scatter-add: dWeight[ids[i], :] += dOut[i, :] for i = 0 .. n-1 in that
+   * order (repeated ids accumulate; the order makes it deterministic), skipping negative
+   * ids and `skipId` (nn.Embedding's padding_idx; -1 for none).
+   */
+  embeddingBackward(dWeight: number, dOut: number, ids: number, n: number, dim: number, skipId: number): void;
 
   // Flat-region utilities (gradient clipping, zeroing, checks).
   fill(off: number, n: number, value: number): void;

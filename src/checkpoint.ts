@@ -80,6 +80,8 @@ export function torchConfig(model: Model): Record<string, unknown> {
     num_layers: c.numLayers, bias: c.bias, ...(c.cell === 'rnn' ? { nonlinearity: c.nonlinearity } : {}),
     ...(c.headBias === false ? { head_bias: false } : {}),
     ...(c.bidirectional ? { bidirectional: true } : {}), ...(model.batchFirst ? { batch_first: true } : {}), ...(c.dropout ? { dropout: c.dropout } : {}),
+    ...(c.embedding ? { embedding: { num_embeddings: c.embedding.numEmbeddings, embedding_dim: c.embedding.embeddingDim,
+      padding_idx: c.embedding.paddingIdx ?? null } } : {}),
   };
 }
 
@@ -134,7 +136,7 @@ export function rethrow(where: string, what: string, e: unknown): BpttError {
 
 /** What a file may say about the model; run-time choices (backend, threads, wasmBuild) are never read from it. */
 const MODEL_KEYS = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'headBias', 'bidirectional',
-  'batchFirst', 'dropout', 'seed', 'init'];
+  'batchFirst', 'dropout', 'embedding', 'seed', 'init'];
 export const RUNTIME_KEYS = ['backend', 'threads', 'wasmBuild'];
 /** loadCheckpoint's options: the run-time choices, and the file's module names */
 export const LOAD_KEYS = [...RUNTIME_KEYS, 'prefixes'];

@@ -55,6 +55,8 @@ export interface InitOptions {
   biasHh?: TensorInit;
   outWeight?: TensorInit;
   outBias?: TensorInit;
+  /** `embed.weight` (models with an embedding); default N(0, 1), nn.Embedding's, in every preset */
+  embed?: TensorInit;
   forgetBias?: number | null;
 }
 
@@ -79,29 +81,34 @@ interface Resolved {
   biasHh: TensorInit;
   outWeight: TensorInit;
   outBias: TensorInit;
+  embed: TensorInit;
   forgetBias: number | null;
 }
+
+/** nn.Embedding.reset_parameters: normal_(weight), N(0, 1) */
+const EMBED_INIT: TensorInit = { kind: 'normal', mean: 0, std: 1 };
 
 const PRESETS: Record<InitPreset, Resolved> = {
   pytorch: {
     weightIh: 'pytorch', weightHh: 'pytorch', biasIh: 'pytorch', biasHh: 'pytorch',
-    outWeight: 'pytorch', outBias: 'pytorch', forgetBias: null,
+    outWeight: 'pytorch', outBias: 'pytorch', embed: EMBED_INIT, forgetBias: null,
   },
   irnn: {
     weightIh: { kind: 'normal', mean: 0, std: Math.sqrt(0.001) }, weightHh: { kind: 'identity', scale: 1 },
-    biasIh: 'zeros', biasHh: 'zeros', outWeight: 'pytorch', outBias: 'pytorch', forgetBias: null,
+    biasIh: 'zeros', biasHh: 'zeros', outWeight: 'pytorch', outBias: 'pytorch', embed: EMBED_INIT, forgetBias: null,
   },
   xavier: {
     weightIh: 'xavier_uniform', weightHh: 'xavier_uniform', biasIh: 'zeros', biasHh: 'zeros',
-    outWeight: 'pytorch', outBias: 'pytorch', forgetBias: 1,
+    outWeight: 'pytorch', outBias: 'pytorch', embed: EMBED_INIT, forgetBias: 1,
   },
   orthogonal: {
     weightIh: 'xavier_uniform', weightHh: 'orthogonal', biasIh: 'zeros', biasHh: 'zeros',
-    outWeight: 'pytorch', outBias: 'pytorch', forgetBias: 1,
+    outWeight: 'pytorch', outBias: 'pytorch', embed: EMBED_INIT, forgetBias: 1,
   },
 };
 
 const KIND_KEYS: Record<ParamKind, Exclude<keyof Resolved, 'forgetBias'>> = {
+  embed_weight: 'embed',
   weight_ih: 'weightIh', weight_hh: 'weightHh', bias_ih: 'biasIh', bias_hh: 'biasHh',
   out_weight: 'outWeight', out_bias: 'outBias',
 };
@@ -117,13 +124,13 @@ export function resolveInit(spec: InitSpec | undefined): Resolved {
     return p;
   }
   if (typeof spec !== 'object' || spec === null) throw new BpttError(`init: expected a preset name or an options object, got ${show(spec)}`, 'init');
-  const known = ['preset', 'weightIh', 'weightHh', 'bias', 'biasIh', 'biasHh', 'outWeight', 'outBias', 'forgetBias'];
+  const known = ['preset', 'weightIh', 'weightHh', 'bias', 'biasIh', 'biasHh', 'outWeight', 'outBias', 'embed', 'forgetBias'];
   // unknown names are errors; snake_case (weight_hh, forget_bias) are aliases
   spec = normalizeOptions<InitOptions>('init', 'options', spec, known);
   const base = resolveInit(spec.preset ?? 'pytorch');
   const r: Resolved = { ...base };
   if (spec.bias !== undefined) r.biasIh = r.biasHh = spec.bias;
-  for (const k of ['weightIh', 'weightHh', 'biasIh', 'biasHh', 'outWeight', 'outBias'] as const) {
+  for (const k of ['weightIh', 'weightHh', 'biasIh', 'biasHh', 'outWeight', 'outBias', 'embed'] as const) {
     if (spec[k] !== undefined) r[k] = spec[k]!;
   }
   if (spec.forgetBias !== undefined) {
@@ -132,7 +139,7 @@ export function resolveInit(spec: InitSpec | undefined): Resolved {
     }
     r.forgetBias = spec.forgetBias;
   }
-  for (const k of ['weightIh', 'weightHh', 'biasIh', 'biasHh', 'outWeight', 'outBias'] as const) checkTensorInit(k, r[k]);
+  for (const k of ['weightIh', 'weightHh', 'biasIh', 'biasHh', 'outWeight', 'outBias', 'embed'] as const) checkTensorInit(k, r[k]);
   return r;
 }
 
@@ -186,6 +193,12 @@ export function initParams(layout: Layout, view: Float32Array, spec: InitSpec | 
     const i = dst.findIndex((v) => !Number.isFinite(v));
     if (i >= 0) throw new BpttError(`init: the initializer of '${t.name}' gave ${dst[i]} at index ${i}; weights must be finite float32`, 'init');
   }
+  // nn.Embedding(padding_idx=p) zeroes row p at init
+  const pad = layout.config.embedding?.paddingIdx;
+  if (layout.embed && pad !== undefined) {
+    const E = layout.config.embedding!.embeddingDim;
+    view.fill(0, layout.embed.offset + pad * E, layout.embed.offset + (pad + 1) * E);
+  }
   if (r.forgetBias !== null && cell === 'lstm' && layout.config.bias) {
     const f = GATE_NAMES.lstm.indexOf('f');
     for (const layer of layout.layers) {
@@ -205,6 +218,10 @@ function fillTensor(dst: Float32Array, t: TensorSpec, init: TensorInit, H: numbe
   const is2d = t.shape.length === 2;
   switch (spec.kind) {
     case 'pytorch': {
+      if (t.kind === 'embed_weight') { // nn.Embedding's own default: N(0, 1)
+        for (let i = 0; i < dst.length; i++) dst[i] = rng.normal(0, 1);
+        return;
+      }
       // nn.RNNBase.reset_parameters: U(-1/sqrt(H), 1/sqrt(H)) for every tensor. nn.Linear(D*H, O):
       // kaiming_uniform_(a=sqrt(5)) gives bound 1/sqrt(fan_in) = 1/sqrt(D*H); its bias the same.
       const k = 1 / Math.sqrt(fanIn);

@@ -26,6 +26,18 @@ export interface ModelConfig {
   bidirectional?: boolean;
   /** PyTorch's inter-layer dropout probability (on every layer's output but the top one's, in training) */
   dropout?: number;
+  /**
+   * PyTorch's nn.Embedding before layer 0 (`embed.weight` [numEmbeddings, embeddingDim]): x is
+   * then integer token ids and inputSize equals embeddingDim. paddingIdx: that row starts at 0
+   * and gets no gradient, as nn.Embedding(padding_idx=...).
+   */
+  embedding?: EmbeddingConfig;
+}
+
+export interface EmbeddingConfig {
+  numEmbeddings: number;
+  embeddingDim: number;
+  paddingIdx?: number;
 }
 
 /** Gate blocks per cell, in PyTorch's order: RNN [h], LSTM [i,f,g,o], GRU [r,z,n]. */
@@ -36,13 +48,13 @@ export const GATE_NAMES: Record<CellKind, readonly string[]> = {
   gru: ['r', 'z', 'n'],
 };
 
-export type ParamKind = 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh' | 'out_weight' | 'out_bias';
+export type ParamKind = 'embed_weight' | 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh' | 'out_weight' | 'out_bias';
 
 export interface TensorSpec {
   /** PyTorch state-dict name */
   name: string;
   kind: ParamKind;
-  /** layer index for rnn.* tensors, -1 for the head */
+  /** layer index for rnn.* tensors, -1 for the head and the embedding */
   layer: number;
   /** direction for rnn.* tensors (0 forward, 1 reverse), 0 for the head */
   dir: number;
@@ -75,6 +87,8 @@ export interface Layout {
   D: number;
   outWeight: TensorSpec | null;
   outBias: TensorSpec | null;
+  /** `embed.weight` [numEmbeddings, embeddingDim] when the model has an embedding, else null */
+  embed: TensorSpec | null;
   /** floats in the region, including alignment padding (padding stays 0 in every region) */
   numParams: number;
   /** width of the model's output: outputSize, or D * hiddenSize without a head */
@@ -97,6 +111,9 @@ export function buildLayout(config: ModelConfig): Layout {
     tensors.push(t);
     return t;
   };
+  // PyTorch's state-dict order follows module definition: embed, rnn, out.
+  const emb = config.embedding;
+  const embed = emb ? add('embed.weight', 'embed_weight', -1, [emb.numEmbeddings, emb.embeddingDim]) : null;
   const layers: LayerSpec[] = [];
   for (let l = 0; l < L; l++) {
     const inSize = l === 0 ? I : D * H;
@@ -122,6 +139,7 @@ export function buildLayout(config: ModelConfig): Layout {
     D,
     outWeight,
     outBias,
+    embed,
     numParams: offset,
     outputWidth: O ?? D * H,
   };

@@ -42,12 +42,17 @@ export function checkModelSize(config: ModelConfig, where = 'createModel'): numb
   checkDim(where, 'inputSize', config.inputSize, MAX_SIZE);
   checkDim(where, 'hiddenSize', config.hiddenSize, MAX_SIZE);
   checkDim(where, 'outputSize', config.outputSize, MAX_SIZE, true);
+  if (config.embedding) {
+    checkDim(where, 'embedding.numEmbeddings', config.embedding.numEmbeddings, MAX_SIZE);
+    checkDim(where, 'embedding.embeddingDim', config.embedding.embeddingDim, MAX_SIZE);
+  }
   // dimensions are bounded now, so the layout is small to build; its sizes are float64 sums
   const n = buildLayout(config).numParams;
   const bytes = n * 4 * REGIONS;
   if (bytes > MAX_MEMORY_BYTES) {
     fail(`${where}: a ${config.cell} model with numLayers ${config.numLayers}, hiddenSize ${config.hiddenSize}, ` +
-      `inputSize ${config.inputSize}, outputSize ${config.outputSize} has ${n} parameters; its parameter, gradient and ` +
+      `inputSize ${config.inputSize}, outputSize ${config.outputSize}` +
+      (config.embedding ? `, embedding ${config.embedding.numEmbeddings} x ${config.embedding.embeddingDim}` : '') + ` has ${n} parameters; its parameter, gradient and ` +
       `optimizer regions (${(bytes / 2 ** 20).toFixed(0)} MiB) do not fit the ${MAX_MEMORY_BYTES / 2 ** 30} GiB memory maximum`, where);
   }
   return n;

@@ -12,7 +12,7 @@ import {
 import { AUTO_THREADS_MAX, checkModelSize, DEFAULT_WORKSPACE_BYTES, MAX_MEMORY_BYTES, MAX_THREADS } from './limits.js';
 import { initParams, resolveInit, type InitSpec } from './init.js';
 import { hashSeed, Rng } from './rng.js';
-import { buildLayout, type CellKind, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
+import { buildLayout, type CellKind, type EmbeddingConfig, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
 import { describePrefixes, ourName, resolvePrefixes, userKey, type StateDictNameOptions } from './state-names.js';
 
 export type Tensor = { shape: number[]; data: Float32Array };
@@ -22,7 +22,8 @@ export type { BackendKind };
 export interface CreateModelOptions {
   cell: CellKind;
   nonlinearity?: Nonlinearity;
-  inputSize: number;
+  /** features per step of x; with an embedding it may be omitted (it is embeddingDim) and must equal embeddingDim if given */
+  inputSize?: number;
   hiddenSize: number;
   numLayers?: number;
   /** size of the Linear head on the top layer's h_t; omit for no head (output = h_t) */
@@ -40,6 +41,14 @@ export interface CreateModelOptions {
    * generator. Default 0.
    */
   dropout?: number;
+  /**
+   * PyTorch's nn.Embedding(numEmbeddings, embeddingDim, padding_idx) before layer 0, named
+   * `embed.weight`: x is then [T, B] (batchFirst [B, T]) integer token ids, looked up as
+   * rows of embed.weight; backward adds dLoss/d(row) into embed.weight's gradient (and
+   * lossAndGrad returns no dx). paddingIdx (optional; negative counts from the end, as
+   * PyTorch): that row starts at zero and never gets a gradient.
+   */
+  embedding?: EmbeddingConfig;
 
   backend?: BackendKind;
   /** seed for the initial weights (same seed, same weights on both backends) */
@@ -106,7 +115,7 @@ export interface ResolvedLoss {
 }
 
 export interface Batch {
-  /** [T, B, inputSize] */
+  /** [T, B, inputSize], or [T, B] token ids for a model with an embedding */
   x: TensorLike;
   /** mse: [T, B, O] (or [B, O] with lastStepOnly); cross_entropy: class ids [T, B] (or [B]) */
   target: TensorLike;
@@ -160,7 +169,7 @@ export interface ForwardResult {
 
 export interface LossAndGradResult extends ForwardResult {
   loss: number;
-  /** dLoss/dx [T, B, inputSize] (0 at padded steps); absent when called with inputGrad: false */
+  /** dLoss/dx [T, B, inputSize] (0 at padded steps); absent when called with inputGrad: false, and for a model with an embedding (its gradient is in embed.weight's) */
   dx?: Tensor;
   dh0: Tensor;
   dc0?: Tensor;
@@ -210,7 +219,7 @@ export function checkLossSpec(loss: LossSpec): ResolvedLoss {
 
 /** Validate and fill in defaults (PyTorch's: numLayers 1, bias true, tanh). */
 const OPTION_NAMES = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'headBias', 'bidirectional',
-  'batchFirst', 'dropout', 'backend', 'seed', 'init', 'wasmBuild', 'threads'];
+  'batchFirst', 'dropout', 'embedding', 'backend', 'seed', 'init', 'wasmBuild', 'threads'];
 
 
 /**
@@ -228,7 +237,13 @@ export function resolveOptions(opts: CreateModelOptions): {
   if (cell !== 'rnn' && opts.nonlinearity !== undefined && nonlinearity !== 'tanh') {
     fail(`nonlinearity applies to cell 'rnn' only; cell '${cell}' got nonlinearity '${nonlinearity}'`);
   }
-  const inputSize = checkPositiveInt('inputSize', opts.inputSize);
+  const embedding = opts.embedding === undefined ? undefined : checkEmbedding(opts.embedding);
+  // With an embedding, layer 0 reads embeddingDim features: inputSize is that, or an error if it says otherwise.
+  if (embedding && opts.inputSize !== undefined && opts.inputSize !== embedding.embeddingDim) {
+    fail(`createModel: inputSize ${show(opts.inputSize)} does not match embedding.embeddingDim ${embedding.embeddingDim} ` +
+      '(with an embedding, layer 0 reads the embedding vectors; omit inputSize or make them equal)', 'createModel');
+  }
+  const inputSize = embedding ? embedding.embeddingDim : checkPositiveInt('inputSize', opts.inputSize);
   const hiddenSize = checkPositiveInt('hiddenSize', opts.hiddenSize);
   const numLayers = checkPositiveInt('numLayers', opts.numLayers ?? 1);
   const outputSize = opts.outputSize == null ? null : checkPositiveInt('outputSize', opts.outputSize);
@@ -249,12 +264,14 @@ export function resolveOptions(opts: CreateModelOptions): {
   const config: ModelConfig = {
     cell, nonlinearity: cell === 'rnn' ? nonlinearity : 'tanh', inputSize, hiddenSize, numLayers, outputSize, bias,
     ...(headBias ? {} : { headBias }), ...(bidirectional ? { bidirectional } : {}), ...(dropout > 0 ? { dropout } : {}),
+    ...(embedding ? { embedding } : {}),
   };
   checkModelSize(config); // bounded sizes, before any backend or memory exists
   if (opts.init !== undefined) resolveInit(opts.init); // throws on a bad init spec, before any backend starts
   const options: CreateModelOptions = {
     cell, ...(cell === 'rnn' ? { nonlinearity } : {}), inputSize, hiddenSize, numLayers, outputSize, bias,
     ...(bidirectional ? { bidirectional } : {}), ...(batchFirst ? { batchFirst } : {}), ...(dropout > 0 ? { dropout } : {}),
+    ...(embedding ? { embedding: { ...embedding } } : {}),
     backend, seed,
     ...(opts.init !== undefined ? { init: opts.init } : {}),
     ...(headBias ? {} : { headBias }),
@@ -271,6 +288,27 @@ function resolveThreads(v: unknown, backend: BackendKind): number {
   if (v === 'auto') return backend === 'wasm' ? Math.max(1, Math.min(AUTO_THREADS_MAX, Math.floor(host().availableCores()) || 1)) : 1;
   if (typeof v === 'string') fail(`threads must be an integer >= 1 or 'auto', got ${show(v)}`, 'createModel');
   return checkPositiveInt('threads', v ?? 1);
+}
+
+/**
+ * Validate the embedding option: { numEmbeddings, embeddingDim, paddingIdx? } (PyTorch's
+ * snake_case too). A negative paddingIdx counts from the end, as nn.Embedding's, and is
+ * stored as the row it names.
+ */
+function checkEmbedding(e: unknown): EmbeddingConfig {
+  if (e === null || typeof e !== 'object' || Array.isArray(e)) {
+    fail(`createModel: embedding must be { numEmbeddings, embeddingDim, paddingIdx? }, got ${show(e)}`, 'createModel');
+  }
+  const o = normalizeOptions<Partial<EmbeddingConfig>>('createModel', 'embedding', e, ['numEmbeddings', 'embeddingDim', 'paddingIdx']);
+  const numEmbeddings = checkPositiveInt('embedding.numEmbeddings', o.numEmbeddings);
+  const embeddingDim = checkPositiveInt('embedding.embeddingDim', o.embeddingDim);
+  if (o.paddingIdx === undefined || o.paddingIdx === null) return { numEmbeddings, embeddingDim };
+  const p = o.paddingIdx;
+  if (!Number.isInteger(p) || p < -numEmbeddings || p >= numEmbeddings) {
+    fail(`createModel: embedding.paddingIdx must be an integer in [${-numEmbeddings}, ${numEmbeddings - 1}] ` +
+      `(numEmbeddings ${numEmbeddings}), got ${show(p)}`, 'createModel');
+  }
+  return { numEmbeddings, embeddingDim, paddingIdx: p < 0 ? p + numEmbeddings : p };
 }
 
 /** Build a model; the 'wasm' backend compiles (once per process) and instantiates the kernels. */
@@ -553,8 +591,15 @@ export class Model {
     writeTarget(io.target);
     this.backend.forward(io, T, B);
     const { loss: lossValue, losses } = this.computeLoss(spec, T, B, rowLoss);
-    const inputGrad = opts.inputGrad ?? true;
-    this.backend.backward(io, T, B, clip, inputGrad);
+    const emb = this.layout.embed;
+    // an embedding's gradient is dLoss/dx scattered into its rows: dx is always computed then, but not returned
+    const inputGrad = (opts.inputGrad ?? true) && !emb;
+    this.backend.backward(io, T, B, clip, inputGrad || emb !== null);
+    if (emb) {
+      // after the backward (and every thread) is done, on this thread: repeated ids accumulate in a fixed order
+      this.backend.embeddingBackward(this.grads + emb.offset, io.dx, io.ids, T * B, this.config.inputSize,
+        this.config.embedding!.paddingIdx ?? -1);
+    }
     const { config: c } = this;
     const L = this.layout.layers.length, H = c.hiddenSize; // rows: layers times directions
     const norms: number[][] = [];
@@ -577,22 +622,45 @@ export class Model {
     const LD = this.layout.layers.length;
     const rows = this.layout.D === 2 ? 'numLayers * 2, B, hiddenSize' : 'numLayers, B, hiddenSize';
     const bf = this.batchFirst;
-    const want = bf ? `[B, T, ${I}] (batchFirst)` : `[T, B, ${I}] (time-major)`;
+    const emb = this.config.embedding;
+    const want = emb ? (bf ? '[B, T] token ids (batchFirst)' : '[T, B] token ids (time-major)')
+      : bf ? `[B, T, ${I}] (batchFirst)` : `[T, B, ${I}] (time-major)`;
     if (x === null || typeof x !== 'object' || !Array.isArray(x.shape)) {
       fail(`x must be a tensor { shape: ${want}, data }, got ${x === null ? 'null' : typeof x}`);
     }
-    if (x.shape.length !== 3) fail(`x has shape ${shapeStr(x.shape)}, expected ${want}`);
+    if (x.shape.length !== (emb ? 2 : 3)) {
+      fail(`x has shape ${shapeStr(x.shape)}, expected ${want}` +
+        (emb && x.shape.length === 3 ? ' (this model has an embedding: x holds integer ids, not feature vectors)' : ''));
+    }
     const [T, B] = bf ? [x.shape[1], x.shape[0]] : x.shape;
     if (!Number.isInteger(T) || T < 1) fail(`x has shape ${shapeStr(x.shape)}: T (sequence length) must be an integer >= 1, got ${T}`);
     if (!Number.isInteger(B) || B < 1) fail(`x has shape ${shapeStr(x.shape)}: B (batch size) must be an integer >= 1, got ${B}`);
-    const xd = checkTensor('x', x, bf ? [B, T, I] : [T, B, I], bf ? 'B, T, inputSize; batchFirst' : 'T, B, inputSize');
-    checkFinite('x', xd);
+    const len = lengths == null ? null : checkLengths(lengths, T, B);
+    if (emb) {
+      const xd = checkTensor('x', x, bf ? [B, T] : [T, B], bf ? 'B, T token ids; batchFirst' : 'T, B token ids');
+      // padded steps are never read, so whatever they hold (a pad id, -1) is fine
+      const N = emb.numEmbeddings;
+      for (let b = 0; b < B; b++) {
+        const n = len ? len[b] : T;
+        for (let t = 0; t < n; t++) {
+          const i = bf ? b * T + t : t * B + b;
+          const v = xd[i];
+          if (!Number.isInteger(v) || v < 0 || v >= N) {
+            fail(`x.data[${i}] = ${show(v)} (step ${t} of sequence ${b}) is not a token id: expected an integer in [0, ${N - 1}] ` +
+              `(embedding.numEmbeddings ${N})`);
+          }
+        }
+      }
+    } else {
+      const xd = checkTensor('x', x, bf ? [B, T, I] : [T, B, I], bf ? 'B, T, inputSize; batchFirst' : 'T, B, inputSize');
+      checkFinite('x', xd);
+    }
     const h0d = h0 != null ? checkTensor('h0', h0, [LD, B, H], rows) : null;
     if (h0d) checkFinite('h0', h0d);
     if (c0 != null && cell !== 'lstm') fail(`c0 is for cell 'lstm' only; this model's cell is '${cell}'`);
     const c0d = c0 != null ? checkTensor('c0', c0, [LD, B, H], rows) : null;
     if (c0d) checkFinite('c0', c0d);
-    return { T, B, lengths: lengths == null ? null : checkLengths(lengths, T, B) };
+    return { T, B, lengths: len };
   }
 
   /**
@@ -605,12 +673,22 @@ export class Model {
     const dropout = train && (this.config.dropout ?? 0) > 0 && this.config.numLayers > 1;
     const io = this.beginCall(T, B, grad, dropout);
     const f = this.arena.f32;
-    f.set(this.batchFirst ? swapAxes01(x.data, B, T, this.config.inputSize) : x.data, io.x);
+    this.len = lengths ?? new Int32Array(B).fill(T);
+    if (this.layout.embed) {
+      // ids time-major, -1 at padded steps (the kernels skip those: a zero row, no gradient)
+      const iv = this.arena.i32;
+      const bf = this.batchFirst;
+      for (let t = 0; t < T; t++) {
+        for (let b = 0; b < B; b++) iv[io.ids + t * B + b] = t < this.len[b] ? x.data[bf ? b * T + t : t * B + b] : -1;
+      }
+      this.backend.embeddingForward(io.x, this.params + this.layout.embed.offset, io.ids, T * B, this.config.inputSize);
+    } else {
+      f.set(this.batchFirst ? swapAxes01(x.data, B, T, this.config.inputSize) : x.data, io.x);
+    }
     if (h0 != null) f.set(h0.data, io.h0); else f.fill(0, io.h0, io.h0 + n);
     if (this.config.cell === 'lstm') {
       if (c0 != null) f.set(c0.data, io.c0); else f.fill(0, io.c0, io.c0 + n);
     }
-    this.len = lengths ?? new Int32Array(B).fill(T);
     this.arena.i32.set(this.len, io.lengths);
     // Dropout masks, [L-1, T, B, D*H]: 0 with probability p, else 1/(1-p) (inverted dropout)
     const p = this.config.dropout ?? 0;

@@ -6,7 +6,9 @@
 //
 // The graph mirrors what torch.onnx.export writes for nn.RNN/LSTM/GRU + nn.Linear, so the
 // reader needs no second dialect:
-//   x [T, B, I] (batch-first: [B, T, I] then Transpose), optional `lengths` [B] INT32 as every
+//   x [T, B, I] (batch-first: [B, T, I] then Transpose), or with an embedding x int64 ids
+//   [T, B] ([B, T]) and Gather(embed.weight, x) before that Transpose, as torch writes
+//   nn.Embedding; optional `lengths` [B] INT32 as every
 //   layer's sequence_lens, optional h0/c0 [L*D, B, H] (Slice'd per layer);
 //   per layer one RNN/LSTM/GRU node, W [D, G*H, in], R [D, G*H, H], B [D, 2*G*H] = [W_b | R_b],
 //   gate blocks in ONNX order (LSTM i,o,f,c; GRU z,r,h with linear_before_reset=1);
@@ -34,6 +36,8 @@ export interface OnnxExportConfig {
   bias: boolean;
   bidirectional?: boolean;
   batchFirst?: boolean;
+  /** nn.Embedding before layer 0 (`embed.weight`); inputSize must equal embeddingDim */
+  embedding?: { numEmbeddings: number; embeddingDim: number; paddingIdx?: number };
 }
 
 export interface WriteOnnxOptions {
@@ -50,7 +54,7 @@ export interface WriteOnnxOptions {
 }
 
 const OPTION_KEYS = ['opset', 'dynamicAxes', 'seqLen', 'batchSize', 'initialState', 'sequenceLens'];
-const CONFIG_KEYS = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'bidirectional', 'batchFirst'];
+const CONFIG_KEYS = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'bidirectional', 'batchFirst', 'embedding'];
 
 // ---------------------------------------------------------------------------------------
 // Protobuf writing: a growable byte buffer; nested messages are built first, then copied in
@@ -167,7 +171,11 @@ function putGates(dst: Float32Array, off: number, src: ArrayLike<number>, cell: 
   });
 }
 
-function checkConfig(c: unknown): Required<Omit<OnnxExportConfig, 'outputSize'>> & { outputSize: number | null } {
+type CheckedConfig = Required<Omit<OnnxExportConfig, 'outputSize' | 'embedding'>> & {
+  outputSize: number | null; embedding: { numEmbeddings: number; embeddingDim: number; paddingIdx?: number } | null;
+};
+
+function checkConfig(c: unknown): CheckedConfig {
   if (c === null || typeof c !== 'object') fail(`config must be an object, got ${c === null ? 'null' : typeof c}`);
   const o = c as Record<string, unknown>;
   for (const k of Object.keys(o)) if (!CONFIG_KEYS.includes(k)) fail(`config has an unknown key '${k}' (known: ${CONFIG_KEYS.join(', ')})`);
@@ -177,6 +185,19 @@ function checkConfig(c: unknown): Required<Omit<OnnxExportConfig, 'outputSize'>>
     if (o[k] !== undefined && typeof o[k] !== 'boolean') fail(`config.${k} must be a boolean, got ${JSON.stringify(o[k])}`);
   }
   if (typeof o.bias !== 'boolean') fail(`config.bias must be a boolean, got ${JSON.stringify(o.bias)}`);
+  let embedding: CheckedConfig['embedding'] = null;
+  if (o.embedding != null) {
+    const e = o.embedding as Record<string, unknown>;
+    if (typeof e !== 'object') fail(`config.embedding must be { numEmbeddings, embeddingDim }, got ${JSON.stringify(e)}`);
+    embedding = {
+      numEmbeddings: checkPositiveInt('config.embedding.numEmbeddings', e.numEmbeddings),
+      embeddingDim: checkPositiveInt('config.embedding.embeddingDim', e.embeddingDim),
+      ...(e.paddingIdx !== undefined ? { paddingIdx: e.paddingIdx as number } : {}),
+    };
+    if (o.inputSize !== embedding.embeddingDim) {
+      fail(`config.inputSize ${JSON.stringify(o.inputSize)} does not match config.embedding.embeddingDim ${embedding.embeddingDim}`);
+    }
+  }
   return {
     cell, nonlinearity: cell === 'rnn' ? nonlinearity : 'tanh',
     inputSize: checkPositiveInt('config.inputSize', o.inputSize),
@@ -186,6 +207,7 @@ function checkConfig(c: unknown): Required<Omit<OnnxExportConfig, 'outputSize'>>
     bias: o.bias,
     bidirectional: o.bidirectional === true,
     batchFirst: o.batchFirst === true,
+    embedding,
   };
 }
 
@@ -251,7 +273,13 @@ export function writeOnnxGraph(spec: { config: OnnxExportConfig; stateDict: Reco
   const ints = (name: string, v: number[]) => init(name, [v.length], INT64, v);
 
   let X = 'x';
-  if (c.batchFirst) { nodeOf('Transpose', ['x'], ['x_tm'], { perm: [1, 0, 2] }); X = 'x_tm'; }
+  if (c.embedding) {
+    // nn.Embedding: rows of embed.weight by id, [T, B] ids -> [T, B, E] (batch-first likewise)
+    const { numEmbeddings: N, embeddingDim: E } = c.embedding;
+    nodeOf('Gather', [init('embed.weight', [N, E], FLOAT, get('embed.weight', [N, E])), 'x'], ['x_embed'], { axis: 0 });
+    X = 'x_embed';
+  }
+  if (c.batchFirst) { nodeOf('Transpose', [X], ['x_tm'], { perm: [1, 0, 2] }); X = 'x_tm'; }
   const hOut: string[] = [];
   const cOut: string[] = [];
   for (let l = 0; l < L; l++) {
@@ -316,7 +344,8 @@ export function writeOnnxGraph(spec: { config: OnnxExportConfig; stateDict: Reco
 
   g.str(2, 'bptt_wasm');
   for (const t of inits) g.msg(5, t);
-  g.msg(11, valueInfo('x', FLOAT, c.batchFirst ? [Bd, T, I] : [T, Bd, I]));
+  if (c.embedding) g.msg(11, valueInfo('x', INT64, c.batchFirst ? [Bd, T] : [T, Bd]));
+  else g.msg(11, valueInfo('x', FLOAT, c.batchFirst ? [Bd, T, I] : [T, Bd, I]));
   if (opts.sequenceLens) g.msg(11, valueInfo('lengths', INT32, [Bd]));
   if (opts.initialState) {
     g.msg(11, valueInfo('h0', FLOAT, [L * D, Bd, H]));
@@ -326,7 +355,8 @@ export function writeOnnxGraph(spec: { config: OnnxExportConfig; stateDict: Reco
   g.msg(12, valueInfo('h_n', FLOAT, [L * D, Bd, H]));
   if (cell === 'lstm') g.msg(12, valueInfo('c_n', FLOAT, [L * D, Bd, H]));
 
-  const config = { ...c, ...(cell === 'rnn' ? {} : { nonlinearity: undefined }) };
+  const { embedding, ...arch } = c;
+  const config = { ...arch, ...(cell === 'rnn' ? {} : { nonlinearity: undefined }), ...(embedding ? { embedding } : {}) };
   const m = new Pb().int(1, irVersionFor(opts.opset)).str(2, 'bptt-wasm').str(3, libraryVersion()).msg(7, g)
     .msg(8, new Pb().str(1, '').int(2, opts.opset));
   const meta: Record<string, string> = { 'bptt_wasm.config': JSON.stringify(config), 'bptt_wasm.version': libraryVersion() };
@@ -345,7 +375,8 @@ export function writeOnnx(model: { config: OnnxExportConfig; stateDict(): Record
   }
   const mc = model.config as unknown as Record<string, unknown>;
   // the engine's config may carry more than the architecture; inference-time dropout is off
-  if (mc.embedding != null) fail('models with an embedding input are not exported yet (x would be token ids)');
   const config = Object.fromEntries(Object.entries(mc).filter(([k]) => CONFIG_KEYS.includes(k))) as unknown as OnnxExportConfig;
+  // a Model keeps batch_first beside its config (the engine runs time-major)
+  if ((model as { batchFirst?: unknown }).batchFirst === true) config.batchFirst = true;
   return writeOnnxGraph({ config, stateDict: model.stateDict() }, options);
 }

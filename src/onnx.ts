@@ -25,6 +25,11 @@
 //     means bias=true (all-zero biases included); layers without one get zero biases.
 //   - the head: MatMul(Squeeze(Y), out.weight^T [H, O]), then Add(out.bias, .).
 //
+// An nn.Embedding before the stack (token-id inputs) is `Gather(embed.weight [N, E], ids)`
+// with axis 0, the ids a graph input ([T, B] or, batch-first, [B, T]); it becomes
+// `embed.weight` and config.embedding (padding_idx only matters in training and is not in
+// the graph, so it is not recovered).
+//
 // Anything else that changes the math (bidirectional or reverse, other activations, clip,
 // input_forget, peepholes, linear_before_reset=0, batch-first layouts, sequence_lens, a
 // learned initial state, a head that is not Linear) is refused with an Error that names it.
@@ -48,6 +53,8 @@ export interface OnnxModelConfig {
   bidirectional?: boolean;
   /** present (true) when the graph takes x as [B, T, F] and outputs [B, T, O] (PyTorch's batch_first=True) */
   batchFirst?: boolean;
+  /** present when the graph starts with an embedding Gather: x is then token ids [T, B] ([B, T] batch-first) */
+  embedding?: { numEmbeddings: number; embeddingDim: number };
 }
 
 export interface OnnxImport {
@@ -782,12 +789,32 @@ function reorderGates(src: Float32Array, srcOffset: number, cell: Cell, H: numbe
  * Trace a layer's X input back through shape-only ops to `source` (the graph input x or the
  * previous layer's Y) and check it arrives as time-major [T, B, features].
  */
-function checkLayerInput(r: GraphReader, layer: Layer, k: number, prev: Layer | null): { batchFirst: boolean } {
+/**
+ * The embedding torch.onnx.export writes for nn.Embedding: the value `name` is
+ * Gather(stored table [N, E], a graph input of ids) along axis 0. null when `name` is not a
+ * Gather of a graph input; an error when it is one that no nn.Embedding makes.
+ */
+function embeddingGather(r: GraphReader, name: string): { node: OnnxNode; weight: OnnxTensor; ids: string } | null {
+  const p = r.producerOf(name);
+  if (!p || p.opType !== 'Gather' || !r.feeds.has(p.inputs[1] ?? '')) return null;
+  const ids = p.inputs[1];
+  const weight = r.constant(p.inputs[0] ?? '');
+  if (!weight) fail(`${nodeStr(p)} looks up ids in a computed value '${p.inputs[0]}'; an embedding's table must be a stored tensor`);
+  if (weight.dims.length !== 2 || weight.dims[0] < 1 || weight.dims[1] < 1) {
+    fail(`${nodeStr(p)}: the embedding table '${weight.name}' has shape [${weight.dims}], expected [num_embeddings, embedding_dim]`);
+  }
+  if (attrInt(p, 'axis', 0) !== 0) fail(`${nodeStr(p)}: axis ${attrInt(p, 'axis', 0)}; an embedding looks up rows (axis 0)`);
+  const decl = r.feeds.get(ids)?.shape;
+  if (decl && decl.length !== 2) fail(`graph input '${ids}' (token ids of ${nodeStr(p)}) has rank ${decl.length} ([${decl.join(', ')}]); expected [T, B] or [B, T]`);
+  return { node: p, weight, ids };
+}
+
+function checkLayerInput(r: GraphReader, layer: Layer, k: number, prev: Layer | null): { batchFirst: boolean; embed: OnnxTensor | null } {
   const what = `layer ${k} (${nodeStr(layer.node)})`;
   const chain: OnnxNode[] = [];
   let name = layer.node.inputs[0] ?? '';
   if (!name) fail(`${what}: input X is missing`);
-  const isSource = (s: string) => (prev ? s === prev.node.outputs[0] : r.feeds.has(s));
+  const isSource = (s: string) => (prev ? s === prev.node.outputs[0] : r.feeds.has(s) || embeddingGather(r, s) !== null);
   while (!isSource(name)) {
     const p = r.producerOf(name);
     if (!p) {
@@ -805,7 +832,11 @@ function checkLayerInput(r: GraphReader, layer: Layer, k: number, prev: Layer | 
   const F = prev ? prev.D * prev.H : layer.inSize;
   const Hd = prev ? prev.H : F;
   const follow = (start: Axis[]) => chain.reduce((ax, n) => applyShapeOp(r, n, ax, F, Hd), start);
-  if (!prev) {
+  const emb = prev ? null : embeddingGather(r, name);
+  if (emb && emb.weight.dims[1] !== layer.inSize) {
+    fail(`${nodeStr(emb.node)}: the embedding table '${emb.weight.name}' has ${emb.weight.dims[1]} columns but layer 0's W expects ${layer.inSize} inputs`);
+  }
+  if (!prev && !emb) {
     const decl = r.feeds.get(name)?.shape;
     if (decl && decl.length !== 3) fail(`graph input '${name}' has rank ${decl.length} ([${decl.join(', ')}]); expected [T, B, input_size]`);
     if (decl && typeof decl[2] === 'number' && decl[2] !== layer.inSize) {
@@ -813,8 +844,9 @@ function checkLayerInput(r: GraphReader, layer: Layer, k: number, prev: Layer | 
     }
   }
   const ax = follow(prev ? ['T', prev.D === 2 ? 'D' : '1', 'B', 'F'] : ['T', 'B', 'F']);
-  if (ax.join(',') === 'T,B,F') return { batchFirst: false };
-  if (!prev && follow(['B', 'T', 'F']).join(',') === 'T,B,F') return { batchFirst: true };
+  const embed = emb ? emb.weight : null;
+  if (ax.join(',') === 'T,B,F') return { batchFirst: false, embed };
+  if (!prev && follow(['B', 'T', 'F']).join(',') === 'T,B,F') return { batchFirst: true, embed };
   fail(`${what}: input X arrives with axes ${axesStr(ax)}${prev ? '' : ' (or, if the graph input is batch-first [B, T, F], ' +
     `${axesStr(follow(['B', 'T', 'F']))})`}; expected time-major [T, B, F]`);
 }
@@ -950,6 +982,7 @@ function importGraph(graph: OnnxGraph): OnnxImport {
   });
   const layers: Layer[] = [];
   let batchFirst = false;
+  let embed = null as OnnxTensor | null; // set in the loop below
   nodes.forEach((n, k) => {
     const layer = readLayer(r, n, k);
     if (k > 0) {
@@ -959,8 +992,8 @@ function importGraph(graph: OnnxGraph): OnnxImport {
       if (layer.D !== prev.D) fail(`layer ${k} has ${layer.D} direction(s) but layer ${k - 1} has ${prev.D}; all layers must match`);
       if (layer.inSize !== prev.D * prev.H) fail(`layer ${k}'s W expects ${layer.inSize} inputs but layer ${k - 1} outputs ${prev.D * prev.H}`);
     }
-    const { batchFirst: bf } = checkLayerInput(r, layer, k, layers[k - 1] ?? null);
-    if (k === 0) batchFirst = bf;
+    const inp = checkLayerInput(r, layer, k, layers[k - 1] ?? null);
+    if (k === 0) ({ batchFirst, embed } = inp);
     layers.push(layer);
   });
   for (let k = 0; k + 1 < layers.length; k++) {
@@ -974,7 +1007,8 @@ function importGraph(graph: OnnxGraph): OnnxImport {
   const GH = GATES[cell] * H;
   const bias = layers.some((l) => l.B !== null);
   const stateDict: Record<string, Tensor> = {};
-  // PyTorch's order: per layer, the forward direction's four tensors, then the `_reverse` ones
+  // PyTorch's order: the embedding (defined first), then per layer, the forward direction's four tensors, then the `_reverse` ones
+  if (embed) stateDict['embed.weight'] = { shape: [...embed.dims], data: embed.floats() };
   layers.forEach((l, k) => {
     for (let d = 0; d < D; d++) {
       const sfx = `_l${k}${d ? '_reverse' : ''}`;
@@ -1001,6 +1035,7 @@ function importGraph(graph: OnnxGraph): OnnxImport {
     bias,
     ...(D === 2 ? { bidirectional: true } : {}),
     ...(batchFirst ? { batchFirst: true } : {}),
+    ...(embed ? { embedding: { numEmbeddings: embed.dims[0], embeddingDim: embed.dims[1] } } : {}),
   };
   return { config, stateDict };
 }
