@@ -786,10 +786,6 @@ function reorderGates(src: Float32Array, srcOffset: number, cell: Cell, H: numbe
 }
 
 /**
- * Trace a layer's X input back through shape-only ops to `source` (the graph input x or the
- * previous layer's Y) and check it arrives as time-major [T, B, features].
- */
-/**
  * The embedding torch.onnx.export writes for nn.Embedding: the value `name` is
  * Gather(stored table [N, E], a graph input of ids) along axis 0. null when `name` is not a
  * Gather of a graph input; an error when it is one that no nn.Embedding makes.
@@ -809,6 +805,10 @@ function embeddingGather(r: GraphReader, name: string): { node: OnnxNode; weight
   return { node: p, weight, ids };
 }
 
+/**
+ * Trace a layer's X input back through shape-only ops to `source` (the graph input x or the
+ * previous layer's Y) and check it arrives as time-major [T, B, features].
+ */
 function checkLayerInput(r: GraphReader, layer: Layer, k: number, prev: Layer | null): { batchFirst: boolean; embed: OnnxTensor | null } {
   const what = `layer ${k} (${nodeStr(layer.node)})`;
   const chain: OnnxNode[] = [];
