@@ -75,7 +75,7 @@ describe.each(PATHS)('presets on %s', (path) => {
 
   it("'pytorch', bidirectional: the head nn.Linear(2H, O) has bound 1/sqrt(2H) (its fan_in), the cells keep 1/sqrt(H)", async () => {
     const H = 32;
-    const m = await createModel({ cell: 'gru', inputSize: 8, hiddenSize: H, numLayers: 2, outputSize: 64, bidirectional: true, backend });
+    const m = await createModelOn(path, { cell: 'gru', inputSize: 8, hiddenSize: H, numLayers: 2, outputSize: 64, bidirectional: true });
     for (const [name, t] of Object.entries(m.stateDict())) {
       const k = name.startsWith('out.') ? 1 / Math.sqrt(2 * H) : 1 / Math.sqrt(H);
       let max = 0;
