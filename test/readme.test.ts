@@ -25,8 +25,8 @@ describe('README examples', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bptt-readme-'));
     const file = join(dir, 'example.mjs');
     writeFileSync(file, (code as string).replaceAll("from 'bptt-wasm'", `from '${entry}'`)
-      // dataset packages (devDependencies) resolve from the checkout, not the temp dir
-      .replace(/from '(@stdlib\/[^']+)'/g, (_m, pkg: string) => `from '${pathToFileURL(requireHere.resolve(pkg)).href}'`));
+      // dataset packages and onnxruntime-node (devDependencies) resolve from the checkout, not the temp dir
+      .replace(/from '(@stdlib\/[^']+|onnxruntime-node)'/g, (_m, pkg: string) => `from '${pathToFileURL(requireHere.resolve(pkg)).href}'`));
     execFileSync(process.execPath, [file], { cwd: dir, stdio: 'pipe', timeout: 60_000 });
   }, 90_000);
 });
