@@ -6,8 +6,9 @@
 // tensor's largest magnitude (float32 arithmetic against float64).
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { BpttError, clipGradNorm, createModel, createOptimizer, type Model, type OptimizerKind } from '../src/index.js';
+import { BpttError, createModel, type Model } from '../src/index.js';
 import { expectClose, expectScalarClose } from './helpers/compare.js';
+import { expectTrajectory } from './helpers/trajectory.js';
 import { embeddingFixtures } from './helpers/embedding.js';
 import type { Fx, Path } from './helpers/models.js';
 
@@ -42,8 +43,6 @@ const batchFor = (fx: Fx) => ({
   ...(fx.lengths ? { lengths: fx.lengths as number[] } : {}),
 });
 const lossFor = (fx: Fx) => ({ kind: fx.loss.kind, reduction: fx.loss.reduction, lastStepOnly: fx.loss.last_step_only });
-const camel = (o: Record<string, unknown>) =>
-  Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase()), v]));
 
 describe('the embedding fixtures', () => {
   it('cover every cell, 2 layers, bidirectional, lengths, batchFirst, padding_idx, h0 and optimizer steps', () => {
@@ -99,19 +98,7 @@ describe.each(PATHS)('embedding fixtures on %s', (path) => {
     });
 
     if (fx.train) it('reproduces the training trajectory (losses, norms before clipping, final parameters)', async () => {
-      const tr = fx.train;
-      const model = await modelFor(fx, path);
-      const opt = createOptimizer(tr.optimizer as OptimizerKind, model, camel(tr.options) as { lr: number });
-      for (let s = 0; s < tr.steps; s++) {
-        opt.zeroGrad();
-        const loss = model.lossAndGrad(batchFor(fx), lossFor(fx)).loss;
-        expectScalarClose(`loss before step ${s}`, loss, tr.losses_before_each_step[s], TRAIN);
-        const norm = clipGradNorm(model, tr.clip_norm);
-        expectScalarClose(`grad norm before clip, step ${s}`, norm, tr.grad_norm_before_clip_each_step[s], TRAIN);
-        opt.step();
-      }
-      const sd = model.stateDict();
-      for (const [name, t] of Object.entries(tr.final_params as Record<string, Fx>)) expectClose(`final ${name}`, sd[name], t, TRAIN);
+      expectTrajectory(await modelFor(fx, path), fx.train, batchFor(fx), lossFor(fx), TRAIN);
     });
   });
 });

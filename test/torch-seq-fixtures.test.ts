@@ -6,10 +6,11 @@
 // the tensor's largest magnitude.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { clipGradNorm, createOptimizer, type Model, type OptimizerKind } from '../src/index.js';
+import { clipGradNorm, type Model } from '../src/index.js';
 import { listFixtures } from './helpers/fixtures.js';
 import { batchFor, lossFor, modelFor as openModel, type Fx, type Path } from './helpers/models.js';
 import { expectClose, expectScalarClose } from './helpers/compare.js';
+import { expectTrajectory } from './helpers/trajectory.js';
 
 const FWD = 1e-5;
 const LOSS = 2e-5;
@@ -32,9 +33,6 @@ function expectGrads(what: string, model: Model, expected: Record<string, T>) {
   for (const [name, t] of Object.entries(expected)) expectClose(`${what} ${name}`, got[name], t, GRAD);
 }
 
-/** torch.optim keyword arguments (snake_case) -> our camelCase options. */
-const camel = (o: Record<string, unknown>) =>
-  Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), v]));
 
 const fixtures = listFixtures('torch-seq');
 
@@ -110,19 +108,7 @@ describe.each(['wasm', 'js', 'wasm, 2 threads'] as const)('torch-seq fixtures on
     });
 
     if (fx.train) it('reproduces the training trajectory (losses, norms before clipping, final parameters)', async () => {
-      const tr = fx.train;
-      const model = await modelFor(fx, path);
-      const opt = createOptimizer(tr.optimizer as OptimizerKind, model, camel(tr.options) as { lr: number });
-      for (let s = 0; s < tr.steps; s++) {
-        opt.zeroGrad();
-        const loss = model.lossAndGrad(batchFor(fx), lossFor(fx)).loss;
-        expectScalarClose(`loss before step ${s}`, loss, tr.losses_before_each_step[s], TRAIN);
-        const norm = clipGradNorm(model, tr.clip_norm);
-        expectScalarClose(`grad norm before clip, step ${s}`, norm, tr.grad_norm_before_clip_each_step[s], TRAIN);
-        opt.step();
-      }
-      const sd = model.stateDict();
-      for (const [name, t] of Object.entries(tr.final_params as Record<string, T>)) expectClose(`final ${name}`, sd[name], t, TRAIN);
+      expectTrajectory(await modelFor(fx, path), fx.train, batchFor(fx), lossFor(fx), TRAIN);
     });
   });
 });
