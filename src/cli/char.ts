@@ -91,9 +91,13 @@ export interface CharModelResult {
 }
 
 /**
- * The default size of the character embedding: min(vocabulary, 32). Measured with
- * bench/char-inputs.mjs (the demo's LSTM, hidden 128, 64 steps x 32 streams, Adam lr 0.01,
- * 600 steps on the Moby-Dick excerpt): BENCH_RESULT
+ * The default size of the character embedding: min(vocabulary, 32). A table of 32 per
+ * character instead of one-hot vectors (89 wide for Moby-Dick) learns faster for the same
+ * number of steps and makes each step cheaper (layer 0's input product is 32 wide, not 89).
+ * Measured with bench/char-inputs.mjs (the demo's LSTM, hidden 128, 64 steps x 32 streams,
+ * Adam lr 0.01, the whole book, wasm on 1 thread, Node 20, this 2-core machine): after 600
+ * steps the loss (mean of the last 50 steps) is 1.705 nats/char with the embedding against
+ * 1.760 one-hot, at 0.85x the time per step (64.7 ms against 76.4 ms).
  */
 export const defaultEmbeddingDim = (vocabSize: number): number => Math.min(vocabSize, 32);
 
