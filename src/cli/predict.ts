@@ -40,7 +40,8 @@ function forwardChunked(model: Model, x: Float32Array | Int32Array, T: number, B
 
 function predictCsv(file: string, o: PredictOpts, model: Model, metadata: Record<string, string>): void {
   if (model.config.embedding || model.config.inputSize !== 1 || model.layout.outputWidth !== 1) {
-    throw new UserError(`${o.checkpoint} maps ${model.config.inputSize} inputs to ${model.layout.outputWidth} outputs; ` +
+    const what = model.config.embedding ? 'takes token ids' : `maps ${model.config.inputSize} inputs to ${model.layout.outputWidth} outputs`;
+    throw new UserError(`${o.checkpoint} ${what}; ` +
       'predict on a CSV needs a one-value-per-step model (bptt-wasm train series.csv)');
   }
   let norm = { mean: 0, std: 1 };
