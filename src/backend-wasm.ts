@@ -13,7 +13,7 @@
 
 import { BpttError } from './errors.js';
 import { Arena, alignedFloats, counter, type Take } from './arena.js';
-import { allocIOBuffers, type Backend, type BackendInfo, type IOBuffers } from './backend.js';
+import { allocIOBuffers, type BackendInfo, type IOBuffers, type Sweep } from './backend.js';
 import { GATES, type Layout } from './layout.js';
 import { host, type WasmBuild, type WasmSource } from './host/host.js';
 /** The kernels exported by assembly/index.ts (byte pointers, i32 sizes). */
@@ -158,16 +158,39 @@ export async function instantiateKernels(build: WasmBuild = wasmBuild(), memory:
 }
 
 /**
- * A single-thread Wasm backend. Threading is the factory's choice (backends.ts), so this
- * module never imports backend-parallel.ts (which imports this one). `threadsRequested` and
- * `threadsNote` only record what was asked and why it fell back to one thread.
+ * A model's kernel instance and the arena over its memory, shared by its sweep (every
+ * part of a parallel one) and its ops: compact() replaces the memory and `k` here, so all
+ * of them run the new instance.
  */
-export async function createWasmBackend(build: WasmBuild = wasmBuild(), threadsRequested = 1, threadsNote: string | null = null): Promise<Backend> {
+export interface WasmRuntime {
+  readonly arena: Arena;
+  k: Kernels;
+}
+
+/** A fresh shared memory, a kernel instance over it and the arena that owns it. */
+export async function createWasmRuntime(build: WasmBuild): Promise<WasmRuntime> {
   const k = await instantiateKernels(build);
   // Everything below heap_base() is the module's static data (math tables, GEMM packing).
-  const be = new WasmBackend(k, new Arena(k.memory, k.heap_base()));
-  be.info = { wasmBuild: build, threads: 1, threadsRequested, threadsNote };
-  return be;
+  return { k, arena: new Arena(k.memory, k.heap_base()) };
+}
+
+/**
+ * compact(), first half: a kernel instance over a fresh memory just large enough for the
+ * runtime's persistent state. Nothing moves yet, so a failure here leaves the model as it was.
+ */
+export async function compactKernels(rt: WasmRuntime, build: WasmBuild): Promise<Kernels> {
+  const memory = sharedMemory(Math.ceil(rt.arena.persistentBytes / 65536));
+  return instantiateKernelsFrom(await compileBuild(build), memory);
+}
+
+/**
+ * compact(), second half: move the persistent state to `k`'s memory (same offsets); from
+ * here the runtime's sweep and ops run `k`. Threads over the old memory must be stopped first.
+ */
+export function moveRuntime(rt: WasmRuntime, k: Kernels): void {
+  // the new instance wrote its static data; the copy writes the same bytes there
+  rt.arena.moveTo(k.memory);
+  rt.k = k;
 }
 
 /**
@@ -228,11 +251,17 @@ const F = 4; // bytes per float: kernels take byte pointers
  */
 const CHUNK_ROWS = 2048;
 
-export class WasmBackend implements Backend {
+/**
+ * The single-thread Wasm sweep. Threading is the factory's choice (backends.ts): a
+ * parallel sweep runs one of these per batch part, so this module never imports
+ * backend-parallel.ts (which imports this one). `info` records the build, and for one
+ * thread what was asked and why it fell back.
+ */
+export class WasmSweep implements Sweep {
   readonly kind = 'wasm' as const;
-  readonly arena: Arena;
   info?: BackendInfo;
-  private k: Kernels;
+  private readonly rt: WasmRuntime;
+  private readonly arena: Arena;
   private layout!: Layout;
   private P = 0;
   private G = 0;
@@ -244,9 +273,9 @@ export class WasmBackend implements Backend {
   private chunk = 0;
   private sched: Schedule | null = null;
 
-  constructor(k: Kernels, arena: Arena) {
-    this.k = k;
-    this.arena = arena;
+  constructor(rt: WasmRuntime) {
+    this.rt = rt;
+    this.arena = rt.arena; // the same object for the model's life (compact moves its memory)
   }
 
   bind(layout: Layout, params: number, grads: number): void {
@@ -268,22 +297,8 @@ export class WasmBackend implements Backend {
     return this.layout.numParams;
   }
 
-  /** The kernel instance (the parallel backend rebinds its twins after compact). */
-  get kernels(): Kernels {
-    return this.k;
-  }
-
-  set kernels(k: Kernels) {
-    this.k = k;
-  }
-
   async compact(): Promise<void> {
-    const build = this.info?.wasmBuild ?? wasmBuild();
-    const memory = sharedMemory(Math.ceil(this.arena.persistentBytes / 65536));
-    const k = await instantiateKernelsFrom(await compileBuild(build), memory);
-    // the new instance wrote its static data; the copy below writes the same bytes there
-    this.arena.moveTo(memory);
-    this.k = k;
+    moveRuntime(this.rt, await compactKernels(this.rt, this.info?.wasmBuild ?? wasmBuild()));
   }
 
   /** Float offset of the gradient region this backend accumulates into. */
@@ -332,8 +347,8 @@ export class WasmBackend implements Backend {
     const chunk = !train && !drop && this.layout.D === 1 ? Math.max(1, Math.min(T, Math.floor(CHUNK_ROWS / B))) : 0;
     const R = chunk ? chunk * B : N; // rows of gx, hs, cs
     for (const [ci, w] of this.cells.entries()) {
-      w.WhhF = take(this.k.packed_b_floats(H, GH));
-      w.WhhB = g(this.k.packed_b_floats(GH, H));
+      w.WhhF = take(this.rt.k.packed_b_floats(H, GH));
+      w.WhhB = g(this.rt.k.packed_b_floats(GH, H));
       const masked = drop && this.layout.layers[ci].layer < this.layout.config.numLayers - 1;
       w.mp = masked ? take(N * H) : 0;
       w.hd = masked ? take(N * H) : 0;
@@ -419,7 +434,7 @@ export class WasmBackend implements Backend {
 
   forward(io: IOBuffers, T: number, B: number): void {
     const sc = (this.sched = this.schedule(io, T, B));
-    const k = this.k;
+    const k = this.rt.k;
     const { hiddenSize: H, inputSize: I, cell, nonlinearity } = this.layout.config;
     const D = this.layout.D, DH = D * H;
     const GH = GATES[cell] * H;
@@ -566,7 +581,7 @@ export class WasmBackend implements Backend {
 
   backward(io: IOBuffers, T: number, B: number, clip: number, inputGrad: boolean): void {
     if (!this.full) throw new BpttError('bptt-wasm: internal error: backward after a forward-only workspace');
-    const k = this.k;
+    const k = this.rt.k;
     const sc = this.sched!;
     const { hiddenSize: H, inputSize: I, numLayers: L, cell, nonlinearity } = this.layout.config;
     const D = this.layout.D, DH = D * H;
@@ -684,65 +699,5 @@ export class WasmBackend implements Backend {
       this.moveRows(false, dxP, I, io.dx, I, I, T, B);
       this.fillPadded(io.dx, I, null, T, B); // padding is never read: its gradient is 0
     }
-  }
-
-  mseLoss(dy: number, y: number, target: number, n: number, scale: number): number {
-    return this.k.mse_loss(dy * F, y * F, target * F, n, scale);
-  }
-
-  crossEntropyLoss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number {
-    return this.k.ce_loss(dy * F, y * F, target * F, rows, classes, scale);
-  }
-
-  crossEntropyLossExt(dy: number, y: number, target: number, rows: number, classes: number, scale: number,
-    weight: number, smoothing: number, rowLoss: number): number {
-    // byte pointer 0 = none for the kernel
-    return this.k.ce_loss_ext(dy * F, y * F, target * F, rows, classes, scale, weight < 0 ? 0 : weight * F, smoothing,
-      rowLoss < 0 ? 0 : rowLoss * F);
-  }
-
-  embeddingForward(out: number, weight: number, ids: number, n: number, dim: number): void {
-    this.k.embedding_forward(out * F, weight * F, ids * F, n, dim);
-  }
-
-  embeddingBackward(dWeight: number, dOut: number, ids: number, n: number, dim: number, skipId: number): void {
-    this.k.embedding_backward(dWeight * F, dOut * F, ids * F, n, dim, skipId);
-  }
-
-  fill(off: number, n: number, value: number): void {
-    this.k.fill(off * F, n, value);
-  }
-
-  sumSquares(off: number, n: number): number {
-    return this.k.sum_squares(off * F, n);
-  }
-
-  scale(off: number, n: number, s: number): void {
-    this.k.scale(off * F, n, s);
-  }
-
-  clampAbs(off: number, n: number, v: number): void {
-    this.k.clamp_abs(off * F, n, v);
-  }
-
-  sgdStep(p: number, g: number, buf: number, n: number, lr: number, momentum: number, dampening: number,
-    nesterov: boolean, weightDecay: number, firstStep: boolean): void {
-    this.k.sgd_step(p * F, g * F, buf * F, n, lr, momentum, dampening, +nesterov, weightDecay, +firstStep);
-  }
-
-  adamStep(p: number, g: number, m: number, v: number, vmax: number, n: number, lr: number, beta1: number,
-    beta2: number, eps: number, weightDecay: number, decoupled: boolean, amsgrad: boolean, stepSize: number,
-    bc2Sqrt: number): void {
-    this.k.adam_step(p * F, g * F, m * F, v * F, vmax * F, n, lr, beta1, beta2, eps, weightDecay, +decoupled, +amsgrad,
-      stepSize, bc2Sqrt);
-  }
-
-  rmspropStep(p: number, g: number, sq: number, gavg: number, buf: number, n: number, lr: number, alpha: number,
-    eps: number, weightDecay: number, momentum: number, centered: boolean): void {
-    this.k.rmsprop_step(p * F, g * F, sq * F, gavg * F, buf * F, n, lr, alpha, eps, weightDecay, momentum, +centered);
-  }
-
-  adagradStep(p: number, g: number, sum: number, n: number, clr: number, weightDecay: number, eps: number): void {
-    this.k.adagrad_step(p * F, g * F, sum * F, n, clr, weightDecay, eps);
   }
 }
