@@ -7,23 +7,16 @@
 // Dot products are summed in JS doubles; everything stored (activations, gradients) is
 // float32, like the Wasm backend.
 
-import { type Arena, counter, type Take } from './arena.js';
+import type { Arena } from './arena.js';
 import { BpttError } from './errors.js';
 import type { IOBuffers, Sweep } from './backend.js';
-import { GATES, type Layout } from './layout.js';
+import { buildWorkspace, GATES, regionsAt, type JsCellName, type JsLayerName, type Layout } from './layout.js';
 
-interface CellWork {
-  hs: number; //    [T, B, H]     h_t at slot t (0 at padded steps)
-  cs: number; //    [T, B, H]     LSTM cell states, same slots
-  gates: number; // [T, B, G*H]   activated gates (LSTM i,f,g,o; GRU r,z,n); [B, G*H] for a forward only
-  hn: number; //    [T, B, H]     GRU: W_hn h_{t-1} + b_hn; [B, H] for a forward only
-}
+/** One (layer, direction) cell's buffers: float offsets by name (shapes: jsRegions in layout.ts). */
+type CellWork = Record<JsCellName, number>;
 
-interface LayerWork {
-  out: number; //   [T, B, D*H]   the layer's output: concat(h_fwd[t], h_rev[t]), 0 at padded steps
-  dOut: number; //  [T, B, D*H]   dLoss/d(out) arriving from above (head or next layer)
-  drop: number; //  [T, B, D*H]   out * dropout mask: the next layer's input in training (0 = none)
-}
+/** One layer's buffers (its output, the gradient into it, and its masked copy). */
+type LayerWork = Record<JsLayerName, number>;
 
 export class JsSweep implements Sweep {
   readonly kind = 'js' as const;
@@ -65,39 +58,17 @@ export class JsSweep implements Sweep {
     this.arena.moveTo(new WebAssembly.Memory({ initial: 1 }));
   }
 
-  /**
-   * Lay out the workspace for exactly (T, B) from `take` (the arena's workspace or a
-   * counter). A forward only (train false) needs no dOut, and its gates (GRU: hn) hold one
-   * step: backward is what reads them later.
-   */
-  private layoutWork(take: Take, T: number, B: number, train: boolean, dropout: boolean): void {
-    const { hiddenSize: H, numLayers: L, cell } = this.layout.config;
-    const GH = GATES[cell] * H;
-    const DH = this.layout.D * H;
-    const N = T * B;
-    const S = train ? N : B; // rows of the per-step buffers
-    this.cells = this.layout.layers.map(() => ({
-      hs: take(N * H),
-      cs: cell === 'lstm' ? take(N * H) : 0,
-      gates: take(S * GH),
-      hn: cell === 'gru' ? take(S * H) : 0,
-    }));
-    this.full = train;
-    this.work = [];
-    const drop = dropout && (this.layout.config.dropout ?? 0) > 0;
-    for (let l = 0; l < L; l++) {
-      this.work.push({ out: take(N * DH), dOut: train ? take(N * DH) : 0, drop: drop && l < L - 1 ? take(N * DH) : 0 });
-    }
-  }
-
   workFloats(T: number, B: number, train: boolean, dropout: boolean): number {
-    const c = counter();
-    this.layoutWork(c.take, T, B, train, dropout);
-    return c.floats;
+    const ws = buildWorkspace(this.layout, T, B, train, dropout, 'js');
+    return ws.floats - ws.ioFloats;
   }
 
+  /** The sweep's buffers follow the model's I/O buffers in the same workspace table. */
   prepare(io: IOBuffers, T: number, B: number): void {
-    this.layoutWork(this.arena.take, T, B, io.train, io.mask !== 0);
+    const ws = buildWorkspace(this.layout, T, B, io.train, io.mask !== 0, 'js');
+    this.cells = ws.js!.cells.map((c) => regionsAt(c, io.base));
+    this.work = ws.js!.layers.map((l) => regionsAt(l, io.base));
+    this.full = io.train;
     const H = this.layout.config.hiddenSize;
     if (io.train && this.dh.length !== B * H) {
       this.dh = new Float64Array(B * H);

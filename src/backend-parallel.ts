@@ -18,7 +18,7 @@ import type { Arena } from './arena.js';
 import { BpttError } from './errors.js';
 import { compileBuild, configuredWorker, compactKernels, moveRuntime, WasmSweep, type WasmBuild, type WasmRuntime } from './backend-wasm.js';
 import { host, type ThreadHandle } from './host/host.js';
-import type { Layout } from './layout.js';
+import { buildWorkspace, type Layout } from './layout.js';
 import { type BindMessage, CMD, CTRL, SPIN } from './worker-protocol.js';
 
 const DISPOSED = 'bptt-wasm: this model was disposed (its worker threads are stopped); create a new one';
@@ -191,8 +191,9 @@ class ParallelSweep implements Sweep {
   }
 
   /**
-   * Lay out each part's I/O buffers and workspace in the call's workspace. A worker lays
-   * out its part itself from the base, T, rows and flags in its control block.
+   * Lay out each part's workspace table (its I/O buffers and the Wasm sweep's buffers for
+   * its rows), one after another after the model's I/O buffers. A worker lays out its part
+   * itself from the base, T, rows and flags in its control block.
    */
   prepare(io: IOBuffers, T: number, B: number): void {
     if (this.disposed) throw new BpttError(DISPOSED, 'model');
@@ -206,9 +207,11 @@ class ParallelSweep implements Sweep {
     const parts = (this.active = this.split(B));
     this.train = io.train;
     this.dropout = io.mask !== 0;
+    let at = io.base + buildWorkspace(this.layout, T, B, this.train, this.dropout, null).floats;
     for (const part of parts) {
-      part.base = this.arena.take(part.sweep.partFloats(T, part.rows, this.train, this.dropout));
-      part.io = part.sweep.layoutAt(part.base, T, part.rows, this.train, this.dropout);
+      part.base = at;
+      part.io = part.sweep.layoutAt(at, T, part.rows, this.train, this.dropout);
+      at += part.sweep.partFloats(T, part.rows, this.train, this.dropout);
     }
   }
 

@@ -12,9 +12,9 @@
 // per forward (as W_hh^T) and once per backward (as W_hh), not once per timestep.
 
 import { BpttError } from './errors.js';
-import { Arena, alignedFloats, counter, type Take } from './arena.js';
-import { allocIOBuffers, type BackendInfo, type IOBuffers, type Sweep } from './backend.js';
-import { GATES, type Layout } from './layout.js';
+import { Arena } from './arena.js';
+import { ioBuffersAt, type BackendInfo, type IOBuffers, type Sweep } from './backend.js';
+import { buildWorkspace, GATES, packedBFloats, regionsAt, type Layout, type WasmCellName, type WasmSharedName, type Workspace } from './layout.js';
 import { host, type WasmBuild, type WasmSource } from './host/host.js';
 /** The kernels exported by assembly/index.ts (byte pointers, i32 sizes). */
 export interface Kernels {
@@ -194,40 +194,16 @@ export function moveRuntime(rt: WasmRuntime, k: Kernels): void {
 }
 
 /**
- * One (layer, direction) cell's workspace. Rows are PACKED (PyTorch's PackedSequence):
- * the batch is sorted by decreasing length, so at step t the n_t sequences still running
- * are rows 0..n_t-1, stored at rows off_t .. off_t + n_t - 1 of every [N, *] buffer
- * (N = number of valid steps). Padding is never stored or computed.
+ * One (layer, direction) cell's buffers: float offsets by name, from the workspace table
+ * (wasmRegions in layout.ts gives each one's shape). Rows are PACKED (PyTorch's
+ * PackedSequence): the batch is sorted by decreasing length, so at step t the n_t
+ * sequences still running are rows 0..n_t-1, stored at rows off_t .. off_t + n_t - 1 of
+ * every [N, *] buffer (N = number of valid steps). Padding is never stored or computed.
  */
-interface CellWork {
-  WhhF: number; //  W_hh^T [H, G*H] packed for forward's h_{t-1} W_hh^T (packed by every forward)
-  WhhB: number; //  W_hh [G*H, H] packed for backward's dG_t W_hh (training; packed by every backward)
-  gx: number; //    [N, G*H] input projections incl. b_ih (forward); reused as dGx (backward)
-  hs: number; //    [N, H] h_t
-  hp: number; //    [N, H] h_{t-1} as step t read it (h0 rows at each sequence's first step)
-  cs: number; //    [N, H] LSTM c_t
-  cp: number; //    [N, H] LSTM c_{t-1}
-  gates: number; // [N, G*H] activated gates
-  hn: number; //    [N, H]   GRU W_hn h_{t-1} + b_hn
-  dgh: number; //   [N, G*H] GRU only: gradient of the recurrent pre-activations
-  dhIn: number; //  [N, H]   dLoss/dh_t from above (head or next layer)
-  mp: number; //    [N, H]   dropout mask on h_t, packed (layers below the top, with dropout; else 0)
-  hd: number; //    [N, H]   h_t * mask: the next layer's input in training
-  hLast: number; // [B, H]   a forward in time chunks: h_t of the previous chunk's last step
-  cLast: number; // [B, H]   LSTM: c_t of that step
-}
+type CellWork = Record<WasmCellName, number>;
 
-/** Buffers shared by all cells (float offsets). */
-interface SharedWork {
-  xP: number; //  [N, I] x in packed row order
-  yP: number; //  [N, O] head output, packed
-  dyP: number; // [N, O]
-  dxP: number; // [N, I]
-  gh: number; //  [B, G*H] recurrent projection of one step
-  dhA: number; // [B, H]   dh / dhnext ping-pong
-  dhB: number;
-  dc: number; //  [B, H]   LSTM dc_next
-}
+/** Buffers shared by all cells (float offsets by name; shapes in wasmRegions, layout.ts). */
+type SharedWork = Record<WasmSharedName, number>;
 
 /** The batch's packed schedule, from io.lengths (recomputed by every forward). */
 interface Schedule {
@@ -244,12 +220,6 @@ interface Schedule {
 }
 
 const F = 4; // bytes per float: kernels take byte pointers
-/**
- * Rows (steps x sequences) per time chunk of a forward-only call: enough for the input
- * projection's GEMM to run near full speed, small enough that a chunk's activations stay
- * in cache-sized megabytes (GRU, hidden 32: 2048 rows are 1 MB of gx + hs).
- */
-const CHUNK_ROWS = 2048;
 
 /**
  * The single-thread Wasm sweep. Threading is the factory's choice (backends.ts): a
@@ -266,7 +236,7 @@ export class WasmSweep implements Sweep {
   private P = 0;
   private G = 0;
   private cells: CellWork[] = [];
-  private bufs: SharedWork = { xP: 0, yP: 0, dyP: 0, dxP: 0, gh: 0, dhA: 0, dhB: 0, dc: 0 };
+  private bufs = {} as SharedWork;
   /** the current workspace keeps every step of the per-step buffers (laid out for training) */
   private full = true;
   /** a forward's steps per time chunk (0 = all T in one): forward-only, one-direction models without dropout */
@@ -282,14 +252,13 @@ export class WasmSweep implements Sweep {
     this.layout = layout;
     this.P = params;
     this.G = grads;
-    // every cell buffer is in the workspace (layoutWork): bind allocates nothing, so a
-    // worker's mirror binds the same way
-    this.cells = [];
-    for (let i = 0; i < layout.layers.length; i++) {
-      this.cells.push({
-        WhhF: 0, WhhB: 0,
-        gx: 0, hs: 0, hp: 0, cs: 0, cp: 0, gates: 0, hn: 0, dgh: 0, dhIn: 0, mp: 0, hd: 0, hLast: 0, cLast: 0,
-      });
+    // The workspace table sizes W_hh's packed panels without asking the kernels (it is pure,
+    // for the workers); a build whose packing needed more would write past them.
+    const { hiddenSize: H, cell } = layout.config;
+    const GH = GATES[cell] * H;
+    const k = this.rt.k;
+    if (k.packed_b_floats(H, GH) !== packedBFloats(H, GH) || k.packed_b_floats(GH, H) !== packedBFloats(GH, H)) {
+      throw new BpttError(`bptt-wasm: internal error: the kernels pack W_hh into ${k.packed_b_floats(H, GH)} floats, the workspace table into ${packedBFloats(H, GH)}`);
     }
   }
 
@@ -307,79 +276,38 @@ export class WasmSweep implements Sweep {
   }
 
   /**
-   * Lay out one call's I/O buffers and this backend's workspace from float offset `base`
-   * (a part of the parallel backend, or its worker's mirror: the same arguments give the
-   * same offsets, so a worker needs only base, T, B and the two flags, never a state message).
+   * Lay out one call's I/O buffers and this sweep's buffers from float offset `base` (a
+   * part of the parallel sweep, or its worker's mirror): the workspace table is pure, so
+   * a worker needs only base, T, B and the two flags, never a state message.
    */
   layoutAt(base: number, T: number, B: number, train: boolean, dropout: boolean): IOBuffers {
-    let at = base;
-    const take: Take = (n) => { const o = at; at += alignedFloats(n); return o; };
-    const io = allocIOBuffers(take, this.layout, T, B, train, dropout);
-    this.layoutWork(take, T, B, train, dropout);
-    return io;
+    const ws = buildWorkspace(this.layout, T, B, train, dropout, 'wasm');
+    this.place(ws, base);
+    return ioBuffersAt(ws, base);
   }
 
   /** Floats layoutAt lays out. */
   partFloats(T: number, B: number, train: boolean, dropout: boolean): number {
-    const c = counter();
-    allocIOBuffers(c.take, this.layout, T, B, train, dropout);
-    return c.floats + this.workFloats(T, B, train, dropout);
+    return buildWorkspace(this.layout, T, B, train, dropout, 'wasm').floats;
   }
 
-  /**
-   * Lay out this backend's workspace for exactly (T, B) from `take` (pure in its arguments:
-   * the same call gives the same offsets, which is how a worker's mirror stays valid).
-   * train false (a forward only): no gradient buffers, and the per-step buffers (h_{t-1},
-   * c_{t-1}, gates, GRU's hn) hold one step instead of all N rows, since nothing reads them
-   * later. A one-direction model without dropout then also runs in time chunks of about
-   * CHUNK_ROWS rows (forward): per layer only one chunk of input projections, h_t and c_t.
-   * A bidirectional layer's reverse direction needs the whole layer below, so those keep
-   * h_t and c_t of every step.
-   */
-  layoutWork(take: Take, T: number, B: number, train: boolean, dropout: boolean): void {
-    const { hiddenSize: H, inputSize: I, cell } = this.layout.config;
-    const GH = GATES[cell] * H;
-    const O = this.layout.outputWidth;
-    const N = T * B;
-    const S = train ? N : B; // rows of the per-step buffers
-    const g = (n: number): number => (train ? take(n) : 0);
-    const drop = dropout && (this.layout.config.dropout ?? 0) > 0;
-    const chunk = !train && !drop && this.layout.D === 1 ? Math.max(1, Math.min(T, Math.floor(CHUNK_ROWS / B))) : 0;
-    const R = chunk ? chunk * B : N; // rows of gx, hs, cs
-    for (const [ci, w] of this.cells.entries()) {
-      w.WhhF = take(this.rt.k.packed_b_floats(H, GH));
-      w.WhhB = g(this.rt.k.packed_b_floats(GH, H));
-      const masked = drop && this.layout.layers[ci].layer < this.layout.config.numLayers - 1;
-      w.mp = masked ? take(N * H) : 0;
-      w.hd = masked ? take(N * H) : 0;
-      w.gx = take(R * GH);
-      w.hs = take(R * H);
-      w.hp = take(S * H);
-      w.cs = cell === 'lstm' ? take(R * H) : 0;
-      w.cp = cell === 'lstm' ? take(S * H) : 0;
-      w.gates = take(S * GH);
-      w.hn = cell === 'gru' ? take(S * H) : 0;
-      w.dgh = cell === 'gru' ? g(N * GH) : 0;
-      w.dhIn = g(N * H);
-      w.hLast = chunk ? take(B * H) : 0;
-      w.cLast = chunk && cell === 'lstm' ? take(B * H) : 0;
-    }
-    this.bufs = {
-      xP: take(N * I), yP: take(N * O), dyP: g(N * O), dxP: g(N * I),
-      gh: take(B * GH), dhA: g(B * H), dhB: g(B * H), dc: g(B * H),
-    };
-    this.full = train;
-    this.chunk = chunk;
+  /** Point this sweep's buffers into the workspace table `ws` laid out from float offset `base`. */
+  private place(ws: Workspace, base: number): void {
+    const work = ws.wasm!;
+    this.cells = work.cells.map((c) => regionsAt(c, base));
+    this.bufs = regionsAt(work.shared, base);
+    this.full = ws.train;
+    this.chunk = work.chunk;
   }
 
   workFloats(T: number, B: number, train: boolean, dropout: boolean): number {
-    const c = counter();
-    this.layoutWork(c.take, T, B, train, dropout);
-    return c.floats;
+    const ws = buildWorkspace(this.layout, T, B, train, dropout, 'wasm');
+    return ws.floats - ws.ioFloats;
   }
 
+  /** The sweep's buffers follow the model's I/O buffers in the same table. */
   prepare(io: IOBuffers, T: number, B: number): void {
-    this.layoutWork(this.arena.take, T, B, io.train, io.mask !== 0);
+    this.place(buildWorkspace(this.layout, T, B, io.train, io.mask !== 0, 'wasm'), io.base);
   }
 
   /** Sort the batch by decreasing length (cuDNN / pack_padded_sequence): step t's rows are a prefix. */

@@ -11,12 +11,13 @@
 //     sequence at a time, written independently as the baseline and a second opinion.
 // Every number crossing these interfaces is a float offset into `arena.f32`.
 
-import type { Arena, Take } from './arena.js';
-import type { Layout } from './layout.js';
+import type { Arena } from './arena.js';
+import { regionsAt, type Layout, type Workspace } from './layout.js';
 
 /**
- * Where the model keeps one call's inputs and outputs (float offsets into the call's
- * workspace, laid out for exactly this call's T and B; see allocIOBuffers).
+ * Where the model keeps one call's inputs and outputs: float offsets into the arena, from
+ * the call's workspace table (buildWorkspace in layout.ts, laid out for exactly this
+ * call's T and B; see ioBuffersAt). 0 = not laid out in this call.
  */
 export interface IOBuffers {
   /** the shape this set of buffers was laid out for */
@@ -24,6 +25,8 @@ export interface IOBuffers {
   B: number;
   /** false: laid out for a forward only (predict, forward): every gradient buffer below is 0 */
   train: boolean;
+  /** float offset of the workspace table's start (x is its first buffer; the sweep's own buffers follow) */
+  base: number;
   x: number; //      [T, B, I]
   /** int32 [T, B] token ids of a model with an embedding (-1 at padded steps); 0 without one */
   ids: number;
@@ -51,42 +54,9 @@ export interface IOBuffers {
   rowLoss: number;
 }
 
-/**
- * Lay out one call's I/O buffers for exactly (T, B), taking floats from `take` (the
- * arena's workspace, or a counter() to learn the size first). `train` false (a forward
- * only) lays out no gradient, target or loss buffers; `dropout` says whether this call
- * applies a dropout mask. Pure in its arguments: the same call gives the same offsets.
- */
-export function allocIOBuffers(take: Take, layout: Layout, T: number, B: number, train: boolean, dropout: boolean): IOBuffers {
-  const { inputSize: I, hiddenSize: H, cell } = layout.config;
-  const L = layout.layers.length; // layers times directions
-  const O = layout.outputWidth;
-  const lstm = cell === 'lstm';
-  const g = (n: number): number => (train ? take(n) : 0); // buffers only backward and the loss use
-  return {
-    T, B, train,
-    x: take(T * B * I),
-    ids: layout.embed ? take(T * B) : 0,
-    lengths: take(B),
-    h0: take(L * B * H),
-    c0: lstm ? take(L * B * H) : 0,
-    y: take(T * B * O),
-    target: g(T * B * O),
-    dy: g(T * B * O),
-    dx: g(T * B * I),
-    dh0: g(L * B * H),
-    dc0: lstm ? g(L * B * H) : 0,
-    hN: take(L * B * H),
-    cN: lstm ? take(L * B * H) : 0,
-    norms: g(L * T),
-    mask: dropout && layout.config.dropout && layout.config.numLayers > 1
-      ? take((layout.config.numLayers - 1) * T * B * layout.D * H) : 0,
-    maskOn: take(1),
-    yLast: g(B * O),
-    dyLast: g(B * O),
-    ceWeight: g(O),
-    rowLoss: g(T * B),
-  };
+/** The I/O buffers of workspace table `ws` laid out from float offset `base`. */
+export function ioBuffersAt(ws: Workspace, base: number): IOBuffers {
+  return { T: ws.T, B: ws.B, train: ws.train, base, ...regionsAt(ws.io, base) };
 }
 
 /** How a Wasm backend runs (model.info() reports it). */
@@ -119,17 +89,17 @@ export interface Sweep {
   bind(layout: Layout, params: number, grads: number): void;
 
   /**
-   * Floats of the sweep's own workspace for a call of shape (T, B) (train: forward and
-   * backward; else forward only; dropout: the call applies a dropout mask), beside the
-   * model's IOBuffers. The model adds the two, checks the total against its cap and
-   * reserves it before anything is written.
+   * Floats of the sweep's own buffers for a call of shape (T, B) (train: forward and
+   * backward; else forward only; dropout: the call applies a dropout mask), after the
+   * model's IOBuffers in the workspace table. The model adds the two, checks the total
+   * against its cap and reserves it before anything is written.
    */
   workFloats(T: number, B: number, train: boolean, dropout: boolean): number;
 
   /**
-   * Lay out that workspace from the arena's current workspace (arena.take), after the
-   * model laid out the call's IOBuffers `io` (io.train, io.mask say what to lay out).
-   * Called once per call, before forward.
+   * Point the sweep's buffers into the call's workspace: they follow the IOBuffers `io`
+   * laid out from io.base (io.train, io.mask say what the table holds). Called once per
+   * call, before forward.
    */
   prepare(io: IOBuffers, T: number, B: number): void;
 

@@ -3,8 +3,8 @@
 // backend-parallel.ts or backend-js.ts) and the Ops over flat regions (ops-wasm.ts or
 // ops-js.ts), which the factory (backends.ts) composes.
 
-import { counter, type Arena } from './arena.js';
-import { allocIOBuffers, type Backend, type IOBuffers, type Ops, type Sweep } from './backend.js';
+import type { Arena } from './arena.js';
+import { ioBuffersAt, type Backend, type IOBuffers, type Ops, type Sweep } from './backend.js';
 import { createBackend, type BackendKind } from './backends.js';
 import type { WasmBuild } from './backend-wasm.js';
 import { host, hostName } from './host/host.js';
@@ -14,7 +14,7 @@ import {
 import { AUTO_THREADS_MAX, checkModelSize, DEFAULT_WORKSPACE_BYTES, MAX_MEMORY_BYTES, MAX_THREADS } from './limits.js';
 import { initParams, resolveInit, type InitSpec } from './init.js';
 import { hashSeed, Rng } from './rng.js';
-import { buildLayout, type CellKind, type EmbeddingConfig, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
+import { buildLayout, buildWorkspace, type CellKind, type EmbeddingConfig, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
 import { describePrefixes, ourName, resolvePrefixes, userKey, type StateDictNameOptions } from './state-names.js';
 
 export type Tensor = { shape: number[]; data: Float32Array };
@@ -498,9 +498,7 @@ export class Model {
     const { T, B, lengths } = this.checkInputs(x, opts.h0, opts.c0, opts.lengths);
     let bs: number;
     if (opts.batchSize === undefined) {
-      const c = counter();
-      allocIOBuffers(c.take, this.layout, T, 1, false, false);
-      const perSeq = (c.floats + this.sweep.workFloats(T, 1, false, false)) * 4;
+      const perSeq = (buildWorkspace(this.layout, T, 1, false, false, null).floats + this.sweep.workFloats(T, 1, false, false)) * 4;
       bs = Math.min(B, Math.max(16, Math.floor(PREDICT_BATCH_BYTES / perSeq)));
     } else {
       bs = checkPositiveInt('predict: batchSize', opts.batchSize);
@@ -711,14 +709,14 @@ export class Model {
   }
 
   /**
-   * Lay out one call's workspace for exactly (T, B): the model's IOBuffers, then the
-   * backend's own buffers. The size is computed first and checked against the cap, so a
-   * call that is too large fails here, before anything is written.
+   * Lay out one call's workspace for exactly (T, B): the model's IOBuffers (the workspace
+   * table's, buildWorkspace in layout.ts), then the sweep's own buffers. The size is
+   * computed first and checked against the cap, so a call that is too large fails here,
+   * before anything is written.
    */
   private beginCall(T: number, B: number, grad: boolean, dropout: boolean): IOBuffers {
-    const c = counter();
-    allocIOBuffers(c.take, this.layout, T, B, grad, dropout);
-    const floats = c.floats + this.sweep.workFloats(T, B, grad, dropout);
+    const ws = buildWorkspace(this.layout, T, B, grad, dropout, null);
+    const floats = ws.floats + this.sweep.workFloats(T, B, grad, dropout);
     if (floats * 4 > this.workspaceLimit) {
       const mib = (v: number): string => `${(v / 2 ** 20).toFixed(1)} MiB`;
       fail(`${grad ? 'training' : 'a forward'} over T = ${T}, B = ${B} needs ${mib(floats * 4)} of workspace, more than the cap ` +
@@ -727,7 +725,7 @@ export class Model {
         'or raise model.maxWorkspaceBytes', 'workspace');
     }
     this.arena.beginWorkspace(floats);
-    const io = allocIOBuffers(this.arena.take, this.layout, T, B, grad, dropout);
+    const io = ioBuffersAt(ws, this.arena.take(floats));
     this.sweep.prepare(io, T, B);
     this.io = io;
     return io;
