@@ -14,7 +14,7 @@
 import { BpttError } from './errors.js';
 import { Arena } from './arena.js';
 import { ioBuffersAt, type BackendInfo, type IOBuffers, type Sweep } from './backend.js';
-import { buildWorkspace, GATES, packedBFloats, regionsAt, type Layout, type WasmCellName, type WasmSharedName, type Workspace } from './layout.js';
+import { buildWorkspace, GATES, packedBFloats, regionsAt, type Layout, type TensorSpec, type WasmCellName, type WasmSharedName, type Workspace } from './layout.js';
 import { host, type WasmBuild, type WasmSource } from './host/host.js';
 /** The kernels exported by assembly/index.ts (byte pointers, i32 sizes). */
 export interface Kernels {
@@ -205,6 +205,24 @@ type CellWork = Record<WasmCellName, number>;
 /** Buffers shared by all cells (float offsets by name; shapes in wasmRegions, layout.ts). */
 type SharedWork = Record<WasmSharedName, number>;
 
+/** Byte pointers of one cell's parameters (W_ih, W_hh, b_ih, b_hh) and gradients (the d* ones); a bias is 0 when the model has none. */
+interface CellWeights {
+  Wih: number; Whh: number; bih: number; bhh: number;
+  dWih: number; dWhh: number; dbih: number; dbhh: number;
+}
+
+/** Byte pointers of the Linear head's out.weight and out.bias and their gradients; 0: no head (or no head bias). */
+interface HeadWeights {
+  W: number; b: number; dW: number; db: number;
+}
+
+/** The same buffers as byte pointers (0 stays 0: not laid out). */
+function bytes<K extends string>(offsets: Record<K, number>): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const k in offsets) out[k] = offsets[k] * F;
+  return out;
+}
+
 /** The batch's packed schedule, from io.lengths (recomputed by every forward). */
 interface Schedule {
   /** perm[r] = the caller's row of sorted row r (stable sort by decreasing length) */
@@ -235,8 +253,14 @@ export class WasmSweep implements Sweep {
   private layout!: Layout;
   private P = 0;
   private G = 0;
+  /** byte pointers of each cell's weights and biases and of their gradients (0: no bias), and the head's; set by bind */
+  private wp: CellWeights[] = [];
+  private head: HeadWeights = { W: 0, b: 0, dW: 0, db: 0 };
+  /** the current call's buffers: float offsets (for the typed-array copies) and the same as byte pointers (for the kernels) */
   private cells: CellWork[] = [];
   private bufs = {} as SharedWork;
+  private cellsB: CellWork[] = [];
+  private bufsB = {} as SharedWork;
   /** the current workspace keeps every step of the per-step buffers (laid out for training) */
   private full = true;
   /** a forward's steps per time chunk (0 = all T in one): forward-only, one-direction models without dropout */
@@ -260,6 +284,13 @@ export class WasmSweep implements Sweep {
     if (k.packed_b_floats(H, GH) !== packedBFloats(H, GH) || k.packed_b_floats(GH, H) !== packedBFloats(GH, H)) {
       throw new BpttError(`bptt-wasm: internal error: the kernels pack W_hh into ${k.packed_b_floats(H, GH)} floats, the workspace table into ${packedBFloats(H, GH)}`);
     }
+    // every tensor's byte pointer, once: the regions never move (compact keeps offsets)
+    const at = (region: number, t: TensorSpec | null): number => (t ? (region + t.offset) * F : 0);
+    this.wp = layout.layers.map((spec) => ({
+      Wih: at(params, spec.weightIh), Whh: at(params, spec.weightHh), bih: at(params, spec.biasIh), bhh: at(params, spec.biasHh),
+      dWih: at(grads, spec.weightIh), dWhh: at(grads, spec.weightHh), dbih: at(grads, spec.biasIh), dbhh: at(grads, spec.biasHh),
+    }));
+    this.head = { W: at(params, layout.outWeight), b: at(params, layout.outBias), dW: at(grads, layout.outWeight), db: at(grads, layout.outBias) };
   }
 
   get numParams(): number {
@@ -296,6 +327,8 @@ export class WasmSweep implements Sweep {
     const work = ws.wasm!;
     this.cells = work.cells.map((c) => regionsAt(c, base));
     this.bufs = regionsAt(work.shared, base);
+    this.cellsB = this.cells.map(bytes);
+    this.bufsB = bytes(this.bufs);
     this.full = ws.train;
     this.chunk = work.chunk;
   }
@@ -354,9 +387,9 @@ export class WasmSweep implements Sweep {
     }
   }
 
-  /** Layer l, direction e's output as the next layer reads it: masked in training with dropout. */
+  /** Layer l, direction e's output as the next layer reads it (a byte pointer): masked in training with dropout. */
   private input(l: number, e: number, drop: boolean): number {
-    const w = this.cells[l * this.layout.D + e];
+    const w = this.cellsB[l * this.layout.D + e];
     return drop ? w.hd : w.hs;
   }
 
@@ -369,21 +402,24 @@ export class WasmSweep implements Sweep {
     const relu = nonlinearity === 'relu' ? 1 : 0;
     const { n, off, perm } = sc;
     const N = off[T];
-    const bf = this.bufs;
+    const bf = this.bufs, bb = this.bufsB;
+    // byte strides of the kernels' row arithmetic
+    const Hb = H * F, GHb = GH * F, Ib = I * F;
     const xP = sc.dense ? io.x : bf.xP;
+    const xPb = xP * F; // the caller's x (a float offset of IOBuffers) or its packed copy
     if (!sc.dense) this.moveRows(true, xP, I, io.x, I, I, T, B);
     const drop = this.arena.i32[io.maskOn] === 1;
     // Packing W_hh pays off over several steps; a single step (sampling, streaming)
     // multiplies by W_hh as stored.
     const packed = N >= 8;
     for (let ci = 0; ci < this.cells.length; ci++) {
-      const spec = this.layout.layers[ci];
-      if (packed) k.pack_b(this.cells[ci].WhhF * F, (this.P + spec.weightHh.offset) * F, H, GH, H, 1);
+      if (packed) k.pack_b(this.cellsB[ci].WhhF, this.wp[ci].Whh, H, GH, H, 1);
     }
     const { outWeight, outBias } = this.layout;
     const top = (this.layout.config.numLayers - 1) * D;
     const O = this.layout.outputWidth;
     const yP = sc.dense ? io.y : bf.yP;
+    const yPb = yP * F, Ob = O * F;
     // Time chunks of `chunk` steps (all T for training and bidirectional models, whose
     // buffers hold every step): every layer runs over one chunk, then the head, then the
     // next chunk, so a forward only keeps one chunk of activations per layer. A cell's rows
@@ -402,13 +438,12 @@ export class WasmSweep implements Sweep {
         }
       }
       for (let ci = 0; ci < this.cells.length; ci++) {
-        const w = this.cells[ci];
+        const w = this.cells[ci], wb = this.cellsB[ci], wt = this.wp[ci];
         const spec = this.layout.layers[ci];
         const { layer: l, dir: d } = spec;
         const fwd = d === 0;
         const f = this.arena.f32;
-        const WhhRaw = (this.P + spec.weightHh.offset) * F;
-        const Wih = (this.P + spec.weightIh.offset) * F;
+        const { Wih, Whh: WhhRaw } = wt;
         // Gx[R, GH] = X[R, In] W_ih^T + b_ih : every valid timestep of the chunk in one GEMM.
         // Above layer 0 X is [h_fwd, h_rev] of the layer below: one product split over its two column blocks.
         if (l > 0 && d === 0 && drop) {
@@ -420,18 +455,18 @@ export class WasmSweep implements Sweep {
             for (let i = 0; i < N * H; i++) f[below.hd + i] = f[below.hs + i] * f[below.mp + i];
           }
         }
-        if (l === 0) k.gemm_nt(w.gx * F, (xP + r0 * I) * F, Wih, R, GH, I, I, I, GH, 0);
+        if (l === 0) k.gemm_nt(wb.gx, xPb + r0 * Ib, Wih, R, GH, I, I, I, GH, 0);
         else {
           for (let e = 0; e < D; e++) {
-            k.gemm_nt(w.gx * F, this.input(l - 1, e, drop) * F, Wih + e * H * F, R, GH, H, H, DH, GH, e > 0 ? 1 : 0);
+            k.gemm_nt(wb.gx, this.input(l - 1, e, drop), Wih + e * Hb, R, GH, H, H, DH, GH, e > 0 ? 1 : 0);
           }
         }
-        if (spec.biasIh) k.add_bias_rows(w.gx * F, (this.P + spec.biasIh.offset) * F, R, GH, GH);
+        if (wt.bih) k.add_bias_rows(wb.gx, wt.bih, R, GH, GH);
         // RNN and LSTM only ever use gx + gh, so b_hh joins b_ih in the all-timestep input
         // projection once; GRU needs gh_n = W_hn h + b_hn on its own, so it adds b_hh per step.
-        let bhh = spec.biasHh ? (this.P + spec.biasHh.offset) * F : 0;
+        let bhh = wt.bhh;
         if (bhh && cell !== 'gru') {
-          k.add_bias_rows(w.gx * F, bhh, R, GH, GH);
+          k.add_bias_rows(wb.gx, bhh, R, GH, GH);
           bhh = 0;
         }
         const h0 = io.h0 + ci * B * H, c0 = io.c0 + ci * B * H;
@@ -457,18 +492,18 @@ export class WasmSweep implements Sweep {
             for (let r = c; r < nt; r++) f.copyWithin(cpT + r * H, c0 + perm[r] * H, c0 + (perm[r] + 1) * H);
           }
           const row = off[t] - r0;
-          const h = (w.hs + row * H) * F;
-          const gx = (w.gx + row * GH) * F, gates = (w.gates + st * GH) * F;
+          const h = wb.hs + row * Hb, hp = wb.hp + st * Hb;
+          const gx = wb.gx + row * GHb, gates = wb.gates + st * GHb;
           // Gh[n_t, GH] = h_{t-1} W_hh^T + b_hh : the only per-step product, active rows only
-          if (packed) k.gemm_packed_b(bf.gh * F, hpT * F, w.WhhF * F, nt, GH, H, H, GH, 0);
-          else k.gemm_nt(bf.gh * F, hpT * F, WhhRaw, nt, GH, H, H, H, GH, 0);
-          if (bhh) k.add_bias_rows(bf.gh * F, bhh, nt, GH, GH);
+          if (packed) k.gemm_packed_b(bb.gh, hp, wb.WhhF, nt, GH, H, H, GH, 0);
+          else k.gemm_nt(bb.gh, hp, WhhRaw, nt, GH, H, H, H, GH, 0);
+          if (bhh) k.add_bias_rows(bb.gh, bhh, nt, GH, GH);
           if (cell === 'rnn') {
-            k.rnn_forward_step(h, gx, bf.gh * F, nt * H, relu);
+            k.rnn_forward_step(h, gx, bb.gh, nt * H, relu);
           } else if (cell === 'lstm') {
-            k.lstm_forward_step(h, (w.cs + row * H) * F, gates, gx, bf.gh * F, (w.cp + st * H) * F, nt, H);
+            k.lstm_forward_step(h, wb.cs + row * Hb, gates, gx, bb.gh, wb.cp + st * Hb, nt, H);
           } else {
-            k.gru_forward_step(h, gates, (w.hn + st * H) * F, gx, bf.gh * F, hpT * F, nt, H);
+            k.gru_forward_step(h, gates, wb.hn + st * Hb, gx, bb.gh, hp, nt, H);
           }
           // rows whose last step (in this direction) this is: their h_n / c_n
           const q = fwd ? t + 1 : t - 1;
@@ -487,9 +522,9 @@ export class WasmSweep implements Sweep {
         continue;
       }
       for (let e = 0; e < D; e++) {
-        k.gemm_nt((yP + r0 * O) * F, this.cells[top + e].hs * F, (this.P + outWeight.offset + e * H) * F, R, O, H, H, DH, O, e > 0 ? 1 : 0);
+        k.gemm_nt(yPb + r0 * Ob, this.cellsB[top + e].hs, this.head.W + e * Hb, R, O, H, H, DH, O, e > 0 ? 1 : 0);
       }
-      if (outBias) k.add_bias_rows((yP + r0 * O) * F, (this.P + outBias.offset) * F, R, O, O);
+      if (this.head.b) k.add_bias_rows(yPb + r0 * Ob, this.head.b, R, O, O);
     }
     if (!outWeight) {
       if (D === 1) {
@@ -515,47 +550,50 @@ export class WasmSweep implements Sweep {
     const D = this.layout.D, DH = D * H;
     const GH = GATES[cell] * H;
     const relu = nonlinearity === 'relu' ? 1 : 0;
-    const P = this.P, Gr = this.G;
     const { n, off, perm } = sc;
     const N = off[T];
-    const bf = this.bufs;
+    const bf = this.bufs, bb = this.bufsB;
+    const Hb = H * F, GHb = GH * F; // byte strides of the kernels' row arithmetic
     const top = (L - 1) * D;
-    const { outWeight, outBias } = this.layout;
+    const { outWeight } = this.layout;
     const O = this.layout.outputWidth;
     const dyP = sc.dense ? io.dy : bf.dyP;
+    const dyPb = dyP * F; // the caller's dy (a float offset of IOBuffers) or its packed copy
     if (!outWeight) {
       for (let e = 0; e < D; e++) this.moveRows(true, this.cells[top + e].dhIn, H, io.dy + e * H, DH, H, T, B);
     } else {
       if (!sc.dense) this.moveRows(true, dyP, O, io.dy, O, O, T, B);
       // dW_out[O, D*H] += dY^T [H_fwd H_rev] ; db_out += colsum(dY) ; dH_top[N, H] = dY W_out (per block)
       for (let e = 0; e < D; e++) {
-        const hs = this.cells[top + e].hs * F;
-        k.gemm_tn((Gr + outWeight.offset + e * H) * F, dyP * F, hs, O, H, N, O, H, DH, 1);
-        k.gemm_nn(this.cells[top + e].dhIn * F, dyP * F, (P + outWeight.offset + e * H) * F, N, H, O, O, DH, H, 0);
+        const top_ = this.cellsB[top + e];
+        k.gemm_tn(this.head.dW + e * Hb, dyPb, top_.hs, O, H, N, O, H, DH, 1);
+        k.gemm_nn(top_.dhIn, dyPb, this.head.W + e * Hb, N, H, O, O, DH, H, 0);
       }
-      if (outBias) k.col_sum_acc((Gr + outBias.offset) * F, dyP * F, N, O, O);
+      if (this.head.db) k.col_sum_acc(this.head.db, dyPb, N, O, O);
     }
     const dxP = sc.dense ? io.dx : bf.dxP;
+    const dxPb = dxP * F, xPb = (sc.dense ? io.x : bf.xP) * F;
     const packed = N >= 8;
     const drop = this.arena.i32[io.maskOn] === 1;
     for (let ci = this.cells.length - 1; ci >= 0; ci--) {
-      const w = this.cells[ci];
+      const wb = this.cellsB[ci], wt = this.wp[ci];
       const spec = this.layout.layers[ci];
       const { layer: l, dir: d } = spec;
       const fwd = d === 0;
-      const Wih = (P + spec.weightIh.offset) * F;
+      const Wih = wt.Wih;
       // W_hh packed once for all T steps of dh_{t-1} = dG_t W_hh (as stored for a single step)
-      const WhhRaw = (P + spec.weightHh.offset) * F, Whh = w.WhhB * F;
+      const WhhRaw = wt.Whh, Whh = wb.WhhB;
       if (packed) k.pack_b(Whh, WhhRaw, GH, H, H, 0);
       const recur = (C: number, A: number, rows: number, acc: number) => {
         if (packed) k.gemm_packed_b(C, A, Whh, rows, H, GH, GH, H, acc);
         else k.gemm_nn(C, A, WhhRaw, rows, H, GH, GH, H, H, acc);
       };
       // The input projections are no longer needed: their buffer holds dGx now.
-      const dgx = w.gx;
-      const dgh = cell === 'gru' ? w.dgh : w.gx; // RNN/LSTM: the same pre-activation gradient
-      let dh = bf.dhA, spare = bf.dhB;
-      const dc = bf.dc;
+      const dgx = wb.gx;
+      const dgh = cell === 'gru' ? wb.dgh : wb.gx; // RNN/LSTM: the same pre-activation gradient
+      // dh and its GRU ping-pong partner, as float offsets (typed-array copies) and bytes (kernels)
+      let dh = bf.dhA, spare = bf.dhB, dhb = bb.dhA, spareb = bb.dhB;
+      const dc = bf.dc, dcb = bb.dc;
       const f = this.arena.f32; // no allocation happens during backward, so the view stays valid
       for (let s = 0; s < T; s++) {
         const t = fwd ? T - 1 - s : s;
@@ -571,20 +609,21 @@ export class WasmSweep implements Sweep {
         f.fill(0, dh + cq * H, dh + nt * H);
         if (cell === 'lstm') f.fill(0, dc + cq * H, dc + nt * H);
         // dh = dhIn_t + dhnext ; per-sequence clipping; ||dh|| for the diagnostics
-        k.add_to(dh * F, (w.dhIn + off[t] * H) * F, nt * H);
-        f[io.norms + ci * T + t] = k.row_norms_clip(dh * F, nt, H, clip);
-        const gates = (w.gates + off[t] * GH) * F;
-        const dgxT = (dgx + off[t] * GH) * F, dghT = (dgh + off[t] * GH) * F;
+        k.add_to(dhb, wb.dhIn + off[t] * Hb, nt * H);
+        f[io.norms + ci * T + t] = k.row_norms_clip(dhb, nt, H, clip);
+        const gates = wb.gates + off[t] * GHb;
+        const dgxT = dgx + off[t] * GHb, dghT = dgh + off[t] * GHb;
         if (cell === 'rnn') {
-          k.rnn_backward_step(dgxT, dh * F, (w.hs + off[t] * H) * F, nt * H, relu);
-          recur(dh * F, dgxT, nt, 0); // dhnext = dhraw W_hh
+          k.rnn_backward_step(dgxT, dhb, wb.hs + off[t] * Hb, nt * H, relu);
+          recur(dhb, dgxT, nt, 0); // dhnext = dhraw W_hh
         } else if (cell === 'lstm') {
-          k.lstm_backward_step(dgxT, dc * F, dh * F, dc * F, gates, (w.cs + off[t] * H) * F, (w.cp + off[t] * H) * F, nt, H);
-          recur(dh * F, dgxT, nt, 0);
+          k.lstm_backward_step(dgxT, dcb, dhb, dcb, gates, wb.cs + off[t] * Hb, wb.cp + off[t] * Hb, nt, H);
+          recur(dhb, dgxT, nt, 0);
         } else {
-          k.gru_backward_step(dgxT, dghT, spare * F, dh * F, gates, (w.hn + off[t] * H) * F, (w.hp + off[t] * H) * F, nt, H);
-          recur(spare * F, dghT, nt, 1); // dhnext = z * dh + dGh W_hh
+          k.gru_backward_step(dgxT, dghT, spareb, dhb, gates, wb.hn + off[t] * Hb, wb.hp + off[t] * Hb, nt, H);
+          recur(spareb, dghT, nt, 1); // dhnext = z * dh + dGh W_hh
           const sw = dh; dh = spare; spare = sw;
+          const swb = dhb; dhb = spareb; spareb = swb;
         }
         // rows that started at this step (read h0 here): dLoss/dh0, dLoss/dc0
         const p = fwd ? t - 1 : t + 1;
@@ -597,23 +636,23 @@ export class WasmSweep implements Sweep {
       }
       // Weight gradients, summed over every valid timestep in one GEMM each:
       // dW_ih += dGx^T X ; dW_hh += dGh^T H_prev ; biases += column sums
-      if (l === 0) k.gemm_tn((Gr + spec.weightIh.offset) * F, dgx * F, (sc.dense ? io.x : bf.xP) * F, GH, I, N, GH, I, I, 1);
+      if (l === 0) k.gemm_tn(wt.dWih, dgx, xPb, GH, I, N, GH, I, I, 1);
       else {
         for (let e = 0; e < D; e++) {
-          k.gemm_tn((Gr + spec.weightIh.offset + e * H) * F, dgx * F, this.input(l - 1, e, drop) * F, GH, H, N, GH, H, DH, 1);
+          k.gemm_tn(wt.dWih + e * Hb, dgx, this.input(l - 1, e, drop), GH, H, N, GH, H, DH, 1);
         }
       }
-      k.gemm_tn((Gr + spec.weightHh.offset) * F, dgh * F, w.hp * F, GH, H, N, GH, H, H, 1);
-      if (spec.biasIh) k.col_sum_acc((Gr + spec.biasIh.offset) * F, dgx * F, N, GH, GH);
-      if (spec.biasHh) k.col_sum_acc((Gr + spec.biasHh.offset) * F, dgh * F, N, GH, GH);
+      k.gemm_tn(wt.dWhh, dgh, wb.hp, GH, H, N, GH, H, H, 1);
+      if (wt.dbih) k.col_sum_acc(wt.dbih, dgx, N, GH, GH);
+      if (wt.dbhh) k.col_sum_acc(wt.dbhh, dgh, N, GH, GH);
       // dX = dGx W_ih : the gradient into the layer below (both its directions) or dLoss/dx;
       // cells run last direction first: the first to write sets, the other adds
       const acc = d < D - 1 ? 1 : 0;
       if (l > 0) {
         for (let e = 0; e < D; e++) {
-          k.gemm_nn(this.cells[(l - 1) * D + e].dhIn * F, dgx * F, Wih + e * H * F, N, H, GH, GH, DH, H, acc);
+          k.gemm_nn(this.cellsB[(l - 1) * D + e].dhIn, dgx, Wih + e * Hb, N, H, GH, GH, DH, H, acc);
         }
-      } else if (inputGrad) k.gemm_nn(dxP * F, dgx * F, Wih, N, I, GH, GH, I, I, acc);
+      } else if (inputGrad) k.gemm_nn(dxPb, dgx, Wih, N, I, GH, GH, I, I, acc);
       if (l > 0 && d === 0 && drop) {
         // both directions of this layer are done: back through the dropout, dh *= mask
         const f = this.arena.f32;
