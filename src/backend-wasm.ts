@@ -261,6 +261,9 @@ export class WasmSweep implements Sweep {
   private bufs = {} as SharedWork;
   private cellsB: CellWork[] = [];
   private bufsB = {} as SharedWork;
+  /** the table and base those pointers come from */
+  private placed: Workspace | null = null;
+  private placedAt = 0;
   /** the current workspace keeps every step of the per-step buffers (laid out for training) */
   private full = true;
   /** a forward's steps per time chunk (0 = all T in one): forward-only, one-direction models without dropout */
@@ -324,6 +327,9 @@ export class WasmSweep implements Sweep {
 
   /** Point this sweep's buffers into the workspace table `ws` laid out from float offset `base`. */
   private place(ws: Workspace, base: number): void {
+    if (ws === this.placed && base === this.placedAt) return; // the same table at the same place: the same pointers
+    this.placed = ws;
+    this.placedAt = base;
     const work = ws.wasm!;
     this.cells = work.cells.map((c) => regionsAt(c, base));
     this.bufs = regionsAt(work.shared, base);

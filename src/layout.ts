@@ -231,6 +231,24 @@ export function packedBFloats(K: number, N: number): number {
  */
 export function buildWorkspace(layout: Layout, T: number, B: number, train: boolean, dropout: boolean,
   sweep: 'wasm' | 'js' | null): Workspace {
+  // Steady training asks for the same few tables every step (the model's, the sweep's, each
+  // thread part's): a pure function may hand back the one it built (tables are read-only).
+  let cache = tables.get(layout);
+  if (!cache) tables.set(layout, (cache = new Map()));
+  const key = `${T},${B},${+train},${+dropout},${sweep}`;
+  let ws = cache.get(key);
+  if (!ws) {
+    if (cache.size >= 16) cache.clear();
+    ws = tableOf(layout, T, B, train, dropout, sweep);
+    cache.set(key, ws);
+  }
+  return ws;
+}
+
+/** The tables built per layout, by their arguments. */
+const tables = new WeakMap<Layout, Map<string, Workspace>>();
+
+function tableOf(layout: Layout, T: number, B: number, train: boolean, dropout: boolean, sweep: 'wasm' | 'js' | null): Workspace {
   const { config } = layout;
   const drop = dropout && (config.dropout ?? 0) > 0 && config.numLayers > 1;
   let at = 0;
