@@ -169,11 +169,11 @@ export const IO_BUFFERS = ['x', 'ids', 'lengths', 'h0', 'c0', 'y', 'target', 'dy
   'mask', 'maskOn', 'yLast', 'dyLast', 'ceWeight', 'rowLoss'] as const;
 export type IOBufferName = (typeof IO_BUFFERS)[number];
 
-/** The Wasm schedule's buffers of one (layer, direction) cell (shapes: CellWork in backend-wasm.ts). */
+/** The Wasm schedule's buffers of one (layer, direction) cell (shapes: wasmRegions below). */
 export type WasmCellName = 'WhhF' | 'WhhB' | 'mp' | 'hd' | 'gx' | 'hs' | 'hp' | 'cs' | 'cp' | 'gates' | 'hn' | 'dgh' | 'dhIn' | 'hLast' | 'cLast';
-/** The Wasm schedule's buffers shared by all cells (shapes: SharedWork in backend-wasm.ts). */
+/** The Wasm schedule's buffers shared by all cells (shapes: wasmRegions below). */
 export type WasmSharedName = 'xP' | 'yP' | 'dyP' | 'dxP' | 'gh' | 'dhA' | 'dhB' | 'dc';
-/** The JS loops' buffers of one cell, and of one layer (shapes: backend-js.ts). */
+/** The JS loops' buffers of one cell, and of one layer (shapes: jsRegions below). */
 export type JsCellName = 'hs' | 'cs' | 'gates' | 'hn';
 export type JsLayerName = 'out' | 'dOut' | 'drop';
 
