@@ -1,7 +1,7 @@
 // A training worker thread (see backend-parallel.ts; the protocol is worker-protocol.ts): mirrors one batch part's WasmSweep
 // over the shared memory and runs forward/backward on command. It lays out its part's
 // buffers itself from the control block's base, T, B and flags (WasmSweep.layoutAt), the
-// same pure layout the main thread used; the only message is the model's config, once
+// same workspace table (buildWorkspace in layout.ts) the main thread used; the only message is the model's config, once
 // (BIND). Host-neutral: it is started through host/node-worker.js (worker_threads) or
 // host/browser-worker.js (a Web Worker), which install the channel to the main thread first.
 
