@@ -21,14 +21,8 @@ export const ALIGN_FLOATS = 16;
 /** Floats an allocation of n floats occupies (what take() and alloc() advance by). */
 export const alignedFloats = (n: number): number => Math.ceil(Math.max(n, 1) / ALIGN_FLOATS) * ALIGN_FLOATS;
 
-/** Something that hands out float offsets: the arena's workspace, or a counter that sizes a layout. */
+/** Something that hands out float offsets (the arena's workspace). */
 export type Take = (n: number) => number;
-
-/** A Take that only counts: run a layout function with it to learn its size in floats. */
-export function counter(): { take: Take; readonly floats: number } {
-  let floats = 0;
-  return { take: (n) => { const at = floats; floats += alignedFloats(n); return at; }, get floats() { return floats; } };
-}
 
 export class Arena {
   memory: WebAssembly.Memory;

@@ -1,4 +1,5 @@
-// The pure-TypeScript backend: the benchmark baseline and an independent second opinion.
+// The pure-TypeScript sweep (its ops are ops-js.ts): the benchmark baseline and an
+// independent second opinion.
 //
 // Written the way min-char-rnn reads: one timestep, one sequence, one dot product at a
 // time, with its names (dh, dhraw, dhnext). It shares nothing with the Wasm schedule
@@ -6,31 +7,20 @@
 // Dot products are summed in JS doubles; everything stored (activations, gradients) is
 // float32, like the Wasm backend.
 
-import { Arena, counter, type Take } from './arena.js';
+import type { Arena } from './arena.js';
 import { BpttError } from './errors.js';
-import type { Backend, IOBuffers } from './backend.js';
-import { GATES, type Layout } from './layout.js';
+import type { IOBuffers, Sweep } from './backend.js';
+import { buildWorkspace, GATES, regionsAt, type JsCellName, type JsLayerName, type Layout } from './layout.js';
 
-interface CellWork {
-  hs: number; //    [T, B, H]     h_t at slot t (0 at padded steps)
-  cs: number; //    [T, B, H]     LSTM cell states, same slots
-  gates: number; // [T, B, G*H]   activated gates (LSTM i,f,g,o; GRU r,z,n); [B, G*H] for a forward only
-  hn: number; //    [T, B, H]     GRU: W_hn h_{t-1} + b_hn; [B, H] for a forward only
-}
+/** One (layer, direction) cell's buffers: float offsets by name (shapes: jsRegions in layout.ts). */
+type CellWork = Record<JsCellName, number>;
 
-interface LayerWork {
-  out: number; //   [T, B, D*H]   the layer's output: concat(h_fwd[t], h_rev[t]), 0 at padded steps
-  dOut: number; //  [T, B, D*H]   dLoss/d(out) arriving from above (head or next layer)
-  drop: number; //  [T, B, D*H]   out * dropout mask: the next layer's input in training (0 = none)
-}
+/** One layer's buffers (its output, the gradient into it, and its masked copy). */
+type LayerWork = Record<JsLayerName, number>;
 
-export function createJsBackend(): Backend {
-  return new JsBackend(new Arena(new WebAssembly.Memory({ initial: 1 }), 0));
-}
-
-class JsBackend implements Backend {
+export class JsSweep implements Sweep {
   readonly kind = 'js' as const;
-  readonly arena: Arena;
+  private readonly arena: Arena;
   private layout!: Layout;
   private P = 0; // parameter region
   private G = 0; // gradient region
@@ -63,43 +53,22 @@ class JsBackend implements Backend {
     this.dHh = new Float64Array(GH);
   }
 
-  /**
-   * Lay out the workspace for exactly (T, B) from `take` (the arena's workspace or a
-   * counter). A forward only (train false) needs no dOut, and its gates (GRU: hn) hold one
-   * step: backward is what reads them later.
-   */
+  /** A plain (unshared) memory is enough: no kernel instance or thread holds it. */
   async compact(): Promise<void> {
     this.arena.moveTo(new WebAssembly.Memory({ initial: 1 }));
   }
 
-  private layoutWork(take: Take, T: number, B: number, train: boolean, dropout: boolean): void {
-    const { hiddenSize: H, numLayers: L, cell } = this.layout.config;
-    const GH = GATES[cell] * H;
-    const DH = this.layout.D * H;
-    const N = T * B;
-    const S = train ? N : B; // rows of the per-step buffers
-    this.cells = this.layout.layers.map(() => ({
-      hs: take(N * H),
-      cs: cell === 'lstm' ? take(N * H) : 0,
-      gates: take(S * GH),
-      hn: cell === 'gru' ? take(S * H) : 0,
-    }));
-    this.full = train;
-    this.work = [];
-    const drop = dropout && (this.layout.config.dropout ?? 0) > 0;
-    for (let l = 0; l < L; l++) {
-      this.work.push({ out: take(N * DH), dOut: train ? take(N * DH) : 0, drop: drop && l < L - 1 ? take(N * DH) : 0 });
-    }
-  }
-
   workFloats(T: number, B: number, train: boolean, dropout: boolean): number {
-    const c = counter();
-    this.layoutWork(c.take, T, B, train, dropout);
-    return c.floats;
+    const ws = buildWorkspace(this.layout, T, B, train, dropout, 'js');
+    return ws.floats - ws.ioFloats;
   }
 
+  /** The sweep's buffers follow the model's I/O buffers in the same workspace table. */
   prepare(io: IOBuffers, T: number, B: number): void {
-    this.layoutWork(this.arena.take, T, B, io.train, io.mask !== 0);
+    const ws = buildWorkspace(this.layout, T, B, io.train, io.mask !== 0, 'js');
+    this.cells = ws.js!.cells.map((c) => regionsAt(c, io.base));
+    this.work = ws.js!.layers.map((l) => regionsAt(l, io.base));
+    this.full = io.train;
     const H = this.layout.config.hiddenSize;
     if (io.train && this.dh.length !== B * H) {
       this.dh = new Float64Array(B * H);
@@ -383,164 +352,6 @@ class JsBackend implements Backend {
     // after each sequence's first step (in this direction), dhnext is dLoss/dh0
     for (let i = 0; i < B * H; i++) f[io.dh0 + ci * B * H + i] = dhnext[i];
     if (cell === 'lstm') for (let i = 0; i < B * H; i++) f[io.dc0 + ci * B * H + i] = dcnext[i];
-  }
-
-  mseLoss(dy: number, y: number, target: number, n: number, scale: number): number {
-    const f = this.arena.f32;
-    let s = 0;
-    for (let i = 0; i < n; i++) {
-      const d = f[y + i] - f[target + i];
-      s += d * d;
-      f[dy + i] = 2 * scale * d;
-    }
-    return s * scale;
-  }
-
-  crossEntropyLoss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number {
-    return this.crossEntropyLossExt(dy, y, target, rows, classes, scale, -1, 0, -1);
-  }
-
-  crossEntropyLossExt(dy: number, y: number, target: number, rows: number, classes: number, scale: number,
-    weight: number, smoothing: number, rowLoss: number): number {
-    const f = this.arena.f32, iv = this.arena.i32;
-    const w = (c: number): number => (weight < 0 ? 1 : f[weight + c]);
-    let total = 0;
-    for (let r = 0; r < rows; r++) {
-      const row = y + r * classes, k = iv[target + r];
-      if (k < 0 || k >= classes) {
-        for (let c = 0; c < classes; c++) f[dy + r * classes + c] = 0;
-        if (rowLoss >= 0) f[rowLoss + r] = 0;
-        continue;
-      }
-      let m = -Infinity;
-      for (let c = 0; c < classes; c++) m = Math.max(m, f[row + c]);
-      let z = 0;
-      for (let c = 0; c < classes; c++) z += Math.exp(f[row + c] - m);
-      const logZ = m + Math.log(z);
-      // L = (1 - eps) w_k (-logp_k) + eps/C sum_c w_c (-logp_c), as F.cross_entropy
-      let smooth = 0;
-      for (let c = 0; c < classes; c++) smooth += w(c) * (logZ - f[row + c]);
-      const L = (1 - smoothing) * w(k) * (logZ - f[row + k]) + (smoothing / classes) * smooth;
-      total += L;
-      if (rowLoss >= 0) f[rowLoss + r] = L;
-      // dL/dy_c = (1 - eps) w_k (p_c - [c = k]) + eps/C sum_c2 w_c2 (p_c - [c = c2])
-      let W = 0;
-      for (let c = 0; c < classes; c++) W += w(c);
-      for (let c = 0; c < classes; c++) {
-        const p = Math.exp(f[row + c] - logZ);
-        const g = (1 - smoothing) * w(k) * (p - (c === k ? 1 : 0)) + (smoothing / classes) * (W * p - w(c));
-        f[dy + r * classes + c] = scale * g;
-      }
-    }
-    return total * scale;
-  }
-
-  embeddingForward(out: number, weight: number, ids: number, n: number, dim: number): void {
-    const f = this.arena.f32, iv = this.arena.i32;
-    for (let i = 0; i < n; i++) {
-      const id = iv[ids + i], dst = out + i * dim;
-      if (id < 0) f.fill(0, dst, dst + dim);
-      else f.copyWithin(dst, weight + id * dim, weight + (id + 1) * dim);
-    }
-  }
-
-  embeddingBackward(dWeight: number, dOut: number, ids: number, n: number, dim: number, skipId: number): void {
-    const f = this.arena.f32, iv = this.arena.i32;
-    for (let i = 0; i < n; i++) {
-      const id = iv[ids + i];
-      if (id < 0 || id === skipId) continue;
-      const dst = dWeight + id * dim, src = dOut + i * dim;
-      for (let j = 0; j < dim; j++) f[dst + j] += f[src + j]; // float32 stores round each sum, as the kernel's f32 adds
-    }
-  }
-
-  fill(off: number, n: number, value: number): void {
-    this.arena.f32.fill(value, off, off + n);
-  }
-
-  sumSquares(off: number, n: number): number {
-    const f = this.arena.f32;
-    let s = 0;
-    for (let i = 0; i < n; i++) s += f[off + i] * f[off + i];
-    return s;
-  }
-
-  scale(off: number, n: number, s: number): void {
-    const f = this.arena.f32;
-    for (let i = 0; i < n; i++) f[off + i] *= s;
-  }
-
-  clampAbs(off: number, n: number, v: number): void {
-    const f = this.arena.f32;
-    for (let i = 0; i < n; i++) f[off + i] = Math.min(v, Math.max(-v, f[off + i]));
-  }
-
-  sgdStep(p: number, g: number, buf: number, n: number, lr: number, momentum: number, dampening: number,
-    nesterov: boolean, weightDecay: number, firstStep: boolean): void {
-    const f = this.arena.f32;
-    for (let i = 0; i < n; i++) {
-      let d = f[g + i] + weightDecay * f[p + i];
-      if (momentum !== 0) {
-        const bv = firstStep ? d : momentum * f[buf + i] + (1 - dampening) * d;
-        f[buf + i] = bv;
-        d = nesterov ? d + momentum * f[buf + i] : f[buf + i];
-      }
-      f[p + i] -= lr * d;
-    }
-  }
-
-  adamStep(p: number, g: number, m: number, v: number, vmax: number, n: number, lr: number, beta1: number,
-    beta2: number, eps: number, weightDecay: number, decoupled: boolean, amsgrad: boolean, stepSize: number,
-    bc2Sqrt: number): void {
-    const f = this.arena.f32;
-    for (let i = 0; i < n; i++) {
-      let d = f[g + i];
-      if (decoupled) f[p + i] *= 1 - lr * weightDecay;
-      else d += weightDecay * f[p + i];
-      f[m + i] += (1 - beta1) * (d - f[m + i]);
-      f[v + i] = beta2 * f[v + i] + (1 - beta2) * d * d;
-      let den: number;
-      if (amsgrad) {
-        f[vmax + i] = Math.max(f[vmax + i], f[v + i]);
-        den = Math.sqrt(f[vmax + i]) / bc2Sqrt + eps;
-      } else {
-        den = Math.sqrt(f[v + i]) / bc2Sqrt + eps;
-      }
-      f[p + i] -= stepSize * f[m + i] / den;
-    }
-  }
-
-  rmspropStep(p: number, g: number, sq: number, gavg: number, buf: number, n: number, lr: number, alpha: number,
-    eps: number, weightDecay: number, momentum: number, centered: boolean): void {
-    const f = this.arena.f32;
-    for (let i = 0; i < n; i++) {
-      const d = f[g + i] + weightDecay * f[p + i];
-      f[sq + i] = alpha * f[sq + i] + (1 - alpha) * d * d;
-      let avg: number;
-      if (centered) {
-        f[gavg + i] = alpha * f[gavg + i] + (1 - alpha) * d;
-        // in float32, as the Wasm kernel and torch: a double grad_avg^2 can exceed the
-        // float32 square_avg it underflowed beside (sqrt of a negative, NaN)
-        avg = Math.sqrt(Math.fround(f[sq + i] - Math.fround(f[gavg + i] * f[gavg + i]))) + eps;
-      } else {
-        avg = Math.sqrt(f[sq + i]) + eps;
-      }
-      if (momentum > 0) {
-        f[buf + i] = momentum * f[buf + i] + d / avg;
-        f[p + i] -= lr * f[buf + i];
-      } else {
-        f[p + i] -= lr * d / avg;
-      }
-    }
-  }
-
-  adagradStep(p: number, g: number, sum: number, n: number, clr: number, weightDecay: number, eps: number): void {
-    const f = this.arena.f32;
-    for (let i = 0; i < n; i++) {
-      const d = f[g + i] + weightDecay * f[p + i];
-      f[sum + i] += d * d;
-      f[p + i] -= clr * d / (Math.sqrt(f[sum + i]) + eps);
-    }
   }
 }
 

@@ -1,5 +1,6 @@
-// Multi-core training: the batch is split into contiguous row blocks ("parts"); each part
-// (with its rows' lengths; each part sorts and packs its own rows)
+// Multi-core training, a Sweep over the model's Wasm runtime and ops (backends.ts composes
+// them; the ops run on this thread): the batch is split into contiguous row blocks
+// ("parts"); each part (with its rows' lengths; each part sorts and packs its own rows)
 // runs the whole single-thread Wasm schedule (backend-wasm.ts) on its own rows, part 0 on
 // the calling thread and the others in worker_threads, all over ONE shared
 // WebAssembly.Memory. Sequences in a batch are independent through time, so the only
@@ -12,18 +13,18 @@
 // bumps a sequence number and notifies; a worker spins briefly, then Atomics.wait()s
 // (spinning alone collapses when the other core is busy); the caller waits the same way.
 
-import { type Backend, type BackendInfo, type IOBuffers } from './backend.js';
-import { Arena } from './arena.js';
+import type { BackendInfo, IOBuffers, Ops, Sweep } from './backend.js';
+import type { Arena } from './arena.js';
 import { BpttError } from './errors.js';
-import { instantiateKernels, instantiateKernelsFrom, sharedMemory, WasmBackend, type Kernels, type WasmBuild, compileBuild, configuredWorker } from './backend-wasm.js';
+import { compileBuild, configuredWorker, compactKernels, moveRuntime, WasmSweep, type WasmBuild, type WasmRuntime } from './backend-wasm.js';
 import { host, type ThreadHandle } from './host/host.js';
-import type { Layout } from './layout.js';
+import { buildWorkspace, type Layout } from './layout.js';
 import { type BindMessage, CMD, CTRL, SPIN } from './worker-protocol.js';
 
 const DISPOSED = 'bptt-wasm: this model was disposed (its worker threads are stopped); create a new one';
 
 interface Part {
-  backend: WasmBackend; // for part 0 the live one; for workers the main-thread twin that owns the offsets
+  sweep: WasmSweep; //     for part 0 the live one; for workers the main-thread twin that owns the offsets
   io: IOBuffers | null;
   grads: number; //        gradient region this part accumulates into
   row0: number; //         first batch row of the current split
@@ -36,34 +37,37 @@ interface Part {
   base: number;
 }
 
-export async function createParallelBackend(threads: number, build: WasmBuild): Promise<Backend> {
-  const memory = sharedMemory();
-  const k = await instantiateKernels(build, memory);
-  const arena = new Arena(memory, k.heap_base());
-  const be = new ParallelBackend(k, arena, threads, build);
-  await be.start();
-  be.info = { wasmBuild: build, threads, threadsRequested: threads, threadsNote: null };
-  return be;
+/**
+ * A sweep over `threads` batch parts, over the model's Wasm runtime and ops (the ops sum
+ * the parts' gradients); its worker threads run when this resolves.
+ */
+export async function createParallelSweep(rt: WasmRuntime, ops: Ops, threads: number, build: WasmBuild): Promise<Sweep> {
+  const sweep = new ParallelSweep(rt, ops, threads, build);
+  await sweep.start();
+  return sweep;
 }
 
-class ParallelBackend implements Backend {
+class ParallelSweep implements Sweep {
   readonly kind = 'wasm' as const;
-  readonly arena: Arena;
   readonly threads: number;
-  info?: BackendInfo;
-  private k: Kernels;
+  readonly info: BackendInfo;
+  private readonly rt: WasmRuntime;
+  private readonly arena: Arena;
+  private readonly ops: Ops;
   private readonly build: WasmBuild;
   private layout!: Layout;
   private parts: Part[] = [];
-  private main: WasmBackend;
+  private main: WasmSweep;
   private disposed = false;
 
-  constructor(k: Kernels, arena: Arena, threads: number, build: WasmBuild) {
-    this.k = k;
-    this.arena = arena;
+  constructor(rt: WasmRuntime, ops: Ops, threads: number, build: WasmBuild) {
+    this.rt = rt;
+    this.arena = rt.arena;
+    this.ops = ops;
     this.threads = threads;
     this.build = build;
-    this.main = new WasmBackend(k, arena);
+    this.info = { wasmBuild: build, threads, threadsRequested: threads, threadsNote: null };
+    this.main = new WasmSweep(rt);
   }
 
   async start(): Promise<void> {
@@ -71,8 +75,8 @@ class ParallelBackend implements Backend {
       const ctrl = this.arena.alloc(CTRL.SIZE);
       // Each extra instance needs its own GEMM packing scratch (the first one uses the
       // module's static area); concurrent GEMMs sharing one would corrupt each other.
-      const scratch = p > 0 ? this.arena.alloc(this.k.scratch_bytes() / 4) : 0;
-      this.parts.push({ backend: p === 0 ? this.main : new WasmBackend(this.k, this.arena), io: null, grads: 0, row0: 0, rows: 0,
+      const scratch = p > 0 ? this.arena.alloc(this.rt.k.scratch_bytes() / 4) : 0;
+      this.parts.push({ sweep: p === 0 ? this.main : new WasmSweep(this.rt), io: null, grads: 0, row0: 0, rows: 0,
         worker: null, ctrl, scratch, seq: 0, base: 0 });
     }
     await this.startWorkers();
@@ -111,15 +115,12 @@ class ParallelBackend implements Backend {
    */
   async compact(): Promise<void> {
     if (this.disposed) throw new BpttError(DISPOSED, 'model');
-    const memory = sharedMemory(Math.ceil(this.arena.persistentBytes / 65536));
-    const k = await instantiateKernelsFrom(await compileBuild(this.build), memory);
+    const k = await compactKernels(this.rt, this.build);
     // from here until the new workers run, a call would find no workers: prepare() refuses it
     this.restarting = true;
     this.stopWorkers();
-    this.arena.moveTo(memory);
-    this.k = k;
+    moveRuntime(this.rt, k); // every part's sweep and the ops share the runtime: all run k now
     for (const part of this.parts) {
-      part.backend.kernels = k;
       part.io = null;
       part.seq = 0;
       this.arena.i32.fill(0, part.ctrl, part.ctrl + CTRL.SIZE); // a new worker starts from sequence 0
@@ -141,7 +142,7 @@ class ParallelBackend implements Backend {
     this.params = params;
     this.parts.forEach((part, p) => {
       part.grads = p === 0 ? grads : this.arena.alloc(layout.numParams);
-      part.backend.bind(layout, params, part.grads);
+      part.sweep.bind(layout, params, part.grads);
     });
     this.bindWorkers();
   }
@@ -185,13 +186,14 @@ class ParallelBackend implements Backend {
   workFloats(T: number, B: number, train: boolean, dropout: boolean): number {
     if (B === 1) return this.main.workFloats(T, B, train, dropout);
     let floats = 0;
-    for (const part of this.split(B)) floats += part.backend.partFloats(T, part.rows, train, dropout);
+    for (const part of this.split(B)) floats += part.sweep.partFloats(T, part.rows, train, dropout);
     return floats;
   }
 
   /**
-   * Lay out each part's I/O buffers and workspace in the call's workspace. A worker lays
-   * out its part itself from the base, T, rows and flags in its control block.
+   * Lay out each part's workspace table (its I/O buffers and the Wasm sweep's buffers for
+   * its rows), one after another after the model's I/O buffers. A worker lays out its part
+   * itself from the base, T, rows and flags in its control block.
    */
   prepare(io: IOBuffers, T: number, B: number): void {
     if (this.disposed) throw new BpttError(DISPOSED, 'model');
@@ -205,9 +207,11 @@ class ParallelBackend implements Backend {
     const parts = (this.active = this.split(B));
     this.train = io.train;
     this.dropout = io.mask !== 0;
+    let at = io.base + buildWorkspace(this.layout, T, B, this.train, this.dropout, null).floats;
     for (const part of parts) {
-      part.base = this.arena.take(part.backend.partFloats(T, part.rows, this.train, this.dropout));
-      part.io = part.backend.layoutAt(part.base, T, part.rows, this.train, this.dropout);
+      part.base = at;
+      part.io = part.sweep.layoutAt(at, T, part.rows, this.train, this.dropout);
+      at += part.sweep.partFloats(T, part.rows, this.train, this.dropout);
     }
   }
 
@@ -247,7 +251,7 @@ class ParallelBackend implements Backend {
       this.rowsCopy(true, io.h0, p.io!.h0, L, B, p.row0, p.rows, H);
       if (cell === 'lstm') this.rowsCopy(true, io.c0, p.io!.c0, L, B, p.row0, p.rows, H);
     }
-    this.runAll(parts, CMD.FORWARD, T, 0, false, (p) => p.backend.forward(p.io!, T, p.rows));
+    this.runAll(parts, CMD.FORWARD, T, 0, false, (p) => p.sweep.forward(p.io!, T, p.rows));
     for (const p of parts) {
       this.rowsCopy(false, io.y, p.io!.y, T, B, p.row0, p.rows, O);
       this.rowsCopy(false, io.hN, p.io!.hN, L, B, p.row0, p.rows, H);
@@ -268,13 +272,13 @@ class ParallelBackend implements Backend {
     const n = this.layout.numParams;
     for (const p of parts) this.rowsCopy(true, io.dy, p.io!.dy, T, B, p.row0, p.rows, O);
     // worker parts start from zero in their private regions (they zero them themselves)
-    this.runAll(parts, CMD.BACKWARD, T, clip, inputGrad, (p) => p.backend.backward(p.io!, T, p.rows, clip, inputGrad));
+    this.runAll(parts, CMD.BACKWARD, T, clip, inputGrad, (p) => p.sweep.backward(p.io!, T, p.rows, clip, inputGrad));
     const f = this.arena.f32;
     // squared norms summed in float64: in float32 they overflow (or underflow) where one thread's would not
     if (this.normSq.length < L * T) this.normSq = new Float64Array(L * T);
     const sq = this.normSq.fill(0, 0, L * T);
     for (const p of parts) {
-      if (p !== this.parts[0]) this.k.add_to(this.parts[0].grads * 4, p.grads * 4, n);
+      if (p !== this.parts[0]) this.ops.addTo(this.parts[0].grads, p.grads, n);
       if (inputGrad) this.rowsCopy(false, io.dx, p.io!.dx, T, B, p.row0, p.rows, I);
       this.rowsCopy(false, io.dh0, p.io!.dh0, L, B, p.row0, p.rows, H);
       if (cell === 'lstm') this.rowsCopy(false, io.dc0, p.io!.dc0, L, B, p.row0, p.rows, H);
@@ -340,25 +344,4 @@ class ParallelBackend implements Backend {
       if (++spins > SPIN && block) Atomics.wait(i32, at, done, 50);
     }
   }
-
-  // Everything else is cheap or elementwise over the flat regions: done on this thread.
-  mseLoss(dy: number, y: number, target: number, n: number, scale: number): number { return this.main.mseLoss(dy, y, target, n, scale); }
-  crossEntropyLoss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number {
-    return this.main.crossEntropyLoss(dy, y, target, rows, classes, scale);
-  }
-  crossEntropyLossExt(dy: number, y: number, target: number, rows: number, classes: number, scale: number,
-    weight: number, smoothing: number, rowLoss: number): number {
-    return this.main.crossEntropyLossExt(dy, y, target, rows, classes, scale, weight, smoothing, rowLoss);
-  }
-  // on the calling thread, after the parts have joined: one fixed order of the scatter-add's sums
-  embeddingForward(...a: Parameters<Backend['embeddingForward']>): void { this.main.embeddingForward(...a); }
-  embeddingBackward(...a: Parameters<Backend['embeddingBackward']>): void { this.main.embeddingBackward(...a); }
-  fill(off: number, n: number, value: number): void { this.main.fill(off, n, value); }
-  sumSquares(off: number, n: number): number { return this.main.sumSquares(off, n); }
-  scale(off: number, n: number, s: number): void { this.main.scale(off, n, s); }
-  clampAbs(off: number, n: number, v: number): void { this.main.clampAbs(off, n, v); }
-  sgdStep(...a: Parameters<Backend['sgdStep']>): void { this.main.sgdStep(...a); }
-  adamStep(...a: Parameters<Backend['adamStep']>): void { this.main.adamStep(...a); }
-  rmspropStep(...a: Parameters<Backend['rmspropStep']>): void { this.main.rmspropStep(...a); }
-  adagradStep(...a: Parameters<Backend['adagradStep']>): void { this.main.adagradStep(...a); }
 }

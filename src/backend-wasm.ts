@@ -12,9 +12,9 @@
 // per forward (as W_hh^T) and once per backward (as W_hh), not once per timestep.
 
 import { BpttError } from './errors.js';
-import { Arena, alignedFloats, counter, type Take } from './arena.js';
-import { allocIOBuffers, type Backend, type BackendInfo, type IOBuffers } from './backend.js';
-import { GATES, type Layout } from './layout.js';
+import { Arena } from './arena.js';
+import { ioBuffersAt, type BackendInfo, type IOBuffers, type Sweep } from './backend.js';
+import { buildWorkspace, GATES, packedBFloats, regionsAt, type Layout, type TensorSpec, type WasmCellName, type WasmSharedName, type Workspace } from './layout.js';
 import { host, type WasmBuild, type WasmSource } from './host/host.js';
 /** The kernels exported by assembly/index.ts (byte pointers, i32 sizes). */
 export interface Kernels {
@@ -158,52 +158,69 @@ export async function instantiateKernels(build: WasmBuild = wasmBuild(), memory:
 }
 
 /**
- * A single-thread Wasm backend. Threading is the factory's choice (backends.ts), so this
- * module never imports backend-parallel.ts (which imports this one). `threadsRequested` and
- * `threadsNote` only record what was asked and why it fell back to one thread.
+ * A model's kernel instance and the arena over its memory, shared by its sweep (every
+ * part of a parallel one) and its ops: compact() replaces the memory and `k` here, so all
+ * of them run the new instance.
  */
-export async function createWasmBackend(build: WasmBuild = wasmBuild(), threadsRequested = 1, threadsNote: string | null = null): Promise<Backend> {
+export interface WasmRuntime {
+  readonly arena: Arena;
+  k: Kernels;
+}
+
+/** A fresh shared memory, a kernel instance over it and the arena that owns it. */
+export async function createWasmRuntime(build: WasmBuild): Promise<WasmRuntime> {
   const k = await instantiateKernels(build);
   // Everything below heap_base() is the module's static data (math tables, GEMM packing).
-  const be = new WasmBackend(k, new Arena(k.memory, k.heap_base()));
-  be.info = { wasmBuild: build, threads: 1, threadsRequested, threadsNote };
-  return be;
+  return { k, arena: new Arena(k.memory, k.heap_base()) };
 }
 
 /**
- * One (layer, direction) cell's workspace. Rows are PACKED (PyTorch's PackedSequence):
- * the batch is sorted by decreasing length, so at step t the n_t sequences still running
- * are rows 0..n_t-1, stored at rows off_t .. off_t + n_t - 1 of every [N, *] buffer
- * (N = number of valid steps). Padding is never stored or computed.
+ * compact(), first half: a kernel instance over a fresh memory just large enough for the
+ * runtime's persistent state. Nothing moves yet, so a failure here leaves the model as it was.
  */
-interface CellWork {
-  WhhF: number; //  W_hh^T [H, G*H] packed for forward's h_{t-1} W_hh^T (packed by every forward)
-  WhhB: number; //  W_hh [G*H, H] packed for backward's dG_t W_hh (training; packed by every backward)
-  gx: number; //    [N, G*H] input projections incl. b_ih (forward); reused as dGx (backward)
-  hs: number; //    [N, H] h_t
-  hp: number; //    [N, H] h_{t-1} as step t read it (h0 rows at each sequence's first step)
-  cs: number; //    [N, H] LSTM c_t
-  cp: number; //    [N, H] LSTM c_{t-1}
-  gates: number; // [N, G*H] activated gates
-  hn: number; //    [N, H]   GRU W_hn h_{t-1} + b_hn
-  dgh: number; //   [N, G*H] GRU only: gradient of the recurrent pre-activations
-  dhIn: number; //  [N, H]   dLoss/dh_t from above (head or next layer)
-  mp: number; //    [N, H]   dropout mask on h_t, packed (layers below the top, with dropout; else 0)
-  hd: number; //    [N, H]   h_t * mask: the next layer's input in training
-  hLast: number; // [B, H]   a forward in time chunks: h_t of the previous chunk's last step
-  cLast: number; // [B, H]   LSTM: c_t of that step
+export async function compactKernels(rt: WasmRuntime, build: WasmBuild): Promise<Kernels> {
+  const memory = sharedMemory(Math.ceil(rt.arena.persistentBytes / 65536));
+  return instantiateKernelsFrom(await compileBuild(build), memory);
 }
 
-/** Buffers shared by all cells (float offsets). */
-interface SharedWork {
-  xP: number; //  [N, I] x in packed row order
-  yP: number; //  [N, O] head output, packed
-  dyP: number; // [N, O]
-  dxP: number; // [N, I]
-  gh: number; //  [B, G*H] recurrent projection of one step
-  dhA: number; // [B, H]   dh / dhnext ping-pong
-  dhB: number;
-  dc: number; //  [B, H]   LSTM dc_next
+/**
+ * compact(), second half: move the persistent state to `k`'s memory (same offsets); from
+ * here the runtime's sweep and ops run `k`. Threads over the old memory must be stopped first.
+ */
+export function moveRuntime(rt: WasmRuntime, k: Kernels): void {
+  // the new instance wrote its static data; the copy writes the same bytes there
+  rt.arena.moveTo(k.memory);
+  rt.k = k;
+}
+
+/**
+ * One (layer, direction) cell's buffers: float offsets by name, from the workspace table
+ * (wasmRegions in layout.ts gives each one's shape). Rows are PACKED (PyTorch's
+ * PackedSequence): the batch is sorted by decreasing length, so at step t the n_t
+ * sequences still running are rows 0..n_t-1, stored at rows off_t .. off_t + n_t - 1 of
+ * every [N, *] buffer (N = number of valid steps). Padding is never stored or computed.
+ */
+type CellWork = Record<WasmCellName, number>;
+
+/** Buffers shared by all cells (float offsets by name; shapes in wasmRegions, layout.ts). */
+type SharedWork = Record<WasmSharedName, number>;
+
+/** Byte pointers of one cell's parameters (W_ih, W_hh, b_ih, b_hh) and gradients (the d* ones); a bias is 0 when the model has none. */
+interface CellWeights {
+  Wih: number; Whh: number; bih: number; bhh: number;
+  dWih: number; dWhh: number; dbih: number; dbhh: number;
+}
+
+/** Byte pointers of the Linear head's out.weight and out.bias and their gradients; 0: no head (or no head bias). */
+interface HeadWeights {
+  W: number; b: number; dW: number; db: number;
+}
+
+/** The same buffers as byte pointers (0 stays 0: not laid out). */
+function bytes<K extends string>(offsets: Record<K, number>): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const k in offsets) out[k] = offsets[k] * F;
+  return out;
 }
 
 /** The batch's packed schedule, from io.lengths (recomputed by every forward). */
@@ -221,69 +238,70 @@ interface Schedule {
 }
 
 const F = 4; // bytes per float: kernels take byte pointers
-/**
- * Rows (steps x sequences) per time chunk of a forward-only call: enough for the input
- * projection's GEMM to run near full speed, small enough that a chunk's activations stay
- * in cache-sized megabytes (GRU, hidden 32: 2048 rows are 1 MB of gx + hs).
- */
-const CHUNK_ROWS = 2048;
 
-export class WasmBackend implements Backend {
+/**
+ * The single-thread Wasm sweep. Threading is the factory's choice (backends.ts): a
+ * parallel sweep runs one of these per batch part, so this module never imports
+ * backend-parallel.ts (which imports this one). `info` records the build, and for one
+ * thread what was asked and why it fell back.
+ */
+export class WasmSweep implements Sweep {
   readonly kind = 'wasm' as const;
-  readonly arena: Arena;
   info?: BackendInfo;
-  private k: Kernels;
+  private readonly rt: WasmRuntime;
+  private readonly arena: Arena;
   private layout!: Layout;
   private P = 0;
   private G = 0;
+  /** byte pointers of each cell's weights and biases and of their gradients (0: no bias), and the head's; set by bind */
+  private wp: CellWeights[] = [];
+  private head: HeadWeights = { W: 0, b: 0, dW: 0, db: 0 };
+  /** the current call's buffers: float offsets (for the typed-array copies) and the same as byte pointers (for the kernels) */
   private cells: CellWork[] = [];
-  private bufs: SharedWork = { xP: 0, yP: 0, dyP: 0, dxP: 0, gh: 0, dhA: 0, dhB: 0, dc: 0 };
+  private bufs = {} as SharedWork;
+  private cellsB: CellWork[] = [];
+  private bufsB = {} as SharedWork;
+  /** the table and base those pointers come from */
+  private placed: Workspace | null = null;
+  private placedAt = 0;
   /** the current workspace keeps every step of the per-step buffers (laid out for training) */
   private full = true;
   /** a forward's steps per time chunk (0 = all T in one): forward-only, one-direction models without dropout */
   private chunk = 0;
   private sched: Schedule | null = null;
 
-  constructor(k: Kernels, arena: Arena) {
-    this.k = k;
-    this.arena = arena;
+  constructor(rt: WasmRuntime) {
+    this.rt = rt;
+    this.arena = rt.arena; // the same object for the model's life (compact moves its memory)
   }
 
   bind(layout: Layout, params: number, grads: number): void {
     this.layout = layout;
     this.P = params;
     this.G = grads;
-    // every cell buffer is in the workspace (layoutWork): bind allocates nothing, so a
-    // worker's mirror binds the same way
-    this.cells = [];
-    for (let i = 0; i < layout.layers.length; i++) {
-      this.cells.push({
-        WhhF: 0, WhhB: 0,
-        gx: 0, hs: 0, hp: 0, cs: 0, cp: 0, gates: 0, hn: 0, dgh: 0, dhIn: 0, mp: 0, hd: 0, hLast: 0, cLast: 0,
-      });
+    // The workspace table sizes W_hh's packed panels without asking the kernels (it is pure,
+    // for the workers); a build whose packing needed more would write past them.
+    const { hiddenSize: H, cell } = layout.config;
+    const GH = GATES[cell] * H;
+    const k = this.rt.k;
+    if (k.packed_b_floats(H, GH) !== packedBFloats(H, GH) || k.packed_b_floats(GH, H) !== packedBFloats(GH, H)) {
+      throw new BpttError(`bptt-wasm: internal error: the kernels pack W_hh into ${k.packed_b_floats(H, GH)} floats, the workspace table into ${packedBFloats(H, GH)}`);
     }
+    // every tensor's byte pointer, once: the regions never move (compact keeps offsets)
+    const at = (region: number, t: TensorSpec | null): number => (t ? (region + t.offset) * F : 0);
+    this.wp = layout.layers.map((spec) => ({
+      Wih: at(params, spec.weightIh), Whh: at(params, spec.weightHh), bih: at(params, spec.biasIh), bhh: at(params, spec.biasHh),
+      dWih: at(grads, spec.weightIh), dWhh: at(grads, spec.weightHh), dbih: at(grads, spec.biasIh), dbhh: at(grads, spec.biasHh),
+    }));
+    this.head = { W: at(params, layout.outWeight), b: at(params, layout.outBias), dW: at(grads, layout.outWeight), db: at(grads, layout.outBias) };
   }
 
   get numParams(): number {
     return this.layout.numParams;
   }
 
-  /** The kernel instance (the parallel backend rebinds its twins after compact). */
-  get kernels(): Kernels {
-    return this.k;
-  }
-
-  set kernels(k: Kernels) {
-    this.k = k;
-  }
-
   async compact(): Promise<void> {
-    const build = this.info?.wasmBuild ?? wasmBuild();
-    const memory = sharedMemory(Math.ceil(this.arena.persistentBytes / 65536));
-    const k = await instantiateKernelsFrom(await compileBuild(build), memory);
-    // the new instance wrote its static data; the copy below writes the same bytes there
-    this.arena.moveTo(memory);
-    this.k = k;
+    moveRuntime(this.rt, await compactKernels(this.rt, this.info?.wasmBuild ?? wasmBuild()));
   }
 
   /** Float offset of the gradient region this backend accumulates into. */
@@ -292,79 +310,43 @@ export class WasmBackend implements Backend {
   }
 
   /**
-   * Lay out one call's I/O buffers and this backend's workspace from float offset `base`
-   * (a part of the parallel backend, or its worker's mirror: the same arguments give the
-   * same offsets, so a worker needs only base, T, B and the two flags, never a state message).
+   * Lay out one call's I/O buffers and this sweep's buffers from float offset `base` (a
+   * part of the parallel sweep, or its worker's mirror): the workspace table is pure, so
+   * a worker needs only base, T, B and the two flags, never a state message.
    */
   layoutAt(base: number, T: number, B: number, train: boolean, dropout: boolean): IOBuffers {
-    let at = base;
-    const take: Take = (n) => { const o = at; at += alignedFloats(n); return o; };
-    const io = allocIOBuffers(take, this.layout, T, B, train, dropout);
-    this.layoutWork(take, T, B, train, dropout);
-    return io;
+    const ws = buildWorkspace(this.layout, T, B, train, dropout, 'wasm');
+    this.place(ws, base);
+    return ioBuffersAt(ws, base);
   }
 
   /** Floats layoutAt lays out. */
   partFloats(T: number, B: number, train: boolean, dropout: boolean): number {
-    const c = counter();
-    allocIOBuffers(c.take, this.layout, T, B, train, dropout);
-    return c.floats + this.workFloats(T, B, train, dropout);
+    return buildWorkspace(this.layout, T, B, train, dropout, 'wasm').floats;
   }
 
-  /**
-   * Lay out this backend's workspace for exactly (T, B) from `take` (pure in its arguments:
-   * the same call gives the same offsets, which is how a worker's mirror stays valid).
-   * train false (a forward only): no gradient buffers, and the per-step buffers (h_{t-1},
-   * c_{t-1}, gates, GRU's hn) hold one step instead of all N rows, since nothing reads them
-   * later. A one-direction model without dropout then also runs in time chunks of about
-   * CHUNK_ROWS rows (forward): per layer only one chunk of input projections, h_t and c_t.
-   * A bidirectional layer's reverse direction needs the whole layer below, so those keep
-   * h_t and c_t of every step.
-   */
-  layoutWork(take: Take, T: number, B: number, train: boolean, dropout: boolean): void {
-    const { hiddenSize: H, inputSize: I, cell } = this.layout.config;
-    const GH = GATES[cell] * H;
-    const O = this.layout.outputWidth;
-    const N = T * B;
-    const S = train ? N : B; // rows of the per-step buffers
-    const g = (n: number): number => (train ? take(n) : 0);
-    const drop = dropout && (this.layout.config.dropout ?? 0) > 0;
-    const chunk = !train && !drop && this.layout.D === 1 ? Math.max(1, Math.min(T, Math.floor(CHUNK_ROWS / B))) : 0;
-    const R = chunk ? chunk * B : N; // rows of gx, hs, cs
-    for (const [ci, w] of this.cells.entries()) {
-      w.WhhF = take(this.k.packed_b_floats(H, GH));
-      w.WhhB = g(this.k.packed_b_floats(GH, H));
-      const masked = drop && this.layout.layers[ci].layer < this.layout.config.numLayers - 1;
-      w.mp = masked ? take(N * H) : 0;
-      w.hd = masked ? take(N * H) : 0;
-      w.gx = take(R * GH);
-      w.hs = take(R * H);
-      w.hp = take(S * H);
-      w.cs = cell === 'lstm' ? take(R * H) : 0;
-      w.cp = cell === 'lstm' ? take(S * H) : 0;
-      w.gates = take(S * GH);
-      w.hn = cell === 'gru' ? take(S * H) : 0;
-      w.dgh = cell === 'gru' ? g(N * GH) : 0;
-      w.dhIn = g(N * H);
-      w.hLast = chunk ? take(B * H) : 0;
-      w.cLast = chunk && cell === 'lstm' ? take(B * H) : 0;
-    }
-    this.bufs = {
-      xP: take(N * I), yP: take(N * O), dyP: g(N * O), dxP: g(N * I),
-      gh: take(B * GH), dhA: g(B * H), dhB: g(B * H), dc: g(B * H),
-    };
-    this.full = train;
-    this.chunk = chunk;
+  /** Point this sweep's buffers into the workspace table `ws` laid out from float offset `base`. */
+  private place(ws: Workspace, base: number): void {
+    if (ws === this.placed && base === this.placedAt) return; // the same table at the same place: the same pointers
+    this.placed = ws;
+    this.placedAt = base;
+    const work = ws.wasm!;
+    this.cells = work.cells.map((c) => regionsAt(c, base));
+    this.bufs = regionsAt(work.shared, base);
+    this.cellsB = this.cells.map(bytes);
+    this.bufsB = bytes(this.bufs);
+    this.full = ws.train;
+    this.chunk = work.chunk;
   }
 
   workFloats(T: number, B: number, train: boolean, dropout: boolean): number {
-    const c = counter();
-    this.layoutWork(c.take, T, B, train, dropout);
-    return c.floats;
+    const ws = buildWorkspace(this.layout, T, B, train, dropout, 'wasm');
+    return ws.floats - ws.ioFloats;
   }
 
+  /** The sweep's buffers follow the model's I/O buffers in the same table. */
   prepare(io: IOBuffers, T: number, B: number): void {
-    this.layoutWork(this.arena.take, T, B, io.train, io.mask !== 0);
+    this.place(buildWorkspace(this.layout, T, B, io.train, io.mask !== 0, 'wasm'), io.base);
   }
 
   /** Sort the batch by decreasing length (cuDNN / pack_padded_sequence): step t's rows are a prefix. */
@@ -411,36 +393,39 @@ export class WasmBackend implements Backend {
     }
   }
 
-  /** Layer l, direction e's output as the next layer reads it: masked in training with dropout. */
+  /** Layer l, direction e's output as the next layer reads it (a byte pointer): masked in training with dropout. */
   private input(l: number, e: number, drop: boolean): number {
-    const w = this.cells[l * this.layout.D + e];
+    const w = this.cellsB[l * this.layout.D + e];
     return drop ? w.hd : w.hs;
   }
 
   forward(io: IOBuffers, T: number, B: number): void {
     const sc = (this.sched = this.schedule(io, T, B));
-    const k = this.k;
+    const k = this.rt.k;
     const { hiddenSize: H, inputSize: I, cell, nonlinearity } = this.layout.config;
     const D = this.layout.D, DH = D * H;
     const GH = GATES[cell] * H;
     const relu = nonlinearity === 'relu' ? 1 : 0;
     const { n, off, perm } = sc;
     const N = off[T];
-    const bf = this.bufs;
+    const bf = this.bufs, bb = this.bufsB;
+    // byte strides of the kernels' row arithmetic
+    const Hb = H * F, GHb = GH * F, Ib = I * F;
     const xP = sc.dense ? io.x : bf.xP;
+    const xPb = xP * F; // the caller's x (a float offset of IOBuffers) or its packed copy
     if (!sc.dense) this.moveRows(true, xP, I, io.x, I, I, T, B);
     const drop = this.arena.i32[io.maskOn] === 1;
     // Packing W_hh pays off over several steps; a single step (sampling, streaming)
     // multiplies by W_hh as stored.
     const packed = N >= 8;
     for (let ci = 0; ci < this.cells.length; ci++) {
-      const spec = this.layout.layers[ci];
-      if (packed) k.pack_b(this.cells[ci].WhhF * F, (this.P + spec.weightHh.offset) * F, H, GH, H, 1);
+      if (packed) k.pack_b(this.cellsB[ci].WhhF, this.wp[ci].Whh, H, GH, H, 1);
     }
     const { outWeight, outBias } = this.layout;
     const top = (this.layout.config.numLayers - 1) * D;
     const O = this.layout.outputWidth;
     const yP = sc.dense ? io.y : bf.yP;
+    const yPb = yP * F, Ob = O * F;
     // Time chunks of `chunk` steps (all T for training and bidirectional models, whose
     // buffers hold every step): every layer runs over one chunk, then the head, then the
     // next chunk, so a forward only keeps one chunk of activations per layer. A cell's rows
@@ -459,13 +444,12 @@ export class WasmBackend implements Backend {
         }
       }
       for (let ci = 0; ci < this.cells.length; ci++) {
-        const w = this.cells[ci];
+        const w = this.cells[ci], wb = this.cellsB[ci], wt = this.wp[ci];
         const spec = this.layout.layers[ci];
         const { layer: l, dir: d } = spec;
         const fwd = d === 0;
         const f = this.arena.f32;
-        const WhhRaw = (this.P + spec.weightHh.offset) * F;
-        const Wih = (this.P + spec.weightIh.offset) * F;
+        const { Wih, Whh: WhhRaw } = wt;
         // Gx[R, GH] = X[R, In] W_ih^T + b_ih : every valid timestep of the chunk in one GEMM.
         // Above layer 0 X is [h_fwd, h_rev] of the layer below: one product split over its two column blocks.
         if (l > 0 && d === 0 && drop) {
@@ -477,18 +461,18 @@ export class WasmBackend implements Backend {
             for (let i = 0; i < N * H; i++) f[below.hd + i] = f[below.hs + i] * f[below.mp + i];
           }
         }
-        if (l === 0) k.gemm_nt(w.gx * F, (xP + r0 * I) * F, Wih, R, GH, I, I, I, GH, 0);
+        if (l === 0) k.gemm_nt(wb.gx, xPb + r0 * Ib, Wih, R, GH, I, I, I, GH, 0);
         else {
           for (let e = 0; e < D; e++) {
-            k.gemm_nt(w.gx * F, this.input(l - 1, e, drop) * F, Wih + e * H * F, R, GH, H, H, DH, GH, e > 0 ? 1 : 0);
+            k.gemm_nt(wb.gx, this.input(l - 1, e, drop), Wih + e * Hb, R, GH, H, H, DH, GH, e > 0 ? 1 : 0);
           }
         }
-        if (spec.biasIh) k.add_bias_rows(w.gx * F, (this.P + spec.biasIh.offset) * F, R, GH, GH);
+        if (wt.bih) k.add_bias_rows(wb.gx, wt.bih, R, GH, GH);
         // RNN and LSTM only ever use gx + gh, so b_hh joins b_ih in the all-timestep input
         // projection once; GRU needs gh_n = W_hn h + b_hn on its own, so it adds b_hh per step.
-        let bhh = spec.biasHh ? (this.P + spec.biasHh.offset) * F : 0;
+        let bhh = wt.bhh;
         if (bhh && cell !== 'gru') {
-          k.add_bias_rows(w.gx * F, bhh, R, GH, GH);
+          k.add_bias_rows(wb.gx, bhh, R, GH, GH);
           bhh = 0;
         }
         const h0 = io.h0 + ci * B * H, c0 = io.c0 + ci * B * H;
@@ -514,18 +498,18 @@ export class WasmBackend implements Backend {
             for (let r = c; r < nt; r++) f.copyWithin(cpT + r * H, c0 + perm[r] * H, c0 + (perm[r] + 1) * H);
           }
           const row = off[t] - r0;
-          const h = (w.hs + row * H) * F;
-          const gx = (w.gx + row * GH) * F, gates = (w.gates + st * GH) * F;
+          const h = wb.hs + row * Hb, hp = wb.hp + st * Hb;
+          const gx = wb.gx + row * GHb, gates = wb.gates + st * GHb;
           // Gh[n_t, GH] = h_{t-1} W_hh^T + b_hh : the only per-step product, active rows only
-          if (packed) k.gemm_packed_b(bf.gh * F, hpT * F, w.WhhF * F, nt, GH, H, H, GH, 0);
-          else k.gemm_nt(bf.gh * F, hpT * F, WhhRaw, nt, GH, H, H, H, GH, 0);
-          if (bhh) k.add_bias_rows(bf.gh * F, bhh, nt, GH, GH);
+          if (packed) k.gemm_packed_b(bb.gh, hp, wb.WhhF, nt, GH, H, H, GH, 0);
+          else k.gemm_nt(bb.gh, hp, WhhRaw, nt, GH, H, H, H, GH, 0);
+          if (bhh) k.add_bias_rows(bb.gh, bhh, nt, GH, GH);
           if (cell === 'rnn') {
-            k.rnn_forward_step(h, gx, bf.gh * F, nt * H, relu);
+            k.rnn_forward_step(h, gx, bb.gh, nt * H, relu);
           } else if (cell === 'lstm') {
-            k.lstm_forward_step(h, (w.cs + row * H) * F, gates, gx, bf.gh * F, (w.cp + st * H) * F, nt, H);
+            k.lstm_forward_step(h, wb.cs + row * Hb, gates, gx, bb.gh, wb.cp + st * Hb, nt, H);
           } else {
-            k.gru_forward_step(h, gates, (w.hn + st * H) * F, gx, bf.gh * F, hpT * F, nt, H);
+            k.gru_forward_step(h, gates, wb.hn + st * Hb, gx, bb.gh, hp, nt, H);
           }
           // rows whose last step (in this direction) this is: their h_n / c_n
           const q = fwd ? t + 1 : t - 1;
@@ -544,9 +528,9 @@ export class WasmBackend implements Backend {
         continue;
       }
       for (let e = 0; e < D; e++) {
-        k.gemm_nt((yP + r0 * O) * F, this.cells[top + e].hs * F, (this.P + outWeight.offset + e * H) * F, R, O, H, H, DH, O, e > 0 ? 1 : 0);
+        k.gemm_nt(yPb + r0 * Ob, this.cellsB[top + e].hs, this.head.W + e * Hb, R, O, H, H, DH, O, e > 0 ? 1 : 0);
       }
-      if (outBias) k.add_bias_rows((yP + r0 * O) * F, (this.P + outBias.offset) * F, R, O, O);
+      if (this.head.b) k.add_bias_rows(yPb + r0 * Ob, this.head.b, R, O, O);
     }
     if (!outWeight) {
       if (D === 1) {
@@ -566,53 +550,56 @@ export class WasmBackend implements Backend {
 
   backward(io: IOBuffers, T: number, B: number, clip: number, inputGrad: boolean): void {
     if (!this.full) throw new BpttError('bptt-wasm: internal error: backward after a forward-only workspace');
-    const k = this.k;
+    const k = this.rt.k;
     const sc = this.sched!;
     const { hiddenSize: H, inputSize: I, numLayers: L, cell, nonlinearity } = this.layout.config;
     const D = this.layout.D, DH = D * H;
     const GH = GATES[cell] * H;
     const relu = nonlinearity === 'relu' ? 1 : 0;
-    const P = this.P, Gr = this.G;
     const { n, off, perm } = sc;
     const N = off[T];
-    const bf = this.bufs;
+    const bf = this.bufs, bb = this.bufsB;
+    const Hb = H * F, GHb = GH * F; // byte strides of the kernels' row arithmetic
     const top = (L - 1) * D;
-    const { outWeight, outBias } = this.layout;
+    const { outWeight } = this.layout;
     const O = this.layout.outputWidth;
     const dyP = sc.dense ? io.dy : bf.dyP;
+    const dyPb = dyP * F; // the caller's dy (a float offset of IOBuffers) or its packed copy
     if (!outWeight) {
       for (let e = 0; e < D; e++) this.moveRows(true, this.cells[top + e].dhIn, H, io.dy + e * H, DH, H, T, B);
     } else {
       if (!sc.dense) this.moveRows(true, dyP, O, io.dy, O, O, T, B);
       // dW_out[O, D*H] += dY^T [H_fwd H_rev] ; db_out += colsum(dY) ; dH_top[N, H] = dY W_out (per block)
       for (let e = 0; e < D; e++) {
-        const hs = this.cells[top + e].hs * F;
-        k.gemm_tn((Gr + outWeight.offset + e * H) * F, dyP * F, hs, O, H, N, O, H, DH, 1);
-        k.gemm_nn(this.cells[top + e].dhIn * F, dyP * F, (P + outWeight.offset + e * H) * F, N, H, O, O, DH, H, 0);
+        const top_ = this.cellsB[top + e];
+        k.gemm_tn(this.head.dW + e * Hb, dyPb, top_.hs, O, H, N, O, H, DH, 1);
+        k.gemm_nn(top_.dhIn, dyPb, this.head.W + e * Hb, N, H, O, O, DH, H, 0);
       }
-      if (outBias) k.col_sum_acc((Gr + outBias.offset) * F, dyP * F, N, O, O);
+      if (this.head.db) k.col_sum_acc(this.head.db, dyPb, N, O, O);
     }
     const dxP = sc.dense ? io.dx : bf.dxP;
+    const dxPb = dxP * F, xPb = (sc.dense ? io.x : bf.xP) * F;
     const packed = N >= 8;
     const drop = this.arena.i32[io.maskOn] === 1;
     for (let ci = this.cells.length - 1; ci >= 0; ci--) {
-      const w = this.cells[ci];
+      const wb = this.cellsB[ci], wt = this.wp[ci];
       const spec = this.layout.layers[ci];
       const { layer: l, dir: d } = spec;
       const fwd = d === 0;
-      const Wih = (P + spec.weightIh.offset) * F;
+      const Wih = wt.Wih;
       // W_hh packed once for all T steps of dh_{t-1} = dG_t W_hh (as stored for a single step)
-      const WhhRaw = (P + spec.weightHh.offset) * F, Whh = w.WhhB * F;
+      const WhhRaw = wt.Whh, Whh = wb.WhhB;
       if (packed) k.pack_b(Whh, WhhRaw, GH, H, H, 0);
       const recur = (C: number, A: number, rows: number, acc: number) => {
         if (packed) k.gemm_packed_b(C, A, Whh, rows, H, GH, GH, H, acc);
         else k.gemm_nn(C, A, WhhRaw, rows, H, GH, GH, H, H, acc);
       };
       // The input projections are no longer needed: their buffer holds dGx now.
-      const dgx = w.gx;
-      const dgh = cell === 'gru' ? w.dgh : w.gx; // RNN/LSTM: the same pre-activation gradient
-      let dh = bf.dhA, spare = bf.dhB;
-      const dc = bf.dc;
+      const dgx = wb.gx;
+      const dgh = cell === 'gru' ? wb.dgh : wb.gx; // RNN/LSTM: the same pre-activation gradient
+      // dh and its GRU ping-pong partner, as float offsets (typed-array copies) and bytes (kernels)
+      let dh = bf.dhA, spare = bf.dhB, dhb = bb.dhA, spareb = bb.dhB;
+      const dc = bf.dc, dcb = bb.dc;
       const f = this.arena.f32; // no allocation happens during backward, so the view stays valid
       for (let s = 0; s < T; s++) {
         const t = fwd ? T - 1 - s : s;
@@ -628,20 +615,21 @@ export class WasmBackend implements Backend {
         f.fill(0, dh + cq * H, dh + nt * H);
         if (cell === 'lstm') f.fill(0, dc + cq * H, dc + nt * H);
         // dh = dhIn_t + dhnext ; per-sequence clipping; ||dh|| for the diagnostics
-        k.add_to(dh * F, (w.dhIn + off[t] * H) * F, nt * H);
-        f[io.norms + ci * T + t] = k.row_norms_clip(dh * F, nt, H, clip);
-        const gates = (w.gates + off[t] * GH) * F;
-        const dgxT = (dgx + off[t] * GH) * F, dghT = (dgh + off[t] * GH) * F;
+        k.add_to(dhb, wb.dhIn + off[t] * Hb, nt * H);
+        f[io.norms + ci * T + t] = k.row_norms_clip(dhb, nt, H, clip);
+        const gates = wb.gates + off[t] * GHb;
+        const dgxT = dgx + off[t] * GHb, dghT = dgh + off[t] * GHb;
         if (cell === 'rnn') {
-          k.rnn_backward_step(dgxT, dh * F, (w.hs + off[t] * H) * F, nt * H, relu);
-          recur(dh * F, dgxT, nt, 0); // dhnext = dhraw W_hh
+          k.rnn_backward_step(dgxT, dhb, wb.hs + off[t] * Hb, nt * H, relu);
+          recur(dhb, dgxT, nt, 0); // dhnext = dhraw W_hh
         } else if (cell === 'lstm') {
-          k.lstm_backward_step(dgxT, dc * F, dh * F, dc * F, gates, (w.cs + off[t] * H) * F, (w.cp + off[t] * H) * F, nt, H);
-          recur(dh * F, dgxT, nt, 0);
+          k.lstm_backward_step(dgxT, dcb, dhb, dcb, gates, wb.cs + off[t] * Hb, wb.cp + off[t] * Hb, nt, H);
+          recur(dhb, dgxT, nt, 0);
         } else {
-          k.gru_backward_step(dgxT, dghT, spare * F, dh * F, gates, (w.hn + off[t] * H) * F, (w.hp + off[t] * H) * F, nt, H);
-          recur(spare * F, dghT, nt, 1); // dhnext = z * dh + dGh W_hh
+          k.gru_backward_step(dgxT, dghT, spareb, dhb, gates, wb.hn + off[t] * Hb, wb.hp + off[t] * Hb, nt, H);
+          recur(spareb, dghT, nt, 1); // dhnext = z * dh + dGh W_hh
           const sw = dh; dh = spare; spare = sw;
+          const swb = dhb; dhb = spareb; spareb = swb;
         }
         // rows that started at this step (read h0 here): dLoss/dh0, dLoss/dc0
         const p = fwd ? t - 1 : t + 1;
@@ -654,23 +642,23 @@ export class WasmBackend implements Backend {
       }
       // Weight gradients, summed over every valid timestep in one GEMM each:
       // dW_ih += dGx^T X ; dW_hh += dGh^T H_prev ; biases += column sums
-      if (l === 0) k.gemm_tn((Gr + spec.weightIh.offset) * F, dgx * F, (sc.dense ? io.x : bf.xP) * F, GH, I, N, GH, I, I, 1);
+      if (l === 0) k.gemm_tn(wt.dWih, dgx, xPb, GH, I, N, GH, I, I, 1);
       else {
         for (let e = 0; e < D; e++) {
-          k.gemm_tn((Gr + spec.weightIh.offset + e * H) * F, dgx * F, this.input(l - 1, e, drop) * F, GH, H, N, GH, H, DH, 1);
+          k.gemm_tn(wt.dWih + e * Hb, dgx, this.input(l - 1, e, drop), GH, H, N, GH, H, DH, 1);
         }
       }
-      k.gemm_tn((Gr + spec.weightHh.offset) * F, dgh * F, w.hp * F, GH, H, N, GH, H, H, 1);
-      if (spec.biasIh) k.col_sum_acc((Gr + spec.biasIh.offset) * F, dgx * F, N, GH, GH);
-      if (spec.biasHh) k.col_sum_acc((Gr + spec.biasHh.offset) * F, dgh * F, N, GH, GH);
+      k.gemm_tn(wt.dWhh, dgh, wb.hp, GH, H, N, GH, H, H, 1);
+      if (wt.dbih) k.col_sum_acc(wt.dbih, dgx, N, GH, GH);
+      if (wt.dbhh) k.col_sum_acc(wt.dbhh, dgh, N, GH, GH);
       // dX = dGx W_ih : the gradient into the layer below (both its directions) or dLoss/dx;
       // cells run last direction first: the first to write sets, the other adds
       const acc = d < D - 1 ? 1 : 0;
       if (l > 0) {
         for (let e = 0; e < D; e++) {
-          k.gemm_nn(this.cells[(l - 1) * D + e].dhIn * F, dgx * F, Wih + e * H * F, N, H, GH, GH, DH, H, acc);
+          k.gemm_nn(this.cellsB[(l - 1) * D + e].dhIn, dgx, Wih + e * Hb, N, H, GH, GH, DH, H, acc);
         }
-      } else if (inputGrad) k.gemm_nn(dxP * F, dgx * F, Wih, N, I, GH, GH, I, I, acc);
+      } else if (inputGrad) k.gemm_nn(dxPb, dgx, Wih, N, I, GH, GH, I, I, acc);
       if (l > 0 && d === 0 && drop) {
         // both directions of this layer are done: back through the dropout, dh *= mask
         const f = this.arena.f32;
@@ -684,65 +672,5 @@ export class WasmBackend implements Backend {
       this.moveRows(false, dxP, I, io.dx, I, I, T, B);
       this.fillPadded(io.dx, I, null, T, B); // padding is never read: its gradient is 0
     }
-  }
-
-  mseLoss(dy: number, y: number, target: number, n: number, scale: number): number {
-    return this.k.mse_loss(dy * F, y * F, target * F, n, scale);
-  }
-
-  crossEntropyLoss(dy: number, y: number, target: number, rows: number, classes: number, scale: number): number {
-    return this.k.ce_loss(dy * F, y * F, target * F, rows, classes, scale);
-  }
-
-  crossEntropyLossExt(dy: number, y: number, target: number, rows: number, classes: number, scale: number,
-    weight: number, smoothing: number, rowLoss: number): number {
-    // byte pointer 0 = none for the kernel
-    return this.k.ce_loss_ext(dy * F, y * F, target * F, rows, classes, scale, weight < 0 ? 0 : weight * F, smoothing,
-      rowLoss < 0 ? 0 : rowLoss * F);
-  }
-
-  embeddingForward(out: number, weight: number, ids: number, n: number, dim: number): void {
-    this.k.embedding_forward(out * F, weight * F, ids * F, n, dim);
-  }
-
-  embeddingBackward(dWeight: number, dOut: number, ids: number, n: number, dim: number, skipId: number): void {
-    this.k.embedding_backward(dWeight * F, dOut * F, ids * F, n, dim, skipId);
-  }
-
-  fill(off: number, n: number, value: number): void {
-    this.k.fill(off * F, n, value);
-  }
-
-  sumSquares(off: number, n: number): number {
-    return this.k.sum_squares(off * F, n);
-  }
-
-  scale(off: number, n: number, s: number): void {
-    this.k.scale(off * F, n, s);
-  }
-
-  clampAbs(off: number, n: number, v: number): void {
-    this.k.clamp_abs(off * F, n, v);
-  }
-
-  sgdStep(p: number, g: number, buf: number, n: number, lr: number, momentum: number, dampening: number,
-    nesterov: boolean, weightDecay: number, firstStep: boolean): void {
-    this.k.sgd_step(p * F, g * F, buf * F, n, lr, momentum, dampening, +nesterov, weightDecay, +firstStep);
-  }
-
-  adamStep(p: number, g: number, m: number, v: number, vmax: number, n: number, lr: number, beta1: number,
-    beta2: number, eps: number, weightDecay: number, decoupled: boolean, amsgrad: boolean, stepSize: number,
-    bc2Sqrt: number): void {
-    this.k.adam_step(p * F, g * F, m * F, v * F, vmax * F, n, lr, beta1, beta2, eps, weightDecay, +decoupled, +amsgrad,
-      stepSize, bc2Sqrt);
-  }
-
-  rmspropStep(p: number, g: number, sq: number, gavg: number, buf: number, n: number, lr: number, alpha: number,
-    eps: number, weightDecay: number, momentum: number, centered: boolean): void {
-    this.k.rmsprop_step(p * F, g * F, sq * F, gavg * F, buf * F, n, lr, alpha, eps, weightDecay, momentum, +centered);
-  }
-
-  adagradStep(p: number, g: number, sum: number, n: number, clr: number, weightDecay: number, eps: number): void {
-    this.k.adagrad_step(p * F, g * F, sum * F, n, clr, weightDecay, eps);
   }
 }

@@ -1,19 +1,23 @@
-// The contract between the model (API, validation, layout) and a compute backend.
+// The contract between the model (API, validation, layout) and a compute backend, which is
+// two things: the BPTT sweep (bind, forward, backward) and the ops over flat regions
+// (losses, norms, optimizer steps). The factory (backends.ts) composes them.
 //
-// Both backends see the same arena and the same layout; they differ only in how the
-// numbers are computed:
-//   - 'wasm' (backend-wasm.ts): AssemblyScript SIMD kernels, cuDNN-style schedule
-//     (input projection and weight gradients as one GEMM over all timesteps).
-//   - 'js'   (backend-js.ts):   plain TypeScript loops, one timestep and one sequence at
-//     a time, written independently as the baseline and a second opinion.
-// Every number crossing this interface is a float offset into `arena.f32`.
+// Both kinds see the same arena and the same layout; they differ only in how the numbers
+// are computed:
+//   - 'wasm' (backend-wasm.ts, ops-wasm.ts; backend-parallel.ts on several threads):
+//     AssemblyScript SIMD kernels, cuDNN-style schedule (input projection and weight
+//     gradients as one GEMM over all timesteps).
+//   - 'js'   (backend-js.ts, ops-js.ts): plain TypeScript loops, one timestep and one
+//     sequence at a time, written independently as the baseline and a second opinion.
+// Every number crossing these interfaces is a float offset into `arena.f32`.
 
-import type { Arena, Take } from './arena.js';
-import type { Layout } from './layout.js';
+import type { Arena } from './arena.js';
+import { regionsAt, type Layout, type Workspace } from './layout.js';
 
 /**
- * Where the model keeps one call's inputs and outputs (float offsets into the call's
- * workspace, laid out for exactly this call's T and B; see allocIOBuffers).
+ * Where the model keeps one call's inputs and outputs: float offsets into the arena, from
+ * the call's workspace table (buildWorkspace in layout.ts, laid out for exactly this
+ * call's T and B; see ioBuffersAt). 0 = not laid out in this call.
  */
 export interface IOBuffers {
   /** the shape this set of buffers was laid out for */
@@ -21,6 +25,8 @@ export interface IOBuffers {
   B: number;
   /** false: laid out for a forward only (predict, forward): every gradient buffer below is 0 */
   train: boolean;
+  /** float offset of the workspace table's start (x is its first buffer; the sweep's own buffers follow) */
+  base: number;
   x: number; //      [T, B, I]
   /** int32 [T, B] token ids of a model with an embedding (-1 at padded steps); 0 without one */
   ids: number;
@@ -48,42 +54,9 @@ export interface IOBuffers {
   rowLoss: number;
 }
 
-/**
- * Lay out one call's I/O buffers for exactly (T, B), taking floats from `take` (the
- * arena's workspace, or a counter() to learn the size first). `train` false (a forward
- * only) lays out no gradient, target or loss buffers; `dropout` says whether this call
- * applies a dropout mask. Pure in its arguments: the same call gives the same offsets.
- */
-export function allocIOBuffers(take: Take, layout: Layout, T: number, B: number, train: boolean, dropout: boolean): IOBuffers {
-  const { inputSize: I, hiddenSize: H, cell } = layout.config;
-  const L = layout.layers.length; // layers times directions
-  const O = layout.outputWidth;
-  const lstm = cell === 'lstm';
-  const g = (n: number): number => (train ? take(n) : 0); // buffers only backward and the loss use
-  return {
-    T, B, train,
-    x: take(T * B * I),
-    ids: layout.embed ? take(T * B) : 0,
-    lengths: take(B),
-    h0: take(L * B * H),
-    c0: lstm ? take(L * B * H) : 0,
-    y: take(T * B * O),
-    target: g(T * B * O),
-    dy: g(T * B * O),
-    dx: g(T * B * I),
-    dh0: g(L * B * H),
-    dc0: lstm ? g(L * B * H) : 0,
-    hN: take(L * B * H),
-    cN: lstm ? take(L * B * H) : 0,
-    norms: g(L * T),
-    mask: dropout && layout.config.dropout && layout.config.numLayers > 1
-      ? take((layout.config.numLayers - 1) * T * B * layout.D * H) : 0,
-    maskOn: take(1),
-    yLast: g(B * O),
-    dyLast: g(B * O),
-    ceWeight: g(O),
-    rowLoss: g(T * B),
-  };
+/** The I/O buffers of workspace table `ws` laid out from float offset `base`. */
+export function ioBuffersAt(ws: Workspace, base: number): IOBuffers {
+  return { T: ws.T, B: ws.B, train: ws.train, base, ...regionsAt(ws.io, base) };
 }
 
 /** How a Wasm backend runs (model.info() reports it). */
@@ -97,10 +70,16 @@ export interface BackendInfo {
   threadsNote: string | null;
 }
 
-export interface Backend {
+/**
+ * The BPTT sweep over a model's layers: lay out a call's workspace, run forward over every
+ * step, then backward through time. Three implementations: the JS loops (backend-js.ts),
+ * the Wasm schedule (backend-wasm.ts) and the Wasm schedule over batch parts on several
+ * threads (backend-parallel.ts). Everything else a model runs over flat regions (losses,
+ * norms, optimizer steps) is its `Ops`.
+ */
+export interface Sweep {
   readonly kind: 'wasm' | 'js';
-  readonly arena: Arena;
-  /** Wasm backends: build and threads */
+  /** Wasm sweeps: build and threads */
   readonly info?: BackendInfo;
 
   /**
@@ -110,24 +89,25 @@ export interface Backend {
   bind(layout: Layout, params: number, grads: number): void;
 
   /**
-   * Floats of the backend's own workspace for a call of shape (T, B) (train: forward and
-   * backward; else forward only; dropout: the call applies a dropout mask), beside the model's IOBuffers. The model adds the two,
-   * checks the total against its cap and reserves it before anything is written.
+   * Floats of the sweep's own buffers for a call of shape (T, B) (train: forward and
+   * backward; else forward only; dropout: the call applies a dropout mask), after the
+   * model's IOBuffers in the workspace table. The model adds the two, checks the total
+   * against its cap and reserves it before anything is written.
    */
   workFloats(T: number, B: number, train: boolean, dropout: boolean): number;
 
   /**
-   * Lay out that workspace from the arena's current workspace (arena.take), after the
-   * model laid out the call's IOBuffers `io` (io.train, io.mask say what to lay out).
-   * Called once per call, before forward.
+   * Point the sweep's buffers into the call's workspace: they follow the IOBuffers `io`
+   * laid out from io.base (io.train, io.mask say what the table holds). Called once per
+   * call, before forward.
    */
   prepare(io: IOBuffers, T: number, B: number): void;
 
   /**
    * Forward over T steps for B sequences: reads io.x, io.lengths, io.h0, io.c0 (zeros if
-   * the caller gave none; padded steps of x are never read); writes io.y, io.hN, io.cN and keeps what backward needs in the backend's
-   * own workspace (laid out by prepare() for this T, B). io is laid out for exactly T, B
-   * (tightly packed [T, B, *]).
+   * the caller gave none; padded steps of x are never read); writes io.y, io.hN, io.cN and
+   * keeps what backward needs in the sweep's own workspace (laid out by prepare() for this
+   * T, B). io is laid out for exactly T, B (tightly packed [T, B, *]).
    */
   forward(io: IOBuffers, T: number, B: number): void;
 
@@ -141,6 +121,25 @@ export interface Backend {
    */
   backward(io: IOBuffers, T: number, B: number, clipHiddenGrad: number, inputGrad: boolean): void;
 
+  /**
+   * Move the arena's persistent memory into a fresh memory of the size it needs (same
+   * offsets; the workspace is dropped) and rebind everything that held the old one
+   * (kernel instances, worker threads). model.compact().
+   */
+  compact(): Promise<void>;
+
+  /** Release threads and other resources (the arena is garbage-collected with the model). */
+  dispose?(): void;
+}
+
+/**
+ * Everything a model computes over flat regions besides the sweep: losses, nn.Embedding's
+ * lookup, the utilities of clipping, zeroing and checks, and the optimizer steps. Every
+ * number is a float offset into the arena (int32 offsets for ids and class targets). One
+ * implementation per kind (ops-js.ts, ops-wasm.ts), whatever the threads: these run on
+ * the calling thread.
+ */
+export interface Ops {
   /** MSE: returns scale * sum((y - t)^2) over n values and writes dy = 2 * scale * (y - t). */
   mseLoss(dy: number, y: number, target: number, n: number, scale: number): number;
   /**
@@ -172,13 +171,15 @@ export interface Backend {
    */
   embeddingBackward(dWeight: number, dOut: number, ids: number, n: number, dim: number, skipId: number): void;
 
-  // Flat-region utilities (gradient clipping, zeroing, checks).
+  // Flat-region utilities (gradient clipping, zeroing, checks, summing the threads' gradients).
   fill(off: number, n: number, value: number): void;
   /** sum of squares, accumulated in double precision */
   sumSquares(off: number, n: number): number;
   scale(off: number, n: number, s: number): void;
   /** clamp every value to [-v, v] */
   clampAbs(off: number, n: number, v: number): void;
+  /** dst[i] += src[i] for i < n */
+  addTo(dst: number, src: number, n: number): void;
 
   // Optimizer updates over flat regions with the parameter layout (torch.optim semantics;
   // scalars that depend on the step count are computed by the caller).
@@ -192,14 +193,11 @@ export interface Backend {
     eps: number, weightDecay: number, momentum: number, centered: boolean): void;
   /** clr = lr / (1 + (t - 1) * lrDecay) */
   adagradStep(p: number, g: number, sum: number, n: number, clr: number, weightDecay: number, eps: number): void;
+}
 
-  /**
-   * Move the arena's persistent memory into a fresh memory of the size it needs (same
-   * offsets; the workspace is dropped) and rebind everything that held the old one
-   * (kernel instances, worker threads). model.compact().
-   */
-  compact?(): Promise<void>;
-
-  /** Release threads and other resources (the arena is garbage-collected with the model). */
-  dispose?(): void;
+/** What the factory (backends.ts) hands a model: one arena, a sweep and the ops over it. */
+export interface Backend {
+  readonly arena: Arena;
+  readonly sweep: Sweep;
+  readonly ops: Ops;
 }

@@ -6,6 +6,8 @@
 // layout, so "zero the gradients", "global norm" and "one optimizer step" are each one
 // loop over `numParams` floats (llm.c style).
 
+import { alignedFloats } from './arena.js';
+
 export type CellKind = 'rnn' | 'lstm' | 'gru';
 export type Nonlinearity = 'tanh' | 'relu';
 
@@ -143,4 +145,237 @@ export function buildLayout(config: ModelConfig): Layout {
     numParams: offset,
     outputWidth: O ?? D * H,
   };
+}
+
+// ---------------------------------------------------------------------------------------
+// The workspace table: where every working buffer of one call lives, as buildLayout says
+// where every parameter lives (llm.c's act_sizes beside its param_sizes). One call of shape
+// (T, B) lays out, in this order: the model's I/O buffers, then the sweep's own buffers
+// (the Wasm schedule's per (layer, direction) cells and shared rows, or the JS loops'
+// cells and layer outputs). Offsets count floats from the workspace's start, each buffer
+// on a 64-byte boundary (alignedFloats); a pure function of its arguments, so a worker
+// thread recomputes its part's pointers from (config, base, T, B, train, dropout) alone.
+
+/** One buffer: `offset` floats from the workspace's start, `floats` long; floats 0 = not laid out in this call. */
+export interface Region {
+  readonly offset: number;
+  readonly floats: number;
+}
+
+const NONE: Region = { offset: 0, floats: 0 };
+
+/** The model's I/O buffers of one call (see IOBuffers in backend.ts for each one's shape). */
+export const IO_BUFFERS = ['x', 'ids', 'lengths', 'h0', 'c0', 'y', 'target', 'dy', 'dx', 'dh0', 'dc0', 'hN', 'cN', 'norms',
+  'mask', 'maskOn', 'yLast', 'dyLast', 'ceWeight', 'rowLoss'] as const;
+export type IOBufferName = (typeof IO_BUFFERS)[number];
+
+/** The Wasm schedule's buffers of one (layer, direction) cell (shapes: wasmRegions below). */
+export type WasmCellName = 'WhhF' | 'WhhB' | 'mp' | 'hd' | 'gx' | 'hs' | 'hp' | 'cs' | 'cp' | 'gates' | 'hn' | 'dgh' | 'dhIn' | 'hLast' | 'cLast';
+/** The Wasm schedule's buffers shared by all cells (shapes: wasmRegions below). */
+export type WasmSharedName = 'xP' | 'yP' | 'dyP' | 'dxP' | 'gh' | 'dhA' | 'dhB' | 'dc';
+/** The JS loops' buffers of one cell, and of one layer (shapes: jsRegions below). */
+export type JsCellName = 'hs' | 'cs' | 'gates' | 'hn';
+export type JsLayerName = 'out' | 'dOut' | 'drop';
+
+export interface WasmWork {
+  /** one per (layer, direction), layout.layers' order */
+  cells: Record<WasmCellName, Region>[];
+  shared: Record<WasmSharedName, Region>;
+  /** a forward's steps per time chunk (0 = all T in one) */
+  chunk: number;
+}
+
+export interface JsWork {
+  cells: Record<JsCellName, Region>[];
+  /** one per layer */
+  layers: Record<JsLayerName, Region>[];
+}
+
+export interface Workspace {
+  T: number;
+  B: number;
+  /** laid out for forward and backward (else a forward only: no gradient buffers) */
+  train: boolean;
+  /** the call applies a dropout mask (asked for, and the model has dropout between layers) */
+  dropout: boolean;
+  io: Record<IOBufferName, Region>;
+  /** floats of the I/O buffers: the sweep's own buffers start here */
+  ioFloats: number;
+  /** the sweep's buffers: Wasm, JS, or none (a table of the model's I/O buffers only) */
+  wasm: WasmWork | null;
+  js: JsWork | null;
+  /** floats of the whole table */
+  floats: number;
+}
+
+/**
+ * Rows (steps x sequences) per time chunk of a Wasm forward-only call: enough for the
+ * input projection's GEMM to run near full speed, small enough that a chunk's activations
+ * stay in cache-sized megabytes (GRU, hidden 32: 2048 rows are 1 MB of gx + hs).
+ */
+export const CHUNK_ROWS = 2048;
+
+/** Columns of a packed GEMM panel: NR in assembly/gemm.ts (kernels.test.ts checks packedBFloats against the kernel). */
+const PANEL_COLS = 8;
+
+/** Floats the kernels' pack_b needs for B[K, N]: every column block padded to whole panels (packed_b_floats). */
+export function packedBFloats(K: number, N: number): number {
+  return K * Math.ceil(N / PANEL_COLS) * PANEL_COLS;
+}
+
+/**
+ * The workspace table of one call of shape (T, B). train false (a forward only) lays out no
+ * gradient, target or loss buffers; `dropout` asks for the call's dropout mask (it applies
+ * only to a model with dropout between layers). `sweep` says whose buffers follow the I/O
+ * buffers; null gives the I/O buffers alone (the model's part, whatever the sweep).
+ */
+export function buildWorkspace(layout: Layout, T: number, B: number, train: boolean, dropout: boolean,
+  sweep: 'wasm' | 'js' | null): Workspace {
+  // Steady training asks for the same few tables every step (the model's, the sweep's, each
+  // thread part's): a pure function may hand back the one it built (tables are read-only).
+  let cache = tables.get(layout);
+  if (!cache) tables.set(layout, (cache = new Map()));
+  const key = `${T},${B},${+train},${+dropout},${sweep}`;
+  let ws = cache.get(key);
+  if (!ws) {
+    if (cache.size >= 16) cache.clear();
+    ws = tableOf(layout, T, B, train, dropout, sweep);
+    cache.set(key, ws);
+  }
+  return ws;
+}
+
+/** The tables built per layout, by their arguments. */
+const tables = new WeakMap<Layout, Map<string, Workspace>>();
+
+function tableOf(layout: Layout, T: number, B: number, train: boolean, dropout: boolean, sweep: 'wasm' | 'js' | null): Workspace {
+  const { config } = layout;
+  const drop = dropout && (config.dropout ?? 0) > 0 && config.numLayers > 1;
+  let at = 0;
+  /** n floats at the next aligned offset, or nothing when `when` is false */
+  const take = (n: number, when = true): Region => {
+    if (!when) return NONE;
+    const r = { offset: at, floats: n };
+    at += alignedFloats(n);
+    return r;
+  };
+  const io = ioRegions(take, layout, T, B, train, drop);
+  const ioFloats = at;
+  const wasm = sweep === 'wasm' ? wasmRegions(take, layout, T, B, train, drop) : null;
+  const js = sweep === 'js' ? jsRegions(take, layout, T, B, train, drop) : null;
+  return { T, B, train, dropout: drop, io, ioFloats, wasm, js, floats: at };
+}
+
+type TakeRegion = (n: number, when?: boolean) => Region;
+
+function ioRegions(take: TakeRegion, layout: Layout, T: number, B: number, train: boolean, drop: boolean): Record<IOBufferName, Region> {
+  const { inputSize: I, hiddenSize: H, cell } = layout.config;
+  const L = layout.layers.length; // layers times directions
+  const O = layout.outputWidth;
+  const lstm = cell === 'lstm';
+  // in this order (the offsets follow it); train-only buffers are what backward and the loss use
+  return {
+    x: take(T * B * I),
+    ids: take(T * B, layout.embed !== null),
+    lengths: take(B),
+    h0: take(L * B * H),
+    c0: take(L * B * H, lstm),
+    y: take(T * B * O),
+    target: take(T * B * O, train),
+    dy: take(T * B * O, train),
+    dx: take(T * B * I, train),
+    dh0: take(L * B * H, train),
+    dc0: take(L * B * H, train && lstm),
+    hN: take(L * B * H),
+    cN: take(L * B * H, lstm),
+    norms: take(L * T, train),
+    mask: take((layout.config.numLayers - 1) * T * B * layout.D * H, drop),
+    maskOn: take(1),
+    yLast: take(B * O, train),
+    dyLast: take(B * O, train),
+    ceWeight: take(O, train),
+    rowLoss: take(T * B, train),
+  };
+}
+
+/**
+ * The Wasm schedule's buffers. A forward only (train false): no gradient buffers, and the
+ * per-step buffers (h_{t-1}, c_{t-1}, gates, GRU's hn) hold one step instead of all N rows,
+ * since nothing reads them later. A one-direction model without dropout then also runs in
+ * time chunks of about CHUNK_ROWS rows: per layer only one chunk of input projections,
+ * h_t and c_t. A bidirectional layer's reverse direction needs the whole layer below, so
+ * those keep h_t and c_t of every step.
+ */
+function wasmRegions(take: TakeRegion, layout: Layout, T: number, B: number, train: boolean, drop: boolean): WasmWork {
+  const { hiddenSize: H, inputSize: I, cell } = layout.config;
+  const GH = GATES[cell] * H;
+  const O = layout.outputWidth;
+  const N = T * B;
+  const S = train ? N : B; // rows of the per-step buffers
+  const lstm = cell === 'lstm', gru = cell === 'gru';
+  const chunk = !train && !drop && layout.D === 1 ? Math.max(1, Math.min(T, Math.floor(CHUNK_ROWS / B))) : 0;
+  const R = chunk ? chunk * B : N; // rows of gx, hs, cs
+  const cells = layout.layers.map((spec) => {
+    const masked = drop && spec.layer < layout.config.numLayers - 1;
+    // rows are packed (backend-wasm.ts): N = valid steps x sequences, at most T * B
+    return {
+      WhhF: take(packedBFloats(H, GH)), //       W_hh^T [H, G*H] packed for forward's h_{t-1} W_hh^T
+      WhhB: take(packedBFloats(GH, H), train), // W_hh [G*H, H] packed for backward's dG_t W_hh
+      mp: take(N * H, masked), //                [N, H]   dropout mask on h_t, packed (layers below the top)
+      hd: take(N * H, masked), //                [N, H]   h_t * mask: the next layer's input in training
+      gx: take(R * GH), //                       [R, G*H] input projections incl. b_ih; backward: dGx
+      hs: take(R * H), //                        [R, H]   h_t
+      hp: take(S * H), //                        [S, H]   h_{t-1} as step t read it (h0 rows at each sequence's first step)
+      cs: take(R * H, lstm), //                  [R, H]   LSTM c_t
+      cp: take(S * H, lstm), //                  [S, H]   LSTM c_{t-1}
+      gates: take(S * GH), //                    [S, G*H] activated gates
+      hn: take(S * H, gru), //                   [S, H]   GRU W_hn h_{t-1} + b_hn
+      dgh: take(N * GH, train && gru), //        [N, G*H] GRU: gradient of the recurrent pre-activations
+      dhIn: take(N * H, train), //               [N, H]   dLoss/dh_t from above (head or next layer)
+      hLast: take(B * H, chunk > 0), //          [B, H]   time chunks: h_t of the previous chunk's last step
+      cLast: take(B * H, chunk > 0 && lstm), //  [B, H]   LSTM: c_t of that step
+    };
+  });
+  const shared = {
+    xP: take(N * I), //             [N, I]   x in packed row order
+    yP: take(N * O), //             [N, O]   head output, packed
+    dyP: take(N * O, train), //     [N, O]
+    dxP: take(N * I, train), //     [N, I]
+    gh: take(B * GH), //            [B, G*H] recurrent projection of one step
+    dhA: take(B * H, train), //     [B, H]   dh / dhnext ping-pong
+    dhB: take(B * H, train),
+    dc: take(B * H, train), //      [B, H]   LSTM dc_next
+  };
+  return { cells, shared, chunk };
+}
+
+/** The JS loops' buffers: a forward only needs no dOut, and its gates (GRU: hn) hold one step. */
+function jsRegions(take: TakeRegion, layout: Layout, T: number, B: number, train: boolean, drop: boolean): JsWork {
+  const { hiddenSize: H, numLayers: L, cell } = layout.config;
+  const GH = GATES[cell] * H;
+  const DH = layout.D * H;
+  const N = T * B;
+  const S = train ? N : B; // rows of the per-step buffers
+  const cells = layout.layers.map(() => ({
+    hs: take(N * H), //                    [T, B, H]   h_t at slot t (0 at padded steps)
+    cs: take(N * H, cell === 'lstm'), //   [T, B, H]   LSTM cell states, same slots
+    gates: take(S * GH), //                [S, G*H]    activated gates (LSTM i,f,g,o; GRU r,z,n)
+    hn: take(S * H, cell === 'gru'), //    [S, H]      GRU: W_hn h_{t-1} + b_hn
+  }));
+  const layers: Record<JsLayerName, Region>[] = [];
+  for (let l = 0; l < L; l++) {
+    layers.push({
+      out: take(N * DH), //                        [T, B, D*H] the layer's output: concat(h_fwd[t], h_rev[t]), 0 at padded steps
+      dOut: take(N * DH, train), //                [T, B, D*H] dLoss/d(out) arriving from above
+      drop: take(N * DH, drop && l < L - 1), //    [T, B, D*H] out * dropout mask: the next layer's input in training
+    });
+  }
+  return { cells, layers };
+}
+
+/** Float offsets of a table's regions in a workspace starting at float `base` (0 for a region not laid out). */
+export function regionsAt<K extends string>(regions: Record<K, Region>, base: number): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const k in regions) out[k] = regions[k].floats ? base + regions[k].offset : 0;
+  return out;
 }

@@ -12,7 +12,7 @@ export { buildLayout, GATES, GATE_NAMES, type ModelConfig, type Layout, type Ten
   type Nonlinearity, type ParamKind, type LayerSpec } from './layout.js';
 export { wasmBuild, configureWasm, type WasmBuild, type WasmSource, type WasmSources } from './backend-wasm.js';
 export type { BackendKind } from './backends.js';
-export type { Backend, IOBuffers } from './backend.js';
+export type { Backend, Sweep, Ops, IOBuffers } from './backend.js';
 export { Rng, type RngState } from './rng.js';
 export { initParams, type InitSpec, type InitPreset, type InitOptions, type TensorInit } from './init.js';
 export type { StateDictNameOptions, Prefixes } from './state-names.js';

@@ -1,8 +1,10 @@
 // The public model: configuration, validation, the parameter/gradient regions, and the
-// loss. The numbers are computed by a Backend (backend-wasm.ts or backend-js.ts).
+// loss. The numbers are computed by a Sweep (the BPTT schedule: backend-wasm.ts,
+// backend-parallel.ts or backend-js.ts) and the Ops over flat regions (ops-wasm.ts or
+// ops-js.ts), which the factory (backends.ts) composes.
 
-import { counter, type Arena } from './arena.js';
-import { allocIOBuffers, type Backend, type IOBuffers } from './backend.js';
+import type { Arena } from './arena.js';
+import { ioBuffersAt, type Backend, type IOBuffers, type Ops, type Sweep } from './backend.js';
 import { createBackend, type BackendKind } from './backends.js';
 import type { WasmBuild } from './backend-wasm.js';
 import { host, hostName } from './host/host.js';
@@ -12,7 +14,7 @@ import {
 import { AUTO_THREADS_MAX, checkModelSize, DEFAULT_WORKSPACE_BYTES, MAX_MEMORY_BYTES, MAX_THREADS } from './limits.js';
 import { initParams, resolveInit, type InitSpec } from './init.js';
 import { hashSeed, Rng } from './rng.js';
-import { buildLayout, type CellKind, type EmbeddingConfig, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
+import { buildLayout, buildWorkspace, type CellKind, type EmbeddingConfig, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
 import { checkInput } from './inputs.js';
 import { describePrefixes, ourName, resolvePrefixes, userKey, type StateDictNameOptions } from './state-names.js';
 
@@ -320,7 +322,7 @@ export async function createModel(opts: CreateModelOptions): Promise<Model> {
   try {
     return new Model(options, config, backend);
   } catch (e) {
-    backend.dispose?.(); // do not leave worker threads behind
+    backend.sweep.dispose?.(); // do not leave worker threads behind
     throw e;
   }
 }
@@ -331,7 +333,10 @@ export class Model {
   readonly batchFirst: boolean;
   readonly config: ModelConfig;
   readonly layout: Layout;
-  readonly backend: Backend;
+  /** the BPTT schedule: bind, forward, backward (and the threads, if any) */
+  readonly sweep: Sweep;
+  /** losses, embedding, norms, clipping and optimizer steps over flat regions of the arena */
+  readonly ops: Ops;
   readonly arena: Arena;
   /** float offset of the parameter region (layout.numParams floats) */
   readonly params: number;
@@ -356,12 +361,13 @@ export class Model {
     this.dropRng = new Rng(hashSeed(options.seed ?? 0, 'dropout'));
     this.config = config;
     this.layout = buildLayout(config);
-    this.backend = backend;
+    this.sweep = backend.sweep;
+    this.ops = backend.ops;
     this.arena = backend.arena;
     this.params = this.arena.alloc(this.layout.numParams);
     this.grads = this.arena.alloc(this.layout.numParams);
     initParams(this.layout, this.paramView(), options.init ?? 'pytorch', options.seed ?? 0);
-    backend.bind(this.layout, this.params, this.grads);
+    this.sweep.bind(this.layout, this.params, this.grads);
   }
 
   get numParams(): number {
@@ -370,9 +376,9 @@ export class Model {
 
   /** How this model runs: backend, host, Wasm build and threads (with the reason when fewer run than asked for). */
   info(): ModelInfo {
-    const b = this.backend.info;
+    const b = this.sweep.info;
     return {
-      backend: this.backend.kind, host: hostName() ?? 'unknown', wasmBuild: b?.wasmBuild ?? null, threads: b?.threads ?? 1,
+      backend: this.sweep.kind, host: hostName() ?? 'unknown', wasmBuild: b?.wasmBuild ?? null, threads: b?.threads ?? 1,
       threadsRequested: b?.threadsRequested ?? 1, threadsNote: b?.threadsNote ?? null, memoryBytes: this.arena.usedBytes,
       persistentBytes: this.arena.persistentBytes, capacityBytes: this.arena.capacityBytes,
     };
@@ -380,7 +386,7 @@ export class Model {
 
   /** Stop worker threads (models with threads > 1); the model is unusable afterwards. */
   dispose(): void {
-    this.backend.dispose?.();
+    this.sweep.dispose?.();
   }
 
   /** Live view of the parameter region (invalid after any allocation; for kernels and initialisers). */
@@ -462,7 +468,7 @@ export class Model {
 
   /** Set every gradient to zero (gradients accumulate across lossAndGrad calls, as in PyTorch). */
   zeroGrad(): void {
-    this.backend.fill(this.grads, this.layout.numParams, 0);
+    this.ops.fill(this.grads, this.layout.numParams, 0);
   }
 
   /** Inference over a batch of sequences: x [T, B, inputSize] (token ids [T, B] with an embedding), optionally of lengths `lengths`. */
@@ -474,7 +480,7 @@ export class Model {
     const r = this.checkInputs(x, state.h0, state.c0, state.lengths);
     const { T, B } = r;
     this.writeInputs(x, state.h0, state.c0, r.lengths, T, B, state.train ?? false, false);
-    this.backend.forward(this.io!, T, B);
+    this.sweep.forward(this.io!, T, B);
     return this.readForward(T, B);
   }
 
@@ -495,9 +501,7 @@ export class Model {
     const { T, B, lengths } = this.checkInputs(x, opts.h0, opts.c0, opts.lengths);
     let bs: number;
     if (opts.batchSize === undefined) {
-      const c = counter();
-      allocIOBuffers(c.take, this.layout, T, 1, false, false);
-      const perSeq = (c.floats + this.backend.workFloats(T, 1, false, false)) * 4;
+      const perSeq = (buildWorkspace(this.layout, T, 1, false, false, null).floats + this.sweep.workFloats(T, 1, false, false)) * 4;
       bs = Math.min(B, Math.max(16, Math.floor(PREDICT_BATCH_BYTES / perSeq)));
     } else {
       bs = checkPositiveInt('predict: batchSize', opts.batchSize);
@@ -527,7 +531,7 @@ export class Model {
       this.writeInputs({ shape: bf ? [nb, T, ...step] : [T, nb, ...step], data: xb }, rows(opts.h0), cell === 'lstm' ? rows(opts.c0) : undefined,
         lb, T, nb, false, false);
       const io = this.io!;
-      this.backend.forward(io, T, nb);
+      this.sweep.forward(io, T, nb);
       const f = this.arena.f32;
       for (let b = 0; b < nb; b++) {
         if (last) {
@@ -569,8 +573,7 @@ export class Model {
    * are unchanged, bit for bit. Not automatic: call it after a large call when memory matters.
    */
   async compact(): Promise<void> {
-    if (!this.backend.compact) fail('compact: this backend cannot move its memory', 'compact');
-    await this.backend.compact();
+    await this.sweep.compact();
     this.io = null;
   }
 
@@ -593,15 +596,15 @@ export class Model {
     const io = this.io!;
     const rowLoss = this.lossBuffers(spec);
     writeTarget(io.target);
-    this.backend.forward(io, T, B);
+    this.sweep.forward(io, T, B);
     const { loss: lossValue, losses } = this.computeLoss(spec, T, B, rowLoss);
     const emb = this.layout.embed;
     // an embedding's gradient is dLoss/dx scattered into its rows: dx is always computed then, but not returned
     const inputGrad = (opts.inputGrad ?? true) && !emb;
-    this.backend.backward(io, T, B, clip, inputGrad || emb !== null);
+    this.sweep.backward(io, T, B, clip, inputGrad || emb !== null);
     if (emb) {
       // after the backward (and every thread) is done, on this thread: repeated ids accumulate in a fixed order
-      this.backend.embeddingBackward(this.grads + emb.offset, io.dx, io.ids, T * B, this.config.inputSize,
+      this.ops.embeddingBackward(this.grads + emb.offset, io.dx, io.ids, T * B, this.config.inputSize,
         this.config.embedding!.paddingIdx ?? -1);
     }
     const { config: c } = this;
@@ -652,7 +655,7 @@ export class Model {
       for (let t = 0; t < T; t++) {
         for (let b = 0; b < B; b++) iv[io.ids + t * B + b] = t < this.len[b] ? x.data[bf ? b * T + t : t * B + b] : -1;
       }
-      this.backend.embeddingForward(io.x, this.params + this.layout.embed.offset, io.ids, T * B, this.config.inputSize);
+      this.ops.embeddingForward(io.x, this.params + this.layout.embed.offset, io.ids, T * B, this.config.inputSize);
     } else {
       f.set(this.batchFirst ? swapAxes01(x.data, B, T, this.config.inputSize) : x.data, io.x);
     }
@@ -677,14 +680,14 @@ export class Model {
   }
 
   /**
-   * Lay out one call's workspace for exactly (T, B): the model's IOBuffers, then the
-   * backend's own buffers. The size is computed first and checked against the cap, so a
-   * call that is too large fails here, before anything is written.
+   * Lay out one call's workspace for exactly (T, B): the model's IOBuffers (the workspace
+   * table's, buildWorkspace in layout.ts), then the sweep's own buffers. The size is
+   * computed first and checked against the cap, so a call that is too large fails here,
+   * before anything is written.
    */
   private beginCall(T: number, B: number, grad: boolean, dropout: boolean): IOBuffers {
-    const c = counter();
-    allocIOBuffers(c.take, this.layout, T, B, grad, dropout);
-    const floats = c.floats + this.backend.workFloats(T, B, grad, dropout);
+    const ws = buildWorkspace(this.layout, T, B, grad, dropout, null);
+    const floats = ws.floats + this.sweep.workFloats(T, B, grad, dropout);
     if (floats * 4 > this.workspaceLimit) {
       const mib = (v: number): string => `${(v / 2 ** 20).toFixed(1)} MiB`;
       fail(`${grad ? 'training' : 'a forward'} over T = ${T}, B = ${B} needs ${mib(floats * 4)} of workspace, more than the cap ` +
@@ -693,8 +696,8 @@ export class Model {
         'or raise model.maxWorkspaceBytes', 'workspace');
     }
     this.arena.beginWorkspace(floats);
-    const io = allocIOBuffers(this.arena.take, this.layout, T, B, grad, dropout);
-    this.backend.prepare(io, T, B);
+    const io = ioBuffersAt(ws, this.arena.take(floats));
+    this.sweep.prepare(io, T, B);
     this.io = io;
     return io;
   }
@@ -782,7 +785,7 @@ export class Model {
   private computeLoss(spec: ResolvedLoss, T: number, B: number, rowLoss: number): { loss: number; losses?: Tensor } {
     const io = this.io!;
     const O = this.layout.outputWidth;
-    const be = this.backend;
+    const be = this.ops;
     const len = this.len;
     const f = this.arena.f32;
     const mse = spec.kind === 'mse';
@@ -902,7 +905,7 @@ export function clipGradNorm(model: Model, maxNorm: number, opts: { errorIfNonfi
     fail(`clipGradNorm: errorIfNonfinite must be a boolean, got ${show(opts.errorIfNonfinite)}`, 'clipGradNorm');
   }
   const n = model.layout.numParams;
-  const norm = normType === 2 ? Math.sqrt(model.backend.sumSquares(model.grads, n)) : maxAbs(model.gradView());
+  const norm = normType === 2 ? Math.sqrt(model.ops.sumSquares(model.grads, n)) : maxAbs(model.gradView());
   if (!Number.isFinite(norm) && opts.errorIfNonfinite) {
     fail(`clipGradNorm: the total norm of gradients is non-finite (${norm}); ` +
       `non-finite gradient in ${nonfiniteTensors(model).join(', ')}`);
@@ -910,7 +913,7 @@ export function clipGradNorm(model: Model, maxNorm: number, opts: { errorIfNonfi
   // torch multiplies by min(coef, 1) always; skipping the multiply by 1 is the same, and a
   // NaN or infinite norm still poisons the gradients (coef NaN or 0) exactly as in torch.
   const coef = maxNorm / (norm + 1e-6);
-  if (!(coef >= 1)) model.backend.scale(model.grads, n, coef);
+  if (!(coef >= 1)) model.ops.scale(model.grads, n, coef);
   return norm;
 }
 
@@ -928,14 +931,14 @@ function maxAbs(v: Float32Array): number {
 /** Clamp every gradient to [-value, value], as torch.nn.utils.clip_grad_value_. */
 export function clipGradValue(model: Model, value: number): void {
   checkFinitePositive('value', value);
-  model.backend.clampAbs(model.grads, model.layout.numParams, value);
+  model.ops.clampAbs(model.grads, model.layout.numParams, value);
 }
 
 /** Names of gradient tensors holding NaN or Inf. */
 export function nonfiniteTensors(model: Model): string[] {
   const bad: string[] = [];
   for (const t of model.layout.tensors) {
-    if (!Number.isFinite(model.backend.sumSquares(model.grads + t.offset, t.size))) bad.push(t.name);
+    if (!Number.isFinite(model.ops.sumSquares(model.grads + t.offset, t.size))) bad.push(t.name);
   }
   return bad;
 }

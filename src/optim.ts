@@ -1,7 +1,7 @@
 // Optimizers with torch.optim's update rules and defaults, options in camelCase.
 //
 // Each optimizer keeps its state (momentum, Adam's m and v, ...) in flat arena regions
-// with the parameter layout, so `step()` is ONE backend kernel call over the whole
+// with the parameter layout, so `step()` is ONE call of `model.ops` over the whole
 // parameter region (llm.c style), never a loop over tensors. Scalars that depend on the
 // step count (Adam's bias corrections, Adagrad's decayed lr) are computed here in double
 // precision, as PyTorch computes them in Python floats.
@@ -143,7 +143,7 @@ export abstract class Optimizer {
     const saved = this.saveScalars();
     this.t += 1;
     this.update();
-    const be = m.backend;
+    const be = m.ops;
     if (regions.every((off) => Number.isFinite(be.sumSquares(off, n)))) return; // f64 sums: finite iff every value is
     const bad = m.layout.tensors.filter((t) => !Number.isFinite(be.sumSquares(m.params + t.offset, t.size))).map((t) => t.name);
     const badState = Object.entries(this.regions).filter(([, off]) => !Number.isFinite(be.sumSquares(off, n))).map(([k]) => k);
@@ -212,7 +212,7 @@ export abstract class Optimizer {
     for (const name of Object.keys(this.regions)) {
       const b = s.buffers?.[name];
       if (b instanceof Float32Array && b.length === n) this.model.arena.write(this.regions[name], b);
-      else this.model.backend.fill(this.regions[name], n, 0);
+      else this.model.ops.fill(this.regions[name], n, 0);
     }
   }
 }
@@ -261,7 +261,7 @@ export class SGD extends Optimizer {
     // the first step that uses momentum, which is not step 1 if momentum was turned on later.
     const first = !this.bufferSet;
     if (this.momentum !== 0) this.bufferSet = true;
-    m.backend.sgdStep(m.params, m.grads, this.regions.momentum_buffer, m.layout.numParams, this.lr, this.momentum,
+    m.ops.sgdStep(m.params, m.grads, this.regions.momentum_buffer, m.layout.numParams, this.lr, this.momentum,
       this.dampening, this.nesterov, this.weightDecay, first);
   }
 
@@ -328,7 +328,7 @@ export class Adam extends Optimizer {
     const stepSize = this.lr / (1 - Math.pow(b1, this.t));
     const bc2Sqrt = Math.sqrt(1 - Math.pow(b2, this.t));
     const r = this.regions;
-    m.backend.adamStep(m.params, m.grads, r.exp_avg, r.exp_avg_sq, r.max_exp_avg_sq, m.layout.numParams, this.lr, b1, b2,
+    m.ops.adamStep(m.params, m.grads, r.exp_avg, r.exp_avg_sq, r.max_exp_avg_sq, m.layout.numParams, this.lr, b1, b2,
       this.eps, this.weightDecay, this.kind === 'adamw', this.amsgrad, stepSize, bc2Sqrt);
   }
 }
@@ -378,7 +378,7 @@ export class RMSprop extends Optimizer {
   protected update(): void {
     const m = this.model;
     const r = this.regions;
-    m.backend.rmspropStep(m.params, m.grads, r.square_avg, r.grad_avg, r.momentum_buffer, m.layout.numParams, this.lr,
+    m.ops.rmspropStep(m.params, m.grads, r.square_avg, r.grad_avg, r.momentum_buffer, m.layout.numParams, this.lr,
       this.alpha, this.eps, this.weightDecay, this.momentum, this.centered);
   }
 }
@@ -399,7 +399,7 @@ export class Adagrad extends Optimizer {
     this.allocRegions(['sum']);
     // Per tensor, so the alignment padding of the region stays 0 like every region.
     const v = this.initialAccumulatorValue;
-    if (v !== 0) for (const t of model.layout.tensors) model.backend.fill(this.regions.sum + t.offset, t.size, v);
+    if (v !== 0) for (const t of model.layout.tensors) model.ops.fill(this.regions.sum + t.offset, t.size, v);
   }
 
   get options(): Record<string, unknown> {
@@ -421,7 +421,7 @@ export class Adagrad extends Optimizer {
   protected update(): void {
     const m = this.model;
     const clr = this.lr / (1 + (this.t - 1) * this.lrDecay);
-    m.backend.adagradStep(m.params, m.grads, this.regions.sum, m.layout.numParams, clr, this.weightDecay, this.eps);
+    m.ops.adagradStep(m.params, m.grads, this.regions.sum, m.layout.numParams, clr, this.weightDecay, this.eps);
   }
 }
 

@@ -112,7 +112,7 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
   checkLossSpec(opts.loss);
   checkClip('trainStep', opts);
   if (opts.onNonfinite !== undefined) checkOneOf('trainStep: onNonfinite', opts.onNonfinite, ['throw', 'skip'] as const);
-  const be = model.backend;
+  const be = model.ops;
   const n = model.layout.numParams;
   const mean = opts.loss.reduction === 'mean';
   const total = micro.reduce((s, mb) => s + lossCount(mb, opts.loss, model.batchFirst), 0);

@@ -1,11 +1,11 @@
 // The protocol between the main thread (backend-parallel.ts) and a training worker
 // (worker.ts), in its own module so the worker loads only this and the single-thread
-// Wasm backend, never the main-thread ParallelBackend class.
+// Wasm sweep, never the main-thread ParallelSweep class.
 //
 // Each worker has a control block of CTRL.SIZE int32 slots in the shared memory. The main
 // thread writes the command and its arguments, bumps SEQ and notifies; the worker runs the
 // command and stores SEQ into DONE. The worker lays out its part's buffers itself from
-// BASE, T, B, TRAIN and DROPOUT (WasmBackend.layoutAt, the same pure layout the main thread
+// BASE, T, B, TRAIN and DROPOUT (WasmSweep.layoutAt: the workspace table the main thread
 // used), so no offsets are ever sent; the only message is a BindMessage, once per worker.
 
 import type { ModelConfig } from './layout.js';

@@ -95,6 +95,12 @@ describe('the module graph of src/', () => {
     expect(graph.get('backend-parallel.ts')).toContain('worker-protocol.ts');
   });
 
+  it('the ops load no sweep, and the factory composes the two', () => {
+    expect(reachable('ops-wasm.ts')).not.toContain('backend-wasm.ts'); // it needs the runtime's type only
+    expect(reachable('ops-js.ts')).not.toContain('backend-js.ts');
+    expect(graph.get('backends.ts')).toEqual(expect.arrayContaining(['ops-wasm.ts', 'ops-js.ts', 'backend-wasm.ts', 'backend-js.ts']));
+  });
+
   // (progress.ts is library: fit's progress bar, installed by the Node host)
   it.each(['index.ts', 'browser.ts', 'node.ts'])('the entry %s loads no CLI module', (entry) => {
     expect([...reachable(entry)].filter((f) => f.startsWith('cli/'))).toEqual([]);

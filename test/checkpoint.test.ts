@@ -45,7 +45,7 @@ describe.each(PATHS)('checkpoints on %s', (via) => {
     expect(optimizer).toBeUndefined();
     expect(model.paramView()).toEqual(m.paramView());
     expect(model.options).toEqual(m.options);
-    expect(model.backend.kind).toBe(on(via).backend);
+    expect(model.sweep.kind).toBe(on(via).backend);
     expect(model.info().threads).toBe(on(via).threads);
     expect(JSON.parse(metadata.config)).toEqual({
       cell, input_size: 2, hidden_size: 5, output_size: 4, num_layers: 2, bias: true, ...(cell === 'rnn' ? { nonlinearity: 'tanh' } : {}),

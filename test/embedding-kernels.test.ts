@@ -69,9 +69,9 @@ describe('JS backend', () => {
     const out = a.alloc(IDS.length * dim);
     a.f32.set(w, W); a.f32.set(dw, DW); a.f32.set(dout, DOUT); a.i32.set(IDS, ids);
     a.f32.fill(NaN, out, out + IDS.length * dim);
-    be.embeddingForward(out, W, ids, IDS.length, dim);
+    be.ops.embeddingForward(out, W, ids, IDS.length, dim);
     expect(a.read(out, IDS.length * dim)).toEqual(want.out);
-    be.embeddingBackward(DW, DOUT, ids, IDS.length, dim, SKIP);
+    be.ops.embeddingBackward(DW, DOUT, ids, IDS.length, dim, SKIP);
     expect(a.read(DW, dw.length)).toEqual(want.g);
   });
 });

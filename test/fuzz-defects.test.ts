@@ -89,7 +89,7 @@ describe('bounded sizes (one rule, before any allocation)', () => {
     const loaded = await loadCheckpoint(threads);
     models.push(loaded);
     expect(loaded.options.backend).toBe('wasm'); // the file said 'js': the caller decides
-    expect(loaded.backend.constructor.name).not.toBe('ParallelBackend');
+    expect(loaded.sweep.constructor.name).not.toBe('ParallelSweep');
     const huge = join(dir, 'huge.safetensors');
     writeFileSync(huge, writeSafetensors({}, { config: JSON.stringify({ cell: 'lstm', input_size: 2, hidden_size: 3, num_layers: 1_000_000 }) }));
     const t0 = performance.now();

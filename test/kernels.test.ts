@@ -6,6 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { Heap, loadBuild, flat, rng, type Buf, type Kernels, type Window } from './helpers/wasm.js';
+import { packedBFloats } from '../src/layout.js';
 
 /** The GEMM variant exports (assembly/gemm.ts) the library does not declare. */
 interface GemmTuning {
@@ -93,6 +94,13 @@ for (const build of builds) {
     // -------------------------------------------------------------------------
     describe('GEMM', () => {
       type Variant = 'nn' | 'tn' | 'nt';
+
+      // the workspace table sizes W_hh's packed panels itself (it is pure, for the workers)
+      it('packed_b_floats is the workspace table\'s packedBFloats at every shape', () => {
+        for (const K of [1, 3, 8, 255, 256, 257, 600]) {
+          for (const N of [1, 3, 7, 8, 9, 255, 256, 257, 513]) expect(k.packed_b_floats(K, N)).toBe(packedBFloats(K, N));
+        }
+      });
 
       /**
        * One product. Error bound: a float32 dot product of length K is within

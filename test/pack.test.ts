@@ -80,7 +80,7 @@ const opt = new SGD(model, { lr: 0.5 });
 ${TRAIN}
 const r = threaded.lossAndGrad({ x, target }, { kind: 'mse', reduction: 'mean' });
 threaded.dispose();
-console.log(JSON.stringify({ backend: model.backend.kind, first: losses[0], last: losses.at(-1), threaded: r.loss }));
+console.log(JSON.stringify({ backend: model.info().backend, first: losses[0], last: losses.at(-1), threaded: r.loss }));
 `);
     const out = JSON.parse(run(process.execPath, ['train.mjs']));
     expect(out.backend).toBe('wasm');

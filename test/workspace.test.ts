@@ -4,6 +4,8 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { Adam, BpttError, createModel, type CreateModelOptions, type Model } from '../src/index.js';
+import { alignedFloats } from '../src/arena.js';
+import { buildLayout, buildWorkspace, IO_BUFFERS, type Region, type Workspace } from '../src/layout.js';
 
 const live: Model[] = [];
 afterAll(() => live.forEach((m) => m.dispose()));
@@ -175,4 +177,50 @@ describe.each(PATHS)('the workspace on %s', (path) => {
     const wide = { x: seq([10, 9, 2]), target: seq([10, 9, 2], 4) };
     expect(m.lossAndGrad(wide, loss).loss).toBe(twin.lossAndGrad(wide, loss).loss);
   }, 30_000);
+});
+
+describe('the workspace table (buildWorkspace)', () => {
+  const layout = buildLayout({ cell: 'lstm', nonlinearity: 'tanh', inputSize: 3, hiddenSize: 5, numLayers: 2, outputSize: 4,
+    bias: true, bidirectional: true, dropout: 0.5 });
+  const regions = (ws: Workspace): Array<[string, Region]> => [
+    ...Object.entries(ws.io),
+    ...(ws.wasm ? ws.wasm.cells.flatMap((c, i) => Object.entries(c).map(([k, r]) => [`cell${i}.${k}`, r] as [string, Region])) : []),
+    ...(ws.wasm ? Object.entries(ws.wasm.shared) : []),
+    ...(ws.js ? ws.js.cells.flatMap((c, i) => Object.entries(c).map(([k, r]) => [`cell${i}.${k}`, r] as [string, Region])) : []),
+    ...(ws.js ? ws.js.layers.flatMap((c, i) => Object.entries(c).map(([k, r]) => [`layer${i}.${k}`, r] as [string, Region])) : []),
+  ];
+
+  it.each([['wasm'], ['js'], [null]] as const)('names every buffer, each aligned and apart from the others, inside its size (%s)', (sweep) => {
+    for (const train of [true, false]) {
+      for (const dropout of [true, false]) {
+        const ws = buildWorkspace(layout, 7, 3, train, dropout, sweep);
+        expect(Object.keys(ws.io).sort()).toEqual([...IO_BUFFERS].sort());
+        const laid = regions(ws).filter(([, r]) => r.floats > 0).sort((a, b) => a[1].offset - b[1].offset);
+        for (let i = 0; i < laid.length; i++) {
+          const [, r] = laid[i];
+          expect(r.offset % 16).toBe(0);
+          const end = r.offset + alignedFloats(r.floats);
+          if (i + 1 < laid.length) expect(end).toBeLessThanOrEqual(laid[i + 1][1].offset);
+          else expect(end).toBe(ws.floats);
+        }
+        const io = regions({ ...ws, wasm: null, js: null }).filter(([, r]) => r.floats > 0);
+        expect(Math.max(...io.map(([, r]) => r.offset + alignedFloats(r.floats)))).toBe(ws.ioFloats);
+        // gradient and loss buffers only for training, the mask only when a call applies one
+        for (const k of ['target', 'dy', 'dx', 'dh0', 'dc0', 'norms', 'yLast', 'dyLast', 'ceWeight', 'rowLoss'] as const) {
+          expect(ws.io[k].floats > 0).toBe(train);
+        }
+        expect(ws.io.mask.floats > 0).toBe(dropout);
+        expect(ws.io.mask.floats).toBe(dropout ? 1 * 7 * 3 * 2 * 5 : 0);
+      }
+    }
+  });
+
+  it('is pure: the same arguments give the same table; the I/O buffers do not depend on the sweep', () => {
+    expect(buildWorkspace(layout, 9, 2, true, true, 'wasm')).toEqual(buildWorkspace(layout, 9, 2, true, true, 'wasm'));
+    const w = buildWorkspace(layout, 9, 2, true, true, 'wasm'), j = buildWorkspace(layout, 9, 2, true, true, 'js');
+    const none = buildWorkspace(layout, 9, 2, true, true, null);
+    expect(w.io).toEqual(none.io);
+    expect(j.io).toEqual(none.io);
+    expect(none.floats).toBe(none.ioFloats);
+  });
 });
