@@ -29,8 +29,8 @@ export interface IOBuffers {
   h0: number; //     [L*D, B, H] row l*D + d: layer l, direction d
   c0: number; //     [L*D, B, H] (lstm)
   y: number; //      [T, B, O]   model output (head output, or the top layer's h_t)
-  target: number; // [T, B, O] floats (mse) or [T, B] int32 class ids (cross_entropy)
-  dy: number; //     [T, B, O]   dLoss/dy, written by the loss
+  target: number; // [T, B, O] floats (mse) or [T, B] int32 class ids (cross_entropy); -1 = no loss (padded, ignored)
+  dy: number; //     [T, B, O]   dLoss/dy, written by the loss kernels (model.loss too: their scratch)
   dx: number; //     [T, B, I]
   dh0: number; //    [L*D, B, H]
   dc0: number; //    [L*D, B, H] (lstm)
@@ -43,7 +43,7 @@ export interface IOBuffers {
   maskOn: number;
   yLast: number; //  [B, O]      the model's many-to-one loss: y at each sequence's last step
   dyLast: number; // [B, O]
-  /** cross-entropy extras: [O] class weights and [T*B] per-row losses (training only) */
+  /** cross-entropy extras: [O] class weights and [T*B] per-row losses (calls with a loss) */
   ceWeight: number;
   rowLoss: number;
 }
@@ -51,15 +51,19 @@ export interface IOBuffers {
 /**
  * Lay out one call's I/O buffers for exactly (T, B), taking floats from `take` (the
  * arena's workspace, or a counter() to learn the size first). `train` false (a forward
- * only) lays out no gradient, target or loss buffers; `dropout` says whether this call
- * applies a dropout mask. Pure in its arguments: the same call gives the same offsets.
+ * only) lays out no gradient buffers (dx, dh0, dc0, norms); `loss` (default: train) lays out
+ * the target and the loss kernels' buffers (target, dy, yLast, dyLast, ceWeight, rowLoss),
+ * so model.loss runs the loss kernels after a forward-only call; `dropout` says whether this
+ * call applies a dropout mask. Pure in its arguments: the same call gives the same offsets.
  */
-export function allocIOBuffers(take: Take, layout: Layout, T: number, B: number, train: boolean, dropout: boolean): IOBuffers {
+export function allocIOBuffers(take: Take, layout: Layout, T: number, B: number, train: boolean, dropout: boolean,
+  loss = train): IOBuffers {
   const { inputSize: I, hiddenSize: H, cell } = layout.config;
   const L = layout.layers.length; // layers times directions
   const O = layout.outputWidth;
   const lstm = cell === 'lstm';
-  const g = (n: number): number => (train ? take(n) : 0); // buffers only backward and the loss use
+  const g = (n: number): number => (train ? take(n) : 0); // buffers only backward uses
+  const l = (n: number): number => (loss ? take(n) : 0); // buffers the loss kernels use
   return {
     T, B, train,
     x: take(T * B * I),
@@ -68,8 +72,8 @@ export function allocIOBuffers(take: Take, layout: Layout, T: number, B: number,
     h0: take(L * B * H),
     c0: lstm ? take(L * B * H) : 0,
     y: take(T * B * O),
-    target: g(T * B * O),
-    dy: g(T * B * O),
+    target: l(T * B * O),
+    dy: l(T * B * O),
     dx: g(T * B * I),
     dh0: g(L * B * H),
     dc0: lstm ? g(L * B * H) : 0,
@@ -79,10 +83,10 @@ export function allocIOBuffers(take: Take, layout: Layout, T: number, B: number,
     mask: dropout && layout.config.dropout && layout.config.numLayers > 1
       ? take((layout.config.numLayers - 1) * T * B * layout.D * H) : 0,
     maskOn: take(1),
-    yLast: g(B * O),
-    dyLast: g(B * O),
-    ceWeight: g(O),
-    rowLoss: g(T * B),
+    yLast: l(B * O),
+    dyLast: l(B * O),
+    ceWeight: l(O),
+    rowLoss: l(T * B),
   };
 }
 

@@ -11,8 +11,9 @@
 //     clip; optimizer.step(); state = { h: r.hN, c: r.cN }
 
 import { NonfiniteError, checkFinitePositive, checkOneOf, fail, normalizeOptions, shapeStr, show, type TensorLike } from './errors.js';
+import { checkLossSpec, targetHasTime, targetLayout, type TargetLayout } from './loss.js';
 import {
-  checkLengths, checkLossSpec, swapAxes01, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type PredictOptions, type Tensor,
+  checkLengths, swapAxes01, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type PredictOptions, type Tensor,
 } from './model.js';
 import { checkMetrics, formatMetrics, MetricAccumulator, type MetricName } from './metrics.js';
 import { Adam, type Optimizer } from './optim.js';
@@ -162,22 +163,6 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
 // ---------------------------------------------------------------------------------------
 // Slicing tensors along time and batch
 
-type TargetLayout = { hasTime: boolean; width: number; int: boolean };
-
-function targetLayout(target: TensorLike, spec: LossSpec, T: number, N: number, what: string): TargetLayout {
-  const loss = checkLossSpec(spec);
-  if (!isTensor(target)) fail(`${what}: target must be a tensor { shape, data }, got ${show(target)}`, what);
-  const s = target.shape;
-  if (loss.kind === 'mse') {
-    if (s.length === 3 && s[0] === T && s[1] === N) return { hasTime: true, width: s[2], int: false };
-    if (loss.lastStepOnly && s.length === 2 && s[0] === N) return { hasTime: false, width: s[1], int: false };
-    fail(`${what}: mse target has shape [${s.join(', ')}], expected [${T}, ${N}, outputSize]${loss.lastStepOnly ? ` or [${N}, outputSize]` : ''}`);
-  }
-  if (s.length === 2 && s[0] === T && s[1] === N) return { hasTime: true, width: 1, int: true };
-  if (loss.lastStepOnly && s.length === 1 && s[0] === N) return { hasTime: false, width: 1, int: true };
-  fail(`${what}: cross_entropy target has shape [${s.join(', ')}], expected class ids [${T}, ${N}]${loss.lastStepOnly ? ` or [${N}]` : ''}`);
-}
-
 /** Columns `idx` (batch axis 1) and steps [t0, t1) of a time-major [T, N, F] array. */
 function gather(data: ArrayLike<number>, T: number, N: number, F: number, idx: ArrayLike<number>, t0: number, t1: number, int: boolean): Float32Array | Int32Array {
   const B = idx.length;
@@ -222,9 +207,7 @@ class DataView3 {
     if (s.length !== 3) fail(`${what}: x has shape [${s.join(', ')}], expected [T, N, inputSize] (time-major, N sequences)`);
     [this.T, this.N, this.I] = s;
     if (data.x.data.length !== this.T * this.N * this.I) fail(`${what}: x.data has ${data.x.data.length} values, shape needs ${this.T * this.N * this.I}`);
-    this.tl = targetLayout(data.target, loss, this.T, this.N, what);
-    const tn = (this.tl.hasTime ? this.T : 1) * this.N * this.tl.width;
-    if (data.target.data.length !== tn) fail(`${what}: target.data has ${data.target.data.length} values, its shape needs ${tn}`);
+    this.tl = targetLayout(what, data.target, checkLossSpec(loss), this.T, this.N, null);
     try {
       this.lengths = data.lengths == null ? null : checkLengths(data.lengths, this.T, this.N);
     } catch (e) {
@@ -274,9 +257,6 @@ class DataView3 {
   }
 }
 
-/** Does this target carry a time axis (rather than lastStepOnly's short form)? */
-const targetHasTime = (target: TensorLike, loss: LossSpec): boolean => target.shape.length === (loss.kind === 'mse' ? 3 : 2);
-
 /** A batch-first dataset [N, T, *] as a time-major one (lengths unchanged). */
 function timeMajorDataset(data: Dataset, loss: LossSpec, what: string): Dataset {
   const s = data.x.shape;
@@ -284,7 +264,7 @@ function timeMajorDataset(data: Dataset, loss: LossSpec, what: string): Dataset 
   const [N, T, I] = s;
   const x = { shape: [T, N, I], data: swapAxes01(data.x.data, N, T, I) };
   let target = data.target;
-  if (targetHasTime(target, loss)) {
+  if (targetHasTime(target.shape, loss)) {
     const ts = target.shape;
     if (ts[0] !== N || ts[1] !== T) fail(`${what}: target has shape [${ts.join(', ')}], expected [${N}, ${T}, ...] (batchFirst, like x)`);
     const w = ts[2] ?? 1;
@@ -298,7 +278,7 @@ function timeMajorDataset(data: Dataset, loss: LossSpec, what: string): Dataset 
 function timeMajorPair(out: Tensor, target: TensorLike, loss: LossSpec): [Tensor, TensorLike] {
   const [B, T, O] = out.shape;
   const y = { shape: [T, B, O], data: swapAxes01(out.data, B, T, O) };
-  if (!targetHasTime(target, loss)) return [y, target];
+  if (!targetHasTime(target.shape, loss)) return [y, target];
   const w = target.shape[2] ?? 1;
   const d = swapAxes01(target.data, B, T, w);
   return [y, { shape: [T, B, ...target.shape.slice(2)], data: target.data instanceof Int32Array ? Int32Array.from(d) : d }];
@@ -309,7 +289,7 @@ function batchFirstOf(mb: MicroBatch, loss: LossSpec): MicroBatch {
   const [T, B, I] = mb.x.shape;
   const x = { shape: [B, T, I], data: swapAxes01(mb.x.data, T, B, I) };
   let target = mb.target;
-  if (targetHasTime(target, loss)) {
+  if (targetHasTime(target.shape, loss)) {
     const w = target.shape[2] ?? 1;
     const d = swapAxes01(target.data, T, B, w);
     target = { shape: [B, T, ...target.shape.slice(2)], data: target.data instanceof Int32Array ? Int32Array.from(d) : d };
@@ -318,7 +298,8 @@ function batchFirstOf(mb: MicroBatch, loss: LossSpec): MicroBatch {
 }
 
 // ---------------------------------------------------------------------------------------
-// Losses without gradients (validation), in double precision
+// Losses without gradients: evaluate (model.loss, the kernels' numbers), and lossValue, the
+// pure-TS reference on host tensors in double precision
 
 /** { shape: number[], data: array-like }, checked before use (bad input is an error, not a TypeError). */
 function isTensor(t: unknown): t is TensorLike {
@@ -329,6 +310,14 @@ function isTensor(t: unknown): t is TensorLike {
 /**
  * Loss of an output [T, B, O] against a target, as the model's loss would compute it
  * (with lengths: valid steps only, lastStepOnly at each sequence's own last step).
+ *
+ * The pure-TS reference on host tensors, in double precision: no library path calls it
+ * (evaluate and fit's validation run model.loss, the backends' own kernels). It stays a
+ * second, independent implementation on purpose: it shares with the model only the spec
+ * and the target-shape rule (loss.ts), so tests that compare it with lossAndGrad check the
+ * model's masking, last-step gathering, ignoreIndex and 'mean' denominators, which a thin
+ * wrapper over the same code could not; and it needs no model (an output from elsewhere).
+ * It agrees with model.loss to float32 rounding (the kernels sum in f64 over f32 values).
  */
 export function lossValue(output: Tensor, target: TensorLike, spec: LossSpec, lengths?: Lengths): number {
   if (!isTensor(output) || output.shape.length !== 3 || !output.shape.every((d) => Number.isSafeInteger(d) && d >= 1) ||
@@ -338,7 +327,7 @@ export function lossValue(output: Tensor, target: TensorLike, spec: LossSpec, le
   const loss = checkLossSpec(spec);
   const [T, B, O] = output.shape;
   const y = output.data;
-  const tl = targetLayout(target, spec, T, B, 'lossValue');
+  const tl = targetLayout('lossValue', target, loss, T, B, O);
   const { ignoreIndex, weight, labelSmoothing: eps } = loss;
   const td = target.data;
   const len = lengths == null ? null : checkLengths(lengths, T, B);
@@ -347,8 +336,7 @@ export function lossValue(output: Tensor, target: TensorLike, spec: LossSpec, le
   const end = (b: number): number => (len ? len[b] : T);
   // target row for (t, b): with time axis t*B+b, else b
   const row = (t: number, b: number): number => (tl.hasTime ? t * B + b : b);
-  // the checks lossAndGrad makes: nothing may index past a row
-  if (loss.kind === 'mse' && tl.width !== O) fail(`lossValue: target width ${tl.width} does not match the output width ${O}`);
+  // the value checks lossAndGrad makes: nothing may index past a row
   if (loss.kind === 'cross_entropy') {
     if (weight && weight.length !== O) fail(`lossValue: loss.weight has ${weight.length} values, expected outputSize ${O}`);
     for (let b = 0; b < B; b++) {
@@ -418,20 +406,24 @@ export function evaluate(model: Model, data: Dataset, opts: EvaluateOptions): nu
   return opts.metrics === undefined ? loss : { loss, metrics: metrics.result() };
 }
 
+/**
+ * evaluate's and fit's validation loss: model.loss on each batch (the same loss kernels and
+ * target rule as training, no backward), batch losses weighted by what each one's mean divides by.
+ */
 function evaluateInto(model: Model, dv: DataView3, loss: LossSpec, batchSize: number, metrics: MetricAccumulator): number {
   const bs = Math.min(batchSize, dv.N);
-  let acc = 0, total = 0; // batch losses weighted by what each one's mean divides by
+  let acc = 0, total = 0;
   for (let s = 0; s < dv.N; s += bs) {
     const idx = range(s, Math.min(s + bs, dv.N));
     const mb = dv.batchTM(idx);
-    const x = dv.bf ? batchFirstOf(mb, loss).x : mb.x;
-    let out = model.forward(x, mb.lengths ? { lengths: mb.lengths } : {}).output;
-    if (dv.bf) { // back to time-major for lossValue and the metrics
+    const r = model.loss(dv.bf ? batchFirstOf(mb, loss) : mb, loss);
+    let out = r.output;
+    if (dv.bf) { // back to time-major for the metrics
       const [B, T, O] = out.shape;
       out = { shape: [T, B, O], data: swapAxes01(out.data, B, T, O) };
     }
     const n = lossCount(mb, loss);
-    acc += lossValue(out, mb.target, loss, mb.lengths) * n;
+    acc += r.loss * n;
     total += n;
     metrics.add(out, mb.target, { kind: loss.kind, lastStepOnly: loss.lastStepOnly, ignoreIndex: loss.ignoreIndex, lengths: lengthsOf(mb) });
   }
