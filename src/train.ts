@@ -28,6 +28,16 @@ export interface RecurrentState {
   c?: Tensor;
 }
 
+/** A call's final state (hN, cN) as the state to carry into the next call: the one place results become state. */
+export function finalState(r: { hN: Tensor; cN?: Tensor }): RecurrentState {
+  return r.cN ? { h: r.hN, c: r.cN } : { h: r.hN };
+}
+
+/** A carried state as the h0/c0 a batch or forward() starts from (none: zeros): the one place state becomes h0/c0. */
+export function initialState(s: RecurrentState | undefined): { h0?: Tensor; c0?: Tensor } {
+  return s ? { h0: s.h, ...(s.c ? { c0: s.c } : {}) } : {};
+}
+
 /** Thrown when a loss, gradient or optimizer result is NaN/Inf (a BpttError; defined in errors.ts). */
 export { NonfiniteError };
 
@@ -128,7 +138,7 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
     if (i > 0 && w[i - 1] !== w[i]) be.scale(model.grads, n, w[i - 1] / w[i]);
     const r = model.lossAndGrad(micro[i], opts.loss, grad);
     loss += w[i] * r.loss;
-    states.push(r.cN ? { h: r.hN, c: r.cN } : { h: r.hN });
+    states.push(finalState(r));
     outputs.push(r.output);
   }
   const wl = w[w.length - 1];
@@ -479,15 +489,10 @@ export function trainTruncated(model: Model, optimizer: Optimizer, seq: Dataset,
   let state = opts.state;
   for (let c = 0, t0 = 0; t0 < dv.T; c++, t0 += opts.k) {
     const t1 = Math.min(t0 + opts.k, dv.T);
-    const mb = dv.batch(idx, t0, t1);
-    if (state) {
-      mb.h0 = state.h;
-      if (state.c) mb.c0 = state.c;
-    }
+    const mb = { ...dv.batch(idx, t0, t1), ...initialState(state) };
     if (opts.loss.lastStepOnly && t1 < dv.T) {
       // No loss in this chunk: just carry the state forward.
-      const r = model.forward(mb.x, { h0: mb.h0, c0: mb.c0 });
-      state = r.cN ? { h: r.hN, c: r.cN } : { h: r.hN };
+      state = finalState(model.forward(mb.x, initialState(state)));
       continue;
     }
     const r = trainStep(model, optimizer, [mb], {
@@ -772,15 +777,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
         for (let c = 0; c < chunks && !stop; c++) {
           const ta = tbptt ? c * tbptt : 0;
           const tb = tbptt ? Math.min(ta + tbptt, all.T) : all.T;
-          const micro = parts.map((p, j) => {
-            const mb = all.batch(p, ta, tb);
-            const s = states[j];
-            if (s) {
-              mb.h0 = s.h;
-              if (s.c) mb.c0 = s.c;
-            }
-            return mb;
-          });
+          const micro = parts.map((p, j): MicroBatch => ({ ...all.batch(p, ta, tb), ...initialState(states[j]) }));
           const step = history.steps + 1;
           const r = trainStep(model, optimizer, micro, {
             loss, clipGradNorm: o.clipGradNorm, clipGradValue: o.clipGradValue, clipHiddenGrad: o.clipHiddenGrad,
@@ -887,11 +884,11 @@ export function step(model: Model, x: TensorLike, state?: RecurrentState): { out
   // the state forward() takes as { h0, c0 } is accepted here too
   if (state !== undefined) state = normalizeOptions<RecurrentState>('step', 'state', state, ['h', 'c'], { aliases: { h0: 'h', c0: 'c' } });
   // one step: [1, B, I] and [B, 1, I] hold the same numbers in the same order
-  const r = model.forward({ shape: bf ? [B, 1, I] : [1, B, I], data: x.data }, state ? { h0: state.h, c0: state.c } : {});
+  const r = model.forward({ shape: bf ? [B, 1, I] : [1, B, I], data: x.data }, initialState(state));
   const O = model.layout.outputWidth;
   return {
     output: { shape: [B, O], data: r.output.data },
-    state: r.cN ? { h: r.hN, c: r.cN } : { h: r.hN },
+    state: finalState(r),
   };
 }
 
