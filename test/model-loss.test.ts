@@ -50,6 +50,25 @@ describe.each(PATHS)('model.loss on %s', (path) => {
     });
   });
 
+  it('is lossAndGrad\'s loss bit for bit for token ids (an embedding), batch-first, with lengths and ignoreIndex', async () => {
+    const m = await createModelOn(path, {
+      cell: 'lstm', hiddenSize: 6, numLayers: 2, outputSize: 5, batchFirst: true, seed: 4,
+      embedding: { numEmbeddings: 9, embeddingDim: 3, paddingIdx: 0 },
+    });
+    const rng = new Rng(12);
+    const B = 4, T = 7;
+    const x = { shape: [B, T], data: Int32Array.from({ length: B * T }, () => rng.int(9)) };
+    const target = { shape: [B, T], data: Int32Array.from({ length: B * T }, () => rng.int(5)) };
+    const batch = { x, target, lengths: [7, 2, 5, 1] };
+    for (const spec of [{ kind: 'cross_entropy', reduction: 'mean', ignoreIndex: 3 }, { kind: 'cross_entropy', reduction: 'none', labelSmoothing: 0.1 }] as LossSpec[]) {
+      const r = m.loss(batch, spec);
+      const g = m.lossAndGrad(batch, spec);
+      expect(r.loss).toBe(g.loss);
+      expect(r.output).toEqual(g.output);
+      expect(r.losses).toEqual(g.losses);
+    }
+  });
+
   it('runs with a forward-only workspace: smaller than lossAndGrad\'s for the same batch', async () => {
     const m = await createModelOn(path, { cell: 'lstm', inputSize: 4, hiddenSize: 16, numLayers: 2, outputSize: 5, seed: 3 });
     const { batch, spec } = classBatch(20, 8, 4, 5, 3);
