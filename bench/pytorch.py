@@ -4,14 +4,15 @@
 Same shapes, cell, loss and optimizer as bench/workloads.mjs: nn.RNN/LSTM/GRU (time-major,
 one layer) + nn.Linear head, float32, summed MSE or summed softmax cross-entropy over every
 step, full BPTT, plain SGD (lr 1e-4, no momentum). One training step = zero_grad, forward,
-loss, backward, step: what workloads.mjs's trainStep does. The inputs are the same numbers
-as makeBatch's (its LCG is reproduced here bit for bit).
+loss, backward, step: what workloads.mjs's trainStep does. With --weights the inputs are
+makeBatch's own numbers, read from DIR/<W>.batch.safetensors (x, target) that bench/run.mjs
+writes, so nothing here has to mirror the JS generator.
 
   /usr/bin/python3 bench/pytorch.py [--workloads W1,W2] [--threads 1,2] [--runs N]
                                     [--min-ms MS] [--weights DIR]
 
 --weights DIR: start from DIR/<W>.safetensors (bptt-wasm's stateDict, written by
-bench/run.mjs) instead of PyTorch's own init, so the first step's loss and the loss after
+bench/run.mjs) and DIR/<W>.batch.safetensors instead of PyTorch's own init and data, so the first step's loss and the loss after
 one update can be compared with bptt-wasm's. Prints one JSON object on stdout:
 { torch, blas (the BLAS library loaded), ompWaitPolicy, cpu, cores, date, configs, results:
 [{ workload, threads, ompThreads, blasThreads, msPerStep, bestMsPerStep, samples, loss0, loss1 }] }.
@@ -51,29 +52,24 @@ CELLS = {'rnn': torch.nn.RNN, 'lstm': torch.nn.LSTM, 'gru': torch.nn.GRU}
 LR = 1e-4
 
 
-def make_batch(w):
-    """makeBatch of bench/workloads.mjs: the same LCG, the same float32 values."""
+def make_batch(w, weights_dir):
+    """bench/run.mjs's makeBatch numbers from DIR/<W>.batch.safetensors (x [T, B, I]; target
+    [T, B, O] for mse, class ids stored as exact float32 integers for cross-entropy); without
+    a weights directory (timing only, losses not comparable), numbers of the same shapes from
+    torch's generator."""
     T, B, I, O = w['T'], w['B'], w['I'], w['O']
-    s = 12345
-
-    def uniform(n):
-        nonlocal s
-        out = np.empty(n, dtype=np.float64)
-        for i in range(n):
-            # Math.imul(s, 1664525) + 1013904223 >>> 0, then / 2^32 * 2 - 1 in double
-            s = (s * 1664525 + 1013904223) & 0xFFFFFFFF
-            out[i] = s / 4294967296 * 2 - 1
-        return out.astype(np.float32)  # Float32Array.from rounds to nearest
-
+    if weights_dir:
+        d = read_safetensors(os.path.join(weights_dir, f'{w["name"]}.batch.safetensors'))
+        x, target = d['x'].reshape(T, B, I), d['target']
+        if w['loss'] == 'cross_entropy':
+            return x, target.reshape(T, B).to(torch.int64)
+        return x, target.reshape(T, B, O)
+    g = torch.Generator().manual_seed(12345)
     if w['loss'] == 'cross_entropy':
-        x = np.zeros(T * B * I, dtype=np.float32)
-        i = np.arange(T * B)
-        x[i * I + (i * 31 + 7) % I] = 1
-        target = torch.from_numpy(((np.arange(T * B) * 17 + 3) % O).astype(np.int64)).reshape(T, B)
-    else:
-        x = uniform(T * B * I)
-        target = torch.from_numpy(uniform(T * B * O)).reshape(T, B, O)
-    return torch.from_numpy(x).reshape(T, B, I), target
+        x = torch.zeros(T * B, I)
+        x[torch.arange(T * B), torch.randint(0, I, (T * B,), generator=g)] = 1
+        return x.reshape(T, B, I), torch.randint(0, O, (T, B), generator=g)
+    return torch.rand(T, B, I, generator=g) * 2 - 1, torch.rand(T, B, O, generator=g) * 2 - 1
 
 
 def read_safetensors(path):
@@ -112,7 +108,7 @@ def setup(name, weights_dir):
     if weights_dir:
         sd = read_safetensors(os.path.join(weights_dir, f'{name}.safetensors'))
         net.load_state_dict(sd, strict=True)
-    x, target = make_batch(w)
+    x, target = make_batch(dict(w, name=name), weights_dir)
     opt = torch.optim.SGD(net.parameters(), lr=LR)
     if w['loss'] == 'mse':
         lossf = torch.nn.MSELoss(reduction='sum')

@@ -141,7 +141,7 @@ for (const wname of names) {
 
 // PyTorch on the same workloads, in a child process after ours (so the two never share the
 // cores), from the same starting weights: each workload's seed-1 stateDict goes to
-// PyTorch as safetensors, and both sides report the loss of the first step and of the
+// PyTorch as safetensors with its batch (x, target), and both sides report the loss of the first step and of the
 // step after one SGD update, which must agree to float32 rounding before any time is
 // compared.
 let torch = null;
@@ -165,6 +165,11 @@ async function runPytorch() {
       const m = await createModel({ ...w.model, backend: 'wasm', seed: 1 });
       writeFileSync(join(dir, `${wname}.safetensors`), writeSafetensors(m.stateDict()));
       const batch = makeBatch(w);
+      // the same x and target numbers for PyTorch (class ids are small integers, exact in float32)
+      writeFileSync(join(dir, `${wname}.batch.safetensors`), writeSafetensors({
+        x: { shape: batch.x.shape, data: batch.x.data },
+        target: { shape: batch.target.shape, data: Float32Array.from(batch.target.data) },
+      }));
       ours[wname] = { loss0: trainStep(m, batch, w.loss), loss1: trainStep(m, batch, w.loss) };
     }
     process.stderr.write(`PyTorch (${python}${torchBlas ? `, LD_LIBRARY_PATH ${torchBlas}` : ''}):\n`);

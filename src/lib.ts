@@ -34,7 +34,7 @@ export { gradientFlow, summarizeGradNorms, type GradientFlowOptions, type Gradie
 export { lineChart, gradFlowChart, lossCurveChart, type Series, type ChartOptions, type LossHistory } from './svg.js';
 export { METRICS, MetricAccumulator, checkMetrics, type MetricName, type MetricBatchOptions } from './metrics.js';
 export { addingBatch, ADDING_BASELINE_MSE, type AddingBatch } from './data/adding.js';
-export { CharVocab, CharStream, oneHot, type CharBatch } from './data/text.js';
+export { CharVocab, CharStream, oneHot, type CharBatch, type CharStreamOptions } from './data/text.js';
 export { tensor, type Nested, type TensorOptions } from './data/tensor.js';
 export { windows, standardize, Standardizer, STANDARDIZE_KEY, type SeriesLike, type WindowOptions, type Windows } from './data/series.js';
 export { readOnnx, type OnnxImport, type OnnxModelConfig } from './onnx.js';

@@ -14,11 +14,13 @@ import { AUTO_THREADS_MAX, checkModelSize, DEFAULT_WORKSPACE_BYTES, MAX_MEMORY_B
 import { initParams, resolveInit, type InitSpec } from './init.js';
 import { hashSeed, Rng } from './rng.js';
 import { buildLayout, type CellKind, type EmbeddingConfig, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
+import { checkInput } from './inputs.js';
 import { describePrefixes, ourName, resolvePrefixes, userKey, type StateDictNameOptions } from './state-names.js';
 
 export type Tensor = { shape: number[]; data: Float32Array };
 export type IntTensor = { shape: number[]; data: Int32Array };
 export type { BackendKind };
+export { checkLengths } from './inputs.js';
 
 export interface CreateModelOptions {
   cell: CellKind;
@@ -432,7 +434,7 @@ export class Model {
     this.backend.fill(this.grads, this.layout.numParams, 0);
   }
 
-  /** Inference over a batch of sequences: x [T, B, inputSize], optionally of lengths `lengths`. */
+  /** Inference over a batch of sequences: x [T, B, inputSize] (token ids [T, B] with an embedding), optionally of lengths `lengths`. */
   forward(x: TensorLike, state: ForwardState = {}): ForwardResult {
     // { h, c } is the shape step() and the training loops return: the same state, accepted
     state = normalizeOptions<ForwardState>('forward', 'state', state, ['h0', 'c0', 'lengths', 'train'], { aliases: { h: 'h0', c: 'c0' } });
@@ -446,7 +448,8 @@ export class Model {
   }
 
   /**
-   * Inference with small memory: x [T, B, inputSize] ([B, T, inputSize] batchFirst) runs
+   * Inference with small memory: x [T, B, inputSize] ([B, T, inputSize] batchFirst; token
+   * ids [T, B] / [B, T] with an embedding) runs
    * in batches of `batchSize` sequences, each a forward over a workspace without any
    * gradient buffer, so memory is one batch's activations, not the whole input's.
    * Returns [T, B, O] ([B, T, O] batchFirst), or [B, O] with lastStepOnly: each sequence's
@@ -468,20 +471,21 @@ export class Model {
     } else {
       bs = checkPositiveInt('predict: batchSize', opts.batchSize);
     }
-    const { inputSize: I, hiddenSize: H, cell } = this.config;
+    const { hiddenSize: H, cell } = this.config;
     const O = this.layout.outputWidth;
     const LD = this.layout.layers.length;
     const bf = this.batchFirst;
+    // values per (t, b) of x: a feature vector, or one token id (kept in an Int32Array: exact for any id)
+    const ids = this.layout.embed !== null;
+    const F = ids ? 1 : this.config.inputSize;
+    const step = ids ? [] : [F];
     const out = new Float32Array((last ? 1 : T) * B * O);
     for (let b0 = 0; b0 < B; b0 += bs) {
       const nb = Math.min(bs, B - b0);
       // this batch's sequences, in the caller's layout (writeInputs converts batch-first)
-      let xb: Float32Array;
-      if (bf) xb = Float32Array.from({ length: nb * T * I }, (_, i) => x.data[b0 * T * I + i]);
-      else {
-        xb = new Float32Array(T * nb * I);
-        for (let t = 0; t < T; t++) for (let i = 0; i < nb * I; i++) xb[t * nb * I + i] = x.data[(t * B + b0) * I + i];
-      }
+      const xb = ids ? new Int32Array(T * nb) : new Float32Array(T * nb * F);
+      if (bf) for (let i = 0; i < nb * T * F; i++) xb[i] = x.data[b0 * T * F + i];
+      else for (let t = 0; t < T; t++) for (let i = 0; i < nb * F; i++) xb[t * nb * F + i] = x.data[(t * B + b0) * F + i];
       const rows = (s: TensorLike | undefined): TensorLike | undefined => {
         if (s == null) return undefined;
         const d = new Float32Array(LD * nb * H);
@@ -489,7 +493,7 @@ export class Model {
         return { shape: [LD, nb, H], data: d };
       };
       const lb = lengths ? lengths.subarray(b0, b0 + nb) : null;
-      this.writeInputs({ shape: bf ? [nb, T, I] : [T, nb, I], data: xb }, rows(opts.h0), cell === 'lstm' ? rows(opts.c0) : undefined,
+      this.writeInputs({ shape: bf ? [nb, T, ...step] : [T, nb, ...step], data: xb }, rows(opts.h0), cell === 'lstm' ? rows(opts.c0) : undefined,
         lb, T, nb, false, 'forward');
       const io = this.io!;
       this.backend.forward(io, T, nb);
@@ -611,43 +615,10 @@ export class Model {
 
   /** Validate x, h0, c0 and lengths (nothing is written). */
   private checkInputs(x: TensorLike, h0?: TensorLike, c0?: TensorLike, lengths?: Lengths): { T: number; B: number; lengths: Int32Array | null } {
-    const { inputSize: I, hiddenSize: H, cell } = this.config;
+    const { hiddenSize: H, cell } = this.config;
     const LD = this.layout.layers.length;
     const rows = this.layout.D === 2 ? 'numLayers * 2, B, hiddenSize' : 'numLayers, B, hiddenSize';
-    const bf = this.batchFirst;
-    const emb = this.config.embedding;
-    const want = emb ? (bf ? '[B, T] token ids (batchFirst)' : '[T, B] token ids (time-major)')
-      : bf ? `[B, T, ${I}] (batchFirst)` : `[T, B, ${I}] (time-major)`;
-    if (x === null || typeof x !== 'object' || !Array.isArray(x.shape)) {
-      fail(`x must be a tensor { shape: ${want}, data }, got ${x === null ? 'null' : typeof x}`);
-    }
-    if (x.shape.length !== (emb ? 2 : 3)) {
-      fail(`x has shape ${shapeStr(x.shape)}, expected ${want}` +
-        (emb && x.shape.length === 3 ? ' (this model has an embedding: x holds integer ids, not feature vectors)' : ''));
-    }
-    const [T, B] = bf ? [x.shape[1], x.shape[0]] : x.shape;
-    if (!Number.isInteger(T) || T < 1) fail(`x has shape ${shapeStr(x.shape)}: T (sequence length) must be an integer >= 1, got ${T}`);
-    if (!Number.isInteger(B) || B < 1) fail(`x has shape ${shapeStr(x.shape)}: B (batch size) must be an integer >= 1, got ${B}`);
-    const len = lengths == null ? null : checkLengths(lengths, T, B);
-    if (emb) {
-      const xd = checkTensor('x', x, bf ? [B, T] : [T, B], bf ? 'B, T token ids; batchFirst' : 'T, B token ids');
-      // padded steps are never read, so whatever they hold (a pad id, -1) is fine
-      const N = emb.numEmbeddings;
-      for (let b = 0; b < B; b++) {
-        const n = len ? len[b] : T;
-        for (let t = 0; t < n; t++) {
-          const i = bf ? b * T + t : t * B + b;
-          const v = xd[i];
-          if (!Number.isInteger(v) || v < 0 || v >= N) {
-            fail(`x.data[${i}] = ${show(v)} (step ${t} of sequence ${b}) is not a token id: expected an integer in [0, ${N - 1}] ` +
-              `(embedding.numEmbeddings ${N})`);
-          }
-        }
-      }
-    } else {
-      const xd = checkTensor('x', x, bf ? [B, T, I] : [T, B, I], bf ? 'B, T, inputSize; batchFirst' : 'T, B, inputSize');
-      checkFinite('x', xd);
-    }
+    const { T, B, lengths: len } = checkInput('x', x, this, lengths);
     const h0d = h0 != null ? checkTensor('h0', h0, [LD, B, H], rows) : null;
     if (h0d) checkFinite('h0', h0d);
     if (c0 != null && cell !== 'lstm') fail(`c0 is for cell 'lstm' only; this model's cell is '${cell}'`);
@@ -891,35 +862,17 @@ export class Model {
 
 }
 
-/** [A, B, F] -> [B, A, F] (between the caller's batch-first layout and the engine's time-major one). */
-export function swapAxes01(src: ArrayLike<number>, A: number, B: number, F: number): Float32Array {
-  const out = new Float32Array(A * B * F);
+/**
+ * [A, B, F] -> [B, A, F] (between the caller's batch-first layout and the engine's time-major
+ * one), into `out` (a Float32Array by default; an Int32Array keeps token ids and class ids exact).
+ */
+export function swapAxes01<O extends Float32Array | Int32Array = Float32Array>(src: ArrayLike<number>, A: number, B: number, F: number,
+  out: O = new Float32Array(A * B * F) as O): O {
   for (let a = 0; a < A; a++) {
     for (let b = 0; b < B; b++) {
       const s = (a * B + b) * F, d = (b * A + a) * F;
       for (let f = 0; f < F; f++) out[d + f] = src[s + f];
     }
-  }
-  return out;
-}
-
-/**
- * Check a batch's `lengths`: B integers with 1 <= lengths[b] <= T, any order (PyTorch's
- * pack_padded_sequence with enforce_sorted=False). Returns a copy.
- */
-export function checkLengths(lengths: unknown, T: number, B: number): Int32Array {
-  if (lengths === null || typeof lengths !== 'object' || typeof (lengths as ArrayLike<number>).length !== 'number') {
-    fail(`lengths must be an Int32Array or number[] of B = ${B} sequence lengths in [1, ${T}], got ${lengths === null ? 'null' : typeof lengths}`);
-  }
-  const a = lengths as ArrayLike<number>;
-  if (a.length !== B) fail(`lengths has ${a.length} values, expected B = ${B} (one per sequence)`);
-  const out = new Int32Array(B);
-  for (let b = 0; b < B; b++) {
-    const v = a[b];
-    if (!Number.isInteger(v) || v < 1 || v > T) {
-      fail(`lengths[${b}] = ${String(v)}, expected an integer in [1, ${T}] (T = ${T}, the length of x)`);
-    }
-    out[b] = v;
   }
   return out;
 }

@@ -5,7 +5,9 @@
 // (`lstm.weight_ih_l0`, `fc.weight`, nested as `encoder.rnn.weight_ih_l0`), so a state dict is
 // read through a prefix per module: the caller's `prefixes`, else our own names (with a bare
 // nn.RNN/LSTM/GRU dict's `weight_ih_l0` as `rnn.`), else the one recurrent module and the one
-// Linear head the dict holds. Anything else is ambiguous, and the error lists the candidates.
+// Linear head the dict holds, and for a model with an embedding (`embed.weight`) the one
+// other 2-D tensor, of shape [numEmbeddings, embeddingDim] (`encoder.weight`, `emb.weight`,
+// ...). Anything else is ambiguous, and the error lists the candidates.
 
 import { fail, show } from './errors.js';
 import type { Layout } from './layout.js';
@@ -14,7 +16,7 @@ import type { Layout } from './layout.js';
 export type Prefixes = Record<string, string>;
 
 export interface StateDictNameOptions {
-  /** the user's module names: `{ rnn: 'lstm', out: 'fc' }`, nested as `'encoder.rnn'`; modules left out keep ours */
+  /** the user's module names: `{ rnn: 'lstm', out: 'fc' }` (`embed: 'encoder'` for the embedding), nested as `'encoder.rnn'`; modules left out keep ours */
   prefixes?: Prefixes;
 }
 
@@ -51,7 +53,10 @@ function checkPrefixes(where: string, given: unknown, mods: Map<string, unknown>
   }
   const out = new Map<string, string>();
   for (const [mod, p] of Object.entries(given as Record<string, unknown>)) {
-    if (!mods.has(mod)) fail(`${where}: prefixes names module '${mod}', but this model's modules are ${[...mods.keys()].join(', ')}`);
+    if (!mods.has(mod)) {
+      fail(`${where}: prefixes names module '${mod}', but this model's modules are ${[...mods.keys()].join(', ')}` +
+        (mod === 'embed' ? ' (it has no embedding: createModel({ embedding }) adds one)' : ''));
+    }
     if (typeof p !== 'string') fail(`${where}: prefixes.${mod} must be a string (the user's module name, '' for none), got ${show(p)}`);
     out.set(mod, p.endsWith('.') ? p.slice(0, -1) : p);
   }
@@ -92,6 +97,7 @@ export function resolvePrefixes(where: string, layout: Layout, sd: Record<string
   const hint = (mod: string): string => `; say which with the option { prefixes: { ${mod}: '<prefix>' } }`;
   const someKeys = keys.length <= 12 ? keys.join(', ') : `${keys.slice(0, 12).join(', ')}, ... (${keys.length} keys)`;
   for (const [mod, params] of mods) {
+    if (mod === 'embed') continue; // found last: the one 2-D tensor left beside the recurrent module and the head
     let cands: string[];
     if (mod === 'rnn') {
       cands = [...groups.keys()].filter(isRecurrent);
@@ -104,6 +110,11 @@ export function resolvePrefixes(where: string, layout: Layout, sd: Record<string
         const want = params.get('weight')?.join(',');
         const same = cands.filter((p) => shapeOf(sd[joinKey(p, 'weight')]) === want);
         if (same.length === 1) cands = same;
+        else if (same.length > 1) {
+          // an embedding table can have the head's shape: then the one with exactly this module's params (weight and bias)
+          const exact = same.filter((p) => groups.get(p)!.length === params.size && groups.get(p)!.every((q) => params.has(q)));
+          if (exact.length === 1) cands = exact;
+        }
       }
       if (cands.length === 0) {
         fail(`${where}: the state dict has no module for '${mod}' (a Linear '<name>.weight' [+ '<name>.bias'] beside the recurrent module); ` +
@@ -114,7 +125,34 @@ export function resolvePrefixes(where: string, layout: Layout, sd: Record<string
     found.set(mod, cands[0]);
     taken.add(cands[0]);
   }
-  return found;
+  const embed = mods.get('embed')?.get('weight');
+  if (embed) found.set('embed', embeddingPrefix(where, sd, taken, embed, someKeys));
+  return new Map([...mods.keys()].map((m) => [m, found.get(m)!])); // the model's module order
+}
+
+/**
+ * The prefix of the embedding table: the dict's one 2-D tensor outside the modules already
+ * found (`taken`), which must be `<prefix>.weight` of shape [numEmbeddings, embeddingDim].
+ */
+function embeddingPrefix(where: string, sd: Record<string, unknown>, taken: Set<string>, shape: number[], someKeys: string): string {
+  const want = shape.join(',');
+  const is2d = (v: unknown): boolean => { const sh = (v as { shape?: unknown } | null)?.shape; return Array.isArray(sh) && sh.length === 2; };
+  const cands = Object.keys(sd).filter((k) => !taken.has(splitKey(k)[0]) && is2d(sd[k]));
+  const hint = "; say which with the option { prefixes: { embed: '<prefix>' } }";
+  if (cands.length === 0) {
+    fail(`${where}: the state dict has no embedding table (a 2-D '<name>.weight' [${shape.join(', ')}] beside the recurrent module and the head); ` +
+      `its keys: ${someKeys}`);
+  }
+  if (cands.length > 1) {
+    fail(`${where}: the state dict is ambiguous: ${cands.map((k) => `'${k}' [${shapeOf(sd[k]).replaceAll(',', ', ')}]`).join(', ')} ` +
+      `could each be the embedding 'embed.weight' [${shape.join(', ')}]${hint}`);
+  }
+  const [prefix, param] = splitKey(cands[0]);
+  if (param !== 'weight' || shapeOf(sd[cands[0]]) !== want) {
+    fail(`${where}: the one 2-D tensor beside the recurrent module and the head, '${cands[0]}' [${shapeOf(sd[cands[0]]).replaceAll(',', ', ')}], ` +
+      `is not this model's embedding table 'embed.weight' [${shape.join(', ')}] (a '<name>.weight' [numEmbeddings, embeddingDim])${hint}`);
+  }
+  return prefix;
 }
 
 /**

@@ -15,6 +15,7 @@ import { checkLossSpec, targetHasTime, targetLayout, type TargetLayout } from '.
 import {
   checkLengths, swapAxes01, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type PredictOptions, type Tensor,
 } from './model.js';
+import { checkInput, checkTokenId, checkTokenIds, expectedInput, type InputOwner } from './inputs.js';
 import { checkMetrics, formatMetrics, MetricAccumulator, type MetricName } from './metrics.js';
 import { Adam, type Optimizer } from './optim.js';
 import type { ProgressOptions } from './progress.js';
@@ -113,9 +114,11 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
   if (!Array.isArray(micro) || micro.length === 0) fail(`trainStep: micro-batches must be a non-empty array, got ${show(micro)}`, 'trainStep');
   if (!optimizer || optimizer.model !== model) fail('trainStep: the optimizer was built for a different model', 'trainStep');
   micro.forEach((mb, i) => {
-    if (mb === null || typeof mb !== 'object' || !isTensor(mb.x) || mb.x.shape.length !== 3) {
-      fail(`trainStep: micro-batch ${i} must be { x: [T, B, inputSize], target, ... }, got ${show(mb)}`, 'trainStep');
+    if (mb === null || typeof mb !== 'object' || !isTensor(mb.x)) {
+      fail(`trainStep: micro-batch ${i} must be { x: ${expectedInput(model)}, target, ... }, got ${show(mb)}`, 'trainStep');
     }
+    // every micro-batch's x (token ids included) before the first one runs: a bad one changes nothing
+    checkInput(`trainStep: micro-batch ${i} x`, mb.x, model, mb.lengths);
   });
   checkLossSpec(opts.loss);
   checkClip('trainStep', opts);
@@ -189,7 +192,7 @@ function gather(data: ArrayLike<number>, T: number, N: number, F: number, idx: A
 
 /** A dataset of N sequences, time-major like everything else, padded to T steps. */
 export interface Dataset {
-  /** [T, N, inputSize] */
+  /** [T, N, inputSize] ([N, T, inputSize] batchFirst); for a model with an embedding, integer token ids [T, N] ([N, T]) */
   x: TensorLike;
   /** mse: [T, N, O] (or [N, O] with lastStepOnly); cross_entropy: class ids [T, N] (or [N] with lastStepOnly) */
   target: TensorLike;
@@ -200,30 +203,32 @@ export interface Dataset {
 class DataView3 {
   readonly T: number;
   readonly N: number;
-  readonly I: number;
+  /** values per (t, n) of x: inputSize, or 1 (a token id) */
+  readonly F: number;
+  /** x holds token ids (the model has an embedding): minibatches are Int32Array [T, B] */
+  readonly ids: boolean;
   readonly tl: TargetLayout;
   readonly lengths: Int32Array | null;
   /** the dataset, time-major (a batch-first one is transposed once, here) */
   readonly data: Dataset;
+  /** the dataset and the minibatches are batch-first ([N, T, *]): the model was created with batchFirst */
+  readonly bf: boolean;
   /**
-   * bf: the dataset and the minibatches are batch-first ([N, T, *]), for a model created
-   * with batchFirst; minibatches are gathered time-major and transposed.
+   * x is checked as the model takes it (feature vectors or token ids, in its layout; ids at
+   * every valid step) before anything is sliced; minibatches are gathered time-major and
+   * transposed for a batch-first model.
    */
-  constructor(data: Dataset, readonly loss: LossSpec, what: string, readonly bf = false) {
+  constructor(data: Dataset, readonly loss: LossSpec, what: string, model: InputOwner) {
     if (!data || typeof data !== 'object' || !data.x || !data.target) fail(`${what}: expected { x, target }`);
-    if (bf) data = timeMajorDataset(data, loss, what);
+    this.bf = model.batchFirst;
+    this.ids = model.config.embedding !== undefined;
+    const x = checkInput(`${what}: x`, data.x, model, data.lengths, 'N');
+    [this.T, this.N] = [x.T, x.B];
+    this.F = this.ids ? 1 : model.config.inputSize;
+    this.lengths = x.lengths;
+    if (this.bf) data = timeMajorDataset(data, loss, what, this.F, this.ids);
     this.data = data;
-    const s = data.x.shape;
-    if (s.length !== 3) fail(`${what}: x has shape [${s.join(', ')}], expected [T, N, inputSize] (time-major, N sequences)`);
-    [this.T, this.N, this.I] = s;
-    if (data.x.data.length !== this.T * this.N * this.I) fail(`${what}: x.data has ${data.x.data.length} values, shape needs ${this.T * this.N * this.I}`);
     this.tl = targetLayout(what, data.target, checkLossSpec(loss), this.T, this.N, null);
-    try {
-      this.lengths = data.lengths == null ? null : checkLengths(data.lengths, this.T, this.N);
-    } catch (e) {
-      (e as Error).message = `${what}: ${(e as Error).message}`;
-      throw e;
-    }
   }
 
   /**
@@ -245,7 +250,7 @@ class DataView3 {
       lengths = Int32Array.from(idx, (i) => this.lengths![i]);
       t1 = lengths.reduce((m, v) => Math.max(m, v), 1);
     }
-    const x = { shape: [t1 - t0, B, this.I], data: gather(this.data.x.data, this.T, this.N, this.I, idx, t0, t1, false) };
+    const x = { shape: this.ids ? [t1 - t0, B] : [t1 - t0, B, this.F], data: gather(this.data.x.data, this.T, this.N, this.F, idx, t0, t1, this.ids) };
     const { hasTime, width, int } = this.tl;
     const tg = this.data.target.data;
     let target: TensorLike;
@@ -267,12 +272,10 @@ class DataView3 {
   }
 }
 
-/** A batch-first dataset [N, T, *] as a time-major one (lengths unchanged). */
-function timeMajorDataset(data: Dataset, loss: LossSpec, what: string): Dataset {
-  const s = data.x.shape;
-  if (s.length !== 3) fail(`${what}: x has shape [${s.join(', ')}], expected [N, T, inputSize] (batchFirst, N sequences)`);
-  const [N, T, I] = s;
-  const x = { shape: [T, N, I], data: swapAxes01(data.x.data, N, T, I) };
+/** A batch-first dataset [N, T, *] (x already checked: F values per step, token ids if `ids`) as a time-major one (lengths unchanged). */
+function timeMajorDataset(data: Dataset, loss: LossSpec, what: string, F: number, ids: boolean): Dataset {
+  const [N, T] = data.x.shape;
+  const x = { shape: [T, N, ...data.x.shape.slice(2)], data: swapAxes01(data.x.data, N, T, F, ids ? new Int32Array(N * T) : undefined) };
   let target = data.target;
   if (targetHasTime(target.shape, loss)) {
     const ts = target.shape;
@@ -296,8 +299,10 @@ function timeMajorPair(out: Tensor, target: TensorLike, loss: LossSpec): [Tensor
 
 /** A time-major minibatch in the batch-first layout. */
 function batchFirstOf(mb: MicroBatch, loss: LossSpec): MicroBatch {
-  const [T, B, I] = mb.x.shape;
-  const x = { shape: [B, T, I], data: swapAxes01(mb.x.data, T, B, I) };
+  const [T, B] = mb.x.shape;
+  const F = mb.x.shape[2] ?? 1; // token ids: [T, B], one value per step
+  const ids = mb.x.data instanceof Int32Array;
+  const x = { shape: [B, T, ...mb.x.shape.slice(2)], data: swapAxes01(mb.x.data, T, B, F, ids ? new Int32Array(T * B) : undefined) };
   let target = mb.target;
   if (targetHasTime(target.shape, loss)) {
     const w = target.shape[2] ?? 1;
@@ -409,7 +414,7 @@ export function evaluate(model: Model, data: Dataset, opts: EvaluateOptions): nu
 export function evaluate(model: Model, data: Dataset, opts: EvaluateOptions): number | { loss: number; metrics: Record<string, number> } {
   if (opts === undefined) fail('evaluate: options { loss, batchSize?, metrics? } are required', 'evaluate');
   opts = normalizeOptions('evaluate', 'options', opts, ['loss', 'batchSize', 'metrics']);
-  const dv = new DataView3(data, opts.loss, 'evaluate', model.batchFirst);
+  const dv = new DataView3(data, opts.loss, 'evaluate', model);
   const names = checkMetrics('evaluate', opts.metrics, opts.loss.kind);
   const metrics = new MetricAccumulator(names);
   const loss = evaluateInto(model, dv, opts.loss, checkIntOpt('evaluate', 'batchSize', opts.batchSize, 256, 1), metrics);
@@ -483,7 +488,7 @@ export function trainTruncated(model: Model, optimizer: Optimizer, seq: Dataset,
   if (!optimizer || optimizer.model !== model) fail('trainTruncated: the optimizer was built for a different model', 'trainTruncated');
   checkClip('trainTruncated', opts);
   if (model.config.bidirectional) fail(NOT_STREAMING('trainTruncated'));
-  const dv = new DataView3(seq, opts.loss, 'trainTruncated', model.batchFirst);
+  const dv = new DataView3(seq, opts.loss, 'trainTruncated', model);
   const idx = range(0, dv.N);
   const losses: number[] = [];
   let state = opts.state;
@@ -684,7 +689,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
   }
   checkClip('fit', o);
   const loss = fitLoss(data, o.loss);
-  const all = new DataView3(data, loss, 'fit', model.batchFirst);
+  const all = new DataView3(data, loss, 'fit', model);
   const metricNames = checkMetrics('fit', o.metrics, loss.kind);
   const epochs = checkIntOpt('fit', 'epochs', o.epochs, 1, 0);
   const accum = checkIntOpt('fit', 'accumulationSteps', o.accumulationSteps, 1, 1);
@@ -720,7 +725,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
     const held = all.batch(range(nTrain, all.N));
     valData = { x: held.x, target: held.target, ...(held.lengths ? { lengths: held.lengths } : {}) };
   }
-  if (valData) new DataView3(valData, loss, 'fit validation data', model.batchFirst); // validate shapes now
+  if (valData) new DataView3(valData, loss, 'fit validation data', model); // validate shapes now
   // With lastStepOnly, all.batch() already returns the short target; the validation
   // DataView3 accepts it.
 
@@ -819,7 +824,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
       if (metricNames.length) info.metrics = trainMetrics.result();
       if (valData) {
         const valMetrics = new MetricAccumulator(metricNames);
-        info.valLoss = evaluateInto(model, new DataView3(valData, loss, 'fit validation data', model.batchFirst), loss, Math.max(batchSize, 64), valMetrics);
+        info.valLoss = evaluateInto(model, new DataView3(valData, loss, 'fit validation data', model), loss, Math.max(batchSize, 64), valMetrics);
         if (metricNames.length) info.valMetrics = valMetrics.result();
       }
       history.loss.push(info.loss);
@@ -869,27 +874,47 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
 // Streaming inference and sampling
 
 /**
- * One timestep for a batch of streams: x [B, inputSize] (or [1, B, inputSize]); state from
- * the previous call (zeros when omitted). Returns output [B, outputWidth] and the new state.
+ * One timestep for a batch of streams: x [B, inputSize] (or [1, B, inputSize]; batchFirst
+ * [B, 1, inputSize]), or for a model with an embedding one token id per stream: [B] (or
+ * [1, B]; batchFirst [B, 1]). State from the previous call (zeros when omitted). Returns
+ * output [B, outputWidth] and the new state.
  */
 export function step(model: Model, x: TensorLike, state?: RecurrentState): { output: Tensor; state: RecurrentState } {
-  const I = model.config.inputSize;
   if (model.config.bidirectional) fail(NOT_STREAMING('step'));
-  let B: number;
+  const B = streamCount(model, x);
   const bf = model.batchFirst;
-  const shape = isTensor(x) ? x.shape : null;
-  if (shape?.length === 2) B = shape[0];
-  else if (shape?.length === 3 && shape[bf ? 1 : 0] === 1) B = shape[bf ? 0 : 1];
-  else fail(`step: x must have shape [B, ${I}] (or ${bf ? `[B, 1, ${I}], batchFirst` : `[1, B, ${I}]`}), got ${shape ? shapeStr(shape) : show(x)}`, 'step');
+  const emb = model.config.embedding;
+  if (emb) checkTokenIds('step: x', x.data, 1, B, false, null, emb.numEmbeddings);
   // the state forward() takes as { h0, c0 } is accepted here too
   if (state !== undefined) state = normalizeOptions<RecurrentState>('step', 'state', state, ['h', 'c'], { aliases: { h0: 'h', c0: 'c' } });
-  // one step: [1, B, I] and [B, 1, I] hold the same numbers in the same order
-  const r = model.forward({ shape: bf ? [B, 1, I] : [1, B, I], data: x.data }, initialState(state));
+  // one step: [1, B, *] and [B, 1, *] hold the same numbers in the same order
+  const one = emb ? [] : [model.config.inputSize];
+  const r = model.forward({ shape: bf ? [B, 1, ...one] : [1, B, ...one], data: x.data }, initialState(state));
   const O = model.layout.outputWidth;
   return {
     output: { shape: [B, O], data: r.output.data },
     state: finalState(r),
   };
+}
+
+/** The number of streams B in step's x (the shapes step takes; anything else is an error saying which were expected). */
+function streamCount(model: Model, x: TensorLike): number {
+  const I = model.config.inputSize;
+  const bf = model.batchFirst;
+  const emb = model.config.embedding !== undefined;
+  const shape = isTensor(x) ? x.shape : null;
+  const r = shape?.length;
+  if (emb) {
+    if (r === 1) return shape![0];
+    if (r === 2 && shape![bf ? 1 : 0] === 1) return shape![bf ? 0 : 1];
+  } else {
+    if (r === 2) return shape![0];
+    if (r === 3 && shape![bf ? 1 : 0] === 1) return shape![bf ? 0 : 1];
+  }
+  const want = emb ? `[B] token ids (or ${bf ? '[B, 1], batchFirst' : '[1, B]'})` : `[B, ${I}] (or ${bf ? `[B, 1, ${I}], batchFirst` : `[1, B, ${I}]`})`;
+  const hint = emb && (r === 2 || r === 3) ? ' (this model has an embedding: x holds one token id per stream, not one-hot or feature vectors)'
+    : !emb && r === 1 ? ' (this model has no embedding: x holds a feature vector per stream; token ids need createModel({ embedding }))' : '';
+  fail(`step: x must have shape ${want}, got ${shape ? shapeStr(shape) : show(x)}${hint}`, 'step');
 }
 
 /**
@@ -920,31 +945,48 @@ export interface SampleOptions {
   rng?: Rng;
   /** state to start from (zeros when omitted) */
   state?: RecurrentState;
-  /** input vector for a token (default: one-hot of size inputSize) */
+  /** input vector for a token (default: one-hot of size inputSize); not for a model with an embedding, which takes the ids */
   encode?: (token: number) => ArrayLike<number>;
 }
 
 /**
- * Generate `length` tokens from a model whose output is logits over classes (e.g. a
- * character model with one-hot inputs), feeding each sampled token back in.
+ * Generate `length` tokens from a model whose output is logits over classes, feeding each
+ * sampled token back in: as its token id to a model with an embedding, else as the vector
+ * `encode` gives (default one-hot, e.g. a character model with one-hot inputs).
  */
 export function sample(model: Model, opts: SampleOptions): { tokens: number[]; state: RecurrentState } {
   const I = model.config.inputSize;
   opts = normalizeOptions<SampleOptions>('sample', 'options', opts, ['prime', 'length', 'temperature', 'seed', 'rng', 'state', 'encode']);
   if (!Array.isArray(opts?.prime) || opts.prime.length === 0) fail('sample: prime must be a non-empty array of token ids');
   if (!Number.isInteger(opts.length) || opts.length < 0) fail(`sample: length must be an integer >= 0, got ${opts.length}`);
-  const encode = opts.encode ?? ((tok: number) => {
-    if (!Number.isInteger(tok) || tok < 0 || tok >= I) fail(`sample: token ${tok} is not in [0, ${I - 1}] (one-hot input of size ${I}); pass encode for other inputs`);
-    const v = new Float32Array(I);
-    v[tok] = 1;
-    return v;
-  });
+  const emb = model.config.embedding;
+  let encode: (tok: number) => TensorLike;
+  if (emb) {
+    if (opts.encode !== undefined) {
+      fail('sample: encode maps a token to an input vector, but this model has an embedding and takes the token ids themselves; leave encode out');
+    }
+    const N = emb.numEmbeddings, O = model.layout.outputWidth;
+    opts.prime.forEach((tok, i) => checkTokenId(tok, N, () => `sample: prime[${i}] = ${show(tok)}`));
+    if (opts.length > 0 && O > N) {
+      fail(`sample: the model's output has ${O} classes, but a sampled class is fed back as a token id, and ids stop at ` +
+        `embedding.numEmbeddings ${N}: sampling needs outputSize <= numEmbeddings`);
+    }
+    encode = (tok) => ({ shape: [1], data: Int32Array.of(tok) });
+  } else {
+    const vector = opts.encode ?? ((tok: number) => {
+      if (!Number.isInteger(tok) || tok < 0 || tok >= I) fail(`sample: token ${tok} is not in [0, ${I - 1}] (one-hot input of size ${I}); pass encode for other inputs`);
+      const v = new Float32Array(I);
+      v[tok] = 1;
+      return v;
+    });
+    encode = (tok) => ({ shape: [1, I], data: vector(tok) });
+  }
   const rng = opts.rng ?? new Rng(opts.seed ?? 0);
   const temperature = opts.temperature ?? 1;
   let state = opts.state;
   let out: Tensor | null = null;
   for (const tok of opts.prime) {
-    const r = step(model, { shape: [1, I], data: encode(tok) }, state);
+    const r = step(model, encode(tok), state);
     state = r.state;
     out = r.output;
   }
@@ -953,7 +995,7 @@ export function sample(model: Model, opts: SampleOptions): { tokens: number[]; s
     const tok = sampleCategorical(out!.data, temperature, rng);
     tokens.push(tok);
     // Feed every sampled token, so the returned state continues the stream after it.
-    const r = step(model, { shape: [1, I], data: encode(tok) }, state);
+    const r = step(model, encode(tok), state);
     state = r.state;
     out = r.output;
   }

@@ -96,7 +96,8 @@ describe.each(BACKENDS)('bptt-wasm demo, train and sample on %s', (backend) => {
       '--seq-len', '16', '--batch', '4', '--sample-every', '20', '--sample-length', '30', '--compare-seconds', '0.2',
       '--out', ckpt, '--loss-svg', svg]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`demo: a character LSTM (hidden 16, `);
+    // the demo's default inputs: an embedding of min(vocabulary, 32) per character
+    expect(r.stdout).toMatch(/demo: a character LSTM \(hidden 16, \d+ characters, embedding 32\)/);
     expect(r.stdout).toContain(`on Moby-Dick`);
     expect(r.stdout).toMatch(/--- sample at step \d+ \(temperature 0\.8\) ---/);
     expect(r.stdout).toMatch(/trained \d+ steps \([\d,]+ characters\) in [\d.]+ s; loss [\d.]+ -> [\d.]+ nats\/char/);
@@ -106,6 +107,8 @@ describe.each(BACKENDS)('bptt-wasm demo, train and sample on %s', (backend) => {
     const st = readSafetensors(new Uint8Array(readFileSync(ckpt)));
     expect(Object.keys(st.tensors)).toContain('rnn.weight_hh_l0');
     expect(st.tensors['rnn.weight_hh_l0'].shape).toEqual([64, 16]);
+    expect(st.tensors['embed.weight'].shape).toEqual([st.tensors['out.bias'].shape[0], 32]);
+    expect(st.tensors['rnn.weight_ih_l0'].shape).toEqual([64, 32]);
     expect(st.metadata['bptt_wasm.task']).toBe('char');
     expect(JSON.parse(st.metadata['bptt_wasm.vocab']).length).toBe(st.tensors['out.bias'].shape[0]);
     const chart = readFileSync(svg, 'utf8');
@@ -128,13 +131,39 @@ describe.each(BACKENDS)('bptt-wasm demo, train and sample on %s', (backend) => {
     const r = await cli(['train', p('tiny.txt'), '--backend', backend, '--steps', '30', '--hidden', '12', '--seq-len', '10',
       '--batch', '4', '--sample-every', '0', '--cell', 'gru', '--out', ckpt, '--quiet']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('train: a character GRU (hidden 12, 11 characters) on tiny.txt');
+    expect(r.stdout).toContain('train: a character GRU (hidden 12, 11 characters, embedding 11) on tiny.txt');
     expect(r.stdout).toMatch(/trained 30 steps \(1,200 characters\)/);
     expect(r.stdout).toContain('--- sample at step 30');
     expect(r.stderr).toBe('');
     const s = await cli(['sample', '--checkpoint', ckpt, '--length', '25', '--temperature', '0']);
     expect(s.code, s.stderr).toBe(0);
     expect(s.stdout.replace(/\n$/, '')).toMatch(/^[the walnds.]{25}$/);
+  });
+
+  it('--embedding-dim: 0 trains one-hot inputs as before, N an embedding of N; sample, predict and export read both', async () => {
+    for (const [dim, header, inputs] of [['0', 'one-hot inputs', null], ['5', 'embedding 5', [11, 5]]] as const) {
+      const ckpt = p(`dim-${dim}-${backend}.safetensors`);
+      const r = await cli(['train', p('tiny.txt'), '--backend', backend, '--steps', '20', '--hidden', '8', '--seq-len', '10',
+        '--batch', '4', '--sample-every', '0', '--sample-length', '5', '--embedding-dim', dim, '--out', ckpt, '--quiet']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`train: a character LSTM (hidden 8, 11 characters, ${header}) on tiny.txt`);
+      const st = readSafetensors(new Uint8Array(readFileSync(ckpt)));
+      if (inputs) expect(st.tensors['embed.weight'].shape).toEqual(inputs);
+      else expect(Object.keys(st.tensors)).not.toContain('embed.weight');
+      expect(st.tensors['rnn.weight_ih_l0'].shape).toEqual([32, inputs ? 5 : 11]);
+      const s = await cli(['sample', '--checkpoint', ckpt, '--length', '15', '--temperature', '0', '--prime', 'the ']);
+      expect(s.code, s.stderr).toBe(0);
+      expect(s.stdout.replace(/\n$/, '')).toMatch(/^the [the walnds.]{15}$/);
+      const f = await cli(['predict', '--checkpoint', ckpt, '--text', 'the whale', '--top', '2']);
+      expect(f.code, f.stderr).toBe(0);
+      expect(f.stdout).toMatch(/the text: 9 characters; cross-entropy [\d.]+ nats\/char/);
+      const e = await cli(['export', '--checkpoint', ckpt, '--out', p(`dim-${dim}-${backend}.onnx`)]);
+      expect(e.code, e.stderr).toBe(0);
+      expect(e.stdout).toContain(inputs ? 'inputs x [T, B] int64 token ids' : 'inputs x [T, B, 11]');
+    }
+    const csv = await cli(['train', p('waves.csv'), '--embedding-dim', '4', '--epochs', '1']);
+    expect(csv.code).toBe(2);
+    expect(csv.stderr).toMatch(/--embedding-dim applies to text training only/);
   });
 
   it('train on a CSV of sequences: next-value regression with validation, baseline, checkpoint and loss curve', async () => {

@@ -107,7 +107,7 @@ describe('CharStream', () => {
   const text = 'abcdefghijklmnopqrstuvwxyz0123456789';
   const v = CharVocab.fromText(text);
   const ids = v.encode(text);
-  const argmax = (x: Float32Array, row: number, V: number): number => {
+  const argmax = (x: ArrayLike<number>, row: number, V: number): number => {
     let best = 0;
     for (let i = 1; i < V; i++) if (x[row * V + i] > x[row * V + best]) best = i;
     return best;
@@ -140,6 +140,28 @@ describe('CharStream', () => {
 
   it('says when the text is too short for the batch', () => {
     expect(() => new CharStream(ids, v.size, 20, 4)).toThrow(/too short for batchSize 4 x seqLength 20/);
+  });
+
+  it("{ inputs: 'ids' } gives the same windows as [T, B] ids (the input of a model with an embedding)", () => {
+    const oh = new CharStream(ids, v.size, 4, 3);
+    const s = new CharStream(ids, v.size, 4, 3, { inputs: 'ids' });
+    expect(s.inputs).toBe('ids');
+    for (let k = 0; k < 4; k++) { // past the wrap-around at the third chunk
+      const a = oh.next(), b = s.next();
+      expect(b.x.shape).toEqual([4, 3]);
+      expect(b.x.data).toBeInstanceOf(Int32Array);
+      for (let r = 0; r < 12; r++) expect(b.x.data[r]).toBe(argmax(a.x.data, r, v.size));
+      expect(Array.from(b.target.data)).toEqual(Array.from(a.target.data));
+      expect(b.reset).toBe(a.reset);
+    }
+    const first = new CharStream(ids, v.size, 4, 3, { inputs: 'ids' }).next();
+    expect(v.decode(Array.from({ length: 4 }, (_, t) => first.x.data[t * 3 + 1]))).toBe('lmno');
+  });
+
+  it('refuses an unknown inputs kind and ids outside the vocabulary', () => {
+    expect(() => new CharStream(ids, v.size, 4, 3, { inputs: 'embedding' as 'ids' })).toThrow(/CharStream: inputs must be one of 'one-hot', 'ids'/);
+    expect(() => new CharStream(ids, v.size, 4, 3, { input: 'ids' } as object)).toThrow(/unknown option 'input'/);
+    expect(() => new CharStream(Int32Array.from([...ids, v.size]), v.size, 4, 3)).toThrow(/ids\[36\] = 36 is outside the vocabulary \[0, 35\]/);
   });
 });
 

@@ -32,7 +32,7 @@ export function registerExport(program: Command): void {
         writeFileSync(o.out, bytes);
         const c = loaded.model.config;
         out(`wrote ${o.out} (${fmtInt(bytes.length)} bytes, opset ${o.opset}): ${c.cell} ${c.numLayers} layer(s), hidden ${c.hiddenSize}, ` +
-          `inputs x [T, B, ${c.inputSize}]${o.initialState ? ', h0' + (c.cell === 'lstm' ? ', c0' : '') : ''}${o.lengths ? ', lengths' : ''}`);
+          `inputs x ${c.embedding ? '[T, B] int64 token ids' : `[T, B, ${c.inputSize}]`}${o.initialState ? ', h0' + (c.cell === 'lstm' ? ', c0' : '') : ''}${o.lengths ? ', lengths' : ''}`);
       } finally {
         loaded.model.dispose();
       }

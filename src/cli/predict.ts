@@ -20,14 +20,19 @@ const CHUNK = 4096;
 
 interface PredictOpts { checkpoint: string; text?: string; horizon: number; top: number; backend?: BackendKind }
 
-/** Forward x [T, B, I] chunk by chunk; calls `each(t, output row block)` with the outputs of step t. */
-function forwardChunked(model: Model, x: Float32Array, T: number, B: number, each: (t: number, y: ArrayLike<number>, o: number) => void):
+/**
+ * Forward x [T, B, I] (token ids [T, B] for a model with an embedding) chunk by chunk; calls
+ * `each(t, output row block)` with the outputs of step t.
+ */
+function forwardChunked(model: Model, x: Float32Array | Int32Array, T: number, B: number, each: (t: number, y: ArrayLike<number>, o: number) => void):
 RecurrentState {
-  const I = model.config.inputSize, O = model.layout.outputWidth;
+  const O = model.layout.outputWidth;
+  const ids = model.config.embedding !== undefined;
+  const I = ids ? 1 : model.config.inputSize; // values per (t, b)
   let state: RecurrentState | undefined;
   for (let t0 = 0; t0 < T; t0 += CHUNK) {
     const n = Math.min(CHUNK, T - t0);
-    const r = model.forward({ shape: [n, B, I], data: x.subarray(t0 * B * I, (t0 + n) * B * I) }, initialState(state));
+    const r = model.forward({ shape: ids ? [n, B] : [n, B, I], data: x.subarray(t0 * B * I, (t0 + n) * B * I) }, initialState(state));
     for (let t = 0; t < n; t++) each(t0 + t, r.output.data, t * B * O);
     state = finalState(r);
   }
@@ -35,8 +40,9 @@ RecurrentState {
 }
 
 function predictCsv(file: string, o: PredictOpts, model: Model, metadata: Record<string, string>): void {
-  if (model.config.inputSize !== 1 || model.layout.outputWidth !== 1) {
-    throw new UserError(`${o.checkpoint} maps ${model.config.inputSize} inputs to ${model.layout.outputWidth} outputs; ` +
+  if (model.config.embedding || model.config.inputSize !== 1 || model.layout.outputWidth !== 1) {
+    const what = model.config.embedding ? 'takes token ids' : `maps ${model.config.inputSize} inputs to ${model.layout.outputWidth} outputs`;
+    throw new UserError(`${o.checkpoint} ${what}; ` +
       'predict on a CSV needs a one-value-per-step model (bptt-wasm train series.csv)');
   }
   let norm = { mean: 0, std: 1 };
@@ -75,7 +81,8 @@ function predictText(text: string, what: string, o: PredictOpts, { model, vocab 
   let nll = 0;
   const last = new Float64Array(V);
   // log-softmax of the output at step t, scored against the character at t + 1
-  forwardChunked(model, oneHot(ids, V), L, 1, (t, y, off) => {
+  // a model with an embedding reads the ids themselves, a one-hot model their one-hot rows
+  forwardChunked(model, model.config.embedding ? ids : oneHot(ids, V), L, 1, (t, y, off) => {
     let max = -Infinity;
     for (let v = 0; v < V; v++) max = Math.max(max, y[off + v]);
     let sum = 0;

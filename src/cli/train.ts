@@ -152,7 +152,7 @@ export function registerTrain(program: Command): void {
       const given = (names: string[]) => names.filter((n) => cmd.getOptionValueSource(n) === 'cli');
       const flag = (n: string) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
       const wrong = csv
-        ? given(['steps', 'seconds', 'seqLen', 'sampleEvery', 'sampleLength', 'temperature', 'prime'])
+        ? given(['steps', 'seconds', 'seqLen', 'embeddingDim', 'sampleEvery', 'sampleLength', 'temperature', 'prime'])
         : given(['epochs', 'valSplit', 'optimizer', 'init', 'nonlinearity']);
       if (wrong.length) {
         throw new UsageError(`${wrong.map(flag).join(', ')} ${wrong.length > 1 ? 'apply' : 'applies'} to ${csv ? 'text' : 'CSV'} training only (${file} is read as ${csv ? 'CSV' : 'text'}; --format chooses)`);

@@ -1,8 +1,9 @@
-// Character-level text data: a vocabulary and one-hot batches for truncated BPTT (the
-// Moby-Dick text is in moby-dick.ts: it needs Node).
+// Character-level text data: a vocabulary and batches for truncated BPTT, as one-hot
+// vectors or as the ids a model with an embedding takes (the Moby-Dick text is in
+// moby-dick.ts: it needs Node).
 
 import type { IntTensor, Tensor } from '../model.js';
-import { checkPositiveInt, fail } from '../errors.js';
+import { checkOneOf, checkPositiveInt, fail, normalizeOptions } from '../errors.js';
 
 /** The characters of a text, sorted by code point; ids are indices into `chars`. */
 export class CharVocab {
@@ -92,12 +93,17 @@ export function oneHot(ids: ArrayLike<number>, V: number, out: Float32Array = ne
 }
 
 export interface CharBatch {
-  /** [T, B, V] one-hot inputs */
-  x: Tensor;
+  /** [T, B, V] one-hot inputs, or with `{ inputs: 'ids' }` [T, B] character ids (for a model with an embedding) */
+  x: Tensor | IntTensor;
   /** [T, B] next-character ids */
   target: IntTensor;
   /** true when the streams start over (first chunk, or wrapped around): reset the carried state */
   reset: boolean;
+}
+
+export interface CharStreamOptions {
+  /** 'one-hot' (default): x is [T, B, V] one-hot rows; 'ids': x is [T, B] ids, the input of a model with an embedding */
+  inputs?: 'one-hot' | 'ids';
 }
 
 /**
@@ -112,30 +118,38 @@ export class CharStream {
   readonly V: number;
   readonly T: number;
   readonly B: number;
+  /** what x holds: one-hot rows or ids */
+  readonly inputs: 'one-hot' | 'ids';
   /** characters per stream (each stream's inputs are ids[b*len .. b*len + len - 1]) */
   readonly streamLength: number;
   private pos = 0;
   private started = false;
   /** chunks handed out so far */
   chunks = 0;
-  private readonly x: Float32Array;
+  /** [T, B, V] one-hot or [T, B] ids */
+  private readonly x: Float32Array | Int32Array;
   private readonly y: Int32Array;
 
-  constructor(ids: Int32Array, V: number, T: number, B: number) {
+  constructor(ids: Int32Array, V: number, T: number, B: number, opts: CharStreamOptions = {}) {
     checkPositiveInt('V', V);
     checkPositiveInt('seqLength', T);
     checkPositiveInt('batchSize', B);
+    const o = normalizeOptions<CharStreamOptions>('CharStream', 'options', opts, ['inputs']);
+    this.inputs = checkOneOf('CharStream: inputs', o.inputs ?? 'one-hot', ['one-hot', 'ids'] as const);
     const len = Math.floor((ids.length - 1) / B);
     if (len < T) {
       fail(`the text has ${ids.length} characters: too short for batchSize ${B} x seqLength ${T} ` +
         `(needs at least ${B * T + 1}); use a smaller batch or sequence length`);
+    }
+    for (let i = 0; i < ids.length; i++) {
+      if (!(ids[i] >= 0 && ids[i] < V)) fail(`CharStream: ids[${i}] = ${ids[i]} is outside the vocabulary [0, ${V - 1}]`);
     }
     this.ids = ids;
     this.V = V;
     this.T = T;
     this.B = B;
     this.streamLength = len;
-    this.x = new Float32Array(T * B * V);
+    this.x = this.inputs === 'ids' ? new Int32Array(T * B) : new Float32Array(T * B * V);
     this.y = new Int32Array(T * B);
   }
 
@@ -149,16 +163,19 @@ export class CharStream {
     }
     this.started = true;
     const x = this.x, y = this.y;
-    x.fill(0);
+    const oneHot = this.inputs === 'one-hot';
+    if (oneHot) x.fill(0);
     for (let t = 0; t < T; t++) {
       for (let b = 0; b < B; b++) {
         const at = b * len + this.pos + t;
-        x[(t * B + b) * V + ids[at]] = 1;
+        if (oneHot) x[(t * B + b) * V + ids[at]] = 1;
+        else x[t * B + b] = ids[at];
         y[t * B + b] = ids[at + 1];
       }
     }
     this.pos += T;
     this.chunks++;
-    return { x: { shape: [T, B, V], data: x }, target: { shape: [T, B], data: y }, reset };
+    const xt = oneHot ? { shape: [T, B, V], data: x as Float32Array } : { shape: [T, B], data: x as Int32Array };
+    return { x: xt, target: { shape: [T, B], data: y }, reset };
   }
 }
