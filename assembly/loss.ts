@@ -57,8 +57,9 @@ export function mse_loss(dy: usize, y: usize, target: usize, n: i32, scale: f64)
  * Softmax cross-entropy over rows of `classes` logits, target = i32 class ids.
  *   logp = (y - max) - log(sum exp(y - max));  L = scale * sum_rows -logp[target]
  *   dy = scale * (softmax(y) - onehot(target))
- * A row whose target is outside [0, classes) (e.g. ignore_index = -100) adds no
- * loss and gets dy = 0; `scale` should then count only the other rows.
+ * A row whose target is outside [0, classes) adds no loss and gets dy = 0; `scale`
+ * should then count only the other rows. The model writes -1 for padded steps and for
+ * targets equal to loss.ignoreIndex (which may be a class id), so both take this one rule.
  */
 export function ce_loss(dy: usize, y: usize, target: usize, rows: i32, classes: i32, scale: f64): f64 {
   return ce_loss_ext(dy, y, target, rows, classes, scale, 0, 0, 0);

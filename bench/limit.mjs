@@ -7,9 +7,8 @@
 
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
-
-setFlagsFromString('--experimental-wasm-relaxed-simd');
+import { instantiateKernelsSync, sharedMemory } from '../dist/src/backend-wasm.js';
+import { compileBuildSync } from '../dist/src/host/node.js';
 
 /** CPU model, from /proc/cpuinfo where there is one (os.cpus() otherwise). */
 export function cpuModel() {
@@ -21,14 +20,13 @@ export function cpuModel() {
   return `${c[0]?.model ?? 'unknown CPU'} (${c.length} logical cores)`;
 }
 
-/** Instantiates build/bptt.<build>.wasm over a fresh shared memory (null if it does not validate). */
+/**
+ * Instantiates build/bptt.<build>.wasm (or dir's, a baseline build) over a fresh shared memory
+ * with the library's Node loader (null if it does not validate).
+ */
 export function loadKernels(build, dir = new URL('../build/', import.meta.url)) {
-  const bytes = readFileSync(new URL(`bptt.${build}.wasm`, dir));
-  if (!WebAssembly.validate(bytes)) return null;
-  const memory = new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true });
-  const module = new WebAssembly.Module(bytes);
-  const k = { ...new WebAssembly.Instance(module, { env: { memory } }).exports, memory, module };
-  return k;
+  const module = compileBuildSync(build, dir);
+  return module && instantiateKernelsSync(module, sharedMemory());
 }
 
 /**

@@ -65,7 +65,7 @@ export class JsSweep implements Sweep {
 
   /** The sweep's buffers follow the model's I/O buffers in the same workspace table. */
   prepare(io: IOBuffers, T: number, B: number): void {
-    const ws = buildWorkspace(this.layout, T, B, io.train, io.mask !== 0, 'js');
+    const ws = buildWorkspace(this.layout, T, B, io.train, io.mask !== 0, 'js', io.loss);
     this.cells = ws.js!.cells.map((c) => regionsAt(c, io.base));
     this.work = ws.js!.layers.map((l) => regionsAt(l, io.base));
     this.full = io.train;

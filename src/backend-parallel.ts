@@ -207,7 +207,7 @@ class ParallelSweep implements Sweep {
     const parts = (this.active = this.split(B));
     this.train = io.train;
     this.dropout = io.mask !== 0;
-    let at = io.base + buildWorkspace(this.layout, T, B, this.train, this.dropout, null).floats;
+    let at = io.base + buildWorkspace(this.layout, T, B, this.train, this.dropout, null, io.loss).floats;
     for (const part of parts) {
       part.base = at;
       part.io = part.sweep.layoutAt(at, T, part.rows, this.train, this.dropout);

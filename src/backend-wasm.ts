@@ -148,10 +148,21 @@ export function sharedMemory(initialPages = INITIAL_PAGES): WebAssembly.Memory {
 
 /** Instantiate a compiled kernel module over `memory` (the kernels import env.memory). */
 export async function instantiateKernelsFrom(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Kernels> {
-  // env.memory is the module's only import (the kernels never call out)
-  const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  return { ...(instance.exports as unknown as Kernels), memory };
+  return kernelsOf(await WebAssembly.instantiate(module, kernelImports(memory)), memory);
 }
+
+/**
+ * instantiateKernelsFrom without a promise, for Node's kernel tests and benches (a page
+ * should instantiate asynchronously): the same imports and the same Kernels object.
+ */
+export function instantiateKernelsSync(module: WebAssembly.Module, memory: WebAssembly.Memory): Kernels {
+  return kernelsOf(new WebAssembly.Instance(module, kernelImports(memory)), memory);
+}
+
+// env.memory is the module's only import (the kernels never call out)
+const kernelImports = (memory: WebAssembly.Memory): WebAssembly.Imports => ({ env: { memory } });
+const kernelsOf = (instance: WebAssembly.Instance, memory: WebAssembly.Memory): Kernels =>
+  ({ ...(instance.exports as unknown as Kernels), memory });
 
 export async function instantiateKernels(build: WasmBuild = wasmBuild(), memory: WebAssembly.Memory = sharedMemory()): Promise<Kernels> {
   return instantiateKernelsFrom(await compileBuild(build), memory);
@@ -346,7 +357,7 @@ export class WasmSweep implements Sweep {
 
   /** The sweep's buffers follow the model's I/O buffers in the same table. */
   prepare(io: IOBuffers, T: number, B: number): void {
-    this.place(buildWorkspace(this.layout, T, B, io.train, io.mask !== 0, 'wasm'), io.base);
+    this.place(buildWorkspace(this.layout, T, B, io.train, io.mask !== 0, 'wasm', io.loss), io.base);
   }
 
   /** Sort the batch by decreasing length (cuDNN / pack_padded_sequence): step t's rows are a prefix. */

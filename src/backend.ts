@@ -25,6 +25,8 @@ export interface IOBuffers {
   B: number;
   /** false: laid out for a forward only (predict, forward): every gradient buffer below is 0 */
   train: boolean;
+  /** laid out with the target and the loss kernels' buffers (training, or model.loss's forward-only call) */
+  loss: boolean;
   /** float offset of the workspace table's start (x is its first buffer; the sweep's own buffers follow) */
   base: number;
   x: number; //      [T, B, I]
@@ -35,8 +37,8 @@ export interface IOBuffers {
   h0: number; //     [L*D, B, H] row l*D + d: layer l, direction d
   c0: number; //     [L*D, B, H] (lstm)
   y: number; //      [T, B, O]   model output (head output, or the top layer's h_t)
-  target: number; // [T, B, O] floats (mse) or [T, B] int32 class ids (cross_entropy)
-  dy: number; //     [T, B, O]   dLoss/dy, written by the loss
+  target: number; // [T, B, O] floats (mse) or [T, B] int32 class ids (cross_entropy); -1 = no loss (padded, ignored)
+  dy: number; //     [T, B, O]   dLoss/dy, written by the loss kernels (model.loss too: their scratch)
   dx: number; //     [T, B, I]
   dh0: number; //    [L*D, B, H]
   dc0: number; //    [L*D, B, H] (lstm)
@@ -49,14 +51,14 @@ export interface IOBuffers {
   maskOn: number;
   yLast: number; //  [B, O]      the model's many-to-one loss: y at each sequence's last step
   dyLast: number; // [B, O]
-  /** cross-entropy extras: [O] class weights and [T*B] per-row losses (training only) */
+  /** cross-entropy extras: [O] class weights and [T*B] per-row losses (calls with a loss) */
   ceWeight: number;
   rowLoss: number;
 }
 
 /** The I/O buffers of workspace table `ws` laid out from float offset `base`. */
 export function ioBuffersAt(ws: Workspace, base: number): IOBuffers {
-  return { T: ws.T, B: ws.B, train: ws.train, base, ...regionsAt(ws.io, base) };
+  return { T: ws.T, B: ws.B, train: ws.train, loss: ws.loss, base, ...regionsAt(ws.io, base) };
 }
 
 /** How a Wasm backend runs (model.info() reports it). */

@@ -166,16 +166,13 @@ export function modelOptionsFromMetadata(metadata: Record<string, string>, what 
       'so the model cannot be rebuilt from it. Create the model yourself with createModel({ cell, inputSize, hiddenSize, ... }) ' +
       'and call model.loadStateDict(readSafetensors(bytes).tensors).', 'loadCheckpoint');
   }
-  const c = parseJsonObject(what, ours !== undefined ? 'bptt_wasm.options' : 'config', raw);
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(c)) {
-    const camel = k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase());
-    if (RUNTIME_KEYS.includes(camel)) continue;
-    if (!MODEL_KEYS.includes(camel)) fail(`${what}: unknown model option '${k}' in its metadata (options: ${MODEL_KEYS.join(', ')})`, 'loadCheckpoint');
-    // the fixtures' config says output_size null for "no head" and nonlinearity for every cell
-    if (camel === 'nonlinearity' && c.cell !== 'rnn') continue;
-    out[camel] = v;
-  }
+  const key = ours !== undefined ? 'bptt_wasm.options' : 'config';
+  const c = parseJsonObject(what, key, raw);
+  // the library's one rule for option names (errors.ts): snake_case aliases, unknown or doubled names are errors
+  const out = normalizeOptions<Record<string, unknown>>('loadCheckpoint', `${what} metadata '${key}'`, c, [...MODEL_KEYS, ...RUNTIME_KEYS]);
+  for (const k of RUNTIME_KEYS) delete out[k];
+  // the fixtures' config says output_size null for "no head" and nonlinearity for every cell
+  if (out.cell !== 'rnn') delete out.nonlinearity;
   return out as unknown as CreateModelOptions;
 }
 

@@ -196,6 +196,8 @@ export interface Workspace {
   B: number;
   /** laid out for forward and backward (else a forward only: no gradient buffers) */
   train: boolean;
+  /** laid out with the target and the loss kernels' buffers (training, or model.loss) */
+  loss: boolean;
   /** the call applies a dropout mask (asked for, and the model has dropout between layers) */
   dropout: boolean;
   io: Record<IOBufferName, Region>;
@@ -225,21 +227,23 @@ export function packedBFloats(K: number, N: number): number {
 
 /**
  * The workspace table of one call of shape (T, B). train false (a forward only) lays out no
- * gradient, target or loss buffers; `dropout` asks for the call's dropout mask (it applies
+ * gradient buffers (dx, dh0, dc0, norms); `loss` (default: train) lays out the target and the
+ * loss kernels' buffers (target, dy, yLast, dyLast, ceWeight, rowLoss), so model.loss runs
+ * the loss after a forward-only sweep; `dropout` asks for the call's dropout mask (it applies
  * only to a model with dropout between layers). `sweep` says whose buffers follow the I/O
  * buffers; null gives the I/O buffers alone (the model's part, whatever the sweep).
  */
 export function buildWorkspace(layout: Layout, T: number, B: number, train: boolean, dropout: boolean,
-  sweep: 'wasm' | 'js' | null): Workspace {
+  sweep: 'wasm' | 'js' | null, loss = train): Workspace {
   // Steady training asks for the same few tables every step (the model's, the sweep's, each
   // thread part's): a pure function may hand back the one it built (tables are read-only).
   let cache = tables.get(layout);
   if (!cache) tables.set(layout, (cache = new Map()));
-  const key = `${T},${B},${+train},${+dropout},${sweep}`;
+  const key = `${T},${B},${+train},${+dropout},${sweep},${+loss}`;
   let ws = cache.get(key);
   if (!ws) {
     if (cache.size >= 16) cache.clear();
-    ws = tableOf(layout, T, B, train, dropout, sweep);
+    ws = tableOf(layout, T, B, train, dropout, sweep, loss);
     cache.set(key, ws);
   }
   return ws;
@@ -248,7 +252,8 @@ export function buildWorkspace(layout: Layout, T: number, B: number, train: bool
 /** The tables built per layout, by their arguments. */
 const tables = new WeakMap<Layout, Map<string, Workspace>>();
 
-function tableOf(layout: Layout, T: number, B: number, train: boolean, dropout: boolean, sweep: 'wasm' | 'js' | null): Workspace {
+function tableOf(layout: Layout, T: number, B: number, train: boolean, dropout: boolean, sweep: 'wasm' | 'js' | null,
+  loss: boolean): Workspace {
   const { config } = layout;
   const drop = dropout && (config.dropout ?? 0) > 0 && config.numLayers > 1;
   let at = 0;
@@ -259,21 +264,22 @@ function tableOf(layout: Layout, T: number, B: number, train: boolean, dropout: 
     at += alignedFloats(n);
     return r;
   };
-  const io = ioRegions(take, layout, T, B, train, drop);
+  const io = ioRegions(take, layout, T, B, train, drop, loss);
   const ioFloats = at;
   const wasm = sweep === 'wasm' ? wasmRegions(take, layout, T, B, train, drop) : null;
   const js = sweep === 'js' ? jsRegions(take, layout, T, B, train, drop) : null;
-  return { T, B, train, dropout: drop, io, ioFloats, wasm, js, floats: at };
+  return { T, B, train, loss, dropout: drop, io, ioFloats, wasm, js, floats: at };
 }
 
 type TakeRegion = (n: number, when?: boolean) => Region;
 
-function ioRegions(take: TakeRegion, layout: Layout, T: number, B: number, train: boolean, drop: boolean): Record<IOBufferName, Region> {
+function ioRegions(take: TakeRegion, layout: Layout, T: number, B: number, train: boolean, drop: boolean,
+  loss: boolean): Record<IOBufferName, Region> {
   const { inputSize: I, hiddenSize: H, cell } = layout.config;
   const L = layout.layers.length; // layers times directions
   const O = layout.outputWidth;
   const lstm = cell === 'lstm';
-  // in this order (the offsets follow it); train-only buffers are what backward and the loss use
+  // in this order (the offsets follow it); `train` buffers are backward's, `loss` buffers the loss kernels'
   return {
     x: take(T * B * I),
     ids: take(T * B, layout.embed !== null),
@@ -281,8 +287,8 @@ function ioRegions(take: TakeRegion, layout: Layout, T: number, B: number, train
     h0: take(L * B * H),
     c0: take(L * B * H, lstm),
     y: take(T * B * O),
-    target: take(T * B * O, train),
-    dy: take(T * B * O, train),
+    target: take(T * B * O, loss),
+    dy: take(T * B * O, loss),
     dx: take(T * B * I, train),
     dh0: take(L * B * H, train),
     dc0: take(L * B * H, train && lstm),
@@ -291,10 +297,10 @@ function ioRegions(take: TakeRegion, layout: Layout, T: number, B: number, train
     norms: take(L * T, train),
     mask: take((layout.config.numLayers - 1) * T * B * layout.D * H, drop),
     maskOn: take(1),
-    yLast: take(B * O, train),
-    dyLast: take(B * O, train),
-    ceWeight: take(O, train),
-    rowLoss: take(T * B, train),
+    yLast: take(B * O, loss),
+    dyLast: take(B * O, loss),
+    ceWeight: take(O, loss),
+    rowLoss: take(T * B, loss),
   };
 }
 

@@ -6,7 +6,7 @@ export {
   createModel, Model, clipGradNorm, clipGradValue,
   type Tensor, type IntTensor, type CreateModelOptions, type LossSpec, type Batch, type GradOptions,
   type ForwardResult, type LossAndGradResult, type ModelInfo, type ResolvedLoss, type Lengths, type ForwardState,
-  type PredictOptions,
+  type PredictOptions, type LossOptions, type LossResult,
 } from './model.js';
 export { buildLayout, GATES, GATE_NAMES, type ModelConfig, type Layout, type TensorSpec, type CellKind,
   type Nonlinearity, type ParamKind, type LayerSpec } from './layout.js';

@@ -11,6 +11,7 @@ import { host, hostName } from './host/host.js';
 import {
   FLOAT32_MAX, checkFinite, checkFinitePositive, isFiniteF32, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, shapeStr, show, type TensorLike,
 } from './errors.js';
+import { checkLossSpec, targetLayout, type LossSpec, type ResolvedLoss } from './loss.js';
 import { AUTO_THREADS_MAX, checkModelSize, DEFAULT_WORKSPACE_BYTES, MAX_MEMORY_BYTES, MAX_THREADS } from './limits.js';
 import { initParams, resolveInit, type InitSpec } from './init.js';
 import { hashSeed, Rng } from './rng.js';
@@ -91,32 +92,7 @@ export interface ModelInfo {
   capacityBytes: number;
 }
 
-export interface LossSpec {
-  kind: 'mse' | 'cross_entropy';
-  /**
-   * 'none': the result's `losses` holds each step's loss ([T, B] for cross_entropy, [T, B, O]
-   * for mse; [B] / [B, O] with lastStepOnly), `loss` their sum, and the gradients are of the sum
-   */
-  reduction: 'sum' | 'mean' | 'none';
-  /** loss on the final step's output only (many-to-one) */
-  lastStepOnly?: boolean;
-  /** cross_entropy: targets equal to this add no loss or gradient and do not count for 'mean' (PyTorch's ignore_index; default -100) */
-  ignoreIndex?: number;
-  /** cross_entropy: one weight per class ([outputSize]); 'mean' divides by the summed weights of the counted targets, as PyTorch */
-  weight?: ArrayLike<number>;
-  /** cross_entropy: PyTorch's label_smoothing in [0, 1] (default 0) */
-  labelSmoothing?: number;
-}
-
-/** A validated loss spec with its defaults filled in. */
-export interface ResolvedLoss {
-  kind: 'mse' | 'cross_entropy';
-  reduction: 'sum' | 'mean' | 'none';
-  lastStepOnly: boolean;
-  ignoreIndex: number;
-  weight: Float32Array | null;
-  labelSmoothing: number;
-}
+export type { LossSpec, ResolvedLoss };
 
 export interface Batch {
   /** [T, B, inputSize], or [T, B] token ids for a model with an embedding */
@@ -151,6 +127,12 @@ export interface GradOptions {
   train?: boolean;
 }
 
+/** model.loss's options: lossAndGrad's that mean something without a backward. */
+export interface LossOptions {
+  /** training mode: apply dropout (default false = eval mode, as forward and evaluate) */
+  train?: boolean;
+}
+
 export interface PredictOptions {
   /** sequences per forward (default: as many as fit 16 MiB of workspace, at least 16) */
   batchSize?: number;
@@ -171,6 +153,13 @@ export interface ForwardResult {
   cN?: Tensor;
 }
 
+/** model.loss's result: the forward's, the loss (as lossAndGrad returns it) and, with reduction 'none', each step's. */
+export interface LossResult extends ForwardResult {
+  loss: number;
+  /** with reduction 'none': each step's (or, with lastStepOnly, each sequence's) loss */
+  losses?: Tensor;
+}
+
 export interface LossAndGradResult extends ForwardResult {
   loss: number;
   /** dLoss/dx [T, B, inputSize] (0 at padded steps); absent when called with inputGrad: false, and for a model with an embedding (its gradient is in embed.weight's) */
@@ -187,39 +176,19 @@ export interface LossAndGradResult extends ForwardResult {
 }
 
 const CELLS = ['rnn', 'lstm', 'gru'] as const;
-const LOSS_KEYS = ['kind', 'reduction', 'lastStepOnly', 'ignoreIndex', 'weight', 'labelSmoothing'];
 const GRAD_KEYS = ['clipHiddenGrad', 'inputGrad', 'train'];
+/** what lossAndGrad's backward-only options mean to model.loss: nothing, so they are errors rather than ignored */
+const NO_BACKWARD = {
+  clipHiddenGrad: 'model.loss runs no backward; clipHiddenGrad is lossAndGrad\'s',
+  inputGrad: 'model.loss runs no backward and computes no dLoss/dx; inputGrad is lossAndGrad\'s',
+};
 
-/** Validate a loss spec ({ kind, reduction, lastStepOnly?, ... }) and fill in its defaults. */
-export function checkLossSpec(loss: LossSpec): ResolvedLoss {
-  if (loss === null || typeof loss !== 'object') fail(`loss must be { kind, reduction, lastStepOnly? }, got ${show(loss)}`, 'loss');
-  loss = normalizeOptions<LossSpec>('loss', 'the loss spec', loss, LOSS_KEYS);
-  const kind = checkOneOf('loss.kind', loss.kind, ['mse', 'cross_entropy'] as const);
-  const reduction = checkOneOf('loss.reduction', loss.reduction, ['sum', 'mean', 'none'] as const);
-  const lastStepOnly = loss.lastStepOnly ?? false;
-  if (typeof lastStepOnly !== 'boolean') fail(`loss.lastStepOnly must be a boolean, got ${JSON.stringify(lastStepOnly)}`);
-  if (kind === 'mse') {
-    for (const k of ['ignoreIndex', 'weight', 'labelSmoothing'] as const) {
-      if (loss[k] !== undefined) fail(`loss.${k} applies to kind 'cross_entropy' only; got it with kind 'mse'`);
-    }
-  }
-  const ignoreIndex = loss.ignoreIndex ?? -100;
-  if (!Number.isInteger(ignoreIndex)) fail(`loss.ignoreIndex must be an integer, got ${JSON.stringify(loss.ignoreIndex)}`);
-  const labelSmoothing = loss.labelSmoothing ?? 0;
-  if (typeof labelSmoothing !== 'number' || !(labelSmoothing >= 0 && labelSmoothing <= 1)) {
-    fail(`loss.labelSmoothing must be a number in [0, 1], got ${JSON.stringify(loss.labelSmoothing)}`);
-  }
-  let weight: Float32Array | null = null;
-  if (loss.weight !== undefined) {
-    const w = loss.weight;
-    if (w === null || typeof w !== 'object' || typeof w.length !== 'number') fail(`loss.weight must be an array of one weight per class, got ${JSON.stringify(w)}`);
-    weight = Float32Array.from(w);
-    for (let i = 0; i < weight.length; i++) {
-      if (!(Number.isFinite(w[i]) && w[i] >= 0)) fail(`loss.weight[${i}] is ${w[i]}, expected a finite number >= 0`);
-    }
-  }
-  return { kind, reduction, lastStepOnly, ignoreIndex, weight, labelSmoothing };
-}
+/**
+ * What a call lays out in its workspace: 'forward' only the inputs and outputs; 'loss' also
+ * the target and the loss kernels' buffers (forward workspace for the backend: no
+ * backward); 'grad' everything backward needs too.
+ */
+type CallMode = 'forward' | 'loss' | 'grad';
 
 /** Validate and fill in defaults (PyTorch's: numLayers 1, bias true, tanh). */
 const OPTION_NAMES = ['cell', 'nonlinearity', 'inputSize', 'hiddenSize', 'numLayers', 'outputSize', 'bias', 'headBias', 'bidirectional',
@@ -479,7 +448,7 @@ export class Model {
     // a forward only: the workspace has no gradient buffers (as predict's)
     const r = this.checkInputs(x, state.h0, state.c0, state.lengths);
     const { T, B } = r;
-    this.writeInputs(x, state.h0, state.c0, r.lengths, T, B, state.train ?? false, false);
+    this.writeInputs(x, state.h0, state.c0, r.lengths, T, B, state.train ?? false, 'forward');
     this.sweep.forward(this.io!, T, B);
     return this.readForward(T, B);
   }
@@ -529,7 +498,7 @@ export class Model {
       };
       const lb = lengths ? lengths.subarray(b0, b0 + nb) : null;
       this.writeInputs({ shape: bf ? [nb, T, ...step] : [T, nb, ...step], data: xb }, rows(opts.h0), cell === 'lstm' ? rows(opts.c0) : undefined,
-        lb, T, nb, false, false);
+        lb, T, nb, false, 'forward');
       const io = this.io!;
       this.sweep.forward(io, T, nb);
       const f = this.arena.f32;
@@ -578,25 +547,31 @@ export class Model {
   }
 
   /**
+   * Forward and loss, no backward: the loss lossAndGrad returns for the same batch, spec and
+   * train flag, bit for bit (the same target rule, the same loss kernels), with no gradient
+   * touched and no backward workspace (evaluate and fit's validation run this). train
+   * defaults to false (eval mode: no dropout), as forward; lossAndGrad's defaults to true.
+   */
+  loss(batch: Batch, loss: LossSpec, opts: LossOptions = {}): LossResult {
+    opts = normalizeOptions<LossOptions>('loss', 'options', opts, ['train'], { unsupported: NO_BACKWARD });
+    if (opts.train !== undefined && typeof opts.train !== 'boolean') fail(`loss: train must be a boolean, got ${show(opts.train)}`, 'loss');
+    const { T, B, spec, rowLoss } = this.forwardLoss('loss', batch, loss, opts.train ?? false, 'loss');
+    const { loss: value, losses } = this.computeLoss(spec, T, B, rowLoss);
+    return { loss: value, ...this.readForward(T, B), ...(losses ? { losses } : {}) };
+  }
+
+  /**
    * Forward, loss, and full backpropagation through time. Parameter gradients are ADDED to
    * the gradient region (call zeroGrad() between steps, as with PyTorch).
    */
   lossAndGrad(batch: Batch, loss: LossSpec, opts: GradOptions = {}): LossAndGradResult {
-    if (batch === null || typeof batch !== 'object') fail(`lossAndGrad: batch must be { x, target, lengths?, h0?, c0? }, got ${show(batch)}`);
-    const spec = checkLossSpec(loss);
     opts = normalizeOptions<GradOptions>('lossAndGrad', 'options', opts, GRAD_KEYS);
     const clip = opts.clipHiddenGrad ?? 0;
     if (opts.clipHiddenGrad !== undefined) checkFinitePositive('clipHiddenGrad', clip);
     if (opts.inputGrad !== undefined && typeof opts.inputGrad !== 'boolean') fail(`lossAndGrad: inputGrad must be a boolean, got ${show(opts.inputGrad)}`);
     if (opts.train !== undefined && typeof opts.train !== 'boolean') fail(`lossAndGrad: train must be a boolean, got ${show(opts.train)}`);
-    // Validate everything before any write, so a bad batch changes nothing.
-    const { T, B, lengths } = this.checkInputs(batch.x, batch.h0, batch.c0, batch.lengths);
-    const writeTarget = this.checkTarget(batch.target, spec, T, B, lengths);
-    this.writeInputs(batch.x, batch.h0, batch.c0, lengths, T, B, opts.train ?? true, true);
+    const { T, B, spec, rowLoss } = this.forwardLoss('lossAndGrad', batch, loss, opts.train ?? true, 'grad');
     const io = this.io!;
-    const rowLoss = this.lossBuffers(spec);
-    writeTarget(io.target);
-    this.sweep.forward(io, T, B);
     const { loss: lossValue, losses } = this.computeLoss(spec, T, B, rowLoss);
     const emb = this.layout.embed;
     // an embedding's gradient is dLoss/dx scattered into its rows: dx is always computed then, but not returned
@@ -623,6 +598,24 @@ export class Model {
     };
   }
 
+  /**
+   * The one loss path's first half (model.loss and lossAndGrad): validate the batch and the
+   * spec before any write (a bad batch changes nothing), lay out the call, write inputs and
+   * target (-1 at padded and ignored class ids), run the forward. computeLoss follows.
+   */
+  private forwardLoss(where: string, batch: Batch, loss: LossSpec, train: boolean, mode: 'loss' | 'grad'):
+  { T: number; B: number; spec: ResolvedLoss; rowLoss: number } {
+    if (batch === null || typeof batch !== 'object') fail(`${where}: batch must be { x, target, lengths?, h0?, c0? }, got ${show(batch)}`);
+    const spec = checkLossSpec(loss);
+    const { T, B, lengths } = this.checkInputs(batch.x, batch.h0, batch.c0, batch.lengths);
+    const writeTarget = this.checkTarget(batch.target, spec, T, B, lengths);
+    this.writeInputs(batch.x, batch.h0, batch.c0, lengths, T, B, train, mode);
+    const rowLoss = this.lossBuffers(spec);
+    writeTarget(this.io!.target);
+    this.sweep.forward(this.io!, T, B);
+    return { T, B, spec, rowLoss };
+  }
+
   /** Validate x, h0, c0 and lengths (nothing is written). */
   private checkInputs(x: TensorLike, h0?: TensorLike, c0?: TensorLike, lengths?: Lengths): { T: number; B: number; lengths: Int32Array | null } {
     const { hiddenSize: H, cell } = this.config;
@@ -639,13 +632,13 @@ export class Model {
 
   /**
    * Lay out this call's workspace and copy the (validated) inputs into it. train: apply
-   * dropout; grad: the call runs backward too (gradient and loss buffers are laid out).
+   * dropout; mode: what the call lays out (CallMode).
    */
   private writeInputs(x: TensorLike, h0: TensorLike | undefined, c0: TensorLike | undefined, lengths: Int32Array | null, T: number, B: number,
-    train: boolean, grad: boolean): void {
+    train: boolean, mode: CallMode): void {
     const n = this.layout.layers.length * B * this.config.hiddenSize;
     const dropout = train && (this.config.dropout ?? 0) > 0 && this.config.numLayers > 1;
-    const io = this.beginCall(T, B, grad, dropout);
+    const io = this.beginCall(T, B, mode, dropout);
     const f = this.arena.f32;
     this.len = lengths ?? new Int32Array(B).fill(T);
     if (this.layout.embed) {
@@ -685,14 +678,19 @@ export class Model {
    * computed first and checked against the cap, so a call that is too large fails here,
    * before anything is written.
    */
-  private beginCall(T: number, B: number, grad: boolean, dropout: boolean): IOBuffers {
-    const ws = buildWorkspace(this.layout, T, B, grad, dropout, null);
+  private beginCall(T: number, B: number, mode: CallMode, dropout: boolean): IOBuffers {
+    const grad = mode === 'grad', loss = mode !== 'forward';
+    const ws = buildWorkspace(this.layout, T, B, grad, dropout, null, loss);
     const floats = ws.floats + this.sweep.workFloats(T, B, grad, dropout);
     if (floats * 4 > this.workspaceLimit) {
       const mib = (v: number): string => `${(v / 2 ** 20).toFixed(1)} MiB`;
-      fail(`${grad ? 'training' : 'a forward'} over T = ${T}, B = ${B} needs ${mib(floats * 4)} of workspace, more than the cap ` +
-        `model.maxWorkspaceBytes = ${mib(this.workspaceLimit)}; use a smaller batch (B), shorter sequences (T), ` +
-        `${grad ? 'or truncated BPTT (trainTruncated)' : 'or model.predict(x, { batchSize }) which runs in batches'}, ` +
+      const [what, instead] = {
+        grad: ['training', 'or truncated BPTT (trainTruncated)'],
+        loss: ['a loss', 'or evaluate(model, data, { batchSize }) which runs in batches'],
+        forward: ['a forward', 'or model.predict(x, { batchSize }) which runs in batches'],
+      }[mode];
+      fail(`${what} over T = ${T}, B = ${B} needs ${mib(floats * 4)} of workspace, more than the cap ` +
+        `model.maxWorkspaceBytes = ${mib(this.workspaceLimit)}; use a smaller batch (B), shorter sequences (T), ${instead}, ` +
         'or raise model.maxWorkspaceBytes', 'workspace');
     }
     this.arena.beginWorkspace(floats);
@@ -720,18 +718,11 @@ export class Model {
 
     const O = this.layout.outputWidth;
     const len = (b: number): number => (lengths ? lengths[b] : T);
-    if (target === null || typeof target !== 'object' || !Array.isArray(target.shape)) {
-      fail(`target must be a tensor { shape, data }, got ${target === null ? 'null' : typeof target}`);
-    }
-    const mse = spec.kind === 'mse';
-    const w = mse ? O : 1; // values per (t, b)
-    const isShort = spec.lastStepOnly && target.shape.length === (mse ? 2 : 1);
     const bf = this.batchFirst;
-    const TB = bf ? 'B, T' : 'T, B';
-    const data = mse
-      ? checkTensor('target', target, isShort ? [B, O] : bf ? [B, T, O] : [T, B, O],
-        spec.lastStepOnly ? `${TB}, outputSize or B, outputSize` : `${TB}, outputSize`)
-      : checkTensor('target', target, isShort ? [B] : bf ? [B, T] : [T, B], spec.lastStepOnly ? `class ids, ${TB} or B` : `class ids, ${TB}`);
+    const { hasTime, width: w } = targetLayout('', target, spec, T, B, O, bf); // w: values per (t, b)
+    const mse = spec.kind === 'mse';
+    const isShort = !hasTime;
+    const data = target.data;
     // source index of (t, b)'s first value; only valid steps are read (padding may hold anything)
     const at = (t: number, b: number): number => (isShort ? b : bf ? b * T + t : t * B + b) * w;
     const ignore = spec.ignoreIndex;

@@ -11,8 +11,9 @@
 //     clip; optimizer.step(); state = { h: r.hN, c: r.cN }
 
 import { NonfiniteError, checkFinitePositive, checkOneOf, fail, normalizeOptions, shapeStr, show, type TensorLike } from './errors.js';
+import { checkLossSpec, targetHasTime, targetLayout, type TargetLayout } from './loss.js';
 import {
-  checkLengths, checkLossSpec, swapAxes01, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type PredictOptions, type Tensor,
+  checkLengths, swapAxes01, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type PredictOptions, type Tensor,
 } from './model.js';
 import { checkInput, checkTokenId, checkTokenIds, expectedInput, type InputOwner } from './inputs.js';
 import { checkMetrics, formatMetrics, MetricAccumulator, type MetricName } from './metrics.js';
@@ -26,6 +27,16 @@ import { LRScheduler, ReduceLROnPlateau, type Scheduler } from './schedulers.js'
 export interface RecurrentState {
   h: Tensor;
   c?: Tensor;
+}
+
+/** A call's final state (hN, cN) as the state to carry into the next call: the one place results become state. */
+export function finalState(r: { hN: Tensor; cN?: Tensor }): RecurrentState {
+  return r.cN ? { h: r.hN, c: r.cN } : { h: r.hN };
+}
+
+/** A carried state as the h0/c0 a batch or forward() starts from (none: zeros): the one place state becomes h0/c0. */
+export function initialState(s: RecurrentState | undefined): { h0?: Tensor; c0?: Tensor } {
+  return s ? { h0: s.h, ...(s.c ? { c0: s.c } : {}) } : {};
 }
 
 /** Thrown when a loss, gradient or optimizer result is NaN/Inf (a BpttError; defined in errors.ts). */
@@ -130,7 +141,7 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
     if (i > 0 && w[i - 1] !== w[i]) be.scale(model.grads, n, w[i - 1] / w[i]);
     const r = model.lossAndGrad(micro[i], opts.loss, grad);
     loss += w[i] * r.loss;
-    states.push(r.cN ? { h: r.hN, c: r.cN } : { h: r.hN });
+    states.push(finalState(r));
     outputs.push(r.output);
   }
   const wl = w[w.length - 1];
@@ -164,22 +175,6 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
 
 // ---------------------------------------------------------------------------------------
 // Slicing tensors along time and batch
-
-type TargetLayout = { hasTime: boolean; width: number; int: boolean };
-
-function targetLayout(target: TensorLike, spec: LossSpec, T: number, N: number, what: string): TargetLayout {
-  const loss = checkLossSpec(spec);
-  if (!isTensor(target)) fail(`${what}: target must be a tensor { shape, data }, got ${show(target)}`, what);
-  const s = target.shape;
-  if (loss.kind === 'mse') {
-    if (s.length === 3 && s[0] === T && s[1] === N) return { hasTime: true, width: s[2], int: false };
-    if (loss.lastStepOnly && s.length === 2 && s[0] === N) return { hasTime: false, width: s[1], int: false };
-    fail(`${what}: mse target has shape [${s.join(', ')}], expected [${T}, ${N}, outputSize]${loss.lastStepOnly ? ` or [${N}, outputSize]` : ''}`);
-  }
-  if (s.length === 2 && s[0] === T && s[1] === N) return { hasTime: true, width: 1, int: true };
-  if (loss.lastStepOnly && s.length === 1 && s[0] === N) return { hasTime: false, width: 1, int: true };
-  fail(`${what}: cross_entropy target has shape [${s.join(', ')}], expected class ids [${T}, ${N}]${loss.lastStepOnly ? ` or [${N}]` : ''}`);
-}
 
 /** Columns `idx` (batch axis 1) and steps [t0, t1) of a time-major [T, N, F] array. */
 function gather(data: ArrayLike<number>, T: number, N: number, F: number, idx: ArrayLike<number>, t0: number, t1: number, int: boolean): Float32Array | Int32Array {
@@ -233,9 +228,7 @@ class DataView3 {
     this.lengths = x.lengths;
     if (this.bf) data = timeMajorDataset(data, loss, what, this.F, this.ids);
     this.data = data;
-    this.tl = targetLayout(data.target, loss, this.T, this.N, what);
-    const tn = (this.tl.hasTime ? this.T : 1) * this.N * this.tl.width;
-    if (data.target.data.length !== tn) fail(`${what}: target.data has ${data.target.data.length} values, its shape needs ${tn}`);
+    this.tl = targetLayout(what, data.target, checkLossSpec(loss), this.T, this.N, null);
   }
 
   /**
@@ -279,15 +272,12 @@ class DataView3 {
   }
 }
 
-/** Does this target carry a time axis (rather than lastStepOnly's short form)? */
-const targetHasTime = (target: TensorLike, loss: LossSpec): boolean => target.shape.length === (loss.kind === 'mse' ? 3 : 2);
-
 /** A batch-first dataset [N, T, *] (x already checked: F values per step, token ids if `ids`) as a time-major one (lengths unchanged). */
 function timeMajorDataset(data: Dataset, loss: LossSpec, what: string, F: number, ids: boolean): Dataset {
   const [N, T] = data.x.shape;
   const x = { shape: [T, N, ...data.x.shape.slice(2)], data: swapAxes01(data.x.data, N, T, F, ids ? new Int32Array(N * T) : undefined) };
   let target = data.target;
-  if (targetHasTime(target, loss)) {
+  if (targetHasTime(target.shape, loss)) {
     const ts = target.shape;
     if (ts[0] !== N || ts[1] !== T) fail(`${what}: target has shape [${ts.join(', ')}], expected [${N}, ${T}, ...] (batchFirst, like x)`);
     const w = ts[2] ?? 1;
@@ -301,7 +291,7 @@ function timeMajorDataset(data: Dataset, loss: LossSpec, what: string, F: number
 function timeMajorPair(out: Tensor, target: TensorLike, loss: LossSpec): [Tensor, TensorLike] {
   const [B, T, O] = out.shape;
   const y = { shape: [T, B, O], data: swapAxes01(out.data, B, T, O) };
-  if (!targetHasTime(target, loss)) return [y, target];
+  if (!targetHasTime(target.shape, loss)) return [y, target];
   const w = target.shape[2] ?? 1;
   const d = swapAxes01(target.data, B, T, w);
   return [y, { shape: [T, B, ...target.shape.slice(2)], data: target.data instanceof Int32Array ? Int32Array.from(d) : d }];
@@ -314,7 +304,7 @@ function batchFirstOf(mb: MicroBatch, loss: LossSpec): MicroBatch {
   const ids = mb.x.data instanceof Int32Array;
   const x = { shape: [B, T, ...mb.x.shape.slice(2)], data: swapAxes01(mb.x.data, T, B, F, ids ? new Int32Array(T * B) : undefined) };
   let target = mb.target;
-  if (targetHasTime(target, loss)) {
+  if (targetHasTime(target.shape, loss)) {
     const w = target.shape[2] ?? 1;
     const d = swapAxes01(target.data, T, B, w);
     target = { shape: [B, T, ...target.shape.slice(2)], data: target.data instanceof Int32Array ? Int32Array.from(d) : d };
@@ -323,7 +313,8 @@ function batchFirstOf(mb: MicroBatch, loss: LossSpec): MicroBatch {
 }
 
 // ---------------------------------------------------------------------------------------
-// Losses without gradients (validation), in double precision
+// Losses without gradients: evaluate (model.loss, the kernels' numbers), and lossValue, the
+// pure-TS reference on host tensors in double precision
 
 /** { shape: number[], data: array-like }, checked before use (bad input is an error, not a TypeError). */
 function isTensor(t: unknown): t is TensorLike {
@@ -334,6 +325,14 @@ function isTensor(t: unknown): t is TensorLike {
 /**
  * Loss of an output [T, B, O] against a target, as the model's loss would compute it
  * (with lengths: valid steps only, lastStepOnly at each sequence's own last step).
+ *
+ * The pure-TS reference on host tensors, in double precision: no library path calls it
+ * (evaluate and fit's validation run model.loss, the backends' own kernels). It stays a
+ * second, independent implementation on purpose: it shares with the model only the spec
+ * and the target-shape rule (loss.ts), so tests that compare it with lossAndGrad check the
+ * model's masking, last-step gathering, ignoreIndex and 'mean' denominators, which a thin
+ * wrapper over the same code could not; and it needs no model (an output from elsewhere).
+ * It agrees with model.loss to float32 rounding (the kernels sum in f64 over f32 values).
  */
 export function lossValue(output: Tensor, target: TensorLike, spec: LossSpec, lengths?: Lengths): number {
   if (!isTensor(output) || output.shape.length !== 3 || !output.shape.every((d) => Number.isSafeInteger(d) && d >= 1) ||
@@ -343,7 +342,7 @@ export function lossValue(output: Tensor, target: TensorLike, spec: LossSpec, le
   const loss = checkLossSpec(spec);
   const [T, B, O] = output.shape;
   const y = output.data;
-  const tl = targetLayout(target, spec, T, B, 'lossValue');
+  const tl = targetLayout('lossValue', target, loss, T, B, O);
   const { ignoreIndex, weight, labelSmoothing: eps } = loss;
   const td = target.data;
   const len = lengths == null ? null : checkLengths(lengths, T, B);
@@ -352,8 +351,7 @@ export function lossValue(output: Tensor, target: TensorLike, spec: LossSpec, le
   const end = (b: number): number => (len ? len[b] : T);
   // target row for (t, b): with time axis t*B+b, else b
   const row = (t: number, b: number): number => (tl.hasTime ? t * B + b : b);
-  // the checks lossAndGrad makes: nothing may index past a row
-  if (loss.kind === 'mse' && tl.width !== O) fail(`lossValue: target width ${tl.width} does not match the output width ${O}`);
+  // the value checks lossAndGrad makes: nothing may index past a row
   if (loss.kind === 'cross_entropy') {
     if (weight && weight.length !== O) fail(`lossValue: loss.weight has ${weight.length} values, expected outputSize ${O}`);
     for (let b = 0; b < B; b++) {
@@ -423,20 +421,24 @@ export function evaluate(model: Model, data: Dataset, opts: EvaluateOptions): nu
   return opts.metrics === undefined ? loss : { loss, metrics: metrics.result() };
 }
 
+/**
+ * evaluate's and fit's validation loss: model.loss on each batch (the same loss kernels and
+ * target rule as training, no backward), batch losses weighted by what each one's mean divides by.
+ */
 function evaluateInto(model: Model, dv: DataView3, loss: LossSpec, batchSize: number, metrics: MetricAccumulator): number {
   const bs = Math.min(batchSize, dv.N);
-  let acc = 0, total = 0; // batch losses weighted by what each one's mean divides by
+  let acc = 0, total = 0;
   for (let s = 0; s < dv.N; s += bs) {
     const idx = range(s, Math.min(s + bs, dv.N));
     const mb = dv.batchTM(idx);
-    const x = dv.bf ? batchFirstOf(mb, loss).x : mb.x;
-    let out = model.forward(x, mb.lengths ? { lengths: mb.lengths } : {}).output;
-    if (dv.bf) { // back to time-major for lossValue and the metrics
+    const r = model.loss(dv.bf ? batchFirstOf(mb, loss) : mb, loss);
+    let out = r.output;
+    if (dv.bf) { // back to time-major for the metrics
       const [B, T, O] = out.shape;
       out = { shape: [T, B, O], data: swapAxes01(out.data, B, T, O) };
     }
     const n = lossCount(mb, loss);
-    acc += lossValue(out, mb.target, loss, mb.lengths) * n;
+    acc += r.loss * n;
     total += n;
     metrics.add(out, mb.target, { kind: loss.kind, lastStepOnly: loss.lastStepOnly, ignoreIndex: loss.ignoreIndex, lengths: lengthsOf(mb) });
   }
@@ -492,15 +494,10 @@ export function trainTruncated(model: Model, optimizer: Optimizer, seq: Dataset,
   let state = opts.state;
   for (let c = 0, t0 = 0; t0 < dv.T; c++, t0 += opts.k) {
     const t1 = Math.min(t0 + opts.k, dv.T);
-    const mb = dv.batch(idx, t0, t1);
-    if (state) {
-      mb.h0 = state.h;
-      if (state.c) mb.c0 = state.c;
-    }
+    const mb = { ...dv.batch(idx, t0, t1), ...initialState(state) };
     if (opts.loss.lastStepOnly && t1 < dv.T) {
       // No loss in this chunk: just carry the state forward.
-      const r = model.forward(mb.x, { h0: mb.h0, c0: mb.c0 });
-      state = r.cN ? { h: r.hN, c: r.cN } : { h: r.hN };
+      state = finalState(model.forward(mb.x, initialState(state)));
       continue;
     }
     const r = trainStep(model, optimizer, [mb], {
@@ -785,15 +782,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions = {})
         for (let c = 0; c < chunks && !stop; c++) {
           const ta = tbptt ? c * tbptt : 0;
           const tb = tbptt ? Math.min(ta + tbptt, all.T) : all.T;
-          const micro = parts.map((p, j) => {
-            const mb = all.batch(p, ta, tb);
-            const s = states[j];
-            if (s) {
-              mb.h0 = s.h;
-              if (s.c) mb.c0 = s.c;
-            }
-            return mb;
-          });
+          const micro = parts.map((p, j): MicroBatch => ({ ...all.batch(p, ta, tb), ...initialState(states[j]) }));
           const step = history.steps + 1;
           const r = trainStep(model, optimizer, micro, {
             loss, clipGradNorm: o.clipGradNorm, clipGradValue: o.clipGradValue, clipHiddenGrad: o.clipHiddenGrad,
@@ -900,11 +889,11 @@ export function step(model: Model, x: TensorLike, state?: RecurrentState): { out
   if (state !== undefined) state = normalizeOptions<RecurrentState>('step', 'state', state, ['h', 'c'], { aliases: { h0: 'h', c0: 'c' } });
   // one step: [1, B, *] and [B, 1, *] hold the same numbers in the same order
   const one = emb ? [] : [model.config.inputSize];
-  const r = model.forward({ shape: bf ? [B, 1, ...one] : [1, B, ...one], data: x.data }, state ? { h0: state.h, c0: state.c } : {});
+  const r = model.forward({ shape: bf ? [B, 1, ...one] : [1, B, ...one], data: x.data }, initialState(state));
   const O = model.layout.outputWidth;
   return {
     output: { shape: [B, O], data: r.output.data },
-    state: r.cN ? { h: r.hN, c: r.cN } : { h: r.hN },
+    state: finalState(r),
   };
 }
 

@@ -179,19 +179,14 @@ export const ADDING_LRS: Record<string, number> = { 'rnn-tanh': 1e-3, irnn: 1e-3
 
 const ADDING_LOSS: LossSpec = { kind: 'mse', reduction: 'mean', lastStepOnly: true };
 
-/** Test MSE of `model` on the adding problem, forward only. */
+/** Test MSE of `model` on the adding problem: model.loss (no backward), the training loss's own kernels. */
 export function addingTestMSE(model: Model, T: number, n: number, seed: number): number {
   const chunk = 250;
   const rng = new Rng(seed);
   let sum = 0;
   for (let done = 0; done < n; done += chunk) {
-    const B = Math.min(chunk, n - done);
-    const b = addingBatch(T, B, rng);
-    const out = model.forward(b.x).output.data; // [T, B, 1]
-    for (let i = 0; i < B; i++) {
-      const d = out[(T - 1) * B + i] - b.target.data[i];
-      sum += d * d;
-    }
+    const b = addingBatch(T, Math.min(chunk, n - done), rng);
+    sum += model.loss({ x: b.x, target: b.target }, { ...ADDING_LOSS, reduction: 'sum' }).loss;
   }
   return sum / n;
 }

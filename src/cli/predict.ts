@@ -8,11 +8,12 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { BackendKind } from '../backends.js';
-import type { Model, Tensor } from '../model.js';
+import type { Model } from '../model.js';
 import { oneHot, type CharVocab } from '../data/text.js';
 import { UsageError, UserError, fmtInt, intArg, out, readTextFile } from './common.js';
 import { charModel, loadCliCheckpoint } from './load.js';
 import { parseCsvSequences } from './train.js';
+import { finalState, initialState, type RecurrentState } from '../train.js';
 
 /** Forward in pieces of at most this many steps (state carried), so a long text needs bounded memory. */
 const CHUNK = 4096;
@@ -24,18 +25,18 @@ interface PredictOpts { checkpoint: string; text?: string; horizon: number; top:
  * `each(t, output row block)` with the outputs of step t.
  */
 function forwardChunked(model: Model, x: Float32Array | Int32Array, T: number, B: number, each: (t: number, y: ArrayLike<number>, o: number) => void):
-{ h: Tensor; c?: Tensor } {
+RecurrentState {
   const O = model.layout.outputWidth;
   const ids = model.config.embedding !== undefined;
   const I = ids ? 1 : model.config.inputSize; // values per (t, b)
-  let state: { h0?: Tensor; c0?: Tensor } = {};
+  let state: RecurrentState | undefined;
   for (let t0 = 0; t0 < T; t0 += CHUNK) {
     const n = Math.min(CHUNK, T - t0);
-    const r = model.forward({ shape: ids ? [n, B] : [n, B, I], data: x.subarray(t0 * B * I, (t0 + n) * B * I) }, state);
+    const r = model.forward({ shape: ids ? [n, B] : [n, B, I], data: x.subarray(t0 * B * I, (t0 + n) * B * I) }, initialState(state));
     for (let t = 0; t < n; t++) each(t0 + t, r.output.data, t * B * O);
-    state = r.cN ? { h0: r.hN, c0: r.cN } : { h0: r.hN };
+    state = finalState(r);
   }
-  return { h: state.h0!, ...(state.c0 ? { c: state.c0 } : {}) };
+  return state!;
 }
 
 function predictCsv(file: string, o: PredictOpts, model: Model, metadata: Record<string, string>): void {
@@ -65,9 +66,9 @@ function predictCsv(file: string, o: PredictOpts, model: Model, metadata: Record
   for (let k = 0; k < o.horizon; k++) {
     for (let n = 0; n < N; n++) forecasts[n].push(next[n] * norm.std + norm.mean);
     if (k === o.horizon - 1) break;
-    const r = model.forward({ shape: [1, N, 1], data: next }, { h0: state.h, ...(state.c ? { c0: state.c } : {}) });
+    const r = model.forward({ shape: [1, N, 1], data: next }, initialState(state));
     next.set(r.output.data);
-    state = { h: r.hN, ...(r.cN ? { c: r.cN } : {}) };
+    state = finalState(r);
   }
   out(Array.from({ length: o.horizon }, (_, k) => `forecast_${k + 1}`).join(','));
   for (const f of forecasts) out(f.map((v) => String(Number(v.toPrecision(7)))).join(','));

@@ -21,6 +21,23 @@ const wasmPath = (build: WasmBuild) => packageFile(`../../../build/bptt.${build}
 
 let relaxed: boolean | undefined;
 
+/**
+ * The one place Node reads and compiles a kernel build: models (through load below), the
+ * kernel tests (test/helpers/wasm.ts) and the benches. `dir`: another build/ directory (a
+ * baseline checkout's); default this package's. Relaxed SIMD: Node 20 validates it only
+ * behind a V8 flag, set here before compiling. Null when this Node cannot validate the build.
+ */
+export function compileBuildSync(build: WasmBuild, dir?: URL): WebAssembly.Module | null {
+  const bytes = readBuild(build, dir);
+  return WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+}
+
+/** A build's bytes (see compileBuildSync), with the relaxed-SIMD flag set first where Node needs it. */
+function readBuild(build: WasmBuild, dir?: URL): Uint8Array<ArrayBuffer> {
+  if (build === 'relaxed') nodeHost.relaxedSupported();
+  return readFileSync(dir ? new URL(`bptt.${build}.wasm`, dir) : wasmPath(build));
+}
+
 async function readSource(source: string | URL | WasmBytes): Promise<BufferSource> {
   if (typeof source !== 'string' && !(source instanceof URL)) return source as BufferSource; // a SharedArrayBuffer-backed view fails in WebAssembly.compile with its own message
   const url = source instanceof URL ? source : URL.canParse(source) ? new URL(source) : null;
@@ -46,7 +63,7 @@ export const nodeHost: Host = {
   },
   async load(build, source) {
     if (source instanceof WebAssembly.Module) return source;
-    return source === undefined ? readFileSync(wasmPath(build)) : readSource(source as string | URL | WasmBytes);
+    return source === undefined ? readBuild(build) : readSource(source as string | URL | WasmBytes);
   },
   // the cores this process may run on (its CPU affinity / cgroup share), not the machine's count
   availableCores: () => availableParallelism(),

@@ -1,9 +1,8 @@
 // Loads the two kernel builds for tests and benchmarks, and gives them a small
 // bump heap with guard bands so tests can prove a kernel wrote only its outputs.
 
-import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import type { Kernels as LibKernels } from '../../src/backend-wasm.js';
+import { instantiateKernelsSync, sharedMemory, type Kernels as LibKernels } from '../../src/backend-wasm.js';
+import { compileBuildSync } from '../../src/host/node.js';
 import { Rng } from '../../src/rng.js';
 
 /** The Wasm exports (assembly/index.ts), as the library declares them. Pointers are byte addresses; flags 0/1. */
@@ -15,29 +14,22 @@ export type Loaded =
   | { name: BuildName; kernels: Kernels; instantiate: (memory: WebAssembly.Memory) => Kernels; skip?: undefined }
   | { name: BuildName; kernels: null; instantiate: null; skip: string };
 
-const buildUrl = (name: BuildName) => new URL(`../../build/bptt.${name}.wasm`, import.meta.url);
-
-/** A fresh shared memory as the TypeScript side makes them (the module imports env.memory). */
+/** A fresh shared memory as the library makes them (the module imports env.memory). */
 export function newMemory(): WebAssembly.Memory {
-  return new WebAssembly.Memory({ initial: 16, maximum: 16384, shared: true });
+  return sharedMemory();
 }
 
 /**
- * Compiles one build and instantiates it over a fresh memory. Node 20 validates
- * relaxed SIMD only behind a V8 flag, which must be set before compiling.
+ * Compiles one build with the library's Node loader (src/host/node.ts, which sets Node
+ * 20's relaxed-SIMD flag first) and instantiates it over a fresh memory.
  * `instantiate` makes further instances (e.g. over the same memory).
  */
 export function loadBuild(name: BuildName): Loaded {
-  const bytes = readFileSync(buildUrl(name));
-  if (name === 'relaxed') setFlagsFromString('--experimental-wasm-relaxed-simd');
-  if (!WebAssembly.validate(bytes)) {
+  const module = compileBuildSync(name);
+  if (!module) {
     return { name, kernels: null, instantiate: null, skip: `build/bptt.${name}.wasm does not validate on Node ${process.version} (V8 ${process.versions.v8}), even with --experimental-wasm-relaxed-simd` };
   }
-  const module = new WebAssembly.Module(bytes);
-  const instantiate = (memory: WebAssembly.Memory) => {
-    const instance = new WebAssembly.Instance(module, { env: { memory } });
-    return { ...(instance.exports as unknown as Kernels), memory };
-  };
+  const instantiate = (memory: WebAssembly.Memory) => instantiateKernelsSync(module, memory);
   return { name, kernels: instantiate(newMemory()), instantiate };
 }
 
