@@ -4,8 +4,8 @@
 
 import { sq_acc_f64, hsum2, load_lanes, store_lanes } from "./simd";
 
-// Leftover elements (n not a multiple of 4) go through the same vector formula with
-// lane loads and stores (simd.ts), so every element gets the same math.
+// Leftover elements (n not a multiple of 4) follow the tail rule (simd.ts): the same
+// vector formula, written once over a lane count, with lane loads and stores.
 
 /** p[i] = v for i < n. */
 export function fill(p: usize, n: i32, v: f32): void {
@@ -30,43 +30,46 @@ export function sum_squares(p: usize, n: i32): f64 {
   return hsum2(f64x2.add(a0, a1));
 }
 
+/** q[i] *= s on `lanes` floats at q. */
+// @ts-ignore: decorator
+@inline
+function scale_lanes(q: usize, sv: v128, lanes: i32): void {
+  store_lanes(q, f32x4.mul(load_lanes(q, lanes), sv), lanes);
+}
+
 /** p[i] *= s for i < n. */
 export function scale(p: usize, n: i32, s: f32): void {
   const sv = f32x4.splat(s);
   let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const q = p + (<usize>i << 2);
-    v128.store(q, f32x4.mul(v128.load(q), sv));
-  }
-  if (i < n) {
-    const q = p + (<usize>i << 2);
-    store_lanes(q, f32x4.mul(load_lanes(q, n - i), sv), n - i);
-  }
+  for (; i + 4 <= n; i += 4) scale_lanes(p + (<usize>i << 2), sv, 4);
+  if (i < n) scale_lanes(p + (<usize>i << 2), sv, n - i);
+}
+
+/** q[i] = min(max(q[i], lo), hi) on `lanes` floats at q. */
+// @ts-ignore: decorator
+@inline
+function clamp_lanes(q: usize, lo: v128, hi: v128, lanes: i32): void {
+  store_lanes(q, f32x4.min(f32x4.max(load_lanes(q, lanes), lo), hi), lanes);
 }
 
 /** p[i] = clamp(p[i], -v, v) for i < n (clip_grad_value_). */
 export function clamp_abs(p: usize, n: i32, v: f32): void {
   const hi = f32x4.splat(v), lo = f32x4.splat(-v);
   let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const q = p + (<usize>i << 2);
-    v128.store(q, f32x4.min(f32x4.max(v128.load(q), lo), hi));
-  }
-  if (i < n) {
-    const q = p + (<usize>i << 2);
-    store_lanes(q, f32x4.min(f32x4.max(load_lanes(q, n - i), lo), hi), n - i);
-  }
+  for (; i + 4 <= n; i += 4) clamp_lanes(p + (<usize>i << 2), lo, hi, 4);
+  if (i < n) clamp_lanes(p + (<usize>i << 2), lo, hi, n - i);
+}
+
+/** dst[i] += src[i] on `lanes` floats. */
+// @ts-ignore: decorator
+@inline
+function add_lanes(dst: usize, src: usize, lanes: i32): void {
+  store_lanes(dst, f32x4.add(load_lanes(dst, lanes), load_lanes(src, lanes)), lanes);
 }
 
 /** dst[i] += src[i] for i < n. */
 export function add_to(dst: usize, src: usize, n: i32): void {
   let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-  }
-  if (i < n) {
-    const o = <usize>i << 2;
-    store_lanes(dst + o, f32x4.add(load_lanes(dst + o, n - i), load_lanes(src + o, n - i)), n - i);
-  }
+  for (; i + 4 <= n; i += 4) add_lanes(dst + (<usize>i << 2), src + (<usize>i << 2), 4);
+  if (i < n) add_lanes(dst + (<usize>i << 2), src + (<usize>i << 2), n - i);
 }

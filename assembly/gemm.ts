@@ -14,8 +14,9 @@
 // the best one depends on the CPU and on the shape: see gemm_variant below.
 //
 // Fewer than 4 rows of C (batch-1 matrix-vector products) skip packing, which
-// would cost as much as the product itself, and stream B directly; so does an
-// instance without scratch (see set_scratch).
+// would cost as much as the product itself; so does an instance without scratch (see
+// set_scratch). With pre-packed B that is still the macro-kernel, with a 1-row kernel
+// that reads A in place (A_DIRECT); nn, tn and nt stream B directly (gemm_rows_*).
 //
 // Pointers are byte addresses, sizes and leading dimensions are in elements.
 // Nothing outside C's [M, N] window is written: partial tiles and short rows are
@@ -559,20 +560,54 @@ function pack_b_t(packB: usize, B: usize, ldb: i32, p0: i32, j0: i32, kc: i32, n
 
 
 // ---------------------------------------------------------------------------
-// The macro-kernel: every packed product, whatever the layouts.
+// The macro-kernel: every blocked product, whatever the layouts, packed or not.
 
+// How the macro-kernel gets its A panels (one MR-row strip of a depth block):
+const A_ROWS = 0; // A stored [M, K] (nn, nt): pack_a_n per block
+const A_COLS = 1; // A stored [K, M] (tn): pack_a_t per block
+const A_DIRECT = 2; // A stored [M, K], rows read in place by the 1-row kernel (packed B with few rows)
+// ... and its B panels (kc x 8 each, in column order):
 const B_ROWS = 0; // B stored [K, N]: pack_b_n per block
 const B_COLS = 1; // B stored [N, K]: pack_b_t per block
 const B_PACKED = 2; // B packed by pack_b: the blocks in order, no packing here
 
-/** The blocked driver shared by every layout and by pre-packed B, with micro-kernel v. */
+/** Bytes of one packed B block [kc, nc]: ceil(nc/NR) panels of [kc, NR] (pack_b's and macro's walk). */
+// @ts-ignore: decorator
+@inline
+function packed_block_bytes(nc: i32, kc: i32): usize {
+  return <usize>(panel_cols(nc) * kc) << 2;
+}
+
+/**
+ * One tile: C[mr, nr] (+)= A strip * B panel, by micro-kernel variant v, or (A_DIRECT) by
+ * the 1-row kernel over the row of A at pa.
+ */
+// @ts-ignore: decorator
+@inline
+function tile(
+  aMode: i32, v: i32, pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, mr: i32, nr: i32, ow: bool,
+): void {
+  if (aMode == A_DIRECT) row_panel_1x8(c, pa, pb, kc, nr, ow);
+  else micro(v, pa, pb, kc, c, ldc, mr, nr, ow);
+}
+
+/**
+ * The blocked driver (BLIS's five loops around the micro-kernel) shared by every layout
+ * and by pre-packed B: column blocks jc, depth blocks pc (B packed here unless B_PACKED),
+ * row blocks ic (A packed here unless A_DIRECT), then tiles. Every tile of a depth block
+ * is one micro-kernel call that overwrites C (first block, no accumulate) or adds to it,
+ * so the order in which tiles run never changes a value. v: the micro-kernel variant
+ * (ignored for A_DIRECT, whose tiles are one row by NR columns).
+ */
 function macro(
   C: usize, A: usize, B: usize, M: i32, N: i32, K: i32,
-  lda: i32, ldb: i32, ldc: i32, accumulate: bool, aT: bool, bMode: i32, v: i32,
+  lda: i32, ldb: i32, ldc: i32, accumulate: bool, aMode: i32, bMode: i32, v: i32,
 ): void {
-  const info = gemm_variant_info(v);
+  const direct = aMode == A_DIRECT;
+  const info = direct ? 1 | NR << 8 : gemm_variant_info(v);
   const MR = info & 255, cols = info >> 8 & 255;
   const mcBlock = MC / MR * MR;
+  // Direct A with pre-packed B touches no scratch (instances without one use this).
   const packA = scratch, packB = scratch + A_BYTES;
   let pb0 = B;
   for (let jc = 0; jc < N; jc += NC) {
@@ -587,17 +622,25 @@ function macro(
       const overwrite = pc == 0 && !accumulate;
       for (let ic = 0; ic < M; ic += mcBlock) {
         const mc = min_i32(mcBlock, M - ic);
-        if (aT) pack_a_t(packA, A, lda, ic, pc, mc, kc, MR);
-        else pack_a_n(packA, A, lda, ic, pc, mc, kc, MR);
+        // a0 + ir * aStride: the A strip of rows ic + ir.. at depth pc
+        let a0 = packA, aStride = <usize>kc << 2;
+        if (direct) {
+          a0 = A + ((<usize>ic * <usize>lda + <usize>pc) << 2);
+          aStride = <usize>lda << 2;
+        } else if (aMode == A_COLS) {
+          pack_a_t(packA, A, lda, ic, pc, mc, kc, MR);
+        } else {
+          pack_a_n(packA, A, lda, ic, pc, mc, kc, MR);
+        }
         if (kc > SHALLOW) {
           // BLIS order: one B panel (kc x 8, L1) against every A panel of the block (L2)
           for (let jr = 0; jr < nc; jr += cols) {
             const pb = bp + (<usize>(jr * kc) << 2);
             const nr = min_i32(cols, nc - jr);
             for (let ir = 0; ir < mc; ir += MR) {
-              const pa = packA + (<usize>(ir * kc) << 2);
+              const pa = a0 + <usize>ir * aStride;
               const c = C + ((<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) << 2);
-              micro(v, pa, pb, kc, c, ldc, min_i32(MR, mc - ir), nr, overwrite);
+              tile(aMode, v, pa, pb, kc, c, ldc, min_i32(MR, mc - ir), nr, overwrite);
             }
           }
         } else {
@@ -606,17 +649,17 @@ function macro(
           // MR sequential streams instead of mc interleaved ones (the B block, kc x nc
           // <= 128 KiB, is read from L2 either way).
           for (let ir = 0; ir < mc; ir += MR) {
-            const pa = packA + (<usize>(ir * kc) << 2);
+            const pa = a0 + <usize>ir * aStride;
             const mr = min_i32(MR, mc - ir);
             for (let jr = 0; jr < nc; jr += cols) {
               const pb = bp + (<usize>(jr * kc) << 2);
               const c = C + ((<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) << 2);
-              micro(v, pa, pb, kc, c, ldc, mr, min_i32(cols, nc - jr), overwrite);
+              tile(aMode, v, pa, pb, kc, c, ldc, mr, min_i32(cols, nc - jr), overwrite);
             }
           }
         }
       }
-      pb0 += <usize>(panel_cols(nc) * kc) << 2;
+      pb0 += packed_block_bytes(nc, kc);
     }
   }
 }
@@ -764,7 +807,7 @@ export function gemm_nn(
 ): void {
   if (M < 4 || scratch == 0) gemm_rows_axpy(C, A, B, M, N, K, lda, 1, ldb, ldc, accumulate != 0);
   else if (K <= 0) { if (accumulate == 0) zero_rows(C, M, N, ldc); }
-  else macro(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0, false, B_ROWS, gemm_variant(OP_NN, M, N, K));
+  else macro(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0, A_ROWS, B_ROWS, gemm_variant(OP_NN, M, N, K));
 }
 
 /** C[M,N] = (accumulate ? C : 0) + A^T * B, A stored as [K, M], B as [K, N]. */
@@ -774,7 +817,7 @@ export function gemm_tn(
 ): void {
   if (M < 4 || scratch == 0) gemm_rows_axpy(C, A, B, M, N, K, 1, lda, ldb, ldc, accumulate != 0);
   else if (K <= 0) { if (accumulate == 0) zero_rows(C, M, N, ldc); }
-  else macro(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0, true, B_ROWS, gemm_variant(OP_TN, M, N, K));
+  else macro(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0, A_COLS, B_ROWS, gemm_variant(OP_TN, M, N, K));
 }
 
 /** C[M,N] = (accumulate ? C : 0) + A[M,K] * B^T, B stored as [N, K]. */
@@ -784,7 +827,7 @@ export function gemm_nt(
 ): void {
   if (M < 4 || scratch == 0) gemm_rows_dot(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0);
   else if (K <= 0) { if (accumulate == 0) zero_rows(C, M, N, ldc); }
-  else macro(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0, false, B_COLS, gemm_variant(OP_NT, M, N, K));
+  else macro(C, A, B, M, N, K, lda, ldb, ldc, accumulate != 0, A_ROWS, B_COLS, gemm_variant(OP_NT, M, N, K));
 }
 
 // ---------------------------------------------------------------------------
@@ -818,7 +861,7 @@ export function pack_b(dst: usize, B: usize, K: i32, N: i32, ldb: i32, transpose
       const kc = min_i32(KC, K - pc);
       if (transposed != 0) pack_b_t(d, B, ldb, pc, jc, kc, nc);
       else pack_b_n(d, B, ldb, pc, jc, kc, nc);
-      d += <usize>(panel_cols(nc) * kc) << 2;
+      d += packed_block_bytes(nc, kc);
     }
   }
 }
@@ -860,24 +903,10 @@ export function gemm_packed_b(
   if (K <= 0) {
     if (!acc) zero_rows(C, M, N, ldc);
   } else if (M >= 4 && scratch != 0) {
-    macro(C, A, Bp, M, N, K, lda, 0, ldc, acc, false, B_PACKED, gemm_variant(OP_PACKED_B, M, N, K));
+    macro(C, A, Bp, M, N, K, lda, 0, ldc, acc, A_ROWS, B_PACKED, gemm_variant(OP_PACKED_B, M, N, K));
   } else {
-    // Few rows (or no scratch of our own): stream the panels once per row.
-    let pb0 = Bp;
-    for (let jc = 0; jc < N; jc += NC) {
-      const nc = min_i32(NC, N - jc);
-      for (let pc = 0; pc < K; pc += KC) {
-        const kc = min_i32(KC, K - pc);
-        const overwrite = pc == 0 && !acc;
-        for (let m = 0; m < M; m++) {
-          const a = A + ((<usize>m * <usize>lda + <usize>pc) << 2);
-          for (let jr = 0; jr < nc; jr += NR) {
-            const c = C + ((<usize>m * <usize>ldc + <usize>(jc + jr)) << 2);
-            row_panel_1x8(c, a, pb0 + (<usize>(jr * kc) << 2), kc, min_i32(NR, nc - jr), overwrite);
-          }
-        }
-        pb0 += <usize>(panel_cols(nc) * kc) << 2;
-      }
-    }
+    // Few rows (or no scratch of our own): the same blocks, each row of A streamed
+    // against the panels in place (packing A would cost as much as the product).
+    macro(C, A, Bp, M, N, K, lda, 0, ldc, acc, A_DIRECT, B_PACKED, -1);
   }
 }

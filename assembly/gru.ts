@@ -3,8 +3,34 @@
 //   n = tanh(gx_n + r * gh_n)  h_t = (1 - z) * n + z * h_{t-1}
 // gh_n (W_hn h + b_hn) sits inside the reset product, so forward keeps it (hn)
 // for backward, next to the activated gates.
+// Each formula is written once, over a lane count (the tail rule, simd.ts): the last
+// H % 4 hidden units of a row get the same activation code as the others.
 
-import { sigmoid4, tanh4, sigmoid1, tanh1 } from "./vmath";
+import { load_lanes, store_lanes } from "./simd";
+import { sigmoid4, tanh4 } from "./vmath";
+
+/**
+ * The forward formula on `lanes` hidden units at byte offset o of one batch row: gate
+ * pointers (xg, hg, ag) at the row's gate block 0, state pointers (h, hn, hPrev) at the
+ * row; gate block k is k*H4 bytes on.
+ */
+// @ts-ignore: decorator
+@inline
+function gru_forward_lanes(
+  h: usize, ag: usize, hn: usize, xg: usize, hg: usize, hPrev: usize, H4: usize, o: usize, lanes: i32,
+): void {
+  const r4 = sigmoid4(f32x4.add(load_lanes(xg + o, lanes), load_lanes(hg + o, lanes)));
+  const z4 = sigmoid4(f32x4.add(load_lanes(xg + H4 + o, lanes), load_lanes(hg + H4 + o, lanes)));
+  const hn4 = load_lanes(hg + 2 * H4 + o, lanes);
+  const n4 = tanh4(f32x4.add(load_lanes(xg + 2 * H4 + o, lanes), f32x4.mul(r4, hn4)));
+  store_lanes(ag + o, r4, lanes);
+  store_lanes(ag + H4 + o, z4, lanes);
+  store_lanes(ag + 2 * H4 + o, n4, lanes);
+  store_lanes(hn + o, hn4, lanes);
+  // PyTorch's form of (1-z)*n + z*h: n + z*(h - n)
+  const hp = load_lanes(hPrev + o, lanes);
+  store_lanes(h + o, f32x4.add(f32x4.mul(f32x4.sub(hp, n4), z4), n4), lanes);
+}
 
 /**
  * gates = [r, z, n] activated [B, 3H]; hn = gh_n [B, H]; h [B, H] (must not alias hPrev).
@@ -17,34 +43,38 @@ export function gru_forward_step(
     const rg = <usize>b * 3 * H4;
     const rh = <usize>b * H4;
     const xg = gx + rg, hg = gh + rg, ag = gates + rg;
+    const hr = h + rh, nr = hn + rh, pr = hPrev + rh;
     let j = 0;
-    for (; j + 4 <= H; j += 4) {
-      const o = <usize>j << 2;
-      const r4 = sigmoid4(f32x4.add(v128.load(xg + o), v128.load(hg + o)));
-      const z4 = sigmoid4(f32x4.add(v128.load(xg + H4 + o), v128.load(hg + H4 + o)));
-      const hn4 = v128.load(hg + 2 * H4 + o);
-      const n4 = tanh4(f32x4.add(v128.load(xg + 2 * H4 + o), f32x4.mul(r4, hn4)));
-      v128.store(ag + o, r4);
-      v128.store(ag + H4 + o, z4);
-      v128.store(ag + 2 * H4 + o, n4);
-      v128.store(hn + rh + o, hn4);
-      // PyTorch's form of (1-z)*n + z*h: n + z*(h - n)
-      const hp = v128.load(hPrev + rh + o);
-      v128.store(h + rh + o, f32x4.add(f32x4.mul(f32x4.sub(hp, n4), z4), n4));
-    }
-    for (; j < H; j++) {
-      const o = <usize>j << 2;
-      const r1 = sigmoid1(load<f32>(xg + o) + load<f32>(hg + o));
-      const z1 = sigmoid1(load<f32>(xg + H4 + o) + load<f32>(hg + H4 + o));
-      const hn1 = load<f32>(hg + 2 * H4 + o);
-      const n1 = tanh1(load<f32>(xg + 2 * H4 + o) + r1 * hn1);
-      store<f32>(ag + o, r1);
-      store<f32>(ag + H4 + o, z1);
-      store<f32>(ag + 2 * H4 + o, n1);
-      store<f32>(hn + rh + o, hn1);
-      store<f32>(h + rh + o, (load<f32>(hPrev + rh + o) - n1) * z1 + n1);
-    }
+    for (; j + 4 <= H; j += 4) gru_forward_lanes(hr, ag, nr, xg, hg, pr, H4, <usize>j << 2, 4);
+    if (j < H) gru_forward_lanes(hr, ag, nr, xg, hg, pr, H4, <usize>j << 2, H - j);
   }
+}
+
+/** The backward formula on `lanes` hidden units at byte offset o of one batch row (as gru_forward_lanes). */
+// @ts-ignore: decorator
+@inline
+function gru_backward_lanes(
+  dx: usize, dhh: usize, dhPrev: usize, dh: usize, ag: usize, hn: usize, hPrev: usize,
+  H4: usize, o: usize, lanes: i32,
+): void {
+  const one = f32x4.splat(1);
+  const r4 = load_lanes(ag + o, lanes);
+  const z4 = load_lanes(ag + H4 + o, lanes);
+  const n4 = load_lanes(ag + 2 * H4 + o, lanes);
+  const dh4 = load_lanes(dh + o, lanes);
+  const dn = f32x4.mul(dh4, f32x4.sub(one, z4));
+  const dz = f32x4.mul(dh4, f32x4.sub(load_lanes(hPrev + o, lanes), n4));
+  const dnp = f32x4.mul(dn, f32x4.sub(one, f32x4.mul(n4, n4)));
+  const dr = f32x4.mul(dnp, load_lanes(hn + o, lanes));
+  const drp = f32x4.mul(f32x4.mul(dr, r4), f32x4.sub(one, r4));
+  const dzp = f32x4.mul(f32x4.mul(dz, z4), f32x4.sub(one, z4));
+  store_lanes(dx + o, drp, lanes);
+  store_lanes(dx + H4 + o, dzp, lanes);
+  store_lanes(dx + 2 * H4 + o, dnp, lanes);
+  store_lanes(dhh + o, drp, lanes);
+  store_lanes(dhh + H4 + o, dzp, lanes);
+  store_lanes(dhh + 2 * H4 + o, f32x4.mul(dnp, r4), lanes);
+  store_lanes(dhPrev + o, f32x4.mul(dh4, z4), lanes);
 }
 
 /**
@@ -57,51 +87,13 @@ export function gru_backward_step(
   B: i32, H: i32,
 ): void {
   const H4 = <usize>H << 2;
-  const one = f32x4.splat(1);
   for (let b = 0; b < B; b++) {
     const rg = <usize>b * 3 * H4;
     const rh = <usize>b * H4;
     const ag = gates + rg, dx = dgx + rg, dhh = dgh + rg;
+    const dpr = dhPrev + rh, dhr = dh + rh, nr = hn + rh, pr = hPrev + rh;
     let j = 0;
-    for (; j + 4 <= H; j += 4) {
-      const o = <usize>j << 2;
-      const r4 = v128.load(ag + o);
-      const z4 = v128.load(ag + H4 + o);
-      const n4 = v128.load(ag + 2 * H4 + o);
-      const dh4 = v128.load(dh + rh + o);
-      const dn = f32x4.mul(dh4, f32x4.sub(one, z4));
-      const dz = f32x4.mul(dh4, f32x4.sub(v128.load(hPrev + rh + o), n4));
-      const dnp = f32x4.mul(dn, f32x4.sub(one, f32x4.mul(n4, n4)));
-      const dr = f32x4.mul(dnp, v128.load(hn + rh + o));
-      const drp = f32x4.mul(f32x4.mul(dr, r4), f32x4.sub(one, r4));
-      const dzp = f32x4.mul(f32x4.mul(dz, z4), f32x4.sub(one, z4));
-      v128.store(dx + o, drp);
-      v128.store(dx + H4 + o, dzp);
-      v128.store(dx + 2 * H4 + o, dnp);
-      v128.store(dhh + o, drp);
-      v128.store(dhh + H4 + o, dzp);
-      v128.store(dhh + 2 * H4 + o, f32x4.mul(dnp, r4));
-      v128.store(dhPrev + rh + o, f32x4.mul(dh4, z4));
-    }
-    for (; j < H; j++) {
-      const o = <usize>j << 2;
-      const r1 = load<f32>(ag + o);
-      const z1 = load<f32>(ag + H4 + o);
-      const n1 = load<f32>(ag + 2 * H4 + o);
-      const dh1 = load<f32>(dh + rh + o);
-      const dn = dh1 * (<f32>1 - z1);
-      const dz = dh1 * (load<f32>(hPrev + rh + o) - n1);
-      const dnp = dn * (<f32>1 - n1 * n1);
-      const dr = dnp * load<f32>(hn + rh + o);
-      const drp = dr * r1 * (<f32>1 - r1);
-      const dzp = dz * z1 * (<f32>1 - z1);
-      store<f32>(dx + o, drp);
-      store<f32>(dx + H4 + o, dzp);
-      store<f32>(dx + 2 * H4 + o, dnp);
-      store<f32>(dhh + o, drp);
-      store<f32>(dhh + H4 + o, dzp);
-      store<f32>(dhh + 2 * H4 + o, dnp * r1);
-      store<f32>(dhPrev + rh + o, dh1 * z1);
-    }
+    for (; j + 4 <= H; j += 4) gru_backward_lanes(dx, dhh, dpr, dhr, ag, nr, pr, H4, <usize>j << 2, 4);
+    if (j < H) gru_backward_lanes(dx, dhh, dpr, dhr, ag, nr, pr, H4, <usize>j << 2, H - j);
   }
 }

@@ -2,8 +2,8 @@
 // f64, and writes dL/dy scaled the same way. `scale` carries the reduction
 // (1/n for 'mean', 1 for 'sum') so the kernels need no mode flags.
 
-import { load_lanes, store_lanes, sq_acc_f64, hsum2 } from "./simd";
-import { exp4, exp1 } from "./vmath";
+import { load_lanes, store_lanes, lane_mask, lanes_at, sq_acc_f64, hsum2 } from "./simd";
+import { exp4 } from "./vmath";
 
 /** L = scale * sum (y - t)^2;  dy = 2 * scale * (y - t). */
 export function mse_loss(dy: usize, y: usize, target: usize, n: i32, scale: f64): f64 {
@@ -11,8 +11,8 @@ export function mse_loss(dy: usize, y: usize, target: usize, n: i32, scale: f64)
   let acc = f64x2.splat(0);
   for (let i = 0; i < n; i += 4) {
     const o = <usize>i << 2;
-    const lanes = n - i < 4 ? n - i : 4;
-    // zero lanes past the tail add (0 - 0)^2 = 0
+    const lanes = lanes_at(n, i);
+    // the tail rule (simd.ts): zero lanes past the tail add (0 - 0)^2 = 0
     const d = f32x4.sub(load_lanes(y + o, lanes), load_lanes(target + o, lanes));
     acc = sq_acc_f64(acc, d);
     store_lanes(dy + o, f32x4.mul(s2, d), lanes);
@@ -22,13 +22,30 @@ export function mse_loss(dy: usize, y: usize, target: usize, n: i32, scale: f64)
 
 /** Largest of a row of `classes` floats (subtracted before exp so that exp never overflows). */
 @inline function row_max(x: usize, classes: i32): f32 {
+  const ninf = f32x4.splat(-Infinity);
   let j = 0;
-  let mv = f32x4.splat(-Infinity);
+  let mv = ninf;
   for (; j + 4 <= classes; j += 4) mv = f32x4.max(mv, v128.load(x + (<usize>j << 2)));
-  let mx = max<f32>(max<f32>(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)),
+  if (j < classes) {
+    // the tail rule (simd.ts); its zero lanes become -Infinity, which no maximum picks
+    const n = classes - j;
+    mv = f32x4.max(mv, v128.bitselect(load_lanes(x + (<usize>j << 2), n), ninf, lane_mask(n)));
+  }
+  return max<f32>(max<f32>(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)),
     max<f32>(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
-  for (; j < classes; j++) mx = max<f32>(mx, load<f32>(x + (<usize>j << 2)));
-  return mx;
+}
+
+/** e = exp(x - mx) on `lanes` classes at byte offset o, stored into d; returns e, zero past the tail. */
+@inline function exp_lanes(d: usize, x: usize, o: usize, lanes: i32, m4: v128): v128 {
+  const e = exp4(f32x4.sub(load_lanes(x + o, lanes), m4));
+  store_lanes(d + o, e, lanes);
+  // lanes past the tail hold exp(0 - mx) and are never stored: zeroed before the sum
+  return lanes == 4 ? e : v128.and(e, lane_mask(lanes));
+}
+
+/** acc + the four f32 lanes of e, in f64x2 (lanes 0,1 and 2,3 folded together). */
+@inline function add_f64(acc: v128, e: v128): v128 {
+  return f64x2.add(acc, f64x2.add(f64x2.promote_low_f32x4(e), f64x2.promote_low_f32x4(f32x4.shuffle(e, e, 2, 3, 0, 1))));
 }
 
 /** e = exp(x - mx) into d; returns sum(e) in f64. */
@@ -36,21 +53,9 @@ export function mse_loss(dy: usize, y: usize, target: usize, n: i32, scale: f64)
   const m4 = f32x4.splat(mx);
   let sv = f64x2.splat(0);
   let j = 0;
-  for (; j + 4 <= classes; j += 4) {
-    const o = <usize>j << 2;
-    const e = exp4(f32x4.sub(v128.load(x + o), m4));
-    v128.store(d + o, e);
-    sv = f64x2.add(sv, f64x2.add(f64x2.promote_low_f32x4(e),
-      f64x2.promote_low_f32x4(f32x4.shuffle(e, e, 2, 3, 0, 1))));
-  }
-  let sum = hsum2(sv);
-  for (; j < classes; j++) {
-    const o = <usize>j << 2;
-    const e = exp1(load<f32>(x + o) - mx);
-    store<f32>(d + o, e);
-    sum += <f64>e;
-  }
-  return sum;
+  for (; j + 4 <= classes; j += 4) sv = add_f64(sv, exp_lanes(d, x, <usize>j << 2, 4, m4));
+  if (j < classes) sv = add_f64(sv, exp_lanes(d, x, <usize>j << 2, classes - j, m4));
+  return hsum2(sv);
 }
 
 /**
@@ -112,7 +117,7 @@ export function ce_loss_ext(dy: usize, y: usize, target: usize, rows: i32, class
     const k4 = f32x4.splat(<f32>(scale * a / sum));
     for (let j = 0; j < classes; j += 4) {
       const o = <usize>j << 2;
-      const lanes = classes - j < 4 ? classes - j : 4;
+      const lanes = lanes_at(classes, j);
       const w4 = weight ? load_lanes(weight + o, lanes) : f32x4.splat(1);
       store_lanes(d + o, f32x4.sub(f32x4.mul(load_lanes(d + o, lanes), k4), f32x4.mul(c4, w4)), lanes);
     }

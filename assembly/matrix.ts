@@ -2,25 +2,16 @@
 // (column sums) and per-row gradient clipping.
 
 import { sq_acc_f64, hsum2, load_lanes, store_lanes } from "./simd";
+import { add_to, scale } from "./elementwise";
 
-// Leftover columns (not a multiple of 4) go through the same vector formula with lane
-// loads and stores (simd.ts), so every element gets the same math.
+// Leftover columns (not a multiple of 4) follow the tail rule (simd.ts): the same
+// vector formula with lane loads and stores; row-wise adds and scalings are the
+// flat-region kernels of elementwise.ts, one row at a time.
 
 /** C[m, n] += bias[n] for every row m < M. */
 export function add_bias_rows(C: usize, bias: usize, M: i32, N: i32, ldc: i32): void {
   const ldc4 = <usize>ldc << 2;
-  for (let m = 0; m < M; m++) {
-    const c = C + <usize>m * ldc4;
-    let j = 0;
-    for (; j + 4 <= N; j += 4) {
-      const o = <usize>j << 2;
-      v128.store(c + o, f32x4.add(v128.load(c + o), v128.load(bias + o)));
-    }
-    if (j < N) {
-      const o = <usize>j << 2, n = N - j;
-      store_lanes(c + o, f32x4.add(load_lanes(c + o, n), load_lanes(bias + o, n)), n);
-    }
-  }
+  for (let m = 0; m < M; m++) add_to(C + <usize>m * ldc4, bias, N);
 }
 
 // Rows summed in f32 registers before each flush into dst: bounds the rounding
@@ -98,17 +89,7 @@ export function row_norms_clip(dh: usize, B: i32, H: i32, threshold: f64): f64 {
     let sq = row_sq(p, H);
     const nb = Math.sqrt(sq);
     if (threshold > 0 && nb > threshold) {
-      const s = <f32>(threshold / nb);
-      const sv = f32x4.splat(s);
-      let j = 0;
-      for (; j + 4 <= H; j += 4) {
-        const o = <usize>j << 2;
-        v128.store(p + o, f32x4.mul(v128.load(p + o), sv));
-      }
-      if (j < H) {
-        const o = <usize>j << 2;
-        store_lanes(p + o, f32x4.mul(load_lanes(p + o, H - j), sv), H - j);
-      }
+      scale(p, H, <f32>(threshold / nb));
       sq = row_sq(p, H); // the stored (rounded) values are what later steps see
     }
     total += sq;

@@ -4,9 +4,10 @@
 // arrive as f64; combinations like 1 - beta are formed in f64 (Python floats)
 // and then rounded to f32, as PyTorch does. Scalars that depend on the step
 // count (bias corrections, decayed learning rates) are computed by the caller.
-// Tails (< 4 elements) run through the same vector formula with partial lanes.
+// Tails (< 4 elements) follow the tail rule (simd.ts): one loop over vectors, the
+// last one with lanes_at(n, i) < 4, the same formula through lane loads and stores.
 
-import { load_lanes, store_lanes } from "./simd";
+import { load_lanes, store_lanes, lanes_at } from "./simd";
 
 /** torch.lerp(a, b, w) = a + w*(b - a), with PyTorch's switch to b - (b - a)(1 - w) for |w| >= 0.5. */
 // @ts-ignore: decorator
@@ -15,12 +16,6 @@ function lerp4(a: v128, b: v128, w: f32): v128 {
   const diff = f32x4.sub(b, a);
   if (Mathf.abs(w) < 0.5) return f32x4.add(a, f32x4.mul(f32x4.splat(w), diff));
   return f32x4.sub(b, f32x4.mul(diff, f32x4.splat(<f32>1 - w)));
-}
-
-// @ts-ignore: decorator
-@inline
-function lanes_at(n: i32, i: i32): i32 {
-  return n - i < 4 ? n - i : 4;
 }
 
 /**

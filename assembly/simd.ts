@@ -54,9 +54,19 @@ export function sq_acc_f64(acc: v128, v: v128): v128 {
   return f64x2.add(f64x2.add(acc, f64x2.mul(lo, lo)), f64x2.mul(hi, hi));
 }
 
+// The tail rule, for every kernel in assembly/: the last n % 4 elements of a row or
+// region run through the same vector formula as the others, with load_lanes /
+// store_lanes below in place of v128.load / v128.store. The formula is written once,
+// over a lane count: full vectors pass lanes = 4 (folded to plain loads and stores
+// after inlining), the tail passes n % 4. So every element gets the same activation
+// code and the same rounding, and a tail never reads or writes past the buffer's end:
+// these lane loads touch exactly `lanes` floats (a whole-v128 load of a tail could run
+// off the end of a buffer, even off the end of the memory). Lanes past the tail hold
+// zeros, which a formula either discards (store_lanes never writes them) or, where it
+// reduces across lanes (sums, maxima), masks with lane_mask.
+
 /**
- * The first `lanes` (1..4) floats at p, remaining lanes zero. Lets a tail of
- * fewer than four elements run through the same vector formula as the body
+ * The first `lanes` (1..4) floats at p, remaining lanes zero: the tail rule's load
  * (with lanes = 4 constant after inlining, this is a plain v128.load).
  */
 // @ts-ignore: decorator
@@ -69,7 +79,7 @@ export function load_lanes(p: usize, lanes: i32): v128 {
   return v;
 }
 
-/** Store the first `lanes` (1..4) floats of v at p; nothing past them is written. */
+/** Store the first `lanes` (1..4) floats of v at p; nothing past them is written (the tail rule's store). */
 // @ts-ignore: decorator
 @inline
 export function store_lanes(p: usize, v: v128, lanes: i32): void {
@@ -80,4 +90,18 @@ export function store_lanes(p: usize, v: v128, lanes: i32): void {
   v128.store32_lane(p, v, 0);
   if (lanes > 1) v128.store32_lane(p, v, 1, 4);
   if (lanes > 2) v128.store32_lane(p, v, 2, 8);
+}
+
+/** All ones in the first `lanes` (1..4) lanes, zeros past them: for bitselect in reductions over a tail. */
+// @ts-ignore: decorator
+@inline
+export function lane_mask(lanes: i32): v128 {
+  return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(lanes));
+}
+
+/** How many of the elements i, i+1, ... (< n) one vector covers: 4, or the tail's n - i. */
+// @ts-ignore: decorator
+@inline
+export function lanes_at(n: i32, i: i32): i32 {
+  return n - i < 4 ? n - i : 4;
 }

@@ -1,7 +1,8 @@
 // Activations on four lanes at once, accurate to a few float32 ulps (results are
 // compared with PyTorch in float64 at ~1e-5, so no fast approximations).
 // The polynomials are Cephes' expf and tanhf (S. Moshier), evaluated per lane.
-// Scalar tails use Mathf (musl), which is equally accurate.
+// They are the only activation code: tails of fewer than four values run through them
+// too, with partial lanes (the tail rule, simd.ts), never through a scalar Mathf copy.
 
 import { fma4 } from "./simd";
 
@@ -111,25 +112,4 @@ export function tanh4(x: v128): v128 {
 export function sigmoid4(x: v128): v128 {
   const one = v128.load(VC, ONE);
   return f32x4.div(one, f32x4.add(one, exp4(f32x4.neg(x))));
-}
-
-/** Scalar sigmoid for tails. */
-// @ts-ignore: decorator
-@inline
-export function sigmoid1(x: f32): f32 {
-  return <f32>1.0 / (<f32>1.0 + Mathf.exp(-x));
-}
-
-/** Scalar tanh for tails. */
-// @ts-ignore: decorator
-@inline
-export function tanh1(x: f32): f32 {
-  return Mathf.tanh(x);
-}
-
-/** Scalar e^x for tails. */
-// @ts-ignore: decorator
-@inline
-export function exp1(x: f32): f32 {
-  return Mathf.exp(x);
 }

@@ -17,6 +17,13 @@ interface GemmTuning {
 }
 
 const SIZES = [1, 3, 4, 5, 17, 64];
+/**
+ * Hidden sizes that are no multiple of any vector or tile width (4, 8, 16): every cell and
+ * loss kernel runs its tail (the last H % 4 values through lane loads, assembly/simd.ts)
+ * after zero, one, a few and many full vectors.
+ */
+const ODD = [1, 3, 5, 13, 33, 130];
+const WIDTHS = [...new Set([...SIZES, ...ODD])];
 /** float32 unit roundoff */
 const U = 2 ** -24;
 
@@ -348,6 +355,61 @@ for (const build of builds) {
         rep.expectClean();
       });
 
+      /**
+       * A product whose A rows are all equal and whose B columns are all equal: every element
+       * of C is the same sum of the same products, so each must come out bit-identical,
+       * wherever it sits (full tile, partial tile, last panel, rows paths, tail columns).
+       */
+      function uniformCase(rep: Report, g: Kernels, op: (typeof OPS)[number], transposed: number, M: number, N: number, K: number, acc: number, seed: number): void {
+        heap.reset();
+        const r = rng(seed);
+        const av = Float32Array.from({ length: K }, () => r()), bv = Float32Array.from({ length: K }, () => r());
+        const c0 = r();
+        // A(m, k) = av[k], B(k, n) = bv[k], stored in each entry point's layout (tight leading dims)
+        const aT = op === 'tn', bT = op === 'nt' || (op === 'packed_b' && transposed === 1);
+        const A = heap.from(Float32Array.from({ length: M * K }, (_, e) => av[aT ? Math.floor(e / M) : e % K]));
+        const B = heap.from(Float32Array.from({ length: K * N }, (_, e) => bv[bT ? e % K : Math.floor(e / N)]));
+        const C = heap.from(new Float32Array(M * N).fill(acc ? c0 : NaN));
+        const ctx = `${op}${op === 'packed_b' ? `(transposed=${transposed})` : ''} M=${M} N=${N} K=${K} acc=${acc}`;
+        if (op === 'packed_b') {
+          const Bp = heap.alloc(g.packed_b_floats(K, N));
+          g.pack_b(Bp.ptr, B.ptr, K, N, transposed ? K : N, transposed);
+          rep.run(heap, ctx, [flat(C)], () => g.gemm_packed_b(C.ptr, A.ptr, Bp.ptr, M, N, K, K, N, acc));
+        } else {
+          const lda = aT ? M : K, ldb = bT ? K : N;
+          rep.run(heap, ctx, [flat(C)], () => g[`gemm_${op}`](C.ptr, A.ptr, B.ptr, M, N, K, lda, ldb, N, acc));
+        }
+        const c = heap.read(C);
+        const i = c.findIndex((v) => !Object.is(v, c[0]));
+        rep.check(`C[${i}] = ${c[i]} differs from C[0] = ${c[0]}`, i < 0 && !Number.isNaN(c[0]), ctx);
+      }
+
+      it('a product with equal rows and equal columns gives bit-identical elements: every entry point, variant and tile edge', () => {
+        const t = tuning(k);
+        const k2 = build.instantiate(k.memory); // no scratch: the rows paths at every M
+        const rep = new Report();
+        const shapes = VARIANT_SHAPES.filter(([, , K]) => K > 0);
+        let idx = 0;
+        try {
+          for (let v = -1; v < t.gemm_variant_count(); v++) {
+            for (let op = 0; op < OPS.length; op++) {
+              t.set_gemm_variant(op, v); // -1: the built-in rule
+              for (const [M, N, K] of shapes) {
+                const g = v === -1 && idx % 2 ? k2 : k;
+                const before = rep.problems.length;
+                uniformCase(rep, g, OPS[op], idx % 3 === 0 ? 1 : 0, M, N, K, (idx >> 1) % 2, 8000 + idx);
+                const where = `variant ${v}${g === k2 ? ', no scratch' : ''}: `;
+                for (let i = before; i < rep.problems.length; i++) rep.problems[i] = where + rep.problems[i];
+                idx++;
+              }
+            }
+          }
+        } finally {
+          for (let op = 0; op < OPS.length; op++) t.set_gemm_variant(op, -1);
+        }
+        rep.expectClean();
+      });
+
       it('set_gemm_variant rejects unknown ops and variants and leaves the choice alone', () => {
         const t = tuning(k);
         const rep = new Report();
@@ -456,8 +518,8 @@ for (const build of builds) {
 
     // -------------------------------------------------------------------------
     describe('activations', () => {
-      // tanh and sigmoid are vector polynomials (Cephes) in the 4-wide body and
-      // Mathf in tails; both are held to a few float32 ulps of float64.
+      // tanh and sigmoid are vector polynomials (Cephes), also in the tails (lane loads),
+      // held to a few float32 ulps of float64.
       const xs: number[] = [];
       for (let x = -100; x <= 100; x += 0.0125) xs.push(Math.fround(x));
       xs.push(0, -0, 1e-30, -1e-30, 1e-40, 0.625, -0.625, Math.fround(0.62499), 44, -44, 88, -88, 90, -90, 1e4, -1e4);
@@ -494,7 +556,7 @@ for (const build of builds) {
       // Values are O(1); each output is a handful of float32 roundings (u = 6e-8)
       // plus activations good to ~2e-7, so 2e-6 * (1 + |x|) is an honest bound.
       const cellTol = (w: number) => 2e-6 * (1 + Math.abs(w));
-      const count = [...SIZES, 1000];
+      const count = [...WIDTHS, 1000];
 
       it('rnn_forward_step: tanh and relu', () => {
         const rep = new Report();
@@ -540,7 +602,7 @@ for (const build of builds) {
       it('lstm_forward_step matches the i, f, g, o equations', () => {
         const rep = new Report();
         for (const B of SIZES) {
-          for (const H of SIZES) {
+          for (const H of WIDTHS) {
             heap.reset();
             const r = rng(B * 100 + H);
             const G = 4 * H;
@@ -575,7 +637,7 @@ for (const build of builds) {
       it('lstm_backward_step matches the chain rule, with dcPrev separate from or aliasing dc', () => {
         const rep = new Report();
         for (const B of SIZES) {
-          for (const H of SIZES) {
+          for (const H of WIDTHS) {
             for (const alias of [false, true]) {
               heap.reset();
               const r = rng(B * 100 + H);
@@ -620,7 +682,7 @@ for (const build of builds) {
       it('gru_forward_step matches the r, z, n equations and keeps gh_n', () => {
         const rep = new Report();
         for (const B of SIZES) {
-          for (const H of SIZES) {
+          for (const H of WIDTHS) {
             heap.reset();
             const r = rng(B * 100 + H + 7);
             const G = 3 * H;
@@ -655,7 +717,7 @@ for (const build of builds) {
       it('gru_backward_step matches the chain rule and overwrites dhPrev', () => {
         const rep = new Report();
         for (const B of SIZES) {
-          for (const H of SIZES) {
+          for (const H of WIDTHS) {
             heap.reset();
             const r = rng(B * 100 + H + 9);
             const G = 3 * H;
@@ -701,6 +763,124 @@ for (const build of builds) {
     });
 
     // -------------------------------------------------------------------------
+    describe('tails', () => {
+      // The tail rule (assembly/simd.ts): the last H % 4 values of a row run through the
+      // same vector formula as the others. Inputs whose unit j repeats unit j % 4 (in every
+      // row and gate block) must then give outputs whose unit j is bit-identical to unit
+      // j % 4: a tail unit gets exactly what the vector lane it copies gets.
+      const TAIL_H = [5, 6, 7, 13, 33, 130];
+
+      /** [rows, G*H] floats from gen, unit j of every gate block repeating unit j % 4. */
+      function periodic(rows: number, G: number, H: number, gen: () => number): Float32Array {
+        const v = new Float32Array(rows * G * H);
+        for (let e = 0; e < v.length; e++) {
+          const j = e % H;
+          v[e] = j < 4 ? gen() : v[e - j + (j % 4)];
+        }
+        return v;
+      }
+
+      /** First element of [rows, G*H] whose unit j is not bit-identical to unit j % 4, or null. */
+      function periodicMiss(label: string, v: Float32Array, H: number, skip = (_j: number) => false): string | null {
+        for (let e = 0; e < v.length; e++) {
+          const j = e % H, f = e - j + (j % 4);
+          if (!skip(j) && !Object.is(v[e], v[f])) return `${label}[${e}] (unit ${j}) = ${v[e]}, unit ${j % 4} has ${v[f]}`;
+        }
+        return null;
+      }
+
+      function check(rep: Report, ctx: string, out: Array<[string, Buf]>, H: number): void {
+        for (const [label, b] of out) {
+          const m = periodicMiss(label, heap.read(b), H);
+          rep.check(m ?? '', m === null, ctx);
+        }
+      }
+
+      it('rnn steps: a tail value is bit-identical to the vector lane it copies', () => {
+        const rep = new Report();
+        for (const H of TAIL_H) {
+          for (const B of [1, 3]) {
+            for (const relu of [0, 1]) {
+              heap.reset();
+              const r = rng(H * 10 + B + relu);
+              const n = B * H;
+              const gx = heap.from(periodic(B, 1, H, () => r(-3, 3))), gh = heap.from(periodic(B, 1, H, () => r(-3, 3)));
+              const h = heap.alloc(n), dh = heap.from(periodic(B, 1, H, r)), dpre = heap.alloc(n);
+              const ctx = `rnn H=${H} B=${B} relu=${relu}`;
+              rep.run(heap, ctx, [flat(h)], () => k.rnn_forward_step(h.ptr, gx.ptr, gh.ptr, n, relu));
+              rep.run(heap, ctx, [flat(dpre)], () => k.rnn_backward_step(dpre.ptr, dh.ptr, h.ptr, n, relu));
+              check(rep, ctx, [['h', h], ['dpre', dpre]], H);
+            }
+          }
+        }
+        rep.expectClean();
+      });
+
+      it('lstm steps: a tail unit is bit-identical to the vector lane it copies', () => {
+        const rep = new Report();
+        for (const H of TAIL_H) {
+          for (const B of [1, 3]) {
+            heap.reset();
+            const r = rng(H * 10 + B + 100);
+            const gx = heap.from(periodic(B, 4, H, () => r(-3, 3))), gh = heap.from(periodic(B, 4, H, () => r(-3, 3)));
+            const cPrev = heap.from(periodic(B, 1, H, () => r(-2, 2)));
+            const h = heap.alloc(B * H), c = heap.alloc(B * H), gates = heap.alloc(B * 4 * H);
+            const dh = heap.from(periodic(B, 1, H, r)), dc = heap.from(periodic(B, 1, H, r));
+            const dgates = heap.alloc(B * 4 * H), dcPrev = heap.alloc(B * H);
+            const ctx = `lstm H=${H} B=${B}`;
+            rep.run(heap, ctx, [flat(h), flat(c), flat(gates)], () => k.lstm_forward_step(h.ptr, c.ptr, gates.ptr, gx.ptr, gh.ptr, cPrev.ptr, B, H));
+            rep.run(heap, ctx, [flat(dgates), flat(dcPrev)], () => k.lstm_backward_step(dgates.ptr, dcPrev.ptr, dh.ptr, dc.ptr, gates.ptr, c.ptr, cPrev.ptr, B, H));
+            check(rep, ctx, [['h', h], ['c', c], ['gates', gates], ['dgates', dgates], ['dcPrev', dcPrev]], H);
+          }
+        }
+        rep.expectClean();
+      });
+
+      it('gru steps: a tail unit is bit-identical to the vector lane it copies', () => {
+        const rep = new Report();
+        for (const H of TAIL_H) {
+          for (const B of [1, 3]) {
+            heap.reset();
+            const r = rng(H * 10 + B + 200);
+            const gx = heap.from(periodic(B, 3, H, () => r(-3, 3))), gh = heap.from(periodic(B, 3, H, () => r(-3, 3)));
+            const hPrev = heap.from(periodic(B, 1, H, r));
+            const h = heap.alloc(B * H), gates = heap.alloc(B * 3 * H), hn = heap.alloc(B * H);
+            const dh = heap.from(periodic(B, 1, H, r));
+            const dgx = heap.alloc(B * 3 * H), dgh = heap.alloc(B * 3 * H), dhPrev = heap.alloc(B * H);
+            const ctx = `gru H=${H} B=${B}`;
+            rep.run(heap, ctx, [flat(h), flat(gates), flat(hn)], () => k.gru_forward_step(h.ptr, gates.ptr, hn.ptr, gx.ptr, gh.ptr, hPrev.ptr, B, H));
+            rep.run(heap, ctx, [flat(dgx), flat(dgh), flat(dhPrev)], () => k.gru_backward_step(dgx.ptr, dgh.ptr, dhPrev.ptr, dh.ptr, gates.ptr, hn.ptr, hPrev.ptr, B, H));
+            check(rep, ctx, [['h', h], ['gates', gates], ['hn', hn], ['dgx', dgx], ['dgh', dgh], ['dhPrev', dhPrev]], H);
+          }
+        }
+        rep.expectClean();
+      });
+
+      it('ce_loss: a tail class gets the probability of the vector lane it copies', () => {
+        const rep = new Report();
+        for (const classes of TAIL_H) {
+          heap.reset();
+          const r = rng(classes + 300);
+          const rows = 3;
+          const y = heap.from(periodic(rows, 1, classes, () => r(-5, 5)));
+          const t = heap.alloc(rows);
+          heap.i32.set([1, 2, 3].map((x) => x % classes), t.off);
+          const dy = heap.alloc(rows * classes);
+          const ctx = `ce_loss classes=${classes}`;
+          rep.run(heap, ctx, [flat(dy)], () => k.ce_loss(dy.ptr, y.ptr, t.ptr, rows, classes, 1 / rows));
+          // the target class (1, 2 or 3 in row 0, 1, 2) and its copies differ by the one-hot term
+          const d = heap.read(dy);
+          for (let row = 0; row < rows; row++) {
+            const target = (row + 1) % classes;
+            const m = periodicMiss(`dy row ${row}`, d.subarray(row * classes, (row + 1) * classes), classes, (j) => j % 4 === target % 4);
+            rep.check(m ?? '', m === null, ctx);
+          }
+        }
+        rep.expectClean();
+      });
+    });
+
+    // -------------------------------------------------------------------------
     describe('losses', () => {
       it('mse_loss returns scale * sum (y - t)^2 and writes 2 * scale * (y - t)', () => {
         const rep = new Report();
@@ -729,7 +909,7 @@ for (const build of builds) {
       it('ce_loss returns the mean negative log-likelihood and writes scale * (softmax - onehot)', () => {
         const rep = new Report();
         for (const rows of SIZES) {
-          for (const classes of SIZES) {
+          for (const classes of WIDTHS) {
             heap.reset();
             const r = rng(rows * 100 + classes);
             const yv = new Float32Array(rows * classes);
