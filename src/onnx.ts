@@ -36,7 +36,7 @@
 
 import { fail as libFail } from './errors.js';
 import { halfToFloat } from './safetensors.js';
-import { GATES, type CellKind, type Nonlinearity } from './layout.js';
+import { buildLayout, GATES, type CellKind, type Nonlinearity, type TensorSpec } from './layout.js';
 import type { Tensor } from './model.js';
 
 export interface OnnxModelConfig {
@@ -1006,25 +1006,6 @@ function importGraph(graph: OnnxGraph): OnnxImport {
   const { cell, H, D } = top;
   const GH = GATES[cell] * H;
   const bias = layers.some((l) => l.B !== null);
-  const stateDict: Record<string, Tensor> = {};
-  // PyTorch's order: the embedding (defined first), then per layer, the forward direction's four tensors, then the `_reverse` ones
-  if (embed) stateDict['embed.weight'] = { shape: [...embed.dims], data: embed.floats() };
-  layers.forEach((l, k) => {
-    for (let d = 0; d < D; d++) {
-      const sfx = `_l${k}${d ? '_reverse' : ''}`;
-      stateDict[`rnn.weight_ih${sfx}`] = { shape: [GH, l.inSize], data: reorderGates(l.W, d * GH * l.inSize, cell, H, l.inSize) };
-      stateDict[`rnn.weight_hh${sfx}`] = { shape: [GH, H], data: reorderGates(l.R, d * GH * H, cell, H, H) };
-      if (bias) {
-        const B = l.B ?? new Float32Array(D * 2 * GH);
-        stateDict[`rnn.bias_ih${sfx}`] = { shape: [GH], data: reorderGates(B, d * 2 * GH, cell, H, 1) };
-        stateDict[`rnn.bias_hh${sfx}`] = { shape: [GH], data: reorderGates(B, d * 2 * GH + GH, cell, H, 1) };
-      }
-    }
-  });
-  if (head) {
-    stateDict['out.weight'] = head.weight;
-    stateDict['out.bias'] = head.bias;
-  }
   const config: OnnxModelConfig = {
     cell,
     ...(cell === 'rnn' ? { nonlinearity: top.nonlinearity } : {}),
@@ -1037,5 +1018,27 @@ function importGraph(graph: OnnxGraph): OnnxImport {
     ...(batchFirst ? { batchFirst: true } : {}),
     ...(embed ? { embedding: { numEmbeddings: embed.dims[0], embeddingDim: embed.dims[1] } } : {}),
   };
+  // The names, shapes and order are the engine's own (buildLayout: PyTorch's state-dict
+  // order), so an import can never name a tensor differently from the model that loads it.
+  const layout = buildLayout({ ...config, nonlinearity: config.nonlinearity ?? 'tanh' });
+  const dataOf = (t: TensorSpec): Float32Array => {
+    const l = layers[t.layer], d = t.dir;
+    switch (t.kind) {
+      case 'embed_weight': return embed!.floats();
+      case 'weight_ih': return reorderGates(l.W, d * GH * l.inSize, cell, H, l.inSize);
+      case 'weight_hh': return reorderGates(l.R, d * GH * H, cell, H, H);
+      case 'bias_ih': return reorderGates(l.B ?? new Float32Array(D * 2 * GH), d * 2 * GH, cell, H, 1);
+      case 'bias_hh': return reorderGates(l.B ?? new Float32Array(D * 2 * GH), d * 2 * GH + GH, cell, H, 1);
+      case 'out_weight': return head!.weight.data as Float32Array;
+      case 'out_bias': return head!.bias.data as Float32Array;
+    }
+  };
+  const stateDict: Record<string, Tensor> = {};
+  for (const t of layout.tensors) {
+    const data = dataOf(t);
+    // the graph's checks above already fixed every size; a mismatch here is a reader bug, said plainly
+    if (data.length !== t.size) fail(`${t.name}: the graph gives ${data.length} values, the model needs ${t.size} (shape [${t.shape.join(', ')}])`);
+    stateDict[t.name] = { shape: [...t.shape], data };
+  }
   return { config, stateDict };
 }
