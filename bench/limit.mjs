@@ -7,7 +7,7 @@
 
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { instantiateKernelsSync, sharedMemory } from '../dist/src/backend-wasm.js';
+import { instantiateKernelsSync, sharedMemory } from '../dist/src/backend/wasm.js';
 import { compileBuildSync } from '../dist/src/host/node.js';
 
 /** CPU model, from /proc/cpuinfo where there is one (os.cpus() otherwise). */

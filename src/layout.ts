@@ -164,7 +164,7 @@ export interface Region {
 
 const NONE: Region = { offset: 0, floats: 0 };
 
-/** The model's I/O buffers of one call (see IOBuffers in backend.ts for each one's shape). */
+/** The model's I/O buffers of one call (see IOBuffers in backend/types.ts for each one's shape). */
 export const IO_BUFFERS = ['x', 'ids', 'lengths', 'h0', 'c0', 'y', 'target', 'dy', 'dx', 'dh0', 'dc0', 'hN', 'cN', 'norms',
   'mask', 'maskOn', 'yLast', 'dyLast', 'ceWeight', 'rowLoss'] as const;
 export type IOBufferName = (typeof IO_BUFFERS)[number];
@@ -323,7 +323,7 @@ function wasmRegions(take: TakeRegion, layout: Layout, T: number, B: number, tra
   const R = chunk ? chunk * B : N; // rows of gx, hs, cs
   const cells = layout.layers.map((spec) => {
     const masked = drop && spec.layer < layout.config.numLayers - 1;
-    // rows are packed (backend-wasm.ts): N = valid steps x sequences, at most T * B
+    // rows are packed (backend/wasm.ts): N = valid steps x sequences, at most T * B
     return {
       WhhF: take(packedBFloats(H, GH)), //       W_hh^T [H, G*H] packed for forward's h_{t-1} W_hh^T
       WhhB: take(packedBFloats(GH, H), train), // W_hh [G*H, H] packed for backward's dG_t W_hh

@@ -18,7 +18,7 @@ export const MAX_THREADS = 64;
  * summing without faster products. (Measured here on 1 and 2 cores only.)
  */
 export const AUTO_THREADS_MAX = 8;
-/** The Wasm memory's maximum (2 GiB, backend-wasm.ts); the JS backend keeps the same bound. */
+/** The Wasm memory's maximum (2 GiB, backend/wasm.ts); the JS backend keeps the same bound. */
 export const MAX_MEMORY_BYTES = 2 ** 31;
 /** One call's workspace (activations, inputs, outputs) may use this much by default (model.maxWorkspaceBytes). */
 export const DEFAULT_WORKSPACE_BYTES = 2 ** 30;

@@ -1,7 +1,7 @@
 // The loss spec and the one rule for a loss target's shape, shared by the model (lossAndGrad,
 // loss), the host-side reference lossValue, and the dataset slicing of fit/evaluate/trainTruncated.
 // The loss numbers themselves are computed in one place per backend: assembly/loss.ts (wasm)
-// and backend-js.ts (js), called from Model.computeLoss (which itself reads out only mse's
+// and backend/js.ts (js), called from Model.computeLoss (which itself reads out only mse's
 // per-element (y - t)^2 for reduction 'none'; the kernels return sums).
 
 import { checkOneOf, fail, normalizeOptions, shapeStr, show, type TensorLike } from './errors.js';

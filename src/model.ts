@@ -1,12 +1,12 @@
 // The public model: configuration, validation, the parameter/gradient regions, and the
-// loss. The numbers are computed by a Sweep (the BPTT schedule: backend-wasm.ts,
-// backend-parallel.ts or backend-js.ts) and the Ops over flat regions (ops-wasm.ts or
-// ops-js.ts), which the factory (backends.ts) composes.
+// loss. The numbers are computed by a Sweep (the BPTT schedule: backend/wasm.ts,
+// backend/parallel.ts or backend/js.ts) and the Ops over flat regions (backend/ops-wasm.ts or
+// backend/ops-js.ts), which the factory (backend/factory.ts) composes.
 
 import type { Arena } from './arena.js';
-import { ioBuffersAt, type Backend, type IOBuffers, type Ops, type Sweep } from './backend.js';
-import { createBackend, type BackendKind } from './backends.js';
-import type { WasmBuild } from './backend-wasm.js';
+import { ioBuffersAt, type Backend, type IOBuffers, type Ops, type Sweep } from './backend/types.js';
+import { createBackend, type BackendKind } from './backend/factory.js';
+import type { WasmBuild } from './backend/wasm.js';
 import { host, hostName } from './host/host.js';
 import {
   FLOAT32_MAX, checkFinite, checkFinitePositive, isFiniteF32, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, shapeStr, show, type TensorLike,
@@ -17,7 +17,7 @@ import { initParams, resolveInit, type InitSpec } from './init.js';
 import { hashSeed, Rng } from './rng.js';
 import { buildLayout, buildWorkspace, type CellKind, type EmbeddingConfig, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
 import { checkInput } from './inputs.js';
-import { describePrefixes, ourName, resolvePrefixes, userKey, type StateDictNameOptions } from './state-names.js';
+import { describePrefixes, ourName, resolvePrefixes, userKey, type StateDictNameOptions } from './io/state-names.js';
 
 export type Tensor = { shape: number[]; data: Float32Array };
 export type IntTensor = { shape: number[]; data: Int32Array };

@@ -3,5 +3,5 @@
 
 import './host/node.js';
 
-export { saveCheckpoint, loadCheckpoint, loadTrainingCheckpoint } from './checkpoint-file.js';
+export { saveCheckpoint, loadCheckpoint, loadTrainingCheckpoint } from './io/checkpoint-file.js';
 export { loadMobyDick } from './data/moby-dick.js';

@@ -74,7 +74,7 @@ describe('the module graph of src/', () => {
   it('sees the files and their imports (the parser works)', () => {
     expect(graph.size).toBe(sources(SRC).length);
     expect(graph.get('index.ts')).toContain('lib.ts');
-    expect(graph.get('backends.ts')).toContain('backend-parallel.ts'); // the dynamic import is an edge
+    expect(graph.get('backend/factory.ts')).toContain('backend/parallel.ts'); // the dynamic import is an edge
   });
 
   it('has no import cycle', () => {
@@ -83,22 +83,22 @@ describe('the module graph of src/', () => {
 
   it('finds a cycle when there is one (the check can fail)', () => {
     const g = new Map(graph);
-    g.set('backend-wasm.ts', [...(g.get('backend-wasm.ts') ?? []), 'backend-parallel.ts']);
+    g.set('backend/wasm.ts', [...(g.get('backend/wasm.ts') ?? []), 'backend/parallel.ts']);
     const found = cycles(g);
     expect(found).toHaveLength(1);
-    expect(new Set(found[0])).toEqual(new Set(['backend-parallel.ts', 'backend-wasm.ts']));
+    expect(new Set(found[0])).toEqual(new Set(['backend/parallel.ts', 'backend/wasm.ts']));
   });
 
   it('the training worker loads the protocol, not the main-thread parallel backend', () => {
-    expect(reachable('worker.ts')).not.toContain('backend-parallel.ts');
-    expect(graph.get('worker.ts')).toContain('worker-protocol.ts');
-    expect(graph.get('backend-parallel.ts')).toContain('worker-protocol.ts');
+    expect(reachable('backend/worker.ts')).not.toContain('backend/parallel.ts');
+    expect(graph.get('backend/worker.ts')).toContain('backend/protocol.ts');
+    expect(graph.get('backend/parallel.ts')).toContain('backend/protocol.ts');
   });
 
   it('the ops load no sweep, and the factory composes the two', () => {
-    expect(reachable('ops-wasm.ts')).not.toContain('backend-wasm.ts'); // it needs the runtime's type only
-    expect(reachable('ops-js.ts')).not.toContain('backend-js.ts');
-    expect(graph.get('backends.ts')).toEqual(expect.arrayContaining(['ops-wasm.ts', 'ops-js.ts', 'backend-wasm.ts', 'backend-js.ts']));
+    expect(reachable('backend/ops-wasm.ts')).not.toContain('backend/wasm.ts'); // it needs the runtime's type only
+    expect(reachable('backend/ops-js.ts')).not.toContain('backend/js.ts');
+    expect(graph.get('backend/factory.ts')).toEqual(expect.arrayContaining(['backend/ops-wasm.ts', 'backend/ops-js.ts', 'backend/wasm.ts', 'backend/js.ts']));
   });
 
   // (progress.ts is library: fit's progress bar, installed by the Node host)
@@ -127,5 +127,33 @@ describe('doc comments', () => {
         .map((m) => `${relative(SRC, f)}:${text.slice(0, m.index).split('\n').length}`);
     });
     expect(stacked).toEqual([]);
+  });
+});
+
+describe("the README's repository map", () => {
+  // Someone new finds a module by its name in the map: every source file is named in a row of
+  // its folder (src/backend/, src/io/, src/train/, assembly/ list their files; src/cli/,
+  // src/host/ and src/data/ are described as a whole), or by its path at the top of src/.
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const map = readme.slice(readme.indexOf('## Repository map'));
+  const rows = map.split('\n').filter((l) => l.startsWith('| `'));
+  const WHOLE = ['src/cli/', 'src/host/', 'src/data/'];
+  const named = (path: string): boolean => {
+    if (map.includes(`\`${path}\``)) return true;
+    const folder = path.slice(0, path.lastIndexOf('/') + 1);
+    const base = path.slice(folder.length);
+    const row = rows.find((l) => l.startsWith(`| \`${folder}\``));
+    if (!row) return false;
+    return WHOLE.includes(folder) || row.includes(`\`${base}\``);
+  };
+
+  it('names every file of src/ and assembly/', () => {
+    const files = [...sources(SRC), ...sources(join(ROOT, 'assembly'))].map((f) => relative(ROOT, f).replaceAll('\\', '/'));
+    expect(files.filter((f) => !named(f))).toEqual([]);
+  });
+
+  it('names no src/ file that does not exist', () => {
+    const paths = [...map.matchAll(/`(src\/[\w/.-]+\.ts)`/g)].map((m) => m[1]);
+    expect(paths.filter((p) => !sources(SRC).some((f) => relative(ROOT, f).replaceAll('\\', '/') === p))).toEqual([]);
   });
 });

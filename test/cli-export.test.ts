@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { createModel, readOnnx } from '../src/index.js';
-import { saveCheckpoint } from '../src/checkpoint-file.js';
+import { saveCheckpoint } from '../src/io/checkpoint-file.js';
 import { Rng } from '../src/rng.js';
 
 const CLI = resolve(import.meta.dirname, '..', 'dist', 'src', 'cli', 'index.js');

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { readSafetensors } from '../src/safetensors.js';
+import { readSafetensors } from '../src/io/safetensors.js';
 
 // Each test spawns processes; on a loaded machine (2 cores shared) they take far longer than vitest's 5 s default.
 vi.setConfig({ testTimeout: 120_000 });

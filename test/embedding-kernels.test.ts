@@ -4,7 +4,7 @@
 // repeated and negative (padded) ids and a skipped id; each call writes only its outputs.
 
 import { describe, expect, it } from 'vitest';
-import { createBackend } from '../src/backends.js';
+import { createBackend } from '../src/backend/factory.js';
 import { Heap, loadBuild, flat, rng } from './helpers/wasm.js';
 
 const DIMS = [1, 3, 4, 5, 17, 64];

@@ -4,11 +4,11 @@
 
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkMetrics, lengthsMask, MetricAccumulator } from '../src/metrics.js';
+import { checkMetrics, lengthsMask, MetricAccumulator } from '../src/train/metrics.js';
 import { createModel, type Model } from '../src/model.js';
-import { SGD } from '../src/optim.js';
+import { SGD } from '../src/train/optim.js';
 import { Rng } from '../src/rng.js';
-import { evaluate, fit, type Dataset } from '../src/train.js';
+import { evaluate, fit, type Dataset } from '../src/train/train.js';
 import { on, PATHS } from './helpers/variants.js';
 
 

@@ -67,7 +67,7 @@ class Runner {
     const dist = resolve(LOCAL_DIR, '../../dist/src');
     const w = new Worker(WORKER_SRC, {
       eval: true,
-      workerData: { allocBound: ALLOC_BOUND, onnx: `file://${dist}/onnx.js`, errors: `file://${dist}/errors.js` },
+      workerData: { allocBound: ALLOC_BOUND, onnx: `file://${dist}/io/onnx.js`, errors: `file://${dist}/errors.js` },
       // a runaway allocation ends the worker instead of the test process
       resourceLimits: { maxOldGenerationSizeMb: 512, stackSizeMb: 4 },
     });

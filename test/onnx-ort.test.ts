@@ -9,7 +9,7 @@
 import ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createModel, type Model } from '../src/model.js';
-import { writeOnnx, writeOnnxGraph } from '../src/onnx-write.js';
+import { writeOnnx, writeOnnxGraph } from '../src/io/onnx-write.js';
 import { listFixtures } from './helpers/fixtures.js';
 import { expectClose } from './helpers/compare.js';
 import { torchConfig, seqFixtures, type Fx } from './helpers/onnx-graph.js';

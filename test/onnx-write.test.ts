@@ -6,8 +6,8 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { createModel, type Model } from '../src/model.js';
-import { readOnnx } from '../src/onnx.js';
-import { writeOnnx, writeOnnxGraph, libraryVersion, type OnnxExportConfig } from '../src/onnx-write.js';
+import { readOnnx } from '../src/io/onnx.js';
+import { writeOnnx, writeOnnxGraph, libraryVersion, type OnnxExportConfig } from '../src/io/onnx-write.js';
 import { listFixtures } from './helpers/fixtures.js';
 import { torchConfig, seqFixtures, type Fx } from './helpers/onnx-graph.js';
 

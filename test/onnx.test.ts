@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readOnnx } from '../src/onnx.js';
+import { readOnnx } from '../src/io/onnx.js';
 import { fixturePath, listFixtures, LOCAL_DIR } from './helpers/fixtures.js';
 import { expectClose } from './helpers/compare.js';
 import { createModelOn, PATHS } from './helpers/variants.js';

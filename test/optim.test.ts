@@ -7,7 +7,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { clipGradNorm, type Model } from '../src/model.js';
-import { Adagrad, Adam, AdamW, RMSprop, SGD, createOptimizer, type Optimizer, type OptimizerKind } from '../src/optim.js';
+import { Adagrad, Adam, AdamW, RMSprop, SGD, createOptimizer, type Optimizer, type OptimizerKind } from '../src/train/optim.js';
 import { listFixtures } from './helpers/fixtures.js';
 import { batchFor, lossFor, modelFor, type Fx } from './helpers/models.js';
 import { createModelOn, PATHS } from './helpers/variants.js';

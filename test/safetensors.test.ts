@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readSafetensors, writeSafetensors } from '../src/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { fixturePath, listFixtures, LOCAL_DIR } from './helpers/fixtures.js';
 import { expectScalarClose } from './helpers/compare.js';
 import { createModelOn, PATHS } from './helpers/variants.js';

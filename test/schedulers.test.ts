@@ -2,7 +2,7 @@
 // definitions (construction = epoch 0, each step() one epoch).
 
 import { describe, expect, it } from 'vitest';
-import { CosineAnnealingLR, ExponentialLR, ReduceLROnPlateau, StepLR } from '../src/schedulers.js';
+import { CosineAnnealingLR, ExponentialLR, ReduceLROnPlateau, StepLR } from '../src/train/schedulers.js';
 
 const opt = (lr: number) => ({ lr });
 function run(s: { step(): void }, o: { lr: number }, epochs: number): number[] {

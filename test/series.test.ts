@@ -6,13 +6,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadTrainingCheckpoint, saveCheckpoint } from '../src/checkpoint-file.js';
+import { loadTrainingCheckpoint, saveCheckpoint } from '../src/io/checkpoint-file.js';
 import { standardize, Standardizer, STANDARDIZE_KEY, windows } from '../src/data/series.js';
 import { tensor } from '../src/data/tensor.js';
 import { createModel, type Model } from '../src/model.js';
-import { SGD } from '../src/optim.js';
-import { StepLR } from '../src/schedulers.js';
-import { fit, predict } from '../src/train.js';
+import { SGD } from '../src/train/optim.js';
+import { StepLR } from '../src/train/schedulers.js';
+import { fit, predict } from '../src/train/train.js';
 import { on, PATHS } from './helpers/variants.js';
 
 

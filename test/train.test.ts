@@ -6,13 +6,13 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createModel, type Model } from '../src/model.js';
-import { Adam, SGD } from '../src/optim.js';
+import { Adam, SGD } from '../src/train/optim.js';
 import { Progress, formatDuration, type ProgressStatus, type ProgressValues } from '../src/progress.js';
 import { Rng } from '../src/rng.js';
-import { ReduceLROnPlateau, StepLR } from '../src/schedulers.js';
+import { ReduceLROnPlateau, StepLR } from '../src/train/schedulers.js';
 import {
   NonfiniteError, evaluate, fit, lossValue, sample, sampleCategorical, step, trainStep, trainTruncated, type Dataset,
-} from '../src/train.js';
+} from '../src/train/train.js';
 import { relErr } from './helpers/compare.js';
 import { createModelOn, PATHS } from './helpers/variants.js';
 

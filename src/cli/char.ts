@@ -9,13 +9,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { createModel, type CreateModelOptions, type LossSpec, type Model } from '../model.js';
-import type { BackendKind } from '../backends.js';
-import { Adam } from '../optim.js';
-import { sample, trainTruncated, type RecurrentState } from '../train.js';
+import type { BackendKind } from '../backend/factory.js';
+import { Adam } from '../train/optim.js';
+import { sample, trainTruncated, type RecurrentState } from '../train/train.js';
 import { CharStream, CharVocab, type CharBatch } from '../data/text.js';
 import { loadMobyDick } from '../data/moby-dick.js';
 import { Rng } from '../rng.js';
-import { saveCheckpoint } from '../checkpoint-file.js';
+import { saveCheckpoint } from '../io/checkpoint-file.js';
 import { lossCurveChart } from '../svg.js';
 import { Progress, formatDuration } from '../progress.js';
 import {

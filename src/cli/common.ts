@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, Option } from 'commander';
-import type { BackendKind } from '../backends.js';
+import type { BackendKind } from '../backend/factory.js';
 import { MODEL_RECIPES } from './experiments.js';
 
 /** A failure the user can fix (bad file, bad combination of options): exit 1, no stack. */

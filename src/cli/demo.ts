@@ -2,7 +2,7 @@
 // briefly on the other backend for a speed comparison.
 
 import type { Command } from 'commander';
-import type { BackendKind } from '../backends.js';
+import type { BackendKind } from '../backend/factory.js';
 import { charOptions, demoText, measureCharSpeed, runCharTraining, type CharOpts } from './char.js';
 import { fmtInt, intArg, numArg, out } from './common.js';
 

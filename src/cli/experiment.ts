@@ -2,7 +2,7 @@
 
 import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
-import type { BackendKind } from '../backends.js';
+import type { BackendKind } from '../backend/factory.js';
 import { ADDING_BASELINE_MSE } from '../data/adding.js';
 import { formatDuration } from '../progress.js';
 import {

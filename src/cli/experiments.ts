@@ -4,11 +4,11 @@
 
 import { Worker } from 'node:worker_threads';
 import { createModel, type CreateModelOptions, type LossSpec, type Model } from '../model.js';
-import type { BackendKind } from '../backends.js';
+import type { BackendKind } from '../backend/factory.js';
 import { gradientFlow, type GradientFlowSummary } from '../diagnostics.js';
 import { addingBatch, ADDING_BASELINE_MSE } from '../data/adding.js';
-import { Adam } from '../optim.js';
-import { trainStep } from '../train.js';
+import { Adam } from '../train/optim.js';
+import { trainStep } from '../train/train.js';
 import { Rng } from '../rng.js';
 import { checkPositiveInt, fail } from '../errors.js';
 import { gradFlowChart } from '../svg.js';

@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { writeOnnx } from '../onnx-write.js';
+import { writeOnnx } from '../io/onnx-write.js';
 import { UserError, checkWritable, fmtInt, intArg, libraryErrorMessage, out } from './common.js';
 import { loadCliCheckpoint } from './load.js';
 

@@ -1,7 +1,7 @@
 // `bptt-wasm gradflow`: ||dL/dh_t|| through time at initialization for several models.
 
 import { Option, type Command } from 'commander';
-import type { BackendKind } from '../backends.js';
+import type { BackendKind } from '../backend/factory.js';
 import { DEFAULT_GRADFLOW_MODELS, MODEL_RECIPES, gradflowExperiment, gradflowSvg, gradflowTable } from './experiments.js';
 import { backendOption, checkWritable, intArg, modelListArg, out, writeFileMkdir } from './common.js';
 

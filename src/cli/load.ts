@@ -1,9 +1,9 @@
 // Reading the checkpoints that `demo` and `train` write, with the reason when a file is not one.
 
 import { existsSync } from 'node:fs';
-import type { BackendKind } from '../backends.js';
-import { loadTrainingCheckpoint } from '../checkpoint-file.js';
-import type { LoadedCheckpoint } from '../checkpoint.js';
+import type { BackendKind } from '../backend/factory.js';
+import { loadTrainingCheckpoint } from '../io/checkpoint-file.js';
+import type { LoadedCheckpoint } from '../io/checkpoint.js';
 import { CharVocab } from '../data/text.js';
 import type { Model } from '../model.js';
 import { libraryErrorMessage, UserError } from './common.js';

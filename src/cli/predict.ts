@@ -7,13 +7,13 @@
 
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { BackendKind } from '../backends.js';
+import type { BackendKind } from '../backend/factory.js';
 import type { Model } from '../model.js';
 import { oneHot, type CharVocab } from '../data/text.js';
 import { UsageError, UserError, fmtInt, intArg, out, readTextFile } from './common.js';
 import { charModel, loadCliCheckpoint } from './load.js';
 import { parseCsvSequences } from './train.js';
-import { finalState, initialState, type RecurrentState } from '../train.js';
+import { finalState, initialState, type RecurrentState } from '../train/train.js';
 
 /** Forward in pieces of at most this many steps (state carried), so a long text needs bounded memory. */
 const CHUNK = 4096;

@@ -1,8 +1,8 @@
 // `bptt-wasm sample`: text from a character-model checkpoint.
 
 import { Option, type Command } from 'commander';
-import type { BackendKind } from '../backends.js';
-import { sample } from '../train.js';
+import type { BackendKind } from '../backend/factory.js';
+import { sample } from '../train/train.js';
 import { intArg, numArg, UserError } from './common.js';
 import { loadCharCheckpoint } from './load.js';
 

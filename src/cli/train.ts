@@ -5,10 +5,10 @@
 import { basename, extname } from 'node:path';
 import { Option, type Command } from 'commander';
 import { createModel } from '../model.js';
-import type { BackendKind } from '../backends.js';
-import { saveCheckpoint } from '../checkpoint-file.js';
-import { createOptimizer, type OptimizerKind } from '../optim.js';
-import { fit, type Dataset, type History } from '../train.js';
+import type { BackendKind } from '../backend/factory.js';
+import { saveCheckpoint } from '../io/checkpoint-file.js';
+import { createOptimizer, type OptimizerKind } from '../train/optim.js';
+import { fit, type Dataset, type History } from '../train/train.js';
 import { lossCurveChart } from '../svg.js';
 import type { InitPreset } from '../init.js';
 import { charOptions, runCharTraining } from './char.js';

@@ -1,5 +1,5 @@
 // A Web Worker training thread: the first message is its WorkerInit, later ones are the
-// model configs that precede BIND commands. worker.ts blocks in Atomics.wait between commands and
+// model configs that precede BIND commands. backend/worker.ts blocks in Atomics.wait between commands and
 // awaits next() on BIND, which lets this worker's event loop deliver the queued config.
 
 import { setWorkerPort, type WorkerInit } from './host.js';
@@ -21,7 +21,7 @@ scope.onmessage = (e) => {
       ready: () => scope.postMessage('ready'),
       next: () => (queued.length ? queued.shift() : new Promise((resolve) => { waiting = resolve; })),
     });
-    import('../worker.js').catch((err: unknown) => scope.postMessage(String(err)));
+    import('../backend/worker.js').catch((err: unknown) => scope.postMessage(String(err)));
     return;
   }
   if (waiting) {

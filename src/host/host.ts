@@ -12,7 +12,7 @@ export type WasmBuild = 'simd' | 'relaxed';
 export type WasmSource = string | URL | WasmBytes | WebAssembly.Module;
 export type WasmBytes = ArrayBuffer | ArrayBufferView;
 
-/** What a training thread starts with (see backend-parallel.ts, worker.ts). */
+/** What a training thread starts with (see backend/parallel.ts, backend/worker.ts). */
 export interface WorkerInit {
   memory: WebAssembly.Memory;
   module: WebAssembly.Module;
@@ -26,7 +26,7 @@ export interface ThreadHandle {
   terminate(): void;
 }
 
-/** A training thread's side of the channel (installed before worker.ts runs). */
+/** A training thread's side of the channel (installed before backend/worker.ts runs). */
 export interface WorkerPort {
   init: WorkerInit;
   ready(): void;

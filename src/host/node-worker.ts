@@ -1,4 +1,4 @@
-// A Node training thread: installs the worker_threads channel, then runs worker.ts.
+// A Node training thread: installs the worker_threads channel, then runs backend/worker.ts.
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { setWorkerPort, type WorkerInit } from './host.js';
@@ -9,4 +9,4 @@ setWorkerPort({
   // the main thread posts the config before it sends BIND, so it is already queued
   next: () => receiveMessageOnPort(parentPort as never)?.message,
 });
-await import('../worker.js');
+await import('../backend/worker.js');

@@ -1,5 +1,5 @@
 // The Node host: builds read from the package's build/ directory, relaxed SIMD behind
-// V8's flag on Node 20, training threads as worker_threads, (checkpoint files on disk are checkpoint-file.ts's).
+// V8's flag on Node 20, training threads as worker_threads, (checkpoint files on disk are io/checkpoint-file.ts's).
 // Importing this module installs it (index.ts, node.ts, cli.ts and the Node workers do).
 
 import { BpttError } from '../errors.js';

@@ -112,7 +112,7 @@ export interface ExportOpts {
   head?: 'matmul' | 'gemm' | 'none';
 }
 
-/** The graph torch.onnx.export writes for a fixture's Net (see src/onnx.ts), rebuilt from its params. */
+/** The graph torch.onnx.export writes for a fixture's Net (see src/io/onnx.ts), rebuilt from its params. */
 export function exportLike(fx: Fx, opts: ExportOpts = {}): Graph {
   const c = fx.config;
   const { weights = 'raw', opset = 17, head = 'matmul' } = opts;

@@ -1,7 +1,7 @@
 // Loads the two kernel builds for tests and benchmarks, and gives them a small
 // bump heap with guard bands so tests can prove a kernel wrote only its outputs.
 
-import { instantiateKernelsSync, sharedMemory, type Kernels as LibKernels } from '../../src/backend-wasm.js';
+import { instantiateKernelsSync, sharedMemory, type Kernels as LibKernels } from '../../src/backend/wasm.js';
 import { compileBuildSync } from '../../src/host/node.js';
 import { Rng } from '../../src/rng.js';
 

@@ -1,4 +1,4 @@
-// The pure-TypeScript sweep (its ops are ops-js.ts): the benchmark baseline and an
+// The pure-TypeScript sweep (its ops are backend/ops-js.ts): the benchmark baseline and an
 // independent second opinion.
 //
 // Written the way min-char-rnn reads: one timestep, one sequence, one dot product at a
@@ -7,10 +7,10 @@
 // Dot products are summed in JS doubles; everything stored (activations, gradients) is
 // float32, like the Wasm backend.
 
-import type { Arena } from './arena.js';
-import { BpttError } from './errors.js';
-import type { IOBuffers, Sweep } from './backend.js';
-import { buildWorkspace, GATES, regionsAt, type JsCellName, type JsLayerName, type Layout } from './layout.js';
+import type { Arena } from '../arena.js';
+import { BpttError } from '../errors.js';
+import type { IOBuffers, Sweep } from './types.js';
+import { buildWorkspace, GATES, regionsAt, type JsCellName, type JsLayerName, type Layout } from '../layout.js';
 
 /** One (layer, direction) cell's buffers: float offsets by name (shapes: jsRegions in layout.ts). */
 type CellWork = Record<JsCellName, number>;

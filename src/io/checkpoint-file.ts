@@ -1,5 +1,5 @@
 // Checkpoints on disk (Node only; 'bptt-wasm/node' and the Node root export these). The
-// format, and everything that works on bytes, is in checkpoint.ts.
+// format, and everything that works on bytes, is in io/checkpoint.ts.
 //
 // Files are written atomically: a temporary file in the same directory, fsync, rename.
 // A save killed mid-write leaves its temp file; the next save of the same target removes
@@ -14,8 +14,8 @@ import {
   LOAD_KEYS, checkpointBytes, loadCheckpointBytes, rethrow,
   type LoadCheckpointOptions, type LoadedCheckpoint, type SaveCheckpointOptions,
 } from './checkpoint.js';
-import { fail, normalizeOptions, show } from './errors.js';
-import type { Model } from './model.js';
+import { fail, normalizeOptions, show } from '../errors.js';
+import type { Model } from '../model.js';
 
 /** The file a path names after following symlinks (a dangling link names its target-to-be). */
 function followLinks(path: string): string {

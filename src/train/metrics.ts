@@ -4,7 +4,7 @@
 // sequence lengths) is given. Sums add across batches, so an epoch's metric is over all of
 // its rows, not a mean of batch means.
 
-import { fail, type TensorLike } from './errors.js';
+import { fail, type TensorLike } from '../errors.js';
 
 export const METRICS = ['accuracy', 'mae', 'mse', 'rmse'] as const;
 export type MetricName = (typeof METRICS)[number];

@@ -11,11 +11,11 @@
 // W_hh is the same matrix at every step: it is packed into the GEMM's panel layout once
 // per forward (as W_hh^T) and once per backward (as W_hh), not once per timestep.
 
-import { BpttError } from './errors.js';
-import { Arena } from './arena.js';
-import { ioBuffersAt, type BackendInfo, type IOBuffers, type Sweep } from './backend.js';
-import { buildWorkspace, GATES, packedBFloats, regionsAt, type Layout, type TensorSpec, type WasmCellName, type WasmSharedName, type Workspace } from './layout.js';
-import { host, type WasmBuild, type WasmSource } from './host/host.js';
+import { BpttError } from '../errors.js';
+import { Arena } from '../arena.js';
+import { ioBuffersAt, type BackendInfo, type IOBuffers, type Sweep } from './types.js';
+import { buildWorkspace, GATES, packedBFloats, regionsAt, type Layout, type TensorSpec, type WasmCellName, type WasmSharedName, type Workspace } from '../layout.js';
+import { host, type WasmBuild, type WasmSource } from '../host/host.js';
 /** The kernels exported by assembly/index.ts (byte pointers, i32 sizes). */
 export interface Kernels {
   memory: WebAssembly.Memory;
@@ -57,7 +57,7 @@ export interface Kernels {
   adagrad_step(p: number, g: number, sum: number, n: number, clr: number, weightDecay: number, eps: number): void;
 }
 
-export type { WasmBuild, WasmSource } from './host/host.js';
+export type { WasmBuild, WasmSource } from '../host/host.js';
 
 /** Where the builds and the training threads' script come from, when not from the package itself. */
 export interface WasmSources {
@@ -251,9 +251,9 @@ interface Schedule {
 const F = 4; // bytes per float: kernels take byte pointers
 
 /**
- * The single-thread Wasm sweep. Threading is the factory's choice (backends.ts): a
+ * The single-thread Wasm sweep. Threading is the factory's choice (backend/factory.ts): a
  * parallel sweep runs one of these per batch part, so this module never imports
- * backend-parallel.ts (which imports this one). `info` records the build, and for one
+ * backend/parallel.ts (which imports this one). `info` records the build, and for one
  * thread what was asked and why it fell back.
  */
 export class WasmSweep implements Sweep {

@@ -1,18 +1,18 @@
 // The contract between the model (API, validation, layout) and a compute backend, which is
 // two things: the BPTT sweep (bind, forward, backward) and the ops over flat regions
-// (losses, norms, optimizer steps). The factory (backends.ts) composes them.
+// (losses, norms, optimizer steps). The factory (backend/factory.ts) composes them.
 //
 // Both kinds see the same arena and the same layout; they differ only in how the numbers
 // are computed:
-//   - 'wasm' (backend-wasm.ts, ops-wasm.ts; backend-parallel.ts on several threads):
+//   - 'wasm' (backend/wasm.ts, backend/ops-wasm.ts; backend/parallel.ts on several threads):
 //     AssemblyScript SIMD kernels, cuDNN-style schedule (input projection and weight
 //     gradients as one GEMM over all timesteps).
-//   - 'js'   (backend-js.ts, ops-js.ts): plain TypeScript loops, one timestep and one
+//   - 'js'   (backend/js.ts, backend/ops-js.ts): plain TypeScript loops, one timestep and one
 //     sequence at a time, written independently as the baseline and a second opinion.
 // Every number crossing these interfaces is a float offset into `arena.f32`.
 
-import type { Arena } from './arena.js';
-import { regionsAt, type Layout, type Workspace } from './layout.js';
+import type { Arena } from '../arena.js';
+import { regionsAt, type Layout, type Workspace } from '../layout.js';
 
 /**
  * Where the model keeps one call's inputs and outputs: float offsets into the arena, from
@@ -74,9 +74,9 @@ export interface BackendInfo {
 
 /**
  * The BPTT sweep over a model's layers: lay out a call's workspace, run forward over every
- * step, then backward through time. Three implementations: the JS loops (backend-js.ts),
- * the Wasm schedule (backend-wasm.ts) and the Wasm schedule over batch parts on several
- * threads (backend-parallel.ts). Everything else a model runs over flat regions (losses,
+ * step, then backward through time. Three implementations: the JS loops (backend/js.ts),
+ * the Wasm schedule (backend/wasm.ts) and the Wasm schedule over batch parts on several
+ * threads (backend/parallel.ts). Everything else a model runs over flat regions (losses,
  * norms, optimizer steps) is its `Ops`.
  */
 export interface Sweep {
@@ -138,7 +138,7 @@ export interface Sweep {
  * Everything a model computes over flat regions besides the sweep: losses, nn.Embedding's
  * lookup, the utilities of clipping, zeroing and checks, and the optimizer steps. Every
  * number is a float offset into the arena (int32 offsets for ids and class targets). One
- * implementation per kind (ops-js.ts, ops-wasm.ts), whatever the threads: these run on
+ * implementation per kind (backend/ops-js.ts, backend/ops-wasm.ts), whatever the threads: these run on
  * the calling thread.
  */
 export interface Ops {
@@ -197,7 +197,7 @@ export interface Ops {
   adagradStep(p: number, g: number, sum: number, n: number, clr: number, weightDecay: number, eps: number): void;
 }
 
-/** What the factory (backends.ts) hands a model: one arena, a sweep and the ops over it. */
+/** What the factory (backend/factory.ts) hands a model: one arena, a sweep and the ops over it. */
 export interface Backend {
   readonly arena: Arena;
   readonly sweep: Sweep;

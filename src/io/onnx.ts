@@ -1,6 +1,6 @@
 // ONNX import: recurrent models written by `torch.onnx.export` (or writeOnnx), read back
 // into a model config and a state dict under PyTorch's names, with no dependency. Three
-// files: onnx-wire.ts (the protobuf wire format), onnx-messages.ts (the ONNX messages),
+// files: io/onnx-wire.ts (the protobuf wire format), io/onnx-messages.ts (the ONNX messages),
 // and this one (from the graph to the model).
 //
 // An .onnx file is one protobuf message (onnx.proto's ModelProto). Only the wire format is
@@ -39,8 +39,8 @@
 
 import { onnxFail as fail, type OnnxGraph, type OnnxNode, OnnxTensor, type OnnxValueInfo, decodeModel } from './onnx-messages.js';
 import { WireError } from './onnx-wire.js';
-import { buildLayout, GATES, type CellKind, type Nonlinearity, type TensorSpec } from './layout.js';
-import type { Tensor } from './model.js';
+import { buildLayout, GATES, type CellKind, type Nonlinearity, type TensorSpec } from '../layout.js';
+import type { Tensor } from '../model.js';
 
 export interface OnnxModelConfig {
   cell: CellKind;

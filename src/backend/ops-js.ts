@@ -1,11 +1,11 @@
-// The ops of the pure-TypeScript backend (the Ops contract in backend.ts): losses,
+// The ops of the pure-TypeScript backend (the Ops contract in backend/types.ts): losses,
 // nn.Embedding's lookup, flat-region utilities and the torch.optim updates, as plain loops
 // over the arena's views. Sums run in JS doubles; every value stored is float32, as on
 // Wasm. Written independently of the kernels (assembly/loss.ts, assembly/optim.ts), so
 // the two agreeing is evidence.
 
-import type { Arena } from './arena.js';
-import type { Ops } from './backend.js';
+import type { Arena } from '../arena.js';
+import type { Ops } from './types.js';
 
 export class JsOps implements Ops {
   private readonly arena: Arena;

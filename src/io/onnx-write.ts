@@ -1,6 +1,6 @@
 // ONNX export: a model config and a PyTorch-named state dict -> one .onnx file (a ModelProto)
 // that ONNX Runtime runs and `readOnnx` reads back exactly. Hand-written protobuf, like the
-// reader (docs/CHOICES.md says why); the subset written is the one onnx.ts documents, plus
+// reader (docs/CHOICES.md says why); the subset written is the one io/onnx.ts documents, plus
 // ModelProto 3 producer_version, 14 metadata_props {1 key, 2 value} and ValueInfoProto's
 // elem_type (TypeProto.Tensor 1).
 //
@@ -17,9 +17,9 @@
 //   the head MatMul(seq, out.weight^T) + Add(out.bias) -> y [T, B, O]; h_n/c_n = Concat of
 //   every layer's Y_h/Y_c along axis 0, PyTorch's row order l*D + d.
 
-import { VERSION } from './version.js';
-import { checkFinite, checkOneOf, checkPositiveInt, checkTensor, fail as libFail, type TensorLike } from './errors.js';
-import { GATES, type CellKind, type Nonlinearity } from './layout.js';
+import { VERSION } from '../version.js';
+import { checkFinite, checkOneOf, checkPositiveInt, checkTensor, fail as libFail, type TensorLike } from '../errors.js';
+import { GATES, type CellKind, type Nonlinearity } from '../layout.js';
 
 function fail(msg: string): never {
   return libFail(`writeOnnx: ${msg}`);

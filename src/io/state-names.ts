@@ -9,8 +9,8 @@
 // other 2-D tensor, of shape [numEmbeddings, embeddingDim] (`encoder.weight`, `emb.weight`,
 // ...). Anything else is ambiguous, and the error lists the candidates.
 
-import { fail, show } from './errors.js';
-import type { Layout } from './layout.js';
+import { fail, show } from '../errors.js';
+import type { Layout } from '../layout.js';
 
 /** Our module name -> the user's prefix for it (`{ rnn: 'lstm', out: 'fc' }`; '' for a bare nn.LSTM dict). */
 export type Prefixes = Record<string, string>;

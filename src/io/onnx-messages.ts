@@ -1,8 +1,8 @@
 // The ONNX messages the import reads (ModelProto, GraphProto, NodeProto, AttributeProto,
-// TensorProto, ValueInfoProto), decoded from the wire format (onnx-wire.ts). Tensors are
+// TensorProto, ValueInfoProto), decoded from the wire format (io/onnx-wire.ts). Tensors are
 // decoded on use, and every size is checked against the bytes before anything is allocated.
 
-import { fail as libFail } from './errors.js';
+import { fail as libFail } from '../errors.js';
 import { halfToFloat } from './safetensors.js';
 import { Msg } from './onnx-wire.js';
 

@@ -1,12 +1,12 @@
-// The ops of the Wasm backend (the Ops contract in backend.ts): one typed wrapper over the
+// The ops of the Wasm backend (the Ops contract in backend/types.ts): one typed wrapper over the
 // loss, embedding, elementwise and optimizer kernels (assembly/loss.ts, embedding.ts,
-// elementwise.ts, optim.ts), turning the model's float offsets into the kernels' byte
+// elementwise.ts, train/optim.ts), turning the model's float offsets into the kernels' byte
 // pointers. They run on the calling thread whatever the sweep's threads: each is one pass
 // over a flat region, and running them after the parts have joined keeps one fixed order
 // of every sum (the embedding's scatter-add, the norms).
 
-import type { Ops } from './backend.js';
-import type { WasmRuntime } from './backend-wasm.js';
+import type { Ops } from './types.js';
+import type { WasmRuntime } from './wasm.js';
 
 const F = 4; // bytes per float: kernels take byte pointers
 

@@ -1,7 +1,7 @@
-// The protobuf wire format, the part of it an ONNX file needs (onnx.ts lists the fields
+// The protobuf wire format, the part of it an ONNX file needs (io/onnx.ts lists the fields
 // read): every field is a varint key (field number << 3 | wire type) followed by a varint
 // (wire type 0), 8 bytes (1), a varint length and that many bytes (2) or 4 bytes (5).
-// Decoding errors are WireError; onnx.ts turns them into the library's error.
+// Decoding errors are WireError; io/onnx.ts turns them into the library's error.
 
 /** A decode error: the bytes are not a well-formed protobuf message. */
 export class WireError extends Error {}

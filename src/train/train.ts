@@ -10,17 +10,17 @@
 //     r = model.lossAndGrad({ x: x[t0:t0+k], target: ..., h0: state.h, c0: state.c })
 //     clip; optimizer.step(); state = { h: r.hN, c: r.cN }
 
-import { NonfiniteError, checkFinitePositive, checkOneOf, fail, normalizeOptions, shapeStr, show, type TensorLike } from './errors.js';
-import { checkLossSpec, targetHasTime, targetLayout, type TargetLayout } from './loss.js';
+import { NonfiniteError, checkFinitePositive, checkOneOf, fail, normalizeOptions, shapeStr, show, type TensorLike } from '../errors.js';
+import { checkLossSpec, targetHasTime, targetLayout, type TargetLayout } from '../loss.js';
 import {
   checkLengths, swapAxes01, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type PredictOptions, type Tensor,
-} from './model.js';
-import { checkInput, checkTokenId, checkTokenIds, expectedInput, type InputOwner } from './inputs.js';
+} from '../model.js';
+import { checkInput, checkTokenId, checkTokenIds, expectedInput, type InputOwner } from '../inputs.js';
 import { checkMetrics, formatMetrics, MetricAccumulator, type MetricName } from './metrics.js';
 import { Adam, type Optimizer } from './optim.js';
-import type { ProgressOptions } from './progress.js';
-import { host } from './host/host.js';
-import { Rng } from './rng.js';
+import type { ProgressOptions } from '../progress.js';
+import { host } from '../host/host.js';
+import { Rng } from '../rng.js';
 import { LRScheduler, ReduceLROnPlateau, type Scheduler } from './schedulers.js';
 
 /** Recurrent state between calls: h [numLayers, B, hiddenSize], c likewise (LSTM only). */

@@ -11,9 +11,9 @@
 // converted to float32. Writing produces what `safetensors.torch.save_file` writes:
 // `__metadata__` first, tensors sorted by name and laid out in that order.
 
-import { BpttError, show } from './errors.js';
-import type { TensorLike } from './errors.js';
-import type { Tensor } from './model.js';
+import { BpttError, show } from '../errors.js';
+import type { TensorLike } from '../errors.js';
+import type { Tensor } from '../model.js';
 
 export interface SafetensorsFile {
   tensors: Record<string, Tensor>;

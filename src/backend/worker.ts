@@ -1,17 +1,17 @@
-// A training worker thread (see backend-parallel.ts; the protocol is worker-protocol.ts): mirrors one batch part's WasmSweep
+// A training worker thread (see backend/parallel.ts; the protocol is backend/protocol.ts): mirrors one batch part's WasmSweep
 // over the shared memory and runs forward/backward on command. It lays out its part's
 // buffers itself from the control block's base, T, B and flags (WasmSweep.layoutAt), the
 // same workspace table (buildWorkspace in layout.ts) the main thread used; the only message is the model's config, once
 // (BIND). Host-neutral: it is started through host/node-worker.js (worker_threads) or
 // host/browser-worker.js (a Web Worker), which install the channel to the main thread first.
 
-import { Arena } from './arena.js';
-import type { IOBuffers } from './backend.js';
-import { instantiateKernelsFrom, WasmSweep, type WasmRuntime } from './backend-wasm.js';
+import { Arena } from '../arena.js';
+import type { IOBuffers } from './types.js';
+import { instantiateKernelsFrom, WasmSweep, type WasmRuntime } from './wasm.js';
 import { WasmOps } from './ops-wasm.js';
-import { buildLayout } from './layout.js';
-import { type BindMessage, CMD, CTRL, SPIN } from './worker-protocol.js';
-import { workerPort } from './host/host.js';
+import { buildLayout } from '../layout.js';
+import { type BindMessage, CMD, CTRL, SPIN } from './protocol.js';
+import { workerPort } from '../host/host.js';
 
 const port = workerPort();
 const { memory, module, ctrl, scratch } = port.init;

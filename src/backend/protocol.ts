@@ -1,5 +1,5 @@
-// The protocol between the main thread (backend-parallel.ts) and a training worker
-// (worker.ts), in its own module so the worker loads only this and the single-thread
+// The protocol between the main thread (backend/parallel.ts) and a training worker
+// (backend/worker.ts), in its own module so the worker loads only this and the single-thread
 // Wasm sweep, never the main-thread ParallelSweep class.
 //
 // Each worker has a control block of CTRL.SIZE int32 slots in the shared memory. The main
@@ -8,9 +8,9 @@
 // BASE, T, B, TRAIN and DROPOUT (WasmSweep.layoutAt: the workspace table the main thread
 // used), so no offsets are ever sent; the only message is a BindMessage, once per worker.
 
-import type { ModelConfig } from './layout.js';
+import type { ModelConfig } from '../layout.js';
 
-export type { WorkerInit } from './host/host.js';
+export type { WorkerInit } from '../host/host.js';
 
 /**
  * Control block layout (int32 slots). CLIP is a float64 slot: int32 index 8 = byte 32 of a

@@ -19,7 +19,7 @@
 //                      (`{"rnn":"lstm","out":"fc"}`: tensors `lstm.weight_ih_l0`, `fc.weight`, ...;
 //                      optimizer state keeps this library's names)
 //
-// This module works on bytes and runs on any host; checkpoint-file.ts (Node only) reads and
+// This module works on bytes and runs on any host; io/checkpoint-file.ts (Node only) reads and
 // writes files. Files are written atomically: a temporary file in the same directory, fsync, rename.
 // A save killed mid-write leaves its temp file; the next save of the same target removes
 // it. Saving through a symlink writes the link's target (the link stays a link).
@@ -28,14 +28,14 @@
 // come from the caller), and checks the model's sizes (the one bounded-size rule) and
 // that the file's bytes hold every tensor of that model before anything is allocated.
 
-import { BpttError, fail, normalizeOptions, show } from './errors.js';
-import { createModel, resolveOptions, type CreateModelOptions, type Model, type Tensor } from './model.js';
-import { createOptimizer, type Optimizer, type OptimizerKind, type OptimizerState } from './optim.js';
-import { buildLayout } from './layout.js';
-import type { TensorLike } from './errors.js';
+import { BpttError, fail, normalizeOptions, show } from '../errors.js';
+import { createModel, resolveOptions, type CreateModelOptions, type Model, type Tensor } from '../model.js';
+import { createOptimizer, type Optimizer, type OptimizerKind, type OptimizerState } from '../train/optim.js';
+import { buildLayout } from '../layout.js';
+import type { TensorLike } from '../errors.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { resolvePrefixes, userKey, type Prefixes } from './state-names.js';
-import type { Scheduler, SchedulerState } from './schedulers.js';
+import type { Scheduler, SchedulerState } from '../train/schedulers.js';
 
 export const CHECKPOINT_VERSION = '1';
 const OPT_PREFIX = 'optimizer.';

@@ -2,14 +2,14 @@
 // Sweep (the BPTT schedule) composed with the Ops over the same arena (losses, norms,
 // optimizer steps). The factory owns threading: more than one thread is the parallel
 // sweep over the same Wasm runtime and ops, loaded only when asked for. Keeping that
-// choice here (not in backend-wasm.ts) is what keeps backend-wasm.ts and
-// backend-parallel.ts out of an import cycle.
+// choice here (not in backend/wasm.ts) is what keeps backend/wasm.ts and
+// backend/parallel.ts out of an import cycle.
 
-import { Arena } from './arena.js';
-import type { Backend } from './backend.js';
-import { JsSweep } from './backend-js.js';
-import { createWasmRuntime, wasmBuild, WasmSweep, type WasmBuild } from './backend-wasm.js';
-import { host } from './host/host.js';
+import { Arena } from '../arena.js';
+import type { Backend } from './types.js';
+import { JsSweep } from './js.js';
+import { createWasmRuntime, wasmBuild, WasmSweep, type WasmBuild } from './wasm.js';
+import { host } from '../host/host.js';
 import { JsOps } from './ops-js.js';
 import { WasmOps } from './ops-wasm.js';
 
@@ -31,6 +31,6 @@ export async function createBackend(kind: BackendKind, requested?: WasmBuild, th
     sweep.info = { wasmBuild: build, threads: 1, threadsRequested: Math.max(1, threads), threadsNote: unavailable };
     return { arena: rt.arena, sweep, ops };
   }
-  const { createParallelSweep } = await import('./backend-parallel.js');
+  const { createParallelSweep } = await import('./parallel.js');
   return { arena: rt.arena, sweep: await createParallelSweep(rt, ops, threads, build), ops };
 }

@@ -1,13 +1,13 @@
 // Learning-rate schedules with torch.optim.lr_scheduler semantics.
 //
-// A scheduler acts on anything with a settable `lr` (the optimizers in optim.ts). As in
+// A scheduler acts on anything with a settable `lr` (the optimizers in train/optim.ts). As in
 // PyTorch, constructing one performs the "epoch 0" step (the lr is left at its base
 // value), and each `step()` advances one epoch (or one step, if you call it per step).
 // StepLR, ExponentialLR and CosineAnnealingLR use torch's recursive ("chainable") form:
 // each step derives the new lr from the current one, so numbers match torch's to the
 // last bit of a double, and an lr changed by hand in between is respected as torch does.
 
-import { BpttError, show } from './errors.js';
+import { BpttError, show } from '../errors.js';
 
 export interface HasLr {
   lr: number;

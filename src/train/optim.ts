@@ -9,8 +9,8 @@
 // State buffers are named as torch names them in `optimizer.state[p]` (exp_avg,
 // exp_avg_sq, momentum_buffer, ...), which is also how checkpoints store them.
 
-import { BpttError, NonfiniteError, isFiniteF32, normalizeOptions, show } from './errors.js';
-import type { Model } from './model.js';
+import { BpttError, NonfiniteError, isFiniteF32, normalizeOptions, show } from '../errors.js';
+import type { Model } from '../model.js';
 
 export type OptimizerKind = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
 

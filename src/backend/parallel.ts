@@ -1,7 +1,7 @@
-// Multi-core training, a Sweep over the model's Wasm runtime and ops (backends.ts composes
+// Multi-core training, a Sweep over the model's Wasm runtime and ops (backend/factory.ts composes
 // them; the ops run on this thread): the batch is split into contiguous row blocks
 // ("parts"); each part (with its rows' lengths; each part sorts and packs its own rows)
-// runs the whole single-thread Wasm schedule (backend-wasm.ts) on its own rows, part 0 on
+// runs the whole single-thread Wasm schedule (backend/wasm.ts) on its own rows, part 0 on
 // the calling thread and the others in worker_threads, all over ONE shared
 // WebAssembly.Memory. Sequences in a batch are independent through time, so the only
 // cross-part work is summing weight gradients (each worker part accumulates into a
@@ -13,13 +13,13 @@
 // bumps a sequence number and notifies; a worker spins briefly, then Atomics.wait()s
 // (spinning alone collapses when the other core is busy); the caller waits the same way.
 
-import type { BackendInfo, IOBuffers, Ops, Sweep } from './backend.js';
-import type { Arena } from './arena.js';
-import { BpttError } from './errors.js';
-import { compileBuild, configuredWorker, compactKernels, moveRuntime, WasmSweep, type WasmBuild, type WasmRuntime } from './backend-wasm.js';
-import { host, type ThreadHandle } from './host/host.js';
-import { buildWorkspace, type Layout } from './layout.js';
-import { type BindMessage, CMD, CTRL, SPIN } from './worker-protocol.js';
+import type { BackendInfo, IOBuffers, Ops, Sweep } from './types.js';
+import type { Arena } from '../arena.js';
+import { BpttError } from '../errors.js';
+import { compileBuild, configuredWorker, compactKernels, moveRuntime, WasmSweep, type WasmBuild, type WasmRuntime } from './wasm.js';
+import { host, type ThreadHandle } from '../host/host.js';
+import { buildWorkspace, type Layout } from '../layout.js';
+import { type BindMessage, CMD, CTRL, SPIN } from './protocol.js';
 
 const DISPOSED = 'bptt-wasm: this model was disposed (its worker threads are stopped); create a new one';
 
