@@ -19,26 +19,21 @@
 
 import { VERSION } from '../version.js';
 import { checkFinite, checkOneOf, checkPositiveInt, checkTensor, fail as libFail, type TensorLike } from '../errors.js';
-import { GATES, type CellKind, type Nonlinearity } from '../layout.js';
+import { GATES, type CellKind } from '../layout.js';
+import type { OnnxModelConfig } from './onnx.js';
 
 function fail(msg: string): never {
   return libFail(`writeOnnx: ${msg}`);
 }
 
-/** What the export needs of a model: its architecture. */
-export interface OnnxExportConfig {
-  cell: CellKind;
-  nonlinearity?: Nonlinearity;
-  inputSize: number;
-  hiddenSize: number;
-  numLayers: number;
-  outputSize: number | null;
-  bias: boolean;
-  bidirectional?: boolean;
-  batchFirst?: boolean;
-  /** nn.Embedding before layer 0 (`embed.weight`); inputSize must equal embeddingDim */
+/**
+ * What the export needs of a model: its architecture, the config readOnnx gives back (one
+ * description of a model's ONNX shape for both directions), whose embedding may also carry
+ * padding_idx (training only: it is not in the graph).
+ */
+export type OnnxExportConfig = Omit<OnnxModelConfig, 'embedding'> & {
   embedding?: { numEmbeddings: number; embeddingDim: number; paddingIdx?: number };
-}
+};
 
 export interface WriteOnnxOptions {
   /** ONNX opset, 11 to 21 (default 17) */
