@@ -958,7 +958,16 @@ export function sample(model: Model, opts: SampleOptions): { tokens: number[]; s
   const I = model.config.inputSize;
   opts = normalizeOptions<SampleOptions>('sample', 'options', opts, ['prime', 'length', 'temperature', 'seed', 'rng', 'state', 'encode']);
   if (!Array.isArray(opts?.prime) || opts.prime.length === 0) fail('sample: prime must be a non-empty array of token ids');
-  if (!Number.isInteger(opts.length) || opts.length < 0) fail(`sample: length must be an integer >= 0, got ${opts.length}`);
+  if (!Number.isInteger(opts.length) || opts.length < 0) fail(`sample: length must be an integer >= 0, got ${show(opts.length)}`);
+  // every option is checked before the first step, whatever the length (a length-0 call still validates its temperature)
+  const temperature = opts.temperature ?? 1;
+  if (typeof temperature !== 'number' || !(temperature >= 0) || !Number.isFinite(temperature)) {
+    fail(`sample: temperature must be a finite number >= 0, got ${show(opts.temperature)}`, 'sample');
+  }
+  if (opts.rng !== undefined && !(opts.rng instanceof Rng)) fail(`sample: rng must be an Rng (to continue its stream of draws), got ${show(opts.rng)}`, 'sample');
+  if (opts.rng !== undefined && opts.seed !== undefined) {
+    fail('sample: seed and rng both given; the draws come from one of them: pass seed for a fresh stream or rng to continue one', 'sample');
+  }
   const emb = model.config.embedding;
   let encode: (tok: number) => TensorLike;
   if (emb) {
@@ -982,7 +991,6 @@ export function sample(model: Model, opts: SampleOptions): { tokens: number[]; s
     encode = (tok) => ({ shape: [1, I], data: vector(tok) });
   }
   const rng = opts.rng ?? new Rng(opts.seed ?? 0);
-  const temperature = opts.temperature ?? 1;
   let state = opts.state;
   let out: Tensor | null = null;
   for (const tok of opts.prime) {
