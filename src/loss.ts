@@ -1,10 +1,11 @@
 // The loss spec and the one rule for a loss target's shape, shared by the model (lossAndGrad,
-// loss), the host-side reference lossValue, and the dataset slicing of fit/evaluate/trainTruncated.
+// loss), the host-side reference lossValue, and the dataset slicing of fit/evaluate/trainTruncated;
+// and the one rule for a target's values (checkTargetValue).
 // The loss numbers themselves are computed in one place per backend: assembly/loss.ts (wasm)
 // and backend/js.ts (js), called from Model.computeLoss (which itself reads out only mse's
 // per-element (y - t)^2 for reduction 'none'; the kernels return sums).
 
-import { checkOneOf, fail, normalizeOptions, shapeStr, show, type TensorLike } from './errors.js';
+import { FLOAT32_MAX, checkOneOf, fail, isFiniteF32, normalizeOptions, shapeStr, show, type TensorLike } from './errors.js';
 
 export interface LossSpec {
   kind: 'mse' | 'cross_entropy';
@@ -114,4 +115,17 @@ export function targetLayout(where: string, target: unknown, spec: ResolvedLoss,
   const n = want.reduce((a, b) => a * b, 1);
   if (t.data.length !== n) fail(`${pre}target.data has ${t.data.length} values, expected ${n} for shape ${shapeStr(want)}`, where || undefined);
   return { hasTime, width, int: !mse };
+}
+
+/**
+ * The one rule for a target's values (at the steps the loss reads): mse takes finite float32
+ * numbers, cross_entropy a class id in [0, O) or the ignoreIndex. `name` is the value's
+ * place (`target.data[i]`), `where` (optional) says where it is in the caller's terms.
+ */
+export function checkTargetValue(v: number, spec: ResolvedLoss, O: number, name: string, where = ''): void {
+  if (spec.kind === 'mse') {
+    if (!isFiniteF32(v)) fail(`${name}${where} is ${show(v)}; values must be finite float32 numbers (|v| <= ${FLOAT32_MAX})`);
+  } else if (v !== spec.ignoreIndex && (!Number.isInteger(v) || v < 0 || v >= O)) {
+    fail(`${name} = ${v}${where} is not a class id in [0, ${O - 1}] (outputSize ${O}) or the ignoreIndex ${spec.ignoreIndex}`);
+  }
 }

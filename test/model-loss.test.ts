@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BpttError, evaluate, fit, lossValue, SGD, trainStep, type LossSpec, type Model } from '../src/index.js';
+import { BpttError, evaluate, fit, lossValue, SGD, trainStep, trainTruncated, type LossSpec, type Model } from '../src/index.js';
 import { Rng } from '../src/rng.js';
 import { expectScalarClose } from './helpers/compare.js';
 import { listFixtures } from './helpers/fixtures.js';
@@ -184,6 +184,44 @@ describe.each(PATHS)('model.loss on %s', (path) => {
         const scale = Math.max(...gw.map(Math.abs));
         for (let i = 0; i < gw.length; i++) expect(Math.abs(partsGrad[i] - gw[i])).toBeLessThanOrEqual(1e-5 * scale);
       }
+    }
+  });
+
+  it('fit, trainTruncated and evaluate check every target value before the first batch runs, and name its place in the dataset', async () => {
+    // a bad value in the last batch used to fail only when that batch ran: the batches before it had trained
+    // (the weights changed) and the message gave its index in the minibatch, not in the dataset
+    for (const batchFirst of [false, true]) {
+      const m = await createModelOn(path, { cell: 'gru', inputSize: 3, hiddenSize: 4, outputSize: 4, seed: 3, batchFirst });
+      const T = 5, N = 6;
+      const { batch } = classBatch(T, N, 3, 4, 2);
+      const x = batchFirst ? { shape: [N, T, 3], data: swap(batch.x.data, T, N, 3) } : batch.x;
+      const ids = batchFirst ? swap(batch.target.data, T, N, 1) : Int32Array.from(batch.target.data);
+      const at = (t: number, n: number): number => (batchFirst ? n * T + t : t * N + n);
+      const bad = Int32Array.from(ids);
+      bad[at(3, 5)] = 4; // step 3 of the last sequence
+      const target = { shape: batchFirst ? [N, T] : [T, N], data: bad };
+      const spec: LossSpec = { kind: 'cross_entropy', reduction: 'mean' };
+      const opt = new SGD(m, { lr: 0.5 });
+      m.lossAndGrad({ x, target: { ...target, data: ids } }, spec); // gradients to keep
+      const params = m.paramView().slice(), grads = gradBits(m);
+      const words = (where: string) => new RegExp(`${where}: target\\.data\\[${at(3, 5)}\\] = 4 \\(step 3 of sequence 5\\) is not a class id in \\[0, 3\\]`);
+      await expect(fit(m, { x, target }, { optimizer: opt, loss: spec, batchSize: 1, shuffle: false, progress: false })).rejects.toThrow(words('fit'));
+      await expect(fit(m, { x, target: { ...target, data: ids } }, { optimizer: opt, loss: spec, validationData: { x, target }, progress: false }))
+        .rejects.toThrow(words('fit validation data'));
+      if (!batchFirst) expect(() => trainTruncated(m, opt, { x, target }, { k: 1, loss: spec })).toThrow(words('trainTruncated'));
+      expect(() => evaluate(m, { x, target }, { loss: spec, batchSize: 1 })).toThrow(words('evaluate'));
+      // lastStepOnly reads each sequence's last valid step only: a bad value before it is never read
+      const lengths = [5, 5, 5, 5, 5, 3];
+      expect(() => evaluate(m, { x, target, lengths }, { loss: { ...spec, lastStepOnly: true } })).not.toThrow();
+      expect(() => evaluate(m, { x, target, lengths: [5, 5, 5, 5, 5, 4] }, { loss: { ...spec, lastStepOnly: true } }))
+        .toThrow(/evaluate: target\.data\[\d+\] = 4 \(step 3 of sequence 5\)/);
+      // mse: the place of a NaN, as the dataset holds it
+      const y = Float32Array.from({ length: T * N * 4 }, (_, i) => Math.cos(i));
+      y[at(4, 2) * 4 + 1] = NaN;
+      await expect(fit(m, { x, target: { shape: batchFirst ? [N, T, 4] : [T, N, 4], data: y } }, { optimizer: opt, loss: 'mse', batchSize: 1, shuffle: false, progress: false }))
+        .rejects.toThrow(new RegExp(`fit: target\\.data\\[${at(4, 2) * 4 + 1}\\] \\(step 4 of sequence 2\\) is NaN`));
+      expect(m.paramView()).toEqual(params);
+      expect(gradBits(m)).toEqual(grads);
     }
   });
 

@@ -11,7 +11,7 @@
 //     clip; optimizer.step(); state = { h: r.hN, c: r.cN }
 
 import { NonfiniteError, checkFinitePositive, checkOneOf, fail, normalizeOptions, shapeStr, show, type TensorLike } from '../errors.js';
-import { checkLossSpec, targetHasTime, targetLayout, type TargetLayout } from '../loss.js';
+import { checkLossSpec, checkTargetValue, targetHasTime, targetLayout, type ResolvedLoss, type TargetLayout } from '../loss.js';
 import {
   checkLengths, swapAxes01, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type PredictOptions, type Tensor,
 } from '../model.js';
@@ -244,10 +244,12 @@ class DataView3 {
   readonly bf: boolean;
   /**
    * x is checked as the model takes it (feature vectors or token ids, in its layout; ids at
-   * every valid step) before anything is sliced; minibatches are gathered time-major and
+   * every valid step), and the target's shape and its values at the steps the loss reads,
+   * before anything is sliced (so a bad value in the last batch fails before the first one
+   * trains, naming its place in the dataset); minibatches are gathered time-major and
    * transposed for a batch-first model.
    */
-  constructor(data: Dataset, readonly loss: LossSpec, what: string, model: InputOwner) {
+  constructor(data: Dataset, readonly loss: LossSpec, what: string, model: InputOwner & { readonly layout: { readonly outputWidth: number } }) {
     if (!data || typeof data !== 'object' || !data.x || !data.target) fail(`${what}: expected { x, target }`);
     this.bf = model.batchFirst;
     this.ids = model.config.embedding !== undefined;
@@ -257,7 +259,27 @@ class DataView3 {
     this.lengths = x.lengths;
     if (this.bf) data = timeMajorDataset(data, loss, what, this.F, this.ids);
     this.data = data;
-    this.tl = targetLayout(what, data.target, checkLossSpec(loss), this.T, this.N, null);
+    const spec = checkLossSpec(loss);
+    this.tl = targetLayout(what, data.target, spec, this.T, this.N, null);
+    this.checkTargetValues(what, spec, model.layout.outputWidth);
+  }
+
+  /** Every target value the loss will read (valid steps; each sequence's last with lastStepOnly), named by its index in the caller's layout. */
+  private checkTargetValues(what: string, spec: ResolvedLoss, O: number): void {
+    const { T, N, bf } = this;
+    const { hasTime, width: w } = this.tl;
+    const tg = this.data.target.data; // time-major (a batch-first dataset was transposed above)
+    const len = (n: number): number => (this.lengths ? this.lengths[n] : T);
+    const check = (t: number, n: number): void => {
+      const src = hasTime ? (t * N + n) * w : n * w;
+      const user = hasTime && bf ? (n * T + t) * w : src;
+      const at = ` (${hasTime ? `step ${t} of ` : ''}sequence ${n})`;
+      for (let k = 0; k < w; k++) checkTargetValue(tg[src + k], spec, O, `${what}: target.data[${user + k}]`, at);
+    };
+    for (let n = 0; n < N; n++) {
+      if (spec.lastStepOnly) check(len(n) - 1, n);
+      else for (let t = 0; t < len(n); t++) check(t, n);
+    }
   }
 
   /**
