@@ -129,3 +129,33 @@ export function checkTargetValue(v: number, spec: ResolvedLoss, O: number, name:
     fail(`${name} = ${v}${where} is not a class id in [0, ${O - 1}] (outputSize ${O}) or the ignoreIndex ${spec.ignoreIndex}`);
   }
 }
+
+/** cross_entropy's class weights: one per class of the model's output. */
+export function checkClassWeights(spec: ResolvedLoss, O: number): void {
+  if (spec.kind === 'cross_entropy' && spec.weight && spec.weight.length !== O) {
+    fail(`loss.weight has ${spec.weight.length} values, expected one per class: outputSize ${O}`);
+  }
+}
+
+/**
+ * Every value of a target (of layout `tl`, over T steps and B sequences, in the caller's
+ * layout) that the loss reads: valid steps, or each sequence's last with lastStepOnly. A bad
+ * one is named by its index and its step and sequence, so a dataset or a list of
+ * micro-batches can be checked whole before any of it trains.
+ */
+export function checkTargetValues(where: string, target: TensorLike, tl: TargetLayout, spec: ResolvedLoss, T: number, B: number,
+  O: number, lengths: ArrayLike<number> | null, batchFirst: boolean): void {
+  checkClassWeights(spec, O);
+  const { hasTime, width: w } = tl;
+  const data = target.data;
+  const len = (b: number): number => (lengths ? lengths[b] : T);
+  const check = (t: number, b: number): void => {
+    const i0 = (hasTime ? (batchFirst ? b * T + t : t * B + b) : b) * w;
+    const at = ` (${hasTime ? `step ${t} of ` : ''}sequence ${b})`;
+    for (let k = 0; k < w; k++) checkTargetValue(data[i0 + k], spec, O, `${where}: target.data[${i0 + k}]`, at);
+  };
+  for (let b = 0; b < B; b++) {
+    if (spec.lastStepOnly) check(len(b) - 1, b);
+    else for (let t = 0; t < len(b); t++) check(t, b);
+  }
+}

@@ -11,7 +11,7 @@ import { host, hostName } from './host/host.js';
 import {
   checkFinite, checkFinitePositive, isFiniteF32, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, shapeStr, show, type TensorLike,
 } from './errors.js';
-import { checkLossSpec, checkTargetValue, targetLayout, type LossSpec, type ResolvedLoss } from './loss.js';
+import { checkClassWeights, checkLossSpec, checkTargetValue, targetLayout, type LossSpec, type ResolvedLoss } from './loss.js';
 import { AUTO_THREADS_MAX, checkModelSize, DEFAULT_WORKSPACE_BYTES, MAX_MEMORY_BYTES, MAX_THREADS } from './limits.js';
 import { initParams, resolveInit, type InitSpec } from './init.js';
 import { hashSeed, Rng } from './rng.js';
@@ -726,7 +726,7 @@ export class Model {
     // source index of (t, b)'s first value; only valid steps are read (padding may hold anything)
     const at = (t: number, b: number): number => (isShort ? b : bf ? b * T + t : t * B + b) * w;
     const ignore = spec.ignoreIndex;
-    if (!mse && spec.weight && spec.weight.length !== O) fail(`loss.weight has ${spec.weight.length} values, expected one per class: outputSize ${O}`);
+    checkClassWeights(spec, O);
     const used: [number, number][] = []; // (source, destination) of each used (t, b)
     if (spec.lastStepOnly) for (let b = 0; b < B; b++) used.push([at(len(b) - 1, b), b * w]);
     else for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) if (t < len(b)) used.push([at(t, b), (t * B + b) * w]);

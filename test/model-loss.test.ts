@@ -225,6 +225,25 @@ describe.each(PATHS)('model.loss on %s', (path) => {
     }
   });
 
+  it('trainStep checks every micro-batch\'s target values and class weights before the first runs: the gradients stay too', async () => {
+    // a bad class id in micro-batch 1 used to fail after zeroGrad and micro-batch 0's backward
+    const m = await createModelOn(path, { cell: 'lstm', inputSize: 3, hiddenSize: 4, outputSize: 4, seed: 5 });
+    const a = classBatch(5, 3, 3, 4, 7).batch, b = classBatch(5, 2, 3, 4, 8).batch;
+    const spec: LossSpec = { kind: 'cross_entropy', reduction: 'mean' };
+    m.lossAndGrad(b, { ...spec, reduction: 'sum' }); // gradients unlike any trainStep's
+    const params = m.paramView().slice(), grads = gradBits(m);
+    const opt = new SGD(m, { lr: 0.5 });
+    const badIds = Int32Array.from(b.target.data);
+    badIds[4 * 2 + 1] = 9; // step 4 of sequence 1
+    expect(() => trainStep(m, opt, [a, { ...b, target: { shape: [5, 2], data: badIds } }], { loss: spec }))
+      .toThrow(/trainStep: micro-batch 1: target\.data\[9\] = 9 \(step 4 of sequence 1\) is not a class id in \[0, 3\]/);
+    expect(() => trainStep(m, opt, [a, b], { loss: { ...spec, weight: [1, 2] } })).toThrow(/loss\.weight has 2 values, expected one per class: outputSize 4/);
+    expect(gradBits(m)).toEqual(grads);
+    expect(m.paramView()).toEqual(params);
+    // padded steps are never read: the same bad id there trains
+    expect(() => trainStep(m, new SGD(m, { lr: 0 }), [a, { ...b, target: { shape: [5, 2], data: badIds }, lengths: [5, 4] }], { loss: spec })).not.toThrow();
+  });
+
   it('refuses lossAndGrad\'s backward-only options and bad input with a BpttError, and changes nothing', async () => {
     const m = await createModelOn(path, { cell: 'lstm', inputSize: 3, hiddenSize: 4, outputSize: 4, seed: 2 });
     const { batch, spec } = classBatch(5, 3, 3, 4, 6);

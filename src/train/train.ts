@@ -11,7 +11,7 @@
 //     clip; optimizer.step(); state = { h: r.hN, c: r.cN }
 
 import { NonfiniteError, checkFinitePositive, checkOneOf, fail, normalizeOptions, shapeStr, show, type TensorLike } from '../errors.js';
-import { checkLossSpec, checkTargetValue, targetHasTime, targetLayout, type ResolvedLoss, type TargetLayout } from '../loss.js';
+import { checkLossSpec, checkTargetValues, targetHasTime, targetLayout, type TargetLayout } from '../loss.js';
 import {
   checkLengths, swapAxes01, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type PredictOptions, type Tensor,
 } from '../model.js';
@@ -145,10 +145,12 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
     if (mb === null || typeof mb !== 'object' || !isTensor(mb.x)) {
       fail(`trainStep: micro-batch ${i} must be { x: ${expectedInput(model)}, target, ... }, got ${show(mb)}`, 'trainStep');
     }
-    // every micro-batch's x (token ids included) and target shape before the first one runs: a bad one changes
-    // nothing (and the weights below read the targets)
-    const { T, B } = checkInput(`trainStep: micro-batch ${i} x`, mb.x, model, mb.lengths);
-    targetLayout(`trainStep: micro-batch ${i}`, mb.target, spec, T, B, model.layout.outputWidth, model.batchFirst);
+    // every micro-batch's x (token ids included) and target (shape and values) before the first one runs: a bad
+    // one changes nothing, gradients included (and the weights below read the targets)
+    const { T, B, lengths } = checkInput(`trainStep: micro-batch ${i} x`, mb.x, model, mb.lengths);
+    const O = model.layout.outputWidth;
+    const tl = targetLayout(`trainStep: micro-batch ${i}`, mb.target, spec, T, B, O, model.batchFirst);
+    checkTargetValues(`trainStep: micro-batch ${i}`, mb.target, tl, spec, T, B, O, lengths, model.batchFirst);
   });
   checkClip('trainStep', opts);
   if (opts.onNonfinite !== undefined) checkOneOf('trainStep: onNonfinite', opts.onNonfinite, ['throw', 'skip'] as const);
@@ -257,29 +259,12 @@ class DataView3 {
     [this.T, this.N] = [x.T, x.B];
     this.F = this.ids ? 1 : model.config.inputSize;
     this.lengths = x.lengths;
+    const given = data; // the caller's layout: the target values are checked, and named, there
     if (this.bf) data = timeMajorDataset(data, loss, what, this.F, this.ids);
     this.data = data;
     const spec = checkLossSpec(loss);
     this.tl = targetLayout(what, data.target, spec, this.T, this.N, null);
-    this.checkTargetValues(what, spec, model.layout.outputWidth);
-  }
-
-  /** Every target value the loss will read (valid steps; each sequence's last with lastStepOnly), named by its index in the caller's layout. */
-  private checkTargetValues(what: string, spec: ResolvedLoss, O: number): void {
-    const { T, N, bf } = this;
-    const { hasTime, width: w } = this.tl;
-    const tg = this.data.target.data; // time-major (a batch-first dataset was transposed above)
-    const len = (n: number): number => (this.lengths ? this.lengths[n] : T);
-    const check = (t: number, n: number): void => {
-      const src = hasTime ? (t * N + n) * w : n * w;
-      const user = hasTime && bf ? (n * T + t) * w : src;
-      const at = ` (${hasTime ? `step ${t} of ` : ''}sequence ${n})`;
-      for (let k = 0; k < w; k++) checkTargetValue(tg[src + k], spec, O, `${what}: target.data[${user + k}]`, at);
-    };
-    for (let n = 0; n < N; n++) {
-      if (spec.lastStepOnly) check(len(n) - 1, n);
-      else for (let t = 0; t < len(n); t++) check(t, n);
-    }
+    checkTargetValues(what, given.target, this.tl, spec, this.T, this.N, model.layout.outputWidth, this.lengths, this.bf);
   }
 
   /**
