@@ -1,10 +1,11 @@
 // The loss spec and the one rule for a loss target's shape, shared by the model (lossAndGrad,
-// loss), the host-side reference lossValue, and the dataset slicing of fit/evaluate/trainTruncated.
+// loss), the host-side reference lossValue, and the dataset slicing of fit/evaluate/trainTruncated;
+// and the one rule for a target's values (checkTargetValue).
 // The loss numbers themselves are computed in one place per backend: assembly/loss.ts (wasm)
 // and backend/js.ts (js), called from Model.computeLoss (which itself reads out only mse's
 // per-element (y - t)^2 for reduction 'none'; the kernels return sums).
 
-import { checkOneOf, fail, normalizeOptions, shapeStr, show, type TensorLike } from './errors.js';
+import { FLOAT32_MAX, checkOneOf, fail, isFiniteF32, normalizeOptions, shapeStr, show, type TensorLike } from './errors.js';
 
 export interface LossSpec {
   kind: 'mse' | 'cross_entropy';
@@ -114,4 +115,47 @@ export function targetLayout(where: string, target: unknown, spec: ResolvedLoss,
   const n = want.reduce((a, b) => a * b, 1);
   if (t.data.length !== n) fail(`${pre}target.data has ${t.data.length} values, expected ${n} for shape ${shapeStr(want)}`, where || undefined);
   return { hasTime, width, int: !mse };
+}
+
+/**
+ * The one rule for a target's values (at the steps the loss reads): mse takes finite float32
+ * numbers, cross_entropy a class id in [0, O) or the ignoreIndex. `name` is the value's
+ * place (`target.data[i]`), `where` (optional) says where it is in the caller's terms.
+ */
+export function checkTargetValue(v: number, spec: ResolvedLoss, O: number, name: string, where = ''): void {
+  if (spec.kind === 'mse') {
+    if (!isFiniteF32(v)) fail(`${name}${where} is ${show(v)}; values must be finite float32 numbers (|v| <= ${FLOAT32_MAX})`);
+  } else if (v !== spec.ignoreIndex && (!Number.isInteger(v) || v < 0 || v >= O)) {
+    fail(`${name} = ${v}${where} is not a class id in [0, ${O - 1}] (outputSize ${O}) or the ignoreIndex ${spec.ignoreIndex}`);
+  }
+}
+
+/** cross_entropy's class weights: one per class of the model's output. */
+export function checkClassWeights(spec: ResolvedLoss, O: number): void {
+  if (spec.kind === 'cross_entropy' && spec.weight && spec.weight.length !== O) {
+    fail(`loss.weight has ${spec.weight.length} values, expected one per class: outputSize ${O}`);
+  }
+}
+
+/**
+ * Every value of a target (of layout `tl`, over T steps and B sequences, in the caller's
+ * layout) that the loss reads: valid steps, or each sequence's last with lastStepOnly. A bad
+ * one is named by its index and its step and sequence, so a dataset or a list of
+ * micro-batches can be checked whole before any of it trains.
+ */
+export function checkTargetValues(where: string, target: TensorLike, tl: TargetLayout, spec: ResolvedLoss, T: number, B: number,
+  O: number, lengths: ArrayLike<number> | null, batchFirst: boolean): void {
+  checkClassWeights(spec, O);
+  const { hasTime, width: w } = tl;
+  const data = target.data;
+  const len = (b: number): number => (lengths ? lengths[b] : T);
+  const check = (t: number, b: number): void => {
+    const i0 = (hasTime ? (batchFirst ? b * T + t : t * B + b) : b) * w;
+    const at = ` (${hasTime ? `step ${t} of ` : ''}sequence ${b})`;
+    for (let k = 0; k < w; k++) checkTargetValue(data[i0 + k], spec, O, `${where}: target.data[${i0 + k}]`, at);
+  };
+  for (let b = 0; b < B; b++) {
+    if (spec.lastStepOnly) check(len(b) - 1, b);
+    else for (let t = 0; t < len(b); t++) check(t, b);
+  }
 }

@@ -9,9 +9,9 @@ import { createBackend, type BackendKind } from './backend/factory.js';
 import type { WasmBuild } from './backend/wasm.js';
 import { host, hostName } from './host/host.js';
 import {
-  FLOAT32_MAX, checkFinite, checkFinitePositive, isFiniteF32, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, shapeStr, show, type TensorLike,
+  checkFinite, checkFinitePositive, isFiniteF32, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, shapeStr, show, type TensorLike,
 } from './errors.js';
-import { checkLossSpec, targetLayout, type LossSpec, type ResolvedLoss } from './loss.js';
+import { checkClassWeights, checkLossSpec, checkTargetValue, targetLayout, type LossSpec, type ResolvedLoss } from './loss.js';
 import { AUTO_THREADS_MAX, checkModelSize, DEFAULT_WORKSPACE_BYTES, MAX_MEMORY_BYTES, MAX_THREADS } from './limits.js';
 import { initParams, resolveInit, type InitSpec } from './init.js';
 import { hashSeed, Rng } from './rng.js';
@@ -726,20 +726,11 @@ export class Model {
     // source index of (t, b)'s first value; only valid steps are read (padding may hold anything)
     const at = (t: number, b: number): number => (isShort ? b : bf ? b * T + t : t * B + b) * w;
     const ignore = spec.ignoreIndex;
-    if (!mse && spec.weight && spec.weight.length !== O) fail(`loss.weight has ${spec.weight.length} values, expected one per class: outputSize ${O}`);
+    checkClassWeights(spec, O);
     const used: [number, number][] = []; // (source, destination) of each used (t, b)
     if (spec.lastStepOnly) for (let b = 0; b < B; b++) used.push([at(len(b) - 1, b), b * w]);
     else for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) if (t < len(b)) used.push([at(t, b), (t * B + b) * w]);
-    for (const [src] of used) {
-      for (let i = src; i < src + w; i++) {
-        const v = data[i];
-        if (mse) {
-          if (!isFiniteF32(v)) fail(`target.data[${i}] is ${show(v)}; values must be finite float32 numbers (|v| <= ${FLOAT32_MAX})`);
-        } else if (v !== ignore && (!Number.isInteger(v) || v < 0 || v >= O)) {
-          fail(`target.data[${i}] = ${v} is not a class id in [0, ${O - 1}] (outputSize ${O}) or the ignoreIndex ${ignore}`);
-        }
-      }
-    }
+    for (const [src] of used) for (let i = src; i < src + w; i++) checkTargetValue(data[i], spec, O, `target.data[${i}]`);
     const n = (spec.lastStepOnly ? 1 : T) * B * w;
     return (off) => {
       if (mse) {

@@ -350,4 +350,17 @@ describe.each(PATHS)('bad ids and inputs of the wrong kind on %s', (path) => {
     refuses(m, opt, () => evaluate(m, { x: good, target }, { loss: ce('sum') }), kind);
     await expect(fit(m, { x: good, target }, { optimizer: opt, loss: 'cross_entropy', progress: false })).rejects.toThrow(kind);
   });
+  it('sample checks every option before its first step, whatever the length (rng, temperature, seed with rng)', async () => {
+    const m = await embModel(path);
+    const opt = new Adam(m);
+    trainStep(m, opt, [{ x: good, target }], { loss: ce('sum') });
+    // an rng that is not an Rng was a TypeError at the first draw
+    refuses(m, opt, () => sample(m, { prime: [1], length: 2, rng: 5 as never }), /sample: rng must be an Rng/, /got 5/);
+    // with length 0 nothing is drawn, and a bad temperature was accepted without a word
+    refuses(m, opt, () => sample(m, { prime: [1], length: 0, temperature: -1 }), /sample: temperature must be a finite number >= 0, got -1/);
+    refuses(m, opt, () => sample(m, { prime: [1], length: 2, temperature: '1' as never }), /temperature .*got "1"/);
+    // the seed was silently ignored when an rng was given too
+    refuses(m, opt, () => sample(m, { prime: [1], length: 2, seed: 3, rng: new Rng(3) }), /sample: seed and rng both given/);
+    expect(sample(m, { prime: [1], length: 3, rng: new Rng(3) }).tokens).toEqual(sample(m, { prime: [1], length: 3, seed: 3 }).tokens);
+  });
 });

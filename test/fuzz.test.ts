@@ -2,7 +2,8 @@
 // header edits, huge dims) and random bad API arguments on every compute path, within a
 // fixed time budget. Every case must end in a result or a BpttError (never a TypeError,
 // RangeError or Wasm trap), within the watchdog, with bounded allocation, and a failed
-// call must leave the model unchanged.
+// call must leave the model unchanged (a call that runs no backward: its gradients too, even
+// when it succeeds).
 //
 // Seeded: case i of a target draws from Rng(hashSeed(SEED, `${target} ${i}`)), so a
 // failure reproduces with BPTT_FUZZ_SEED and the case number it prints. The budget is
@@ -18,7 +19,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Adam, Adagrad, BpttError, RMSprop, SGD, StepLR, checkpointBytes, clipGradNorm, clipGradValue, createModel, evaluate, fit,
-  lossValue, step, trainStep, type Model,
+  lossValue, sample, step, trainStep, type Model,
 } from '../src/index.js';
 import { Rng, hashSeed } from '../src/rng.js';
 import { on, PATHS } from './helpers/variants.js';
@@ -333,7 +334,17 @@ const CALLS: Record<string, Call> = {
   },
   step: (m, rng) => step(m, rng.int(2) ? bad(rng) as never : { shape: [3, 2], data: new Float32Array(6) }, spoil(rng, {}) as never),
   lossValue: (_m, rng) => lossValue(bad(rng) as never, tgt, rng.int(2) ? mse : bad(rng) as never),
+  loss: (m, rng) => {
+    const parts = [{ x, target: tgt }, mse, {}] as Record<string, unknown>[];
+    const k = rng.int(3);
+    parts[k] = rng.int(2) ? spoil(rng, parts[k]) : bad(rng) as never;
+    return m.loss(parts[0] as never, parts[1] as never, parts[2] as never);
+  },
+  predict: (m, rng) => m.predict(rng.int(3) ? x : bad(rng) as never, spoil(rng, { batchSize: 2, lastStepOnly: true }) as never),
+  sample: (m, rng) => sample(m, spoil(rng, { prime: [0, 1], length: 3, temperature: 0.5 }) as never),
 };
+/** entry points that run no backward: even a successful call leaves the gradients as they were */
+const FORWARD_ONLY = new Set(['forward', 'loss', 'predict', 'sample', 'step', 'evaluate', 'lossValue']);
 
 describe.each(PATHS)('fuzz: bad API arguments on %s', (path) => {
   it('a result or a BpttError; a failed call leaves the weights unchanged', async () => {
@@ -349,6 +360,7 @@ describe.each(PATHS)('fuzz: bad API arguments on %s', (path) => {
         const rng = new Rng(hashSeed(SEED, `${target} ${i}`));
         const name = pick(rng, names);
         const before = m.stateDict();
+        const gradsBefore = m.gradView().slice();
         if (process.env.BPTT_FUZZ_TRACE) appendFileSync(process.env.BPTT_FUZZ_TRACE, `${target} ${i} ${name}\n`);
         const c0 = performance.now();
         let outcome = 'ok';
@@ -366,6 +378,9 @@ describe.each(PATHS)('fuzz: bad API arguments on %s', (path) => {
           }
         }
         const ms = performance.now() - c0;
+        if (FORWARD_ONLY.has(name) && !m.gradView().every((g, j) => Object.is(g, gradsBefore[j]))) {
+          failures.push(`case ${i} ${name}: a call without a backward changed the gradients (${outcome})`);
+        }
         if (ms > WATCHDOG_MS) failures.push(`case ${i} ${name}: took ${ms.toFixed(0)} ms`);
         if (ms > (figures[target]?.['slowest ms'] ?? 0)) Object.assign((figures[target] ??= {}), { 'slowest ms': Math.round(ms), 'slowest case': i });
         count(target, `${name} ${outcome}`);

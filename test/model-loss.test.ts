@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BpttError, evaluate, fit, lossValue, SGD, type LossSpec, type Model } from '../src/index.js';
+import { BpttError, evaluate, fit, lossValue, SGD, trainStep, trainTruncated, type LossSpec, type Model } from '../src/index.js';
 import { Rng } from '../src/rng.js';
 import { expectScalarClose } from './helpers/compare.js';
 import { listFixtures } from './helpers/fixtures.js';
@@ -143,6 +143,107 @@ describe.each(PATHS)('model.loss on %s', (path) => {
     expect(h.valLoss[0]).toBe(evaluate(m, data, { loss: spec }));
   });
 
+  it('evaluate\'s mean over batches is the whole dataset\'s with ignored targets and class weights; trainStep\'s micro-batches are its gradient', async () => {
+    // each batch's mean divides by its counted targets' summed class weights, not its step count: weighting
+    // batches by steps gave a batch-size-dependent loss as soon as a target was ignored or a class weighed != 1
+    for (const batchFirst of [false, true]) {
+      const m = await createModelOn(path, { cell: 'gru', inputSize: 3, hiddenSize: 6, outputSize: 4, seed: 1, batchFirst });
+      const T = 7, B = 12;
+      const { batch } = classBatch(T, B, 3, 4, 9);
+      // many ignored targets, unevenly spread: sequence b has b % 4 of them
+      const ids = Int32Array.from(batch.target.data, (v, i) => (i % B) % 4 > Math.floor(i / B) ? -100 : v);
+      const lengths = Array.from({ length: B }, (_, b) => 1 + (b * 5) % T);
+      const tm = { x: batch.x, target: { shape: [T, B], data: ids }, lengths };
+      const bfOf = (d: typeof tm) => ({
+        x: { shape: [B, T, 3], data: swap(d.x.data, T, B, 3) }, target: { shape: [B, T], data: swap(d.target.data, T, B, 1) }, lengths,
+      });
+      const data = batchFirst ? bfOf(tm) : tm;
+      for (const lastStepOnly of [false, true]) {
+        const spec: LossSpec = { kind: 'cross_entropy', reduction: 'mean', weight: [1, 3, 0.5, 2], lastStepOnly };
+        const whole = m.loss(data, spec).loss;
+        // float32 batch losses in double sums: the batch split changes only their rounding
+        for (const batchSize of [1, 4, 5]) expectScalarClose(`evaluate batchSize ${batchSize}`, evaluate(m, data, { loss: spec, batchSize }), whole, 1e-6);
+        // trainStep over micro-batches (lr 0: the weights stay, the gradient is the whole batch's)
+        const opt = new SGD(m, { lr: 0 });
+        const cut = (b0: number, b1: number) => {
+          const sel = (d: ArrayLike<number>, F: number) => Float32Array.from({ length: T * (b1 - b0) * F }, (_, i) => {
+            const f = i % F, r = Math.floor(i / F);
+            const [t, b] = batchFirst ? [r % T, b0 + Math.floor(r / T)] : [Math.floor(r / (b1 - b0)), b0 + (r % (b1 - b0))];
+            return d[(batchFirst ? b * T + t : t * B + b) * F + f];
+          });
+          const tb = batchFirst ? [b1 - b0, T] : [T, b1 - b0];
+          return { x: { shape: [...tb, 3], data: sel(data.x.data, 3) }, target: { shape: tb, data: Int32Array.from(sel(data.target.data, 1)) },
+            lengths: lengths.slice(b0, b1) };
+        };
+        const parts = trainStep(m, opt, [cut(0, 3), cut(3, 10), cut(10, 12)], { loss: spec });
+        const partsGrad = m.gradView().slice();
+        m.zeroGrad();
+        const g = m.lossAndGrad(data, spec);
+        expectScalarClose('trainStep loss', parts.loss, g.loss, 1e-6);
+        const gw = m.gradView();
+        const scale = Math.max(...gw.map(Math.abs));
+        for (let i = 0; i < gw.length; i++) expect(Math.abs(partsGrad[i] - gw[i])).toBeLessThanOrEqual(1e-5 * scale);
+      }
+    }
+  });
+
+  it('fit, trainTruncated and evaluate check every target value before the first batch runs, and name its place in the dataset', async () => {
+    // a bad value in the last batch used to fail only when that batch ran: the batches before it had trained
+    // (the weights changed) and the message gave its index in the minibatch, not in the dataset
+    for (const batchFirst of [false, true]) {
+      const m = await createModelOn(path, { cell: 'gru', inputSize: 3, hiddenSize: 4, outputSize: 4, seed: 3, batchFirst });
+      const T = 5, N = 6;
+      const { batch } = classBatch(T, N, 3, 4, 2);
+      const x = batchFirst ? { shape: [N, T, 3], data: swap(batch.x.data, T, N, 3) } : batch.x;
+      const ids = batchFirst ? swap(batch.target.data, T, N, 1) : Int32Array.from(batch.target.data);
+      const at = (t: number, n: number): number => (batchFirst ? n * T + t : t * N + n);
+      const bad = Int32Array.from(ids);
+      bad[at(3, 5)] = 4; // step 3 of the last sequence
+      const target = { shape: batchFirst ? [N, T] : [T, N], data: bad };
+      const spec: LossSpec = { kind: 'cross_entropy', reduction: 'mean' };
+      const opt = new SGD(m, { lr: 0.5 });
+      m.lossAndGrad({ x, target: { ...target, data: ids } }, spec); // gradients to keep
+      const params = m.paramView().slice(), grads = gradBits(m);
+      const words = (where: string) => new RegExp(`${where}: target\\.data\\[${at(3, 5)}\\] = 4 \\(step 3 of sequence 5\\) is not a class id in \\[0, 3\\]`);
+      await expect(fit(m, { x, target }, { optimizer: opt, loss: spec, batchSize: 1, shuffle: false, progress: false })).rejects.toThrow(words('fit'));
+      await expect(fit(m, { x, target: { ...target, data: ids } }, { optimizer: opt, loss: spec, validationData: { x, target }, progress: false }))
+        .rejects.toThrow(words('fit validation data'));
+      if (!batchFirst) expect(() => trainTruncated(m, opt, { x, target }, { k: 1, loss: spec })).toThrow(words('trainTruncated'));
+      expect(() => evaluate(m, { x, target }, { loss: spec, batchSize: 1 })).toThrow(words('evaluate'));
+      // lastStepOnly reads each sequence's last valid step only: a bad value before it is never read
+      const lengths = [5, 5, 5, 5, 5, 3];
+      expect(() => evaluate(m, { x, target, lengths }, { loss: { ...spec, lastStepOnly: true } })).not.toThrow();
+      expect(() => evaluate(m, { x, target, lengths: [5, 5, 5, 5, 5, 4] }, { loss: { ...spec, lastStepOnly: true } }))
+        .toThrow(/evaluate: target\.data\[\d+\] = 4 \(step 3 of sequence 5\)/);
+      // mse: the place of a NaN, as the dataset holds it
+      const y = Float32Array.from({ length: T * N * 4 }, (_, i) => Math.cos(i));
+      y[at(4, 2) * 4 + 1] = NaN;
+      await expect(fit(m, { x, target: { shape: batchFirst ? [N, T, 4] : [T, N, 4], data: y } }, { optimizer: opt, loss: 'mse', batchSize: 1, shuffle: false, progress: false }))
+        .rejects.toThrow(new RegExp(`fit: target\\.data\\[${at(4, 2) * 4 + 1}\\] \\(step 4 of sequence 2\\) is NaN`));
+      expect(m.paramView()).toEqual(params);
+      expect(gradBits(m)).toEqual(grads);
+    }
+  });
+
+  it('trainStep checks every micro-batch\'s target values and class weights before the first runs: the gradients stay too', async () => {
+    // a bad class id in micro-batch 1 used to fail after zeroGrad and micro-batch 0's backward
+    const m = await createModelOn(path, { cell: 'lstm', inputSize: 3, hiddenSize: 4, outputSize: 4, seed: 5 });
+    const a = classBatch(5, 3, 3, 4, 7).batch, b = classBatch(5, 2, 3, 4, 8).batch;
+    const spec: LossSpec = { kind: 'cross_entropy', reduction: 'mean' };
+    m.lossAndGrad(b, { ...spec, reduction: 'sum' }); // gradients unlike any trainStep's
+    const params = m.paramView().slice(), grads = gradBits(m);
+    const opt = new SGD(m, { lr: 0.5 });
+    const badIds = Int32Array.from(b.target.data);
+    badIds[4 * 2 + 1] = 9; // step 4 of sequence 1
+    expect(() => trainStep(m, opt, [a, { ...b, target: { shape: [5, 2], data: badIds } }], { loss: spec }))
+      .toThrow(/trainStep: micro-batch 1: target\.data\[9\] = 9 \(step 4 of sequence 1\) is not a class id in \[0, 3\]/);
+    expect(() => trainStep(m, opt, [a, b], { loss: { ...spec, weight: [1, 2] } })).toThrow(/loss\.weight has 2 values, expected one per class: outputSize 4/);
+    expect(gradBits(m)).toEqual(grads);
+    expect(m.paramView()).toEqual(params);
+    // padded steps are never read: the same bad id there trains
+    expect(() => trainStep(m, new SGD(m, { lr: 0 }), [a, { ...b, target: { shape: [5, 2], data: badIds }, lengths: [5, 4] }], { loss: spec })).not.toThrow();
+  });
+
   it('refuses lossAndGrad\'s backward-only options and bad input with a BpttError, and changes nothing', async () => {
     const m = await createModelOn(path, { cell: 'lstm', inputSize: 3, hiddenSize: 4, outputSize: 4, seed: 2 });
     const { batch, spec } = classBatch(5, 3, 3, 4, 6);
@@ -200,4 +301,11 @@ function classBatch(T: number, B: number, I: number, O: number, seed: number) {
     },
     spec: { kind: 'cross_entropy', reduction: 'mean' } as LossSpec,
   };
+}
+
+/** [A, B, F] -> [B, A, F], in the type it came in. */
+function swap<D extends Float32Array | Int32Array>(d: D, A: number, B: number, F: number): D {
+  const out = new (d.constructor as new (n: number) => D)(d.length);
+  for (let a = 0; a < A; a++) for (let b = 0; b < B; b++) for (let f = 0; f < F; f++) out[(b * A + a) * F + f] = d[(a * B + b) * F + f];
+  return out;
 }

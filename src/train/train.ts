@@ -11,7 +11,7 @@
 //     clip; optimizer.step(); state = { h: r.hN, c: r.cN }
 
 import { NonfiniteError, checkFinitePositive, checkOneOf, fail, normalizeOptions, shapeStr, show, type TensorLike } from '../errors.js';
-import { checkLossSpec, targetHasTime, targetLayout, type TargetLayout } from '../loss.js';
+import { checkLossSpec, checkTargetValues, targetHasTime, targetLayout, type TargetLayout } from '../loss.js';
 import {
   checkLengths, swapAxes01, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type PredictOptions, type Tensor,
 } from '../model.js';
@@ -72,7 +72,7 @@ export interface TrainStepOptions extends ClipOptions {
 }
 
 export interface TrainStepResult {
-  /** the batch loss (for reduction 'mean': of the whole batch, micro-batches weighted by size) */
+  /** the batch loss (for reduction 'mean': of the whole batch, micro-batches weighted by what each one's mean divides by) */
   loss: number;
   /** global gradient norm before clipping */
   gradNorm: number;
@@ -84,19 +84,46 @@ export interface TrainStepResult {
   outputs: Tensor[];
 }
 
-/** What a 'mean' loss divides by: sequences (lastStepOnly), else valid steps. */
-function lossCount(mb: { x: TensorLike; lengths?: Lengths }, loss: LossSpec, batchFirst = false): number {
+/** The steps a batch's loss covers: its sequences (lastStepOnly), else its valid steps. */
+function stepCount(mb: { x: TensorLike; lengths?: Lengths }, loss: LossSpec, batchFirst = false): number {
   const [T, B] = batchFirst ? [mb.x.shape[1], mb.x.shape[0]] : mb.x.shape;
   if (loss.lastStepOnly) return B;
   if (!mb.lengths) return T * B;
   let n = 0;
-  for (let b = 0; b < mb.lengths.length; b++) n += mb.lengths[b];
+  for (let b = 0; b < B; b++) n += mb.lengths[b];
+  return n;
+}
+
+/**
+ * What a batch's 'mean' loss divides by, as Model.computeLoss: for mse the valid steps
+ * (sequences with lastStepOnly; the output width is the same for every batch); for
+ * cross_entropy the counted targets (valid steps, not ignoreIndex), each weighing its class
+ * weight. Batches weighted by it combine into the whole dataset's mean.
+ */
+function lossCount(mb: { x: TensorLike; target: TensorLike; lengths?: Lengths }, loss: LossSpec, batchFirst = false): number {
+  const [T, B] = batchFirst ? [mb.x.shape[1], mb.x.shape[0]] : mb.x.shape;
+  const len = (b: number): number => (mb.lengths ? mb.lengths[b] : T);
+  const spec = checkLossSpec(loss);
+  if (spec.kind === 'mse') return stepCount(mb, loss, batchFirst);
+  // class ids: [T, B] ([B, T] batch-first), or lastStepOnly's short form [B]
+  const ids = mb.target.data;
+  const long = targetHasTime(mb.target.shape, spec);
+  const at = (t: number, b: number): number => ids[!long ? b : batchFirst ? b * T + t : t * B + b];
+  let n = 0;
+  const count = (c: number): void => {
+    if (c !== spec.ignoreIndex) n += spec.weight ? spec.weight[c] : 1;
+  };
+  for (let b = 0; b < B; b++) {
+    if (spec.lastStepOnly) count(at(len(b) - 1, b));
+    else for (let t = 0; t < len(b); t++) count(at(t, b));
+  }
   return n;
 }
 
 /**
  * zeroGrad; lossAndGrad on every micro-batch (gradients accumulate into one full-batch
- * gradient: with reduction 'mean', micro-batch i counts with weight B_i / B); check
+ * gradient: with reduction 'mean', micro-batch i counts with weight n_i / n, n_i what its mean
+ * divides by, lossCount); check
  * loss and gradient are finite; clip; optimizer.step(). Nothing changes the weights
  * when a value is non-finite.
  */
@@ -113,14 +140,18 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
   opts = normalizeOptions<TrainStepOptions>('trainStep', 'options', opts, TRAIN_STEP_KEYS);
   if (!Array.isArray(micro) || micro.length === 0) fail(`trainStep: micro-batches must be a non-empty array, got ${show(micro)}`, 'trainStep');
   if (!optimizer || optimizer.model !== model) fail('trainStep: the optimizer was built for a different model', 'trainStep');
+  const spec = checkLossSpec(opts.loss);
   micro.forEach((mb, i) => {
     if (mb === null || typeof mb !== 'object' || !isTensor(mb.x)) {
       fail(`trainStep: micro-batch ${i} must be { x: ${expectedInput(model)}, target, ... }, got ${show(mb)}`, 'trainStep');
     }
-    // every micro-batch's x (token ids included) before the first one runs: a bad one changes nothing
-    checkInput(`trainStep: micro-batch ${i} x`, mb.x, model, mb.lengths);
+    // every micro-batch's x (token ids included) and target (shape and values) before the first one runs: a bad
+    // one changes nothing, gradients included (and the weights below read the targets)
+    const { T, B, lengths } = checkInput(`trainStep: micro-batch ${i} x`, mb.x, model, mb.lengths);
+    const O = model.layout.outputWidth;
+    const tl = targetLayout(`trainStep: micro-batch ${i}`, mb.target, spec, T, B, O, model.batchFirst);
+    checkTargetValues(`trainStep: micro-batch ${i}`, mb.target, tl, spec, T, B, O, lengths, model.batchFirst);
   });
-  checkLossSpec(opts.loss);
   checkClip('trainStep', opts);
   if (opts.onNonfinite !== undefined) checkOneOf('trainStep: onNonfinite', opts.onNonfinite, ['throw', 'skip'] as const);
   const be = model.ops;
@@ -215,10 +246,12 @@ class DataView3 {
   readonly bf: boolean;
   /**
    * x is checked as the model takes it (feature vectors or token ids, in its layout; ids at
-   * every valid step) before anything is sliced; minibatches are gathered time-major and
+   * every valid step), and the target's shape and its values at the steps the loss reads,
+   * before anything is sliced (so a bad value in the last batch fails before the first one
+   * trains, naming its place in the dataset); minibatches are gathered time-major and
    * transposed for a batch-first model.
    */
-  constructor(data: Dataset, readonly loss: LossSpec, what: string, model: InputOwner) {
+  constructor(data: Dataset, readonly loss: LossSpec, what: string, model: InputOwner & { readonly layout: { readonly outputWidth: number } }) {
     if (!data || typeof data !== 'object' || !data.x || !data.target) fail(`${what}: expected { x, target }`);
     this.bf = model.batchFirst;
     this.ids = model.config.embedding !== undefined;
@@ -226,9 +259,12 @@ class DataView3 {
     [this.T, this.N] = [x.T, x.B];
     this.F = this.ids ? 1 : model.config.inputSize;
     this.lengths = x.lengths;
+    const given = data; // the caller's layout: the target values are checked, and named, there
     if (this.bf) data = timeMajorDataset(data, loss, what, this.F, this.ids);
     this.data = data;
-    this.tl = targetLayout(what, data.target, checkLossSpec(loss), this.T, this.N, null);
+    const spec = checkLossSpec(loss);
+    this.tl = targetLayout(what, data.target, spec, this.T, this.N, null);
+    checkTargetValues(what, given.target, this.tl, spec, this.T, this.N, model.layout.outputWidth, this.lengths, this.bf);
   }
 
   /**
@@ -406,8 +442,10 @@ export interface EvaluateOptions {
 const lengthsOf = (mb: object): ArrayLike<number> | undefined => (mb as { lengths?: ArrayLike<number> }).lengths;
 
 /**
- * Loss over a dataset in batches (forward only; no gradients touched). Batch losses are
- * averaged, weighted by batch size. With `metrics`, returns { loss, metrics }.
+ * Loss over a dataset in batches (forward only; no gradients touched). With reduction 'mean'
+ * it is the whole dataset's mean, whatever the batch size (batch means weighted by what each
+ * divides by: valid steps, or for cross_entropy the counted targets' class weights); with
+ * 'sum' the batch sums averaged, weighted by their steps. With `metrics`, returns { loss, metrics }.
  */
 export function evaluate(model: Model, data: Dataset, opts: EvaluateOptions & { metrics: MetricName[] }): { loss: number; metrics: Record<string, number> };
 export function evaluate(model: Model, data: Dataset, opts: EvaluateOptions): number;
@@ -437,9 +475,13 @@ function evaluateInto(model: Model, dv: DataView3, loss: LossSpec, batchSize: nu
       const [B, T, O] = out.shape;
       out = { shape: [T, B, O], data: swapAxes01(out.data, B, T, O) };
     }
-    const n = lossCount(mb, loss);
-    acc += r.loss * n;
-    total += n;
+    // 'mean': each batch's mean times what it divides by, so the result is the whole dataset's mean (a batch
+    // with nothing counted adds nothing, rather than its NaN); 'sum', 'none': batch sums averaged over the steps
+    const n = loss.reduction === 'mean' ? lossCount(mb, loss) : stepCount(mb, loss);
+    if (n > 0) {
+      acc += r.loss * n;
+      total += n;
+    }
     metrics.add(out, mb.target, { kind: loss.kind, lastStepOnly: loss.lastStepOnly, ignoreIndex: loss.ignoreIndex, lengths: lengthsOf(mb) });
   }
   return acc / total;
@@ -958,7 +1000,16 @@ export function sample(model: Model, opts: SampleOptions): { tokens: number[]; s
   const I = model.config.inputSize;
   opts = normalizeOptions<SampleOptions>('sample', 'options', opts, ['prime', 'length', 'temperature', 'seed', 'rng', 'state', 'encode']);
   if (!Array.isArray(opts?.prime) || opts.prime.length === 0) fail('sample: prime must be a non-empty array of token ids');
-  if (!Number.isInteger(opts.length) || opts.length < 0) fail(`sample: length must be an integer >= 0, got ${opts.length}`);
+  if (!Number.isInteger(opts.length) || opts.length < 0) fail(`sample: length must be an integer >= 0, got ${show(opts.length)}`);
+  // every option is checked before the first step, whatever the length (a length-0 call still validates its temperature)
+  const temperature = opts.temperature ?? 1;
+  if (typeof temperature !== 'number' || !(temperature >= 0) || !Number.isFinite(temperature)) {
+    fail(`sample: temperature must be a finite number >= 0, got ${show(opts.temperature)}`, 'sample');
+  }
+  if (opts.rng !== undefined && !(opts.rng instanceof Rng)) fail(`sample: rng must be an Rng (to continue its stream of draws), got ${show(opts.rng)}`, 'sample');
+  if (opts.rng !== undefined && opts.seed !== undefined) {
+    fail('sample: seed and rng both given; the draws come from one of them: pass seed for a fresh stream or rng to continue one', 'sample');
+  }
   const emb = model.config.embedding;
   let encode: (tok: number) => TensorLike;
   if (emb) {
@@ -982,7 +1033,6 @@ export function sample(model: Model, opts: SampleOptions): { tokens: number[]; s
     encode = (tok) => ({ shape: [1, I], data: vector(tok) });
   }
   const rng = opts.rng ?? new Rng(opts.seed ?? 0);
-  const temperature = opts.temperature ?? 1;
   let state = opts.state;
   let out: Tensor | null = null;
   for (const tok of opts.prime) {
