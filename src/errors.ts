@@ -118,6 +118,26 @@ export function normalizeOptions<T extends object>(where: string, what: string, 
   return out as T;
 }
 
+/**
+ * Keys the library's data helpers put beside x and target (addingBatch's `positions`,
+ * windows' `start`, CharStream's `reset`): a helper's result may be passed on as a batch or
+ * a dataset as it is, so these are allowed, and nothing reads them.
+ */
+export const HELPER_KEYS: readonly string[] = ['positions', 'start', 'reset'];
+
+/**
+ * The rule for batch and dataset objects ({ x, target, lengths, ... }): every key is one the
+ * call reads, or a data helper's (HELPER_KEYS). A typo (`lenghts`) must not silently train
+ * as if the key were absent.
+ */
+export function checkKeys(where: string, what: string, obj: object, keys: readonly string[]): void {
+  for (const k of Object.keys(obj)) {
+    if (!keys.includes(k) && !HELPER_KEYS.includes(k)) {
+      fail(`${where}: ${what} has an unknown key '${k}' (its keys: ${keys.join(', ')})`, where);
+    }
+  }
+}
+
 export interface TensorLike {
   shape: readonly number[];
   data: ArrayLike<number>;

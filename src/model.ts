@@ -9,7 +9,7 @@ import { createBackend, type BackendKind } from './backend/factory.js';
 import type { WasmBuild } from './backend/wasm.js';
 import { host, hostName } from './host/host.js';
 import {
-  checkFinite, checkFinitePositive, isFiniteF32, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, shapeStr, show, type TensorLike,
+  checkFinite, checkFinitePositive, checkKeys, isFiniteF32, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, shapeStr, show, type TensorLike,
 } from './errors.js';
 import { checkClassWeights, checkLossSpec, checkTargetValue, targetLayout, type LossSpec, type ResolvedLoss } from './loss.js';
 import { AUTO_THREADS_MAX, checkModelSize, DEFAULT_WORKSPACE_BYTES, MAX_MEMORY_BYTES, MAX_THREADS } from './limits.js';
@@ -93,6 +93,9 @@ export interface ModelInfo {
 }
 
 export type { LossSpec, ResolvedLoss };
+
+/** The keys of a Batch (checkKeys: anything else is an error, but the data helpers' own). */
+export const BATCH_KEYS: readonly string[] = ['x', 'target', 'lengths', 'h0', 'c0'];
 
 export interface Batch {
   /** [T, B, inputSize], or [T, B] token ids for a model with an embedding */
@@ -606,6 +609,7 @@ export class Model {
   private forwardLoss(where: string, batch: Batch, loss: LossSpec, train: boolean, mode: 'loss' | 'grad'):
   { T: number; B: number; spec: ResolvedLoss; rowLoss: number } {
     if (batch === null || typeof batch !== 'object') fail(`${where}: batch must be { x, target, lengths?, h0?, c0? }, got ${show(batch)}`);
+    checkKeys(where, 'batch', batch, BATCH_KEYS);
     const spec = checkLossSpec(loss);
     const { T, B, lengths } = this.checkInputs(batch.x, batch.h0, batch.c0, batch.lengths);
     const writeTarget = this.checkTarget(batch.target, spec, T, B, lengths);

@@ -10,10 +10,10 @@
 //     r = model.lossAndGrad({ x: x[t0:t0+k], target: ..., h0: state.h, c0: state.c })
 //     clip; optimizer.step(); state = { h: r.hN, c: r.cN }
 
-import { NonfiniteError, checkFinitePositive, checkOneOf, fail, normalizeOptions, shapeStr, show, type TensorLike } from '../errors.js';
+import { NonfiniteError, checkFinitePositive, checkKeys, checkOneOf, fail, normalizeOptions, shapeStr, show, type TensorLike } from '../errors.js';
 import { checkLossSpec, checkTargetValues, targetHasTime, targetLayout, type TargetLayout } from '../loss.js';
 import {
-  checkLengths, swapAxes01, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type PredictOptions, type Tensor,
+  BATCH_KEYS, checkLengths, swapAxes01, clipGradNorm, clipGradValue, nonfiniteTensors, type Lengths, type LossSpec, type Model, type PredictOptions, type Tensor,
 } from '../model.js';
 import { checkInput, checkTokenId, checkTokenIds, expectedInput, type InputOwner } from '../inputs.js';
 import { checkMetrics, formatMetrics, MetricAccumulator, type MetricName } from './metrics.js';
@@ -145,6 +145,7 @@ export function trainStep(model: Model, optimizer: Optimizer, micro: MicroBatch[
     if (mb === null || typeof mb !== 'object' || !isTensor(mb.x)) {
       fail(`trainStep: micro-batch ${i} must be { x: ${expectedInput(model)}, target, ... }, got ${show(mb)}`, 'trainStep');
     }
+    checkKeys('trainStep', `micro-batch ${i}`, mb, BATCH_KEYS);
     // every micro-batch's x (token ids included) and target (shape and values) before the first one runs: a bad
     // one changes nothing, gradients included (and the weights below read the targets)
     const { T, B, lengths } = checkInput(`trainStep: micro-batch ${i} x`, mb.x, model, mb.lengths);
@@ -253,6 +254,7 @@ class DataView3 {
    */
   constructor(data: Dataset, readonly loss: LossSpec, what: string, model: InputOwner & { readonly layout: { readonly outputWidth: number } }) {
     if (!data || typeof data !== 'object' || !data.x || !data.target) fail(`${what}: expected { x, target }`);
+    checkKeys(what, 'the dataset', data, ['x', 'target', 'lengths']);
     this.bf = model.batchFirst;
     this.ids = model.config.embedding !== undefined;
     const x = checkInput(`${what}: x`, data.x, model, data.lengths, 'N');
