@@ -9,7 +9,7 @@ import { createBackend, type BackendKind } from './backend/factory.js';
 import type { WasmBuild } from './backend/wasm.js';
 import { host, hostName } from './host/host.js';
 import {
-  checkFinite, checkFinitePositive, checkKeys, isFiniteF32, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, shapeStr, show, type TensorLike,
+  checkFinite, checkFinitePositive, checkKeys, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, show, type TensorLike,
 } from './errors.js';
 import { checkClassWeights, checkLossSpec, checkTargetValue, targetLayout, type LossSpec, type ResolvedLoss } from './loss.js';
 import { AUTO_THREADS_MAX, checkModelSize, DEFAULT_WORKSPACE_BYTES, MAX_MEMORY_BYTES, MAX_THREADS } from './limits.js';

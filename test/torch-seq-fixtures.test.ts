@@ -11,6 +11,7 @@ import { listFixtures } from './helpers/fixtures.js';
 import { batchFor, lossFor, modelFor as openModel, type Fx, type Path } from './helpers/models.js';
 import { expectClose, expectScalarClose } from './helpers/compare.js';
 import { expectTrajectory } from './helpers/trajectory.js';
+import { PATHS } from './helpers/variants.js';
 
 const FWD = 1e-5;
 const LOSS = 2e-5;
@@ -40,7 +41,7 @@ it('finds all 15 torch-seq cases', () => {
   expect(fixtures.length).toBeGreaterThanOrEqual(15);
 });
 
-describe.each(['wasm', 'js', 'wasm, 2 threads'] as const)('torch-seq fixtures on the %s backend', (path) => {
+describe.each(PATHS)('torch-seq fixtures on the %s backend', (path) => {
   describe.each(fixtures.map((f) => [f.name, f.json]))('%s', (_name, fx: Fx) => {
     it('matches output, h_n, c_n, loss, every gradient, d_x, d_h0/d_c0 and hidden-gradient norms', async () => {
       const model = await modelFor(fx, path);

@@ -223,6 +223,14 @@ interface CellWeights {
 }
 
 /** Byte pointers of the Linear head's out.weight and out.bias and their gradients; 0: no head (or no head bias). */
+/** Sizes of the bound model (H, I, L, D directions, DH = D*H, GH = gates*H, O output width, top = the top layer's first cell) and byte strides (Hb = H*4, ...). */
+interface Dims {
+  H: number; I: number; L: number; D: number; DH: number; GH: number; O: number; top: number;
+  /** 1 for a ReLU RNN */
+  relu: number;
+  Hb: number; GHb: number; Ib: number; Ob: number;
+}
+
 interface HeadWeights {
   W: number; b: number; dW: number; db: number;
 }
@@ -267,6 +275,8 @@ export class WasmSweep implements Sweep {
   /** byte pointers of each cell's weights and biases and of their gradients (0: no bias), and the head's; set by bind */
   private wp: CellWeights[] = [];
   private head: HeadWeights = { W: 0, b: 0, dW: 0, db: 0 };
+  /** the model's sizes and their byte strides, derived once in bind() (forward and backward read them) */
+  private dim: Dims = { H: 0, I: 0, L: 0, D: 1, DH: 0, GH: 0, O: 0, top: 0, relu: 0, Hb: 0, GHb: 0, Ib: 0, Ob: 0 };
   /** the current call's buffers: float offsets (for the typed-array copies) and the same as byte pointers (for the kernels) */
   private cells: CellWork[] = [];
   private bufs = {} as SharedWork;
@@ -305,6 +315,12 @@ export class WasmSweep implements Sweep {
       dWih: at(grads, spec.weightIh), dWhh: at(grads, spec.weightHh), dbih: at(grads, spec.biasIh), dbhh: at(grads, spec.biasHh),
     }));
     this.head = { W: at(params, layout.outWeight), b: at(params, layout.outBias), dW: at(grads, layout.outWeight), db: at(grads, layout.outBias) };
+    const { inputSize: I, numLayers: L, nonlinearity } = layout.config;
+    const D = layout.D, O = layout.outputWidth;
+    this.dim = {
+      H, I, L, D, DH: D * H, GH, O, top: (L - 1) * D, relu: nonlinearity === 'relu' ? 1 : 0,
+      Hb: H * F, GHb: GH * F, Ib: I * F, Ob: O * F,
+    };
   }
 
   get numParams(): number {
@@ -413,15 +429,11 @@ export class WasmSweep implements Sweep {
   forward(io: IOBuffers, T: number, B: number): void {
     const sc = (this.sched = this.schedule(io, T, B));
     const k = this.rt.k;
-    const { hiddenSize: H, inputSize: I, cell, nonlinearity } = this.layout.config;
-    const D = this.layout.D, DH = D * H;
-    const GH = GATES[cell] * H;
-    const relu = nonlinearity === 'relu' ? 1 : 0;
+    const { cell } = this.layout.config;
+    const { H, I, D, DH, GH, O, top, relu, Hb, GHb, Ib, Ob } = this.dim;
     const { n, off, perm } = sc;
     const N = off[T];
     const bf = this.bufs, bb = this.bufsB;
-    // byte strides of the kernels' row arithmetic
-    const Hb = H * F, GHb = GH * F, Ib = I * F;
     const xP = sc.dense ? io.x : bf.xP;
     const xPb = xP * F; // the caller's x (a float offset of IOBuffers) or its packed copy
     if (!sc.dense) this.moveRows(true, xP, I, io.x, I, I, T, B);
@@ -433,10 +445,8 @@ export class WasmSweep implements Sweep {
       if (packed) k.pack_b(this.cellsB[ci].WhhF, this.wp[ci].Whh, H, GH, H, 1);
     }
     const { outWeight, outBias } = this.layout;
-    const top = (this.layout.config.numLayers - 1) * D;
-    const O = this.layout.outputWidth;
     const yP = sc.dense ? io.y : bf.yP;
-    const yPb = yP * F, Ob = O * F;
+    const yPb = yP * F;
     // Time chunks of `chunk` steps (all T for training and bidirectional models, whose
     // buffers hold every step): every layer runs over one chunk, then the head, then the
     // next chunk, so a forward only keeps one chunk of activations per layer. A cell's rows
@@ -563,17 +573,12 @@ export class WasmSweep implements Sweep {
     if (!this.full) throw new BpttError('bptt-wasm: internal error: backward after a forward-only workspace');
     const k = this.rt.k;
     const sc = this.sched!;
-    const { hiddenSize: H, inputSize: I, numLayers: L, cell, nonlinearity } = this.layout.config;
-    const D = this.layout.D, DH = D * H;
-    const GH = GATES[cell] * H;
-    const relu = nonlinearity === 'relu' ? 1 : 0;
+    const { cell } = this.layout.config;
+    const { H, I, D, DH, GH, O, top, relu, Hb, GHb } = this.dim;
     const { n, off, perm } = sc;
     const N = off[T];
     const bf = this.bufs, bb = this.bufsB;
-    const Hb = H * F, GHb = GH * F; // byte strides of the kernels' row arithmetic
-    const top = (L - 1) * D;
     const { outWeight } = this.layout;
-    const O = this.layout.outputWidth;
     const dyP = sc.dense ? io.dy : bf.dyP;
     const dyPb = dyP * F; // the caller's dy (a float offset of IOBuffers) or its packed copy
     if (!outWeight) {
