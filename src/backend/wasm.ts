@@ -222,15 +222,15 @@ interface CellWeights {
   dWih: number; dWhh: number; dbih: number; dbhh: number;
 }
 
-/** Byte pointers of the Linear head's out.weight and out.bias and their gradients; 0: no head (or no head bias). */
-/** Sizes of the bound model (H, I, L, D directions, DH = D*H, GH = gates*H, O output width, top = the top layer's first cell) and byte strides (Hb = H*4, ...). */
+/** Sizes of the bound model (H, I, D directions, DH = D*H, GH = gates*H, O output width, top = the top layer's first cell) and byte strides (Hb = H*4, ...). */
 interface Dims {
-  H: number; I: number; L: number; D: number; DH: number; GH: number; O: number; top: number;
+  H: number; I: number; D: number; DH: number; GH: number; O: number; top: number;
   /** 1 for a ReLU RNN */
   relu: number;
   Hb: number; GHb: number; Ib: number; Ob: number;
 }
 
+/** Byte pointers of the Linear head's out.weight and out.bias and their gradients; 0: no head (or no head bias). */
 interface HeadWeights {
   W: number; b: number; dW: number; db: number;
 }
@@ -276,7 +276,7 @@ export class WasmSweep implements Sweep {
   private wp: CellWeights[] = [];
   private head: HeadWeights = { W: 0, b: 0, dW: 0, db: 0 };
   /** the model's sizes and their byte strides, derived once in bind() (forward and backward read them) */
-  private dim: Dims = { H: 0, I: 0, L: 0, D: 1, DH: 0, GH: 0, O: 0, top: 0, relu: 0, Hb: 0, GHb: 0, Ib: 0, Ob: 0 };
+  private dim: Dims = { H: 0, I: 0, D: 1, DH: 0, GH: 0, O: 0, top: 0, relu: 0, Hb: 0, GHb: 0, Ib: 0, Ob: 0 };
   /** the current call's buffers: float offsets (for the typed-array copies) and the same as byte pointers (for the kernels) */
   private cells: CellWork[] = [];
   private bufs = {} as SharedWork;
@@ -318,7 +318,7 @@ export class WasmSweep implements Sweep {
     const { inputSize: I, numLayers: L, nonlinearity } = layout.config;
     const D = layout.D, O = layout.outputWidth;
     this.dim = {
-      H, I, L, D, DH: D * H, GH, O, top: (L - 1) * D, relu: nonlinearity === 'relu' ? 1 : 0,
+      H, I, D, DH: D * H, GH, O, top: (L - 1) * D, relu: nonlinearity === 'relu' ? 1 : 0,
       Hb: H * F, GHb: GH * F, Ib: I * F, Ob: O * F,
     };
   }
