@@ -733,22 +733,79 @@ function gemm_rows_axpy(
   }
 }
 
-/** C[m, n] (+)= dot(A[m, :], B[n, :]) for nt with few rows: both operands contiguous in k. */
+/**
+ * [hsum4(d0), hsum4(d1), hsum4(d2), hsum4(d3)] in one vector: a 4x4 transpose folded into
+ * the adds, each lane summed in hsum4's order ((v0 + v2) + (v1 + v3)), so the result is
+ * bit-identical to four hsum4 calls and is stored with one vector store.
+ */
+// @ts-ignore: decorator
+@inline
+function hsum4x4(d0: v128, d1: v128, d2: v128, d3: v128): v128 {
+  const a = f32x4.add(f32x4.shuffle(d0, d1, 0, 4, 1, 5), f32x4.shuffle(d0, d1, 2, 6, 3, 7));
+  const b = f32x4.add(f32x4.shuffle(d2, d3, 0, 4, 1, 5), f32x4.shuffle(d2, d3, 2, 6, 3, 7));
+  return f32x4.add(f32x4.shuffle(a, b, 0, 1, 4, 5), f32x4.shuffle(a, b, 2, 3, 6, 7));
+}
+
+/** c[0..4) (+)= s: the four sums of one column group (C + s, the same rounding as scalar adds). */
+// @ts-ignore: decorator
+@inline
+function out_sums(c: usize, s: v128, accumulate: bool): void {
+  v128.store(c, accumulate ? f32x4.add(v128.load(c), s) : s);
+}
+
+/**
+ * C[m, n] (+)= dot(A[m, :], B[n, :]) for nt with few rows (batch-1 steps: x W_ih^T,
+ * h W_hh^T, h W_out^T): both operands contiguous in k. Eight columns at a time share each
+ * load of A (9 loads per 8 multiply-adds; the loop is load-bound), then four at a time,
+ * then one; the sums are reduced in registers (hsum4x4) and stored as vectors.
+ */
 function gemm_rows_dot(
   C: usize, A: usize, B: usize, M: i32, N: i32, K: i32,
   lda: i32, ldb: i32, ldc: i32, accumulate: bool,
 ): void {
   const ldb4 = <usize>ldb << 2;
+  const K4 = K & ~3, kt = K - K4; // full vectors of k, and the tail's lanes (0-3)
   for (let m = 0; m < M; m++) {
     const a = A + (<usize>m * <usize>lda << 2);
     const c = C + (<usize>m * <usize>ldc << 2);
     let n = 0;
-    // four dot products share each load of A
+    for (; n + 8 <= N; n += 8) {
+      const b0 = B + <usize>n * ldb4, b1 = b0 + ldb4, b2 = b1 + ldb4, b3 = b2 + ldb4;
+      const b4 = b3 + ldb4, b5 = b4 + ldb4, b6 = b5 + ldb4, b7 = b6 + ldb4;
+      let d0 = f32x4.splat(0), d1 = d0, d2 = d0, d3 = d0, d4 = d0, d5 = d0, d6 = d0, d7 = d0;
+      for (let k = 0; k < K4; k += 4) {
+        const o = <usize>k << 2;
+        const av = v128.load(a + o);
+        d0 = fma4(av, v128.load(b0 + o), d0);
+        d1 = fma4(av, v128.load(b1 + o), d1);
+        d2 = fma4(av, v128.load(b2 + o), d2);
+        d3 = fma4(av, v128.load(b3 + o), d3);
+        d4 = fma4(av, v128.load(b4 + o), d4);
+        d5 = fma4(av, v128.load(b5 + o), d5);
+        d6 = fma4(av, v128.load(b6 + o), d6);
+        d7 = fma4(av, v128.load(b7 + o), d7);
+      }
+      if (kt > 0) {
+        // the last 1-3 terms through the same multiply-adds (zero lanes add exact zeros)
+        const o = <usize>K4 << 2;
+        const av = load_lanes(a + o, kt);
+        d0 = fma4(av, load_lanes(b0 + o, kt), d0);
+        d1 = fma4(av, load_lanes(b1 + o, kt), d1);
+        d2 = fma4(av, load_lanes(b2 + o, kt), d2);
+        d3 = fma4(av, load_lanes(b3 + o, kt), d3);
+        d4 = fma4(av, load_lanes(b4 + o, kt), d4);
+        d5 = fma4(av, load_lanes(b5 + o, kt), d5);
+        d6 = fma4(av, load_lanes(b6 + o, kt), d6);
+        d7 = fma4(av, load_lanes(b7 + o, kt), d7);
+      }
+      const cn = c + (<usize>n << 2);
+      out_sums(cn, hsum4x4(d0, d1, d2, d3), accumulate);
+      out_sums(cn + 16, hsum4x4(d4, d5, d6, d7), accumulate);
+    }
     for (; n + 4 <= N; n += 4) {
       const b0 = B + <usize>n * ldb4, b1 = b0 + ldb4, b2 = b1 + ldb4, b3 = b2 + ldb4;
-      let d0 = f32x4.splat(0), d1 = f32x4.splat(0), d2 = f32x4.splat(0), d3 = f32x4.splat(0);
-      let k = 0;
-      for (; k + 4 <= K; k += 4) {
+      let d0 = f32x4.splat(0), d1 = d0, d2 = d0, d3 = d0;
+      for (let k = 0; k < K4; k += 4) {
         const o = <usize>k << 2;
         const av = v128.load(a + o);
         d0 = fma4(av, v128.load(b0 + o), d0);
@@ -756,39 +813,26 @@ function gemm_rows_dot(
         d2 = fma4(av, v128.load(b2 + o), d2);
         d3 = fma4(av, v128.load(b3 + o), d3);
       }
-      if (k < K) {
-        // the last 1-3 terms through the same multiply-adds (zero lanes add exact zeros)
-        const o = <usize>k << 2, n = K - k;
-        const av = load_lanes(a + o, n);
-        d0 = fma4(av, load_lanes(b0 + o, n), d0);
-        d1 = fma4(av, load_lanes(b1 + o, n), d1);
-        d2 = fma4(av, load_lanes(b2 + o, n), d2);
-        d3 = fma4(av, load_lanes(b3 + o, n), d3);
+      if (kt > 0) {
+        const o = <usize>K4 << 2;
+        const av = load_lanes(a + o, kt);
+        d0 = fma4(av, load_lanes(b0 + o, kt), d0);
+        d1 = fma4(av, load_lanes(b1 + o, kt), d1);
+        d2 = fma4(av, load_lanes(b2 + o, kt), d2);
+        d3 = fma4(av, load_lanes(b3 + o, kt), d3);
       }
-      let s0 = hsum4(d0), s1 = hsum4(d1), s2 = hsum4(d2), s3 = hsum4(d3);
-      const cn = c + (<usize>n << 2);
-      if (accumulate) {
-        s0 += load<f32>(cn);
-        s1 += load<f32>(cn, 4);
-        s2 += load<f32>(cn, 8);
-        s3 += load<f32>(cn, 12);
-      }
-      store<f32>(cn, s0);
-      store<f32>(cn, s1, 4);
-      store<f32>(cn, s2, 8);
-      store<f32>(cn, s3, 12);
+      out_sums(c + (<usize>n << 2), hsum4x4(d0, d1, d2, d3), accumulate);
     }
     for (; n < N; n++) {
       const b0 = B + <usize>n * ldb4;
       let d0 = f32x4.splat(0);
-      let k = 0;
-      for (; k + 4 <= K; k += 4) {
+      for (let k = 0; k < K4; k += 4) {
         const o = <usize>k << 2;
         d0 = fma4(v128.load(a + o), v128.load(b0 + o), d0);
       }
-      if (k < K) {
-        const o = <usize>k << 2, n = K - k;
-        d0 = fma4(load_lanes(a + o, n), load_lanes(b0 + o, n), d0);
+      if (kt > 0) {
+        const o = <usize>K4 << 2;
+        d0 = fma4(load_lanes(a + o, kt), load_lanes(b0 + o, kt), d0);
       }
       const s0 = hsum4(d0);
       const cn = c + (<usize>n << 2);
@@ -873,26 +917,34 @@ export function pack_b(dst: usize, B: usize, K: i32, N: i32, ldb: i32, transpose
  * memory never share a scratch here).
  */
 function row_panel_1x8(c: usize, a: usize, pb: usize, kc: i32, nr: i32, overwrite: bool): void {
-  // Two k-steps per iteration into separate accumulators: four independent
-  // multiply-add chains, so the loop is not bound by the latency of one chain.
-  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
+  // Four k-steps per iteration into separate accumulators: eight independent
+  // multiply-add chains (two FMA ports x four cycles of latency), so the loop is bound by
+  // its loads (one broadcast of A and two panel loads per two multiply-adds), not by the
+  // latency of a chain.
+  let c0 = f32x4.splat(0), c1 = c0, d0 = c0, d1 = c0, e0 = c0, e1 = c0, g0 = c0, g1 = c0;
   let p = pb;
   let k = 0;
-  for (; k + 2 <= kc; k += 2) {
-    const av = f32x4.splat(load<f32>(a + (<usize>k << 2)));
-    const bv = f32x4.splat(load<f32>(a + (<usize>k << 2), 4));
+  for (; k + 4 <= kc; k += 4) {
+    const ak = a + (<usize>k << 2);
+    const a0 = v128.load32_splat(ak), a1 = v128.load32_splat(ak, 4);
+    const a2 = v128.load32_splat(ak, 8), a3 = v128.load32_splat(ak, 12);
+    c0 = fma4(a0, v128.load(p), c0);
+    c1 = fma4(a0, v128.load(p, 16), c1);
+    d0 = fma4(a1, v128.load(p, 32), d0);
+    d1 = fma4(a1, v128.load(p, 48), d1);
+    e0 = fma4(a2, v128.load(p, 64), e0);
+    e1 = fma4(a2, v128.load(p, 80), e1);
+    g0 = fma4(a3, v128.load(p, 96), g0);
+    g1 = fma4(a3, v128.load(p, 112), g1);
+    p += 128;
+  }
+  for (; k < kc; k++) {
+    const av = v128.load32_splat(a + (<usize>k << 2));
     c0 = fma4(av, v128.load(p), c0);
     c1 = fma4(av, v128.load(p, 16), c1);
-    d0 = fma4(bv, v128.load(p, 32), d0);
-    d1 = fma4(bv, v128.load(p, 48), d1);
-    p += 64;
+    p += 32;
   }
-  if (k < kc) {
-    const av = f32x4.splat(load<f32>(a + (<usize>k << 2)));
-    c0 = fma4(av, v128.load(p), c0);
-    c1 = fma4(av, v128.load(p, 16), c1);
-  }
-  out8(c, f32x4.add(c0, d0), f32x4.add(c1, d1), nr, overwrite);
+  out8(c, f32x4.add(f32x4.add(c0, d0), f32x4.add(e0, g0)), f32x4.add(f32x4.add(c1, d1), f32x4.add(e1, g1)), nr, overwrite);
 }
 
 /** C[M,N] = (accumulate ? C : 0) + A[M,K] * B with B pre-packed by pack_b. */

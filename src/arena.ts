@@ -166,7 +166,10 @@ export class Arena {
 
   /** A copy of n floats at off. */
   read(off: number, n: number): Float32Array {
-    return this.f32.slice(off, off + n);
+    // a copy (new + set: TypedArray.prototype.slice takes V8's slow species path)
+    const out = new Float32Array(n);
+    out.set(this.f32.subarray(off, off + n));
+    return out;
   }
 
   write(off: number, src: ArrayLike<number>): void {

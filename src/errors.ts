@@ -92,7 +92,8 @@ export interface OptionRules {
   unsupported?: Record<string, string>;
 }
 
-const camelCase = (k: string): string => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+// (most keys are camelCase already: no regex for them, options are read on every call)
+const camelCase = (k: string): string => (k.includes('_') ? k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) : k);
 
 /**
  * The one rule for option objects: undefined means {}; anything but a plain object is an
@@ -145,14 +146,15 @@ export interface TensorLike {
 
 /** Check a tensor argument against an expected shape (and its data length); returns its data. */
 export function checkTensor(name: string, t: unknown, expected: readonly number[], what = ''): ArrayLike<number> {
-  const exp = shapeStr(expected) + (what ? ` (${what})` : '');
+  // the message text is built only for a failure (this runs on every streaming step)
+  const exp = (): string => shapeStr(expected) + (what ? ` (${what})` : '');
   if (t === null || typeof t !== 'object' || !Array.isArray((t as TensorLike).shape) || (t as TensorLike).data == null ||
     typeof (t as TensorLike).data.length !== 'number') {
-    fail(`${name} must be a tensor { shape, data } of shape ${exp}, got ${t === null ? 'null' : typeof t}`);
+    fail(`${name} must be a tensor { shape, data } of shape ${exp()}, got ${t === null ? 'null' : typeof t}`);
   }
   const { shape, data } = t as TensorLike;
   if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i])) {
-    fail(`${name} has shape ${shapeStr(shape)}, expected ${exp}`);
+    fail(`${name} has shape ${shapeStr(shape)}, expected ${exp()}`);
   }
   const n = expected.reduce((a, b) => a * b, 1);
   if (data.length !== n) {

@@ -239,7 +239,10 @@ export function buildWorkspace(layout: Layout, T: number, B: number, train: bool
   // thread part's): a pure function may hand back the one it built (tables are read-only).
   let cache = tables.get(layout);
   if (!cache) tables.set(layout, (cache = new Map()));
-  const key = `${T},${B},${+train},${+dropout},${sweep},${+loss}`;
+  // a number, not a string, for the usual sizes: this runs several times per call (a
+  // streaming step is ~30 us); exact while T < 2^24 and B < 2^24
+  const flags = (sweep === null ? 0 : sweep === 'wasm' ? 1 : 2) * 8 + +train * 4 + +dropout * 2 + +loss;
+  const key = T < 2 ** 24 && B < 2 ** 24 ? (T * 2 ** 24 + B) * 32 + flags : `${T},${B},${flags}`;
   let ws = cache.get(key);
   if (!ws) {
     if (cache.size >= 16) cache.clear();
@@ -250,7 +253,7 @@ export function buildWorkspace(layout: Layout, T: number, B: number, train: bool
 }
 
 /** The tables built per layout, by their arguments. */
-const tables = new WeakMap<Layout, Map<string, Workspace>>();
+const tables = new WeakMap<Layout, Map<number | string, Workspace>>();
 
 function tableOf(layout: Layout, T: number, B: number, train: boolean, dropout: boolean, sweep: 'wasm' | 'js' | null,
   loss: boolean): Workspace {

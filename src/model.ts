@@ -15,7 +15,7 @@ import { checkClassWeights, checkLossSpec, checkTargetValue, targetLayout, type 
 import { AUTO_THREADS_MAX, checkModelSize, DEFAULT_WORKSPACE_BYTES, MAX_MEMORY_BYTES, MAX_THREADS } from './limits.js';
 import { initParams, resolveInit, type InitSpec } from './init.js';
 import { hashSeed, Rng } from './rng.js';
-import { buildLayout, buildWorkspace, type CellKind, type EmbeddingConfig, type Layout, type ModelConfig, type Nonlinearity } from './layout.js';
+import { buildLayout, buildWorkspace, type CellKind, type EmbeddingConfig, type Layout, type ModelConfig, type Nonlinearity, type Workspace } from './layout.js';
 import { checkInput } from './inputs.js';
 import { describePrefixes, ourName, resolvePrefixes, userKey, type StateDictNameOptions } from './io/state-names.js';
 
@@ -316,6 +316,10 @@ export class Model {
   readonly grads: number;
   /** the current call's buffers, in the arena's workspace (laid out again by every call) */
   private io: IOBuffers | null = null;
+  /** the last call's pointer table and where it was laid out (beginCall reuses it for the same table and base) */
+  private ioWs: Workspace | null = null;
+  private ioBase = -1;
+  private ioLast: IOBuffers | null = null;
   private workspaceLimit = DEFAULT_WORKSPACE_BYTES;
   /** the current call's lengths (all T when the caller gave none) */
   private len: Int32Array = new Int32Array(0);
@@ -547,6 +551,7 @@ export class Model {
   async compact(): Promise<void> {
     await this.sweep.compact();
     this.io = null;
+    this.ioLast = null;
   }
 
   /**
@@ -698,7 +703,13 @@ export class Model {
         'or raise model.maxWorkspaceBytes', 'workspace');
     }
     this.arena.beginWorkspace(floats);
-    const io = ioBuffersAt(ws, this.arena.take(floats));
+    const base = this.arena.take(floats);
+    // the same table at the same base has the same pointers: a streaming loop asks for one
+    // table at every step, and rebuilding the pointer object was a sixth of a step's time
+    const io = ws === this.ioWs && base === this.ioBase && this.ioLast ? this.ioLast : ioBuffersAt(ws, base);
+    this.ioWs = ws;
+    this.ioBase = base;
+    this.ioLast = io;
     this.sweep.prepare(io, T, B);
     this.io = io;
     return io;
