@@ -113,10 +113,28 @@ const OP_TN = 2; // weight gradients dG^T X
 const OP_NN = 3; // input gradients dG W_ih
 const NOPS = 4;
 
-// The chosen variant per entry point, +1 (0 = the built-in rule). It lives in the
-// static data, not in a global, so that every instance over one memory (the worker
+// Shape classes: the variant is chosen per entry point and per class of [M, N, K], since
+// the best tile depends on the shape (a 5-row tile wastes little only when M is large; the
+// shallow input projections, K <= SHALLOW, run their tiles in another order, see macro).
+// Classes: M in [0, 16), [16, 64), [64, inf) times K <= SHALLOW or deeper. N is left out:
+// every tile is 8 or 16 wide, so N changes only the last partial panel.
+const NCLASS = 6;
+
+/** The shape class (0 .. NCLASS-1) of an [M, N, K] product (set_gemm_variant_class). */
+export function gemm_shape_class(M: i32, N: i32, K: i32): i32 {
+  const m = M < 16 ? 0 : M < 64 ? 1 : 2;
+  return m * 2 + (K <= SHALLOW ? 0 : 1);
+}
+
+/** Number of shape classes. */
+export function gemm_class_count(): i32 {
+  return NCLASS;
+}
+
+// The chosen variant per entry point and shape class, +1 (0 = the built-in rule). It lives
+// in the static data, not in a global, so that every instance over one memory (the worker
 // threads) runs what the main thread chose.
-const choice: usize = memory.data(NOPS * 4, 4);
+const choice: usize = memory.data(NOPS * NCLASS * 4, 4);
 
 /**
  * Makes entry point `op` (0 gemm_packed_b, 1 gemm_nt, 2 gemm_tn, 3 gemm_nn) use
@@ -125,17 +143,27 @@ const choice: usize = memory.data(NOPS * 4, 4);
  */
 export function set_gemm_variant(op: i32, v: i32): i32 {
   if (op < 0 || op >= NOPS || v < -1 || v >= gemm_variant_count()) return -1;
-  atomic.store<i32>(choice + (<usize>op << 2), v + 1);
+  for (let c = 0; c < NCLASS; c++) atomic.store<i32>(choice + (<usize>(op * NCLASS + c) << 2), v + 1);
   return 0;
 }
 
 /**
- * The variant entry point `op` runs for an [M, N, K] product: the one set by
- * set_gemm_variant, else the built-in rule. (Products of fewer than 4 rows, and
- * instances without scratch, bypass the tiles altogether.)
+ * As set_gemm_variant for the products of one shape class only (gemm_shape_class): what a
+ * timed trial on a real shape (src/backend/gemm-trial.ts) chose for that class.
+ */
+export function set_gemm_variant_class(op: i32, cls: i32, v: i32): i32 {
+  if (op < 0 || op >= NOPS || cls < 0 || cls >= NCLASS || v < -1 || v >= gemm_variant_count()) return -1;
+  atomic.store<i32>(choice + (<usize>(op * NCLASS + cls) << 2), v + 1);
+  return 0;
+}
+
+/**
+ * The variant entry point `op` runs for an [M, N, K] product: the one set for its shape
+ * class, else the built-in rule. (Products of fewer than 4 rows, and instances without
+ * scratch, bypass the tiles altogether.)
  */
 export function gemm_variant(op: i32, M: i32, N: i32, K: i32): i32 {
-  const set = op >= 0 && op < NOPS ? atomic.load<i32>(choice + (<usize>op << 2)) : 0;
+  const set = op >= 0 && op < NOPS ? atomic.load<i32>(choice + (<usize>(op * NCLASS + gemm_shape_class(M, N, K)) << 2)) : 0;
   if (set > 0) return set - 1;
   return rule(op, M, N, K);
 }

@@ -106,6 +106,8 @@ const infer = (m, x) => {
   return m.forward(x).output;
 };
 let usesPredict = false;
+/** the GEMM tiles each workload's predict runs (model.info().gemm), printed after the table */
+const tiles = [];
 
 async function batched(name) {
   const w = WORKLOADS[name];
@@ -119,6 +121,7 @@ async function batched(name) {
   const s2 = TWO ? await session(bytes, 2) : null;
   usesPredict = typeof m1.predict === 'function';
   const ref = infer(m1, x).data;
+  if (m1.info().gemm) tiles.push(`${name}: ${m1.info().gemm.map((c) => `${c.op} ${c.M}x${c.N}x${c.K} ${c.variant} (${c.source})`).join('; ')}`);
   const errs = { 'wasm-2t': m2 && relErr(infer(m2, x).data, ref), 'ort-1t': relErr((await s1.run(feeds)).y.data, ref) };
   if (s2) errs['ort-2t'] = relErr((await s2.run(feeds)).y.data, ref);
   check(name, errs);
@@ -206,3 +209,4 @@ for (const r of rows) {
   console.log(`${r.workload.padEnd(10)} ${r.impl.padEnd(9)} ${r.ms.toPrecision(4).padEnd(10)} ${r.best.toPrecision(4).padEnd(10)} ${r.gflops.toFixed(2).padEnd(8)} ${pct.padEnd(8)} ${r.vsOrt.toFixed(2)}`);
 }
 console.log('ms: median; best: fastest sample; GFLOP/s and % limit from the median; ort-1t/this: ratio of medians (>1: faster than ORT on one thread)');
+console.log(`GEMM tiles (model.info().gemm): ${tiles.join(' | ')}`);

@@ -21,10 +21,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createModel, wasmBuild, writeSafetensors } from '../dist/src/index.js';
+import { createModel, setGemmTrial, wasmBuild, writeSafetensors } from '../dist/src/index.js';
 import { pathToFileURL } from 'node:url';
 import { WORKLOADS, makeBatch, median, runSuite, stepFlops, trainStep } from './workloads.mjs';
-import { describeLimits, machineLimits, variantName, loadKernels, GEMM_OPS } from './limit.mjs';
+import { describeLimits, machineLimits } from './limit.mjs';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log('usage: node --expose-gc bench/run.mjs [--workloads W1,W4] [--quick] [--no-js] [--no-busy] [--baseline DIR]\n' +
@@ -82,12 +82,8 @@ function foldLimits(a, b) {
 const builds = ['simd', 'relaxed'];
 console.log(`bptt-wasm benchmark: Node ${process.version}, default Wasm build '${wasmBuild()}', 1 thread${base ? `; baseline ${baseDir}` : ''}`);
 let limits = machineLimits();
-// the GEMM micro-kernels the kernels pick for each workload's products (gemm_variant)
+// the GEMM micro-kernels each workload's products run (model.info().gemm: the timed trial's picks)
 const gemmChoice = {};
-for (const b of builds) {
-  const k = loadKernels(b);
-  if (k) gemmChoice[b] = (op, M, N, K) => variantName(k.gemm_variant_info(k.gemm_variant(op, M, N, K)));
-}
 const results = [];
 for (const wname of names) {
   const w = WORKLOADS[wname];
@@ -99,6 +95,16 @@ for (const wname of names) {
     const m = await createModel({ ...w.model, backend: 'wasm', wasmBuild: build, seed: 1 });
     trainStep(m, batch, w.loss);
     cases.push({ name: `wasm-${build}`, fn: () => trainStep(m, batch, w.loss), build, threads: 1 });
+    if (build === wasmBuild()) {
+      gemmChoice[wname] = m.info().gemm;
+      // the same model with the kernels' built-in rule instead of the trial's picks (the
+      // choice table is per model instance, so both run in this process)
+      setGemmTrial(false);
+      const mr = await createModel({ ...w.model, backend: 'wasm', wasmBuild: build, seed: 1 });
+      trainStep(mr, batch, w.loss);
+      setGemmTrial(true);
+      cases.push({ name: `wasm-${build}-rule`, fn: () => trainStep(mr, batch, w.loss), build, threads: 1 });
+    }
     if (base) {
       const mb = await base.createModel({ ...w.model, backend: 'wasm', wasmBuild: build, seed: 1 });
       trainStep(mb, batch, w.loss, base.SGD);
@@ -236,11 +242,12 @@ for (const r of results) {
 }
 console.log('ms/step: median of interleaved samples; best: fastest sample; % limit: best GFLOP/s over the build\'s multiply-add limit (x threads)');
 for (const wname of names) {
-  const w = WORKLOADS[wname];
-  const { inputSize: I, hiddenSize: H, outputSize: O } = w.model;
-  const GH = { rnn: 1, lstm: 4, gru: 3 }[w.model.cell] * H, TB = w.T * w.B;
-  const pick = gemmChoice[wasmBuild()];
-  if (pick) console.log(`${wname} GEMM variants (${wasmBuild()}): step ${pick(0, w.B, GH, H)}, projection ${pick(1, TB, GH, I)}, weight gradients ${pick(2, GH, H, TB)}, input gradients ${pick(3, TB, H, O)}  [${GEMM_OPS.join(', ')}]`);
+  const g = gemmChoice[wname] ?? [];
+  if (g.length) console.log(`${wname} GEMM tiles (${wasmBuild()}, timed trial; GFLOP/s on the capped trial product, the rule's tile and GFLOP/s in brackets): ${g.map((c) => `${c.op} ${c.M}x${c.N}x${c.K} ${c.variant}${c.trial ? ` ${c.trial.gflops} [${c.trial.rule} ${c.trial.ruleGflops}]` : ''}`).join('; ')}`);
+}
+for (const r of results.filter((q) => q.impl.endsWith('-rule'))) {
+  const t = results.find((q) => q.workload === r.workload && q.impl === r.impl.slice(0, -5));
+  if (t) console.log(`${r.workload}: the trial's tiles ${(r.msPerStep / t.msPerStep).toFixed(2)}x the rule's speed (medians ${t.msPerStep.toFixed(2)} vs ${r.msPerStep.toFixed(2)} ms)`);
 }
 const t2 = results.filter((r) => r.impl.endsWith('-2t'));
 for (const r of t2) {

@@ -11,6 +11,7 @@ export {
 export { buildLayout, GATES, GATE_NAMES, type ModelConfig, type Layout, type TensorSpec, type CellKind,
   type Nonlinearity, type ParamKind, type LayerSpec } from './layout.js';
 export { wasmBuild, configureWasm, type WasmBuild, type WasmSource, type WasmSources } from './backend/wasm.js';
+export { setGemmTrial, gemmChoices, type GemmChoice, type GemmTrial, type GemmOp } from './backend/gemm-trial.js';
 export type { BackendKind } from './backend/factory.js';
 export type { Backend, Sweep, Ops, IOBuffers } from './backend/types.js';
 export { Rng, type RngState } from './rng.js';

@@ -7,6 +7,7 @@ import type { Arena } from './arena.js';
 import { ioBuffersAt, type Backend, type IOBuffers, type Ops, type Sweep } from './backend/types.js';
 import { createBackend, type BackendKind } from './backend/factory.js';
 import type { WasmBuild } from './backend/wasm.js';
+import type { GemmChoice } from './backend/gemm-trial.js';
 import { host, hostName } from './host/host.js';
 import {
   checkFinite, checkFinitePositive, checkKeys, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, show, type TensorLike,
@@ -90,6 +91,12 @@ export interface ModelInfo {
   persistentBytes: number;
   /** bytes the memory holds (it never shrinks; compact() replaces it by one of persistentBytes) */
   capacityBytes: number;
+  /**
+   * Wasm backend: the GEMM micro-kernel (register tile) each class of the last new call
+   * shape's matrix products runs, and whether a timed trial on this CPU chose it
+   * (setGemmTrial); empty before the first call and for the js backend.
+   */
+  gemm: GemmChoice[];
 }
 
 export type { LossSpec, ResolvedLoss };
@@ -148,7 +155,7 @@ export interface PredictOptions {
 }
 
 /** predict's default batch: as many sequences as fit this much workspace */
-const PREDICT_BATCH_BYTES = 16 * 2 ** 20;
+const PREDICT_BATCH_BYTES = 32 * 2 ** 20;
 
 export interface ForwardResult {
   output: Tensor;
@@ -357,6 +364,7 @@ export class Model {
       backend: this.sweep.kind, host: hostName() ?? 'unknown', wasmBuild: b?.wasmBuild ?? null, threads: b?.threads ?? 1,
       threadsRequested: b?.threadsRequested ?? 1, threadsNote: b?.threadsNote ?? null, memoryBytes: this.arena.usedBytes,
       persistentBytes: this.arena.persistentBytes, capacityBytes: this.arena.capacityBytes,
+      gemm: this.sweep.gemmChoices?.() ?? [],
     };
   }
 
@@ -477,8 +485,14 @@ export class Model {
     const { T, B, lengths } = this.checkInputs(x, opts.h0, opts.c0, opts.lengths);
     let bs: number;
     if (opts.batchSize === undefined) {
-      const perSeq = (buildWorkspace(this.layout, T, 1, false, false, null).floats + this.sweep.workFloats(T, 1, false, false)) * 4;
-      bs = Math.min(B, Math.max(16, Math.floor(PREDICT_BATCH_BYTES / perSeq)));
+      // bytes per sequence at a batch of up to 64 (the sweep keeps a time chunk that
+      // shrinks as the batch grows, so one sequence alone would overstate it), then equal
+      // blocks: 32 sequences in two runs of 16, never 30 + 2 (a 2-row block runs the
+      // matrix-vector kernels, and every row fewer re-reads W_hh for less work)
+      const nb = Math.min(B, 64);
+      const perSeq = (buildWorkspace(this.layout, T, nb, false, false, null).floats + this.sweep.workFloats(T, nb, false, false)) * 4 / nb;
+      const most = Math.min(B, Math.max(16, Math.floor(PREDICT_BATCH_BYTES / perSeq)));
+      bs = Math.ceil(B / Math.ceil(B / most));
     } else {
       bs = checkPositiveInt('predict: batchSize', opts.batchSize);
     }

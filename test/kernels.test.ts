@@ -8,14 +8,6 @@ import { describe, expect, it } from 'vitest';
 import { Heap, loadBuild, flat, rng, type Buf, type Kernels, type Window } from './helpers/wasm.js';
 import { packedBFloats } from '../src/layout.js';
 
-/** The GEMM variant exports (assembly/gemm.ts) the library does not declare. */
-interface GemmTuning {
-  gemm_variant_count(): number;
-  gemm_variant_info(v: number): number;
-  gemm_variant(op: number, M: number, N: number, K: number): number;
-  set_gemm_variant(op: number, v: number): number;
-}
-
 const SIZES = [1, 3, 4, 5, 17, 64];
 /**
  * Hidden sizes that are no multiple of any vector or tile width (4, 8, 16): every cell and
@@ -322,7 +314,7 @@ for (const build of builds) {
         [6, 24, 7], [8, 16, 9], [13, 47, 300], [67, 261, 19], [11, 23, 0],
       ];
       const OPS = ['packed_b', 'nt', 'tn', 'nn'] as const; // set_gemm_variant's op numbers
-      const tuning = (g: Kernels) => g as unknown as Kernels & GemmTuning;
+      const tuning = (g: Kernels): Kernels => g; // the variant table is part of Kernels (src/backend/wasm.ts)
 
       it('every micro-kernel variant matches a scalar loop on every packed entry point, odd sizes', () => {
         const t = tuning(k);
@@ -346,6 +338,82 @@ for (const build of builds) {
                 else gemmCase(rep, k, OPS[op], M, N, K, pad, acc, 7000 + idx);
                 for (let i = before; i < rep.problems.length; i++) rep.problems[i] = ctx + rep.problems[i];
                 idx++;
+              }
+            }
+          }
+        } finally {
+          for (let op = 0; op < OPS.length; op++) t.set_gemm_variant(op, -1);
+        }
+        rep.expectClean();
+      });
+
+      it('the choice table: a shape class each, set per class or for all, refused outside its range', () => {
+        const t = tuning(k);
+        const n = t.gemm_variant_count(), nc = t.gemm_class_count();
+        expect(nc).toBe(6);
+        // classes: M in [0,16), [16,64), [64,inf) times K <= 128 or deeper; N never matters
+        const cases: [number, number, number, number][] = [
+          [4, 9, 128, 0], [15, 1000, 129, 1], [16, 8, 1, 2], [63, 3, 4096, 3], [64, 8, 64, 4], [3200, 1024, 256, 5],
+        ];
+        for (const [M, N, K, c] of cases) expect(t.gemm_shape_class(M, N, K), `class of ${M}x${N}x${K}`).toBe(c);
+        try {
+          const rule = [0, 1, 2, 3].map((op) => cases.map(([M, N, K]) => t.gemm_variant(op, M, N, K)));
+          // one class of one op changes; every other (op, class) keeps the rule
+          const v = (rule[2][3] + 1) % n;
+          expect(t.set_gemm_variant_class(2, 3, v)).toBe(0);
+          for (let op = 0; op < 4; op++) {
+            cases.forEach(([M, N, K], i) => expect(t.gemm_variant(op, M, N, K), `op ${op} class ${i}`).toBe(op === 2 && i === 3 ? v : rule[op][i]));
+          }
+          expect(t.set_gemm_variant_class(2, 3, -1)).toBe(0);
+          expect(t.gemm_variant(2, 63, 3, 4096)).toBe(rule[2][3]);
+          // set_gemm_variant sets every class of its op
+          expect(t.set_gemm_variant(1, v)).toBe(0);
+          for (const [M, N, K] of cases) expect(t.gemm_variant(1, M, N, K)).toBe(v);
+          // out of range: refused, nothing changes
+          for (const [op, c, w] of [[-1, 0, 0], [4, 0, 0], [0, -1, 0], [0, nc, 0], [0, 0, n], [0, 0, -2]]) {
+            expect(t.set_gemm_variant_class(op, c, w), `set_gemm_variant_class(${op}, ${c}, ${w})`).toBe(-1);
+          }
+          expect(t.gemm_variant(0, 4, 9, 128)).toBe(rule[0][0]);
+        } finally {
+          for (let op = 0; op < OPS.length; op++) t.set_gemm_variant(op, -1);
+        }
+      });
+
+      // The timed trial (src/backend/gemm-trial.ts) picks among the variants with the build's
+      // own arithmetic (FMA in the relaxed build, mul+add in the plain one) because every one
+      // of them computes each element as the same chain over k: the pick must never change a bit.
+      it('every variant with the build\'s arithmetic gives bit-identical products (the trial changes speed, never a value)', () => {
+        const t = tuning(k);
+        const n = t.gemm_variant_count();
+        const fusedBuild = build.name === 'relaxed';
+        const same = [...Array(n).keys()].filter((v) => (t.gemm_variant_info(v) >>> 24 === 1) === fusedBuild);
+        expect(same.length).toBe(9);
+        const rep = new Report();
+        try {
+          let seed = 900;
+          for (let op = 0; op < OPS.length; op++) {
+            for (const [M, N, K] of [[5, 17, 3], [17, 33, 300], [67, 261, 19], [13, 47, 130], [66, 9, 257]]) {
+              for (const acc of [0, 1]) {
+                heap.reset();
+                const r = rng(seed++);
+                const tn = OPS[op] === 'tn', nt = OPS[op] === 'nt' || OPS[op] === 'packed_b';
+                const A = randBuf(heap, M * K, r), B = randBuf(heap, K * N, r), C0 = randBuf(heap, M * N, r);
+                const C = heap.alloc(M * N);
+                const Bp = OPS[op] === 'packed_b' ? heap.alloc(k.packed_b_floats(K, N)) : null;
+                if (Bp) k.pack_b(Bp.ptr, B.ptr, K, N, K, 1);
+                let first: Float32Array | null = null;
+                for (const v of same) {
+                  t.set_gemm_variant(op, v);
+                  heap.f32.set(heap.read(C0), C.off);
+                  if (Bp) k.gemm_packed_b(C.ptr, A.ptr, Bp.ptr, M, N, K, K, N, acc);
+                  else k[`gemm_${OPS[op] as 'nt' | 'tn' | 'nn'}`](C.ptr, A.ptr, B.ptr, M, N, K, tn ? M : K, nt ? K : N, N, acc);
+                  const got = heap.read(C);
+                  if (!first) first = got;
+                  else {
+                    const i = got.findIndex((x, j) => !Object.is(x, first![j]));
+                    rep.check(`${OPS[op]} ${M}x${N}x${K} acc=${acc}: variant ${v} differs from variant ${same[0]} at ${i}`, i < 0, 'bits');
+                  }
+                }
               }
             }
           }

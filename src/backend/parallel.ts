@@ -19,6 +19,7 @@ import { BpttError } from '../errors.js';
 import { compileBuild, configuredWorker, compactKernels, moveRuntime, WasmSweep, type WasmBuild, type WasmRuntime } from './wasm.js';
 import { host, type ThreadHandle } from '../host/host.js';
 import { buildWorkspace, type Layout } from '../layout.js';
+import type { GemmChoice } from './gemm-trial.js';
 import { type BindMessage, CMD, CTRL, SPIN } from './protocol.js';
 
 const DISPOSED = 'bptt-wasm: this model was disposed (its worker threads are stopped); create a new one';
@@ -137,6 +138,10 @@ class ParallelSweep implements Sweep {
   /** compact() is restarting the workers */
   private restarting = false;
 
+  gemmChoices(): GemmChoice[] {
+    return this.main.gemmChoices();
+  }
+
   bind(layout: Layout, params: number, grads: number): void {
     this.layout = layout;
     this.params = params;
@@ -213,6 +218,8 @@ class ParallelSweep implements Sweep {
       part.io = part.sweep.layoutAt(at, T, part.rows, this.train, this.dropout);
       at += part.sweep.partFloats(T, part.rows, this.train, this.dropout);
     }
+    // the parts' products (the first part has the most rows): variants chosen on this thread
+    this.main.chooseGemm(buildWorkspace(this.layout, T, parts[0].rows, this.train, this.dropout, 'wasm'), T, parts[0].rows);
   }
 
   /** how the current call's parts were laid out */

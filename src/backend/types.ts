@@ -11,6 +11,7 @@
 //     sequence at a time, written independently as the baseline and a second opinion.
 // Every number crossing these interfaces is a float offset into `arena.f32`.
 
+import type { GemmChoice } from './gemm-trial.js';
 import type { Arena } from '../arena.js';
 import { regionsAt, type Layout, type Workspace } from '../layout.js';
 
@@ -132,6 +133,9 @@ export interface Sweep {
 
   /** Release threads and other resources (the arena is garbage-collected with the model). */
   dispose?(): void;
+
+  /** Wasm sweeps: the GEMM micro-kernel each product class of the last new call shape runs (backend/gemm-trial.ts) */
+  gemmChoices?(): GemmChoice[];
 }
 
 /**

@@ -16,6 +16,7 @@ import { Arena } from '../arena.js';
 import { ioBuffersAt, type BackendInfo, type IOBuffers, type Sweep } from './types.js';
 import { buildWorkspace, GATES, packedBFloats, regionsAt, type Layout, type TensorSpec, type WasmCellName, type WasmSharedName, type Workspace } from '../layout.js';
 import { host, type WasmBuild, type WasmSource } from '../host/host.js';
+import { chooseGemmVariants, type GemmChoice, type GemmShape } from './gemm-trial.js';
 /** The kernels exported by assembly/index.ts (byte pointers, i32 sizes). */
 export interface Kernels {
   memory: WebAssembly.Memory;
@@ -31,6 +32,15 @@ export interface Kernels {
   packed_b_floats(K: number, N: number): number;
   pack_b(dst: number, B: number, K: number, N: number, ldb: number, transposed: number): void;
   gemm_packed_b(C: number, A: number, Bp: number, M: number, N: number, K: number, lda: number, ldc: number, acc: number): void;
+  /** micro-kernel variants of this build; info: MR | cols << 8 | shuffled << 16 | fused << 24 */
+  gemm_variant_count(): number;
+  gemm_variant_info(v: number): number;
+  /** the variant entry point op (0 packed_b, 1 nt, 2 tn, 3 nn) runs for [M, N, K] */
+  gemm_variant(op: number, M: number, N: number, K: number): number;
+  set_gemm_variant(op: number, v: number): number;
+  gemm_shape_class(M: number, N: number, K: number): number;
+  gemm_class_count(): number;
+  set_gemm_variant_class(op: number, cls: number, v: number): number;
   add_bias_rows(C: number, bias: number, M: number, N: number, ldc: number): void;
   col_sum_acc(dst: number, A: number, M: number, N: number, lda: number): void;
   rnn_forward_step(h: number, gx: number, gh: number, count: number, relu: number): void;
@@ -176,13 +186,17 @@ export async function instantiateKernels(build: WasmBuild = wasmBuild(), memory:
 export interface WasmRuntime {
   readonly arena: Arena;
   k: Kernels;
+  /** the build and its compiled module (the GEMM trial instantiates it over a memory of its own); a worker thread's runtime has neither and never chooses */
+  readonly build?: WasmBuild;
+  readonly module?: WebAssembly.Module;
 }
 
 /** A fresh shared memory, a kernel instance over it and the arena that owns it. */
 export async function createWasmRuntime(build: WasmBuild): Promise<WasmRuntime> {
-  const k = await instantiateKernels(build);
+  const module = await compileBuild(build);
+  const k = await instantiateKernelsFrom(module, sharedMemory());
   // Everything below heap_base() is the module's static data (math tables, GEMM packing).
-  return { k, arena: new Arena(k.memory, k.heap_base()) };
+  return { k, arena: new Arena(k.memory, k.heap_base()), build, module };
 }
 
 /**
@@ -373,7 +387,66 @@ export class WasmSweep implements Sweep {
 
   /** The sweep's buffers follow the model's I/O buffers in the same table. */
   prepare(io: IOBuffers, T: number, B: number): void {
-    this.place(buildWorkspace(this.layout, T, B, io.train, io.mask !== 0, 'wasm', io.loss), io.base);
+    const ws = buildWorkspace(this.layout, T, B, io.train, io.mask !== 0, 'wasm', io.loss);
+    this.place(ws, io.base);
+    this.chooseGemm(ws, T, B);
+  }
+
+  /** workspace tables whose products have their GEMM variants chosen, in the instance tunedK */
+  private tuned = new WeakSet<Workspace>();
+  private tunedK: Kernels | null = null;
+  /** what the last new workspace's products run (model.info().gemm) */
+  gemm: GemmChoice[] = [];
+
+  gemmChoices(): GemmChoice[] {
+    return this.gemm;
+  }
+
+  /**
+   * The GEMM micro-kernel for every product a call of this table runs, rows sequences per
+   * part (gemm-trial.ts: a timed trial the first time a class is seen in this process).
+   * The parallel sweep calls it on the main thread for its first part: the choice table
+   * is in the shared memory, so every worker runs what was chosen here.
+   */
+  chooseGemm(ws: Workspace, T: number, rows: number): void {
+    const { k, build, module } = this.rt;
+    if (this.tunedK === k && this.tuned.has(ws)) return; // the common case: a table seen before
+    if (!build || !module) return;
+    if (this.tunedK !== k) {
+      // compact() replaced the instance: its choice table is written again
+      this.tuned = new WeakSet();
+      this.tunedK = k;
+    }
+    this.tuned.add(ws);
+    this.gemm = chooseGemmVariants(k, build, this.gemmShapes(T, rows, ws.train), () => instantiateKernelsSync(module, sharedMemory()));
+  }
+
+  /** The products forward (and with train, backward) runs for T steps of `rows` sequences (at most: fewer rows at padded steps). */
+  private gemmShapes(T: number, rows: number, train: boolean): GemmShape[] {
+    const { H, I, D, GH, O } = this.dim;
+    const L = this.layout.config.numLayers;
+    const N = T * rows, R = Math.min(T, this.chunk || T) * rows;
+    const PB = 0, NT = 1, TN = 2, NN = 3;
+    const out: GemmShape[] = [];
+    const add = (op: number, M: number, n: number, K: number): void => { out.push({ op, M, N: n, K }); };
+    for (let l = 0; l < L; l++) {
+      const In = l === 0 ? I : H; // an upper layer's input product runs per direction
+      add(NT, R, GH, In);
+      add(PB, rows, GH, H);
+      if (train) {
+        add(PB, rows, H, GH);
+        add(TN, GH, In, N);
+        add(TN, GH, H, N);
+        if (l > 0) add(NN, N, H, GH);
+      }
+    }
+    if (O > 0) {
+      add(NT, R, O, H);
+      if (train) { add(TN, O, H, N); add(NN, N, H, O); }
+    }
+    if (train) add(NN, N, I, GH); // dLoss/dx, when asked for
+    void D;
+    return out;
   }
 
   /** Sort the batch by decreasing length (cuDNN / pack_padded_sequence): step t's rows are a prefix. */
