@@ -144,7 +144,7 @@ export interface LossOptions {
 }
 
 export interface PredictOptions {
-  /** sequences per forward (default: as many as fit 16 MiB of workspace, at least 16) */
+  /** sequences per forward (default: as many as fit 32 MiB of workspace, at least 16, in equal blocks) */
   batchSize?: number;
   /** return [B, O]: each sequence's output at its own last valid step */
   lastStepOnly?: boolean;
@@ -475,7 +475,7 @@ export class Model {
    * gradient buffer, so memory is one batch's activations, not the whole input's.
    * Returns [T, B, O] ([B, T, O] batchFirst), or [B, O] with lastStepOnly: each sequence's
    * output at its own last valid step (lengths[b] - 1). Same numbers as forward().
-   * batchSize defaults to as many sequences as fit PREDICT_BATCH_BYTES (16 MiB) of workspace.
+   * batchSize defaults to as many sequences as fit PREDICT_BATCH_BYTES (32 MiB) of workspace, in equal blocks.
    */
   predict(x: TensorLike, opts: PredictOptions = {}): Tensor {
     opts = normalizeOptions<PredictOptions>('predict', 'options', opts, ['batchSize', 'lastStepOnly', 'lengths', 'h0', 'c0'],

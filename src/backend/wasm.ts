@@ -394,7 +394,8 @@ export class WasmSweep implements Sweep {
 
   /** workspace tables whose products have their GEMM variants chosen, in the instance tunedK */
   private tuned = new WeakSet<Workspace>();
-  private tunedK: Kernels | null = null;
+  /** (weakly: after compact() the old instance and its memory must be free to go) */
+  private tunedK: WeakRef<Kernels> | null = null;
   /** what the last new workspace's products run (model.info().gemm) */
   gemm: GemmChoice[] = [];
 
@@ -410,12 +411,13 @@ export class WasmSweep implements Sweep {
    */
   chooseGemm(ws: Workspace, T: number, rows: number): void {
     const { k, build, module } = this.rt;
-    if (this.tunedK === k && this.tuned.has(ws)) return; // the common case: a table seen before
+    const same = this.tunedK?.deref() === k;
+    if (same && this.tuned.has(ws)) return; // the common case: a table seen before
     if (!build || !module) return;
-    if (this.tunedK !== k) {
-      // compact() replaced the instance: its choice table is written again
+    if (!same) {
+      // a new instance (compact() replaced it): its choice table is written again
       this.tuned = new WeakSet();
-      this.tunedK = k;
+      this.tunedK = new WeakRef(k);
     }
     this.tuned.add(ws);
     this.gemm = chooseGemmVariants(k, build, this.gemmShapes(T, rows, ws.train), () => instantiateKernelsSync(module, sharedMemory()));
