@@ -130,6 +130,11 @@ export function checkTargetValue(v: number, spec: ResolvedLoss, O: number, name:
   }
 }
 
+/** Whether checkTargetValue accepts v: the same rule, with no message built (the hot path; call checkTargetValue for the error). */
+export function targetValueOk(v: number, spec: ResolvedLoss, O: number): boolean {
+  return spec.kind === 'mse' ? isFiniteF32(v) : v === spec.ignoreIndex || (Number.isInteger(v) && v >= 0 && v < O);
+}
+
 /** cross_entropy's class weights: one per class of the model's output. */
 export function checkClassWeights(spec: ResolvedLoss, O: number): void {
   if (spec.kind === 'cross_entropy' && spec.weight && spec.weight.length !== O) {
@@ -151,8 +156,11 @@ export function checkTargetValues(where: string, target: TensorLike, tl: TargetL
   const len = (b: number): number => (lengths ? lengths[b] : T);
   const check = (t: number, b: number): void => {
     const i0 = (hasTime ? (batchFirst ? b * T + t : t * B + b) : b) * w;
-    const at = ` (${hasTime ? `step ${t} of ` : ''}sequence ${b})`;
-    for (let k = 0; k < w; k++) checkTargetValue(data[i0 + k], spec, O, `${where}: target.data[${i0 + k}]`, at);
+    for (let k = 0; k < w; k++) {
+      const v = data[i0 + k];
+      // the message (and its strings) only for a value that fails
+      if (!targetValueOk(v, spec, O)) checkTargetValue(v, spec, O, `${where}: target.data[${i0 + k}]`, ` (${hasTime ? `step ${t} of ` : ''}sequence ${b})`);
+    }
   };
   for (let b = 0; b < B; b++) {
     if (spec.lastStepOnly) check(len(b) - 1, b);

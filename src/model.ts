@@ -12,7 +12,7 @@ import { host, hostName } from './host/host.js';
 import {
   checkFinite, checkFinitePositive, checkKeys, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, show, type TensorLike,
 } from './errors.js';
-import { checkClassWeights, checkLossSpec, checkTargetValue, targetLayout, type LossSpec, type ResolvedLoss } from './loss.js';
+import { checkClassWeights, checkLossSpec, checkTargetValue, targetLayout, targetValueOk, type LossSpec, type ResolvedLoss } from './loss.js';
 import { AUTO_THREADS_MAX, checkModelSize, DEFAULT_WORKSPACE_BYTES, MAX_MEMORY_BYTES, MAX_THREADS } from './limits.js';
 import { initParams, resolveInit, type InitSpec } from './init.js';
 import { hashSeed, Rng } from './rng.js';
@@ -756,22 +756,37 @@ export class Model {
     const at = (t: number, b: number): number => (isShort ? b : bf ? b * T + t : t * B + b) * w;
     const ignore = spec.ignoreIndex;
     checkClassWeights(spec, O);
-    const used: [number, number][] = []; // (source, destination) of each used (t, b)
-    if (spec.lastStepOnly) for (let b = 0; b < B; b++) used.push([at(len(b) - 1, b), b * w]);
-    else for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) if (t < len(b)) used.push([at(t, b), (t * B + b) * w]);
-    for (const [src] of used) for (let i = src; i < src + w; i++) checkTargetValue(data[i], spec, O, `target.data[${i}]`);
-    const n = (spec.lastStepOnly ? 1 : T) * B * w;
+    // the (t, b) the loss reads, in destination order: each sequence's last step with
+    // lastStepOnly, else every valid step. Walked twice (check now, copy later) rather
+    // than listed: a list would allocate T*B pairs per call.
+    const last = spec.lastStepOnly;
+    const steps = last ? 1 : T;
+    const each = (visit: (src: number, dst: number) => void): void => {
+      for (let s = 0; s < steps; s++) {
+        for (let b = 0; b < B; b++) {
+          const t = last ? len(b) - 1 : s;
+          if (t < len(b)) visit(at(t, b), (s * B + b) * w);
+        }
+      }
+    };
+    // the check allocates nothing and builds a message only for the value that fails
+    each((src) => {
+      for (let i = src; i < src + w; i++) {
+        if (!targetValueOk(data[i], spec, O)) checkTargetValue(data[i], spec, O, `target.data[${i}]`);
+      }
+    });
+    const n = steps * B * w;
     return (off) => {
       if (mse) {
         // padded steps: 0 here; computeLoss sets them to the output so they add nothing
         const f = this.arena.f32;
         f.fill(0, off, off + n);
-        for (const [src, dst] of used) for (let i = 0; i < w; i++) f[off + dst + i] = data[src + i];
+        each((src, dst) => { for (let i = 0; i < w; i++) f[off + dst + i] = data[src + i]; });
       } else {
         const iv = this.arena.i32;
         // padded and ignored steps are -1, which the loss kernels skip (even when ignoreIndex is a class id)
         iv.fill(-1, off, off + n);
-        for (const [src, dst] of used) iv[off + dst] = data[src] === ignore ? -1 : data[src];
+        each((src, dst) => { iv[off + dst] = data[src] === ignore ? -1 : data[src]; });
       }
     };
   }
