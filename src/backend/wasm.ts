@@ -273,6 +273,21 @@ interface Schedule {
 const F = 4; // bytes per float: kernels take byte pointers
 
 /**
+ * Rows at which a per-step product runs on packed W_hh: the kernels pack A and run the
+ * register-tiled micro-kernels from 4 rows (gemm_packed_b's M >= 4); below that the packed
+ * 1-row kernel reloads a broadcast per two multiply-adds, and W_hh as stored is faster
+ * (gemm_nt's row dots forward, gemm_nn's row updates backward).
+ */
+const PACK_MIN_ROWS = 4;
+
+/** The most rows any of the T steps has. */
+function maxRows(n: ArrayLike<number>, T: number): number {
+  let m = 0;
+  for (let t = 0; t < T; t++) if (n[t] > m) m = n[t];
+  return m;
+}
+
+/**
  * The single-thread Wasm sweep. Threading is the factory's choice (backend/factory.ts): a
  * parallel sweep runs one of these per batch part, so this module never imports
  * backend/parallel.ts (which imports this one). `info` records the build, and for one
@@ -513,9 +528,11 @@ export class WasmSweep implements Sweep {
     const xPb = xP * F; // the caller's x (a float offset of IOBuffers) or its packed copy
     if (!sc.dense) this.moveRows(true, xP, I, io.x, I, I, T, B);
     const drop = this.arena.i32[io.maskOn] === 1;
-    // Packing W_hh pays off over several steps; a single step (sampling, streaming)
-    // multiplies by W_hh as stored.
-    const packed = N >= 8;
+    // Packing W_hh pays off over several steps of 4 rows or more (the kernels' packed
+    // micro-kernels). A single step (sampling, streaming), and every step of fewer rows
+    // (batch 1-3, the short tail of a variable-length batch), multiplies by W_hh as stored:
+    // the row-dot kernel reads W_hh's rows in place at ~1.5x the packed 1-row kernel's speed.
+    const packed = N >= 8 && maxRows(n, T) >= PACK_MIN_ROWS;
     for (let ci = 0; ci < this.cells.length; ci++) {
       if (packed) k.pack_b(this.cellsB[ci].WhhF, this.wp[ci].Whh, H, GH, H, 1);
     }
@@ -597,7 +614,7 @@ export class WasmSweep implements Sweep {
           const h = wb.hs + row * Hb, hp = wb.hp + st * Hb;
           const gx = wb.gx + row * GHb, gates = wb.gates + st * GHb;
           // Gh[n_t, GH] = h_{t-1} W_hh^T + b_hh : the only per-step product, active rows only
-          if (packed) k.gemm_packed_b(bb.gh, hp, wb.WhhF, nt, GH, H, H, GH, 0);
+          if (packed && nt >= PACK_MIN_ROWS) k.gemm_packed_b(bb.gh, hp, wb.WhhF, nt, GH, H, H, GH, 0);
           else k.gemm_nt(bb.gh, hp, WhhRaw, nt, GH, H, H, H, GH, 0);
           if (bhh) k.add_bias_rows(bb.gh, bhh, nt, GH, GH);
           if (cell === 'rnn') {
@@ -670,7 +687,7 @@ export class WasmSweep implements Sweep {
     }
     const dxP = sc.dense ? io.dx : bf.dxP;
     const dxPb = dxP * F, xPb = (sc.dense ? io.x : bf.xP) * F;
-    const packed = N >= 8;
+    const packed = N >= 8 && maxRows(n, T) >= PACK_MIN_ROWS; // as in forward
     const drop = this.arena.i32[io.maskOn] === 1;
     for (let ci = this.cells.length - 1; ci >= 0; ci--) {
       const wb = this.cellsB[ci], wt = this.wp[ci];
@@ -682,7 +699,7 @@ export class WasmSweep implements Sweep {
       const WhhRaw = wt.Whh, Whh = wb.WhhB;
       if (packed) k.pack_b(Whh, WhhRaw, GH, H, H, 0);
       const recur = (C: number, A: number, rows: number, acc: number) => {
-        if (packed) k.gemm_packed_b(C, A, Whh, rows, H, GH, GH, H, acc);
+        if (packed && rows >= PACK_MIN_ROWS) k.gemm_packed_b(C, A, Whh, rows, H, GH, GH, H, acc);
         else k.gemm_nn(C, A, WhhRaw, rows, H, GH, GH, H, H, acc);
       };
       // The input projections are no longer needed: their buffer holds dGx now.

@@ -137,8 +137,12 @@ export abstract class Optimizer {
     }
     const m = this.model;
     const n = m.layout.numParams;
-    const regions = [m.params, ...Object.values(this.regions)];
-    const snap = (this.snapshot ??= new Float32Array(regions.length * n));
+    // Only what this step's kernel writes is saved and checked: the parameters and the
+    // state regions its options use (SGD without momentum: the parameters alone).
+    const active = this.activeRegions();
+    const regions = [m.params, ...active.map((k) => this.regions[k])];
+    if (!this.snapshot || this.snapshot.length < regions.length * n) this.snapshot = new Float32Array(regions.length * n);
+    const snap = this.snapshot;
     regions.forEach((off, i) => snap.set(m.arena.f32.subarray(off, off + n), i * n));
     const saved = this.saveScalars();
     this.t += 1;
@@ -146,7 +150,7 @@ export abstract class Optimizer {
     const be = m.ops;
     if (regions.every((off) => Number.isFinite(be.sumSquares(off, n)))) return; // f64 sums: finite iff every value is
     const bad = m.layout.tensors.filter((t) => !Number.isFinite(be.sumSquares(m.params + t.offset, t.size))).map((t) => t.name);
-    const badState = Object.entries(this.regions).filter(([, off]) => !Number.isFinite(be.sumSquares(off, n))).map(([k]) => k);
+    const badState = active.filter((k) => !Number.isFinite(be.sumSquares(this.regions[k], n)));
     regions.forEach((off, i) => m.arena.write(off, snap.subarray(i * n, (i + 1) * n)));
     this.t -= 1;
     this.restoreScalars(saved);
