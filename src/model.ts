@@ -769,17 +769,34 @@ export class Model {
         }
       }
     };
-    // the check allocates nothing and builds a message only for the value that fails
-    each((src) => {
-      for (let i = src; i < src + w; i++) {
-        if (!targetValueOk(data[i], spec, O)) checkTargetValue(data[i], spec, O, `target.data[${i}]`);
-      }
-    });
     const n = steps * B * w;
+    // Every step of every sequence, time-major: the loss reads data[0, n) as it is, so the
+    // check is one loop and the copy one set() (a W1 step spent 6% of its time walking
+    // 51,200 MSE targets value by value).
+    const whole = !last && !lengths && !bf && hasTime;
+    const f32Mse = mse && data instanceof Float32Array;
+    // the check allocates nothing and builds a message only for the value that fails
+    if (whole && f32Mse) {
+      // a float32 value is finite iff v - v is 0 (NaN and +-Inf give NaN)
+      for (let i = 0; i < n; i++) {
+        const v = data[i];
+        if (v - v !== 0) checkTargetValue(v, spec, O, `target.data[${i}]`);
+      }
+    } else {
+      each((src) => {
+        for (let i = src; i < src + w; i++) {
+          if (!targetValueOk(data[i], spec, O)) checkTargetValue(data[i], spec, O, `target.data[${i}]`);
+        }
+      });
+    }
     return (off) => {
       if (mse) {
-        // padded steps: 0 here; computeLoss sets them to the output so they add nothing
         const f = this.arena.f32;
+        if (whole && f32Mse) {
+          f.set((data as Float32Array).subarray(0, n), off);
+          return;
+        }
+        // padded steps: 0 here; computeLoss sets them to the output so they add nothing
         f.fill(0, off, off + n);
         each((src, dst) => { for (let i = 0; i < w; i++) f[off + dst + i] = data[src + i]; });
       } else {

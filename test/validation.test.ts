@@ -79,6 +79,26 @@ describe.each(PATHS)('bad input on %s', (path) => {
     expect(() => m.lossAndGrad({ x, target: t([3, 5]) }, { ...MSE, lastStepOnly: true })).not.toThrow();
   });
 
+  it('rejects a non-finite MSE target by index, whatever array holds it, and changes nothing', async () => {
+    const m = await make();
+    const x = t([2, 3, 3]);
+    for (const [i, v] of [[0, NaN], [17, Infinity], [29, -Infinity]] as const) {
+      const f32 = t([2, 3, 5]);
+      f32.data[i] = v;
+      expect(() => m.lossAndGrad({ x, target: f32 }, MSE)).toThrow(new RegExp(`target.data\\[${i}\\] is ${String(v)}; values must be finite`));
+      const plain = { shape: [2, 3, 5], data: Array.from(f32.data) };
+      expect(() => m.lossAndGrad({ x, target: plain }, MSE)).toThrow(new RegExp(`target.data\\[${i}\\] is ${String(v)}`));
+      // beyond float32: finite as a double, Infinity once stored
+      plain.data[i] = 1e39;
+      expect(() => m.lossAndGrad({ x, target: plain }, MSE)).toThrow(new RegExp(`target.data\\[${i}\\] is 1e\\+39`));
+    }
+    expect(Object.values(m.gradDict()).every((g) => g.data.every((v) => v === 0))).toBe(true);
+    // and a good one after them gives the numbers of a fresh model
+    const good = t([2, 3, 5]);
+    const fresh = await make();
+    expect(m.lossAndGrad({ x, target: good }, MSE).loss).toBe(fresh.lossAndGrad({ x, target: good }, MSE).loss);
+  });
+
   it('a failed target check leaves the gradients untouched', async () => {
     const m = await make();
     expect(() => m.lossAndGrad({ x: t([2, 3, 3]), target: ids([2, 3], 9) }, CE)).toThrow();
