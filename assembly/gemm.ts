@@ -484,21 +484,33 @@ function pack_a_n(packA: usize, A: usize, lda: i32, i0: i32, p0: i32, mc: i32, k
 /** A block [mc, kc] from A stored as [K, M] (tn): rows of the panel are already contiguous. */
 function pack_a_t(packA: usize, A: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32, MR: i32): void {
   const lda4 = <usize>lda << 2;
-  for (let ir = 0; ir < mc; ir += MR) {
+  // Full panels of the common heights (most of tn's packing): straight copies, k outermost,
+  // so each row k of the block is read once as one contiguous run of mc floats. Panel by
+  // panel instead, the 4-8 floats a panel takes from each of kc rows lda apart (4 KiB for
+  // W2's dG, one L1 set) were fetched again for every panel of the same cache line.
+  const nfull = MR == 4 || MR == 5 || MR == 8 ? mc / MR : 0;
+  if (nfull > 0) {
+    const panel4 = <usize>(kc * MR) << 2; // bytes of one packed panel
+    const mr4 = <usize>MR << 2;
+    let s = A + ((<usize>p0 * <usize>lda + <usize>i0) << 2);
+    let d0 = packA;
+    for (let k = 0; k < kc; k++) {
+      let d = d0, q = s;
+      for (let p = 0; p < nfull; p++) {
+        v128.store(d, v128.load(q));
+        if (MR == 5) store<f32>(d, load<f32>(q, 16), 16);
+        if (MR == 8) v128.store(d, v128.load(q, 16), 16);
+        d += panel4;
+        q += mr4;
+      }
+      d0 += mr4;
+      s += lda4;
+    }
+  }
+  for (let ir = nfull * MR; ir < mc; ir += MR) {
     const mr = min_i32(MR, mc - ir);
     let d = packA + (<usize>(ir * kc) << 2);
     let s = A + ((<usize>p0 * <usize>lda + <usize>(i0 + ir)) << 2);
-    if (mr == MR && (MR == 4 || MR == 5 || MR == 8)) {
-      // full panels of the common heights: straight copies (this is most of tn's packing)
-      for (let k = 0; k < kc; k++) {
-        v128.store(d, v128.load(s));
-        if (MR == 5) store<f32>(d, load<f32>(s, 16), 16);
-        if (MR == 8) v128.store(d, v128.load(s, 16), 16);
-        d += <usize>MR << 2;
-        s += lda4;
-      }
-      continue;
-    }
     for (let k = 0; k < kc; k++) {
       for (let r0 = 0; r0 < MR; r0 += 4) {
         const w = min_i32(4, MR - r0);
