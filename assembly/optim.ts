@@ -53,8 +53,14 @@ export function sgd_step(
   const useWd = weightDecay != 0, useMom = momentum != 0;
   let i = 0;
   // full vectors with L = 4 folded in (plain loads and stores, no lane tests), then the tail
-  for (; i + 4 <= n; i += 4) sgd_step_lanes(p + (<usize>i << 2), g + (<usize>i << 2), buf + (<usize>i << 2), wd, mom, damp, nlr, useWd, useMom, nesterov, firstStep, 4);
-  if (i < n) sgd_step_lanes(p + (<usize>i << 2), g + (<usize>i << 2), buf + (<usize>i << 2), wd, mom, damp, nlr, useWd, useMom, nesterov, firstStep, n - i);
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    sgd_step_lanes(p + o, g + o, buf + o, wd, mom, damp, nlr, useWd, useMom, nesterov, firstStep, 4);
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    sgd_step_lanes(p + o, g + o, buf + o, wd, mom, damp, nlr, useWd, useMom, nesterov, firstStep, n - i);
+  }
 }
 
 /** One vector (L = 4) or the tail (L < 4) of adam_step. */
@@ -101,8 +107,14 @@ export function adam_step(
   const useWd = weightDecay != 0;
   let i = 0;
   // full vectors with L = 4 folded in (plain loads and stores, no lane tests), then the tail
-  for (; i + 4 <= n; i += 4) adam_step_lanes(p + (<usize>i << 2), g + (<usize>i << 2), m + (<usize>i << 2), v + (<usize>i << 2), vmax + (<usize>i << 2), w1, b2, w2, wd, decay, bc2, ep, nstep, useWd, decoupled, amsgrad, 4);
-  if (i < n) adam_step_lanes(p + (<usize>i << 2), g + (<usize>i << 2), m + (<usize>i << 2), v + (<usize>i << 2), vmax + (<usize>i << 2), w1, b2, w2, wd, decay, bc2, ep, nstep, useWd, decoupled, amsgrad, n - i);
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    adam_step_lanes(p + o, g + o, m + o, v + o, vmax + o, w1, b2, w2, wd, decay, bc2, ep, nstep, useWd, decoupled, amsgrad, 4);
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    adam_step_lanes(p + o, g + o, m + o, v + o, vmax + o, w1, b2, w2, wd, decay, bc2, ep, nstep, useWd, decoupled, amsgrad, n - i);
+  }
 }
 
 /** One vector (L = 4) or the tail (L < 4) of rmsprop_step. */
@@ -152,8 +164,14 @@ export function rmsprop_step(
   const useWd = weightDecay != 0, useMom = momentum > 0;
   let i = 0;
   // full vectors with L = 4 folded in (plain loads and stores, no lane tests), then the tail
-  for (; i + 4 <= n; i += 4) rmsprop_step_lanes(p + (<usize>i << 2), g + (<usize>i << 2), sq + (<usize>i << 2), gavg + (<usize>i << 2), buf + (<usize>i << 2), a, w, wv, wd, ep, mom, nlr, useWd, useMom, centered, 4);
-  if (i < n) rmsprop_step_lanes(p + (<usize>i << 2), g + (<usize>i << 2), sq + (<usize>i << 2), gavg + (<usize>i << 2), buf + (<usize>i << 2), a, w, wv, wd, ep, mom, nlr, useWd, useMom, centered, n - i);
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    rmsprop_step_lanes(p + o, g + o, sq + o, gavg + o, buf + o, a, w, wv, wd, ep, mom, nlr, useWd, useMom, centered, 4);
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    rmsprop_step_lanes(p + o, g + o, sq + o, gavg + o, buf + o, a, w, wv, wd, ep, mom, nlr, useWd, useMom, centered, n - i);
+  }
 }
 
 /** One vector (L = 4) or the tail (L < 4) of adagrad_step. */
@@ -180,6 +198,12 @@ export function adagrad_step(p: usize, g: usize, sum: usize, n: i32, clr: f64, w
   const useWd = weightDecay != 0;
   let i = 0;
   // full vectors with L = 4 folded in (plain loads and stores, no lane tests), then the tail
-  for (; i + 4 <= n; i += 4) adagrad_step_lanes(p + (<usize>i << 2), g + (<usize>i << 2), sum + (<usize>i << 2), wd, ep, nclr, useWd, 4);
-  if (i < n) adagrad_step_lanes(p + (<usize>i << 2), g + (<usize>i << 2), sum + (<usize>i << 2), wd, ep, nclr, useWd, n - i);
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    adagrad_step_lanes(p + o, g + o, sum + o, wd, ep, nclr, useWd, 4);
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    adagrad_step_lanes(p + o, g + o, sum + o, wd, ep, nclr, useWd, n - i);
+  }
 }

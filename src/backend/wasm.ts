@@ -268,6 +268,14 @@ interface Schedule {
   identity: boolean;
   /** every sequence has all T steps and perm is the identity: packed = the caller's layout */
   dense: boolean;
+  /**
+   * W_hh is packed for this batch (forward and backward alike): packing pays off over
+   * several steps of PACK_MIN_ROWS rows or more (n[0], the first step, has the most). A
+   * single step (sampling, streaming), and every step of fewer rows (batch 1-3, the short
+   * tail of a variable-length batch), multiplies by W_hh as stored: the row kernels read
+   * it in place at ~1.5x the packed 1-row kernel's speed.
+   */
+  packed: boolean;
 }
 
 const F = 4; // bytes per float: kernels take byte pointers
@@ -279,13 +287,6 @@ const F = 4; // bytes per float: kernels take byte pointers
  * (gemm_nt's row dots forward, gemm_nn's row updates backward).
  */
 const PACK_MIN_ROWS = 4;
-
-/** The most rows any of the T steps has. */
-function maxRows(n: ArrayLike<number>, T: number): number {
-  let m = 0;
-  for (let t = 0; t < T; t++) if (n[t] > m) m = n[t];
-  return m;
-}
 
 /**
  * The single-thread Wasm sweep. Threading is the factory's choice (backend/factory.ts): a
@@ -474,7 +475,7 @@ export class WasmSweep implements Sweep {
     for (let b = 0; b < B; b++) for (let t = 0; t < len[b]; t++) n[t]++;
     for (let t = 0; t < T; t++) off[t + 1] = off[t] + n[t];
     const identity = perm.every((p, r) => p === r);
-    return { perm, n, off, identity, dense: identity && off[T] === T * B };
+    return { perm, n, off, identity, dense: identity && off[T] === T * B, packed: off[T] >= 8 && n[0] >= PACK_MIN_ROWS };
   }
 
   /**
@@ -528,11 +529,7 @@ export class WasmSweep implements Sweep {
     const xPb = xP * F; // the caller's x (a float offset of IOBuffers) or its packed copy
     if (!sc.dense) this.moveRows(true, xP, I, io.x, I, I, T, B);
     const drop = this.arena.i32[io.maskOn] === 1;
-    // Packing W_hh pays off over several steps of 4 rows or more (the kernels' packed
-    // micro-kernels). A single step (sampling, streaming), and every step of fewer rows
-    // (batch 1-3, the short tail of a variable-length batch), multiplies by W_hh as stored:
-    // the row-dot kernel reads W_hh's rows in place at ~1.5x the packed 1-row kernel's speed.
-    const packed = N >= 8 && maxRows(n, T) >= PACK_MIN_ROWS;
+    const { packed } = sc; // W_hh packed for this batch (Schedule.packed)
     for (let ci = 0; ci < this.cells.length; ci++) {
       if (packed) k.pack_b(this.cellsB[ci].WhhF, this.wp[ci].Whh, H, GH, H, 1);
     }
@@ -687,7 +684,7 @@ export class WasmSweep implements Sweep {
     }
     const dxP = sc.dense ? io.dx : bf.dxP;
     const dxPb = dxP * F, xPb = (sc.dense ? io.x : bf.xP) * F;
-    const packed = N >= 8 && maxRows(n, T) >= PACK_MIN_ROWS; // as in forward
+    const { packed } = sc;
     const drop = this.arena.i32[io.maskOn] === 1;
     for (let ci = this.cells.length - 1; ci >= 0; ci--) {
       const wb = this.cellsB[ci], wt = this.wp[ci];
