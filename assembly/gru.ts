@@ -12,16 +12,19 @@ import { sigmoid4, tanh4 } from "./vmath";
 /**
  * The forward formula on `lanes` hidden units at byte offset o of one batch row: gate
  * pointers (xg, hg, ag) at the row's gate block 0, state pointers (h, hn, hPrev) at the
- * row; gate block k is k*H4 bytes on.
+ * row, bn at b_hn (read when `biased`, a constant after inlining); gate block k is k*H4
+ * bytes on.
  */
 // @ts-ignore: decorator
 @inline
 function gru_forward_lanes(
-  h: usize, ag: usize, hn: usize, xg: usize, hg: usize, hPrev: usize, H4: usize, o: usize, lanes: i32,
+  h: usize, ag: usize, hn: usize, xg: usize, hg: usize, hPrev: usize, bn: usize, biased: bool,
+  H4: usize, o: usize, lanes: i32,
 ): void {
   const r4 = sigmoid4(f32x4.add(load_lanes(xg + o, lanes), load_lanes(hg + o, lanes)));
   const z4 = sigmoid4(f32x4.add(load_lanes(xg + H4 + o, lanes), load_lanes(hg + H4 + o, lanes)));
-  const hn4 = load_lanes(hg + 2 * H4 + o, lanes);
+  let hn4 = load_lanes(hg + 2 * H4 + o, lanes);
+  if (biased) hn4 = f32x4.add(hn4, load_lanes(bn + o, lanes));
   const n4 = tanh4(f32x4.add(load_lanes(xg + 2 * H4 + o, lanes), f32x4.mul(r4, hn4)));
   store_lanes(ag + o, r4, lanes);
   store_lanes(ag + H4 + o, z4, lanes);
@@ -32,11 +35,11 @@ function gru_forward_lanes(
   store_lanes(h + o, f32x4.add(f32x4.mul(f32x4.sub(hp, n4), z4), n4), lanes);
 }
 
-/**
- * gates = [r, z, n] activated [B, 3H]; hn = gh_n [B, H]; h [B, H] (must not alias hPrev).
- */
-export function gru_forward_step(
-  h: usize, gates: usize, hn: usize, gx: usize, gh: usize, hPrev: usize, B: i32, H: i32,
+/** gru_forward_step's rows, with or without b_hn (`biased` folded after inlining). */
+// @ts-ignore: decorator
+@inline
+function gru_forward_rows(
+  h: usize, gates: usize, hn: usize, gx: usize, gh: usize, hPrev: usize, bn: usize, biased: bool, B: i32, H: i32,
 ): void {
   const H4 = <usize>H << 2;
   for (let b = 0; b < B; b++) {
@@ -45,9 +48,22 @@ export function gru_forward_step(
     const xg = gx + rg, hg = gh + rg, ag = gates + rg;
     const hr = h + rh, nr = hn + rh, pr = hPrev + rh;
     let j = 0;
-    for (; j + 4 <= H; j += 4) gru_forward_lanes(hr, ag, nr, xg, hg, pr, H4, <usize>j << 2, 4);
-    if (j < H) gru_forward_lanes(hr, ag, nr, xg, hg, pr, H4, <usize>j << 2, H - j);
+    for (; j + 4 <= H; j += 4) gru_forward_lanes(hr, ag, nr, xg, hg, pr, bn, biased, H4, <usize>j << 2, 4);
+    if (j < H) gru_forward_lanes(hr, ag, nr, xg, hg, pr, bn, biased, H4, <usize>j << 2, H - j);
   }
+}
+
+/**
+ * gates = [r, z, n] activated [B, 3H]; hn = gh_n + b_hn [B, H]; h [B, H] (must not alias
+ * hPrev). gh = h_{t-1} W_hh^T without bias: b_hr and b_hz go into gx once per row (the
+ * input projection), and b_hn [H] (bn; 0: the model has no bias) is added here, in
+ * registers, so the per-step product's output is not passed over again to add it.
+ */
+export function gru_forward_step(
+  h: usize, gates: usize, hn: usize, gx: usize, gh: usize, hPrev: usize, bn: usize, B: i32, H: i32,
+): void {
+  if (bn) gru_forward_rows(h, gates, hn, gx, gh, hPrev, bn, true, B, H);
+  else gru_forward_rows(h, gates, hn, gx, gh, hPrev, 0, false, B, H);
 }
 
 /** The backward formula on `lanes` hidden units at byte offset o of one batch row (as gru_forward_lanes). */

@@ -586,10 +586,12 @@ for (const build of builds) {
 
     // -------------------------------------------------------------------------
     describe('activations', () => {
-      // tanh and sigmoid are vector polynomials (Cephes), also in the tails (lane loads),
-      // held to a few float32 ulps of float64.
+      // tanh and sigmoid are built on one vector e^x - 1 (vmath.ts), also in the tails (lane
+      // loads), held to a few float32 ulps of float64: a uniform grid, and log-spaced values
+      // down to 2^-130 (where tanh's m / (m + 2) form must keep its relative accuracy).
       const xs: number[] = [];
       for (let x = -100; x <= 100; x += 0.0125) xs.push(Math.fround(x));
+      for (let e = 0; e <= 130 * 8; e++) xs.push(Math.fround(2 ** (-e / 8)), Math.fround(-(2 ** (-e / 8))));
       xs.push(0, -0, 1e-30, -1e-30, 1e-40, 0.625, -0.625, Math.fround(0.62499), 44, -44, 88, -88, 90, -90, 1e4, -1e4);
 
       it('tanh (rnn_forward_step) is within 4 ulps of float64 tanh over [-100, 100]', () => {
@@ -600,6 +602,21 @@ for (const build of builds) {
         const rep = new Report();
         rep.miss(firstMiss('tanh', heap.read(h), xs.map(Math.tanh), relTol(4 * 2 * U, 1e-45)), 'tanh sweep');
         rep.expectClean();
+      });
+
+      it('tanh never exceeds 1 in magnitude and is odd (every float32 step over [7, 10])', () => {
+        heap.reset();
+        const a = new Float32Array([7]), u = new Uint32Array(a.buffer), first = u[0];
+        a[0] = 10;
+        const n = u[0] - first + 1;
+        const v = new Float32Array(2 * n), bits = new Uint32Array(v.buffer);
+        for (let i = 0; i < n; i++) { bits[i] = first + i; v[n + i] = -v[i]; }
+        const gx = heap.from(v), gh = heap.from(new Float32Array(2 * n)), h = heap.alloc(2 * n);
+        k.rnn_forward_step(h.ptr, gx.ptr, gh.ptr, 2 * n, 0);
+        const t = heap.read(h);
+        let bad = -1;
+        for (let i = 0; i < n && bad < 0; i++) if (Math.abs(t[i]) > 1 || t[n + i] !== -t[i]) bad = i;
+        expect(bad, bad < 0 ? '' : `tanh(${v[bad]}) = ${t[bad]}, tanh(${v[n + bad]}) = ${t[n + bad]}`).toBe(-1);
       });
 
       it('sigmoid and tanh (lstm_forward_step gates) are within 4 ulps over [-100, 100]', () => {
@@ -747,17 +764,23 @@ for (const build of builds) {
         rep.expectClean();
       });
 
-      it('gru_forward_step matches the r, z, n equations and keeps gh_n', () => {
+      it('gru_forward_step matches the r, z, n equations and keeps gh_n + b_hn (with and without b_hn)', () => {
         const rep = new Report();
         for (const B of SIZES) {
           for (const H of WIDTHS) {
+           for (const biased of [false, true]) {
             heap.reset();
-            const r = rng(B * 100 + H + 7);
+            const r = rng(B * 100 + H + 7 + (biased ? 1 : 0));
             const G = 3 * H;
             const gx = randBuf(heap, B * G, () => r(-3, 3)), gh = randBuf(heap, B * G, () => r(-3, 3));
             const hPrev = randBuf(heap, B * H, r);
+            const bias = biased ? randBuf(heap, H, () => r(-1, 1)) : null;
             const h = heap.alloc(B * H), gates = heap.alloc(B * G), hn = heap.alloc(B * H);
-            const x = heap.read(gx), y = heap.read(gh), hp = heap.read(hPrev);
+            const x = heap.read(gx), hp = heap.read(hPrev);
+            // gh_n + b_hn, rounded once as the kernel adds it
+            const y = heap.read(gh);
+            const bn = bias ? heap.read(bias) : null;
+            if (bn) for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) y[b * G + 2 * H + j] = Math.fround(y[b * G + 2 * H + j] + bn[j]);
             const wh = new Float64Array(B * H), wg = new Float64Array(B * G), whn = new Float64Array(B * H);
             for (let b = 0; b < B; b++) {
               for (let j = 0; j < H; j++) {
@@ -772,11 +795,12 @@ for (const build of builds) {
                 wh[b * H + j] = (1 - z) * nn + z * hp[b * H + j];
               }
             }
-            const ctx = `gru_forward_step B=${B} H=${H}`;
-            rep.run(heap, ctx, [flat(h), flat(gates), flat(hn)], () => k.gru_forward_step(h.ptr, gates.ptr, hn.ptr, gx.ptr, gh.ptr, hPrev.ptr, B, H));
+            const ctx = `gru_forward_step B=${B} H=${H}${biased ? ' with b_hn' : ''}`;
+            rep.run(heap, ctx, [flat(h), flat(gates), flat(hn)], () => k.gru_forward_step(h.ptr, gates.ptr, hn.ptr, gx.ptr, gh.ptr, hPrev.ptr, bias ? bias.ptr : 0, B, H));
             rep.miss(firstMiss('gates', heap.read(gates), wg, cellTol), ctx);
             rep.miss(firstMiss('hn', heap.read(hn), whn, exact), ctx);
             rep.miss(firstMiss('h', heap.read(h), wh, cellTol), ctx);
+           }
           }
         }
         rep.expectClean();
@@ -915,8 +939,9 @@ for (const build of builds) {
             const h = heap.alloc(B * H), gates = heap.alloc(B * 3 * H), hn = heap.alloc(B * H);
             const dh = heap.from(periodic(B, 1, H, r));
             const dgx = heap.alloc(B * 3 * H), dgh = heap.alloc(B * 3 * H), dhPrev = heap.alloc(B * H);
+            const bn = heap.from(periodic(1, 1, H, r));
             const ctx = `gru H=${H} B=${B}`;
-            rep.run(heap, ctx, [flat(h), flat(gates), flat(hn)], () => k.gru_forward_step(h.ptr, gates.ptr, hn.ptr, gx.ptr, gh.ptr, hPrev.ptr, B, H));
+            rep.run(heap, ctx, [flat(h), flat(gates), flat(hn)], () => k.gru_forward_step(h.ptr, gates.ptr, hn.ptr, gx.ptr, gh.ptr, hPrev.ptr, bn.ptr, B, H));
             rep.run(heap, ctx, [flat(dgx), flat(dgh), flat(dhPrev)], () => k.gru_backward_step(dgx.ptr, dgh.ptr, dhPrev.ptr, dh.ptr, gates.ptr, hn.ptr, hPrev.ptr, B, H));
             check(rep, ctx, [['h', h], ['gates', gates], ['hn', hn], ['dgx', dgx], ['dgh', dgh], ['dhPrev', dhPrev]], H);
           }

@@ -47,7 +47,7 @@ export interface Kernels {
   rnn_backward_step(dpre: number, dh: number, h: number, count: number, relu: number): void;
   lstm_forward_step(h: number, c: number, gates: number, gx: number, gh: number, cPrev: number, B: number, H: number): void;
   lstm_backward_step(dgates: number, dcPrev: number, dh: number, dc: number, gates: number, c: number, cPrev: number, B: number, H: number): void;
-  gru_forward_step(h: number, gates: number, hn: number, gx: number, gh: number, hPrev: number, B: number, H: number): void;
+  gru_forward_step(h: number, gates: number, hn: number, gx: number, gh: number, hPrev: number, bn: number, B: number, H: number): void;
   gru_backward_step(dgx: number, dgh: number, dhPrev: number, dh: number, gates: number, hn: number, hPrev: number, B: number, H: number): void;
   row_norms_clip(dh: number, B: number, H: number, threshold: number): number;
   mse_loss(dy: number, y: number, target: number, n: number, scale: number): number;
@@ -579,12 +579,11 @@ export class WasmSweep implements Sweep {
         }
         if (wt.bih) k.add_bias_rows(wb.gx, wt.bih, R, GH, GH);
         // RNN and LSTM only ever use gx + gh, so b_hh joins b_ih in the all-timestep input
-        // projection once; GRU needs gh_n = W_hn h + b_hn on its own, so it adds b_hh per step.
-        let bhh = wt.bhh;
-        if (bhh && cell !== 'gru') {
-          k.add_bias_rows(wb.gx, bhh, R, GH, GH);
-          bhh = 0;
-        }
+        // projection once. GRU needs gh_n = W_hn h + b_hn on its own: b_hr and b_hz join
+        // gx (the first 2H columns), and the step kernel adds b_hn in registers.
+        const { bhh } = wt;
+        if (bhh) k.add_bias_rows(wb.gx, bhh, R, cell === 'gru' ? 2 * H : GH, GH);
+        const bn = bhh && cell === 'gru' ? bhh + 2 * Hb : 0;
         const h0 = io.h0 + ci * B * H, c0 = io.c0 + ci * B * H;
         for (let s = t0; s < t1; s++) {
           const t = fwd ? s : T - 1 - s; // (bidirectional models run one chunk: s covers 0..T-1)
@@ -613,13 +612,12 @@ export class WasmSweep implements Sweep {
           // Gh[n_t, GH] = h_{t-1} W_hh^T + b_hh : the only per-step product, active rows only
           if (packed && nt >= PACK_MIN_ROWS) k.gemm_packed_b(bb.gh, hp, wb.WhhF, nt, GH, H, H, GH, 0);
           else k.gemm_nt(bb.gh, hp, WhhRaw, nt, GH, H, H, H, GH, 0);
-          if (bhh) k.add_bias_rows(bb.gh, bhh, nt, GH, GH);
           if (cell === 'rnn') {
             k.rnn_forward_step(h, gx, bb.gh, nt * H, relu);
           } else if (cell === 'lstm') {
             k.lstm_forward_step(h, wb.cs + row * Hb, gates, gx, bb.gh, wb.cp + st * Hb, nt, H);
           } else {
-            k.gru_forward_step(h, gates, wb.hn + st * Hb, gx, bb.gh, hp, nt, H);
+            k.gru_forward_step(h, gates, wb.hn + st * Hb, gx, bb.gh, hp, bn, nt, H);
           }
           // rows whose last step (in this direction) this is: their h_n / c_n
           const q = fwd ? t + 1 : t - 1;
