@@ -14,6 +14,6 @@ export { lstm_forward_step, lstm_backward_step } from "./lstm";
 export { gru_forward_step, gru_backward_step } from "./gru";
 export { mse_loss, ce_loss, ce_loss_ext } from "./loss";
 export { embedding_forward, embedding_backward } from "./embedding";
-export { fill, sum_squares, scale, clamp_abs, add_to } from "./elementwise";
+export { fill, sum_squares, all_finite, scale, clamp_abs, add_to } from "./elementwise";
 export { sgd_step, adam_step, rmsprop_step, adagrad_step } from "./optim";
 export { limit_madd, limit_mul_add, limit_mul_add_load, limit_flops_per_iter } from "./limit";

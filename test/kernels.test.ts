@@ -1094,6 +1094,33 @@ for (const build of builds) {
         }
         rep.expectClean();
       });
+
+      it('all_finite: 1 for finite values (the largest included), 0 for one NaN or +-Inf at any position, tails included', () => {
+        const rep = new Report();
+        const bad = [NaN, Infinity, -Infinity];
+        for (const n of lengths) {
+          heap.reset();
+          const r = rng(n + 29);
+          // finite extremes: squares would overflow float32, v*0 does not
+          const vals = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 3.4e38 : i % 3 === 1 ? -3.4e38 : r(-3, 3)));
+          const p = heap.from(vals);
+          const before = heap.snapshot();
+          if (k.all_finite(p.ptr, n) !== 1) rep.problems.push(`all_finite n=${n}: 0 for finite values`);
+          rep.stray(heap.strayWrite(before, []), `all_finite n=${n}`);
+          for (let at = 0; at < n; at++) {
+            const f = heap.f32;
+            f[p.off + at] = bad[at % 3];
+            if (k.all_finite(p.ptr, n) !== 0) rep.problems.push(`all_finite n=${n}: 1 with ${bad[at % 3]} at ${at}`);
+            f[p.off + at] = vals[at];
+          }
+          // a non-finite value just past the region is not read
+          if (n > 0) {
+            const q = heap.from([...vals, NaN]);
+            if (k.all_finite(q.ptr, n) !== 1) rep.problems.push(`all_finite n=${n}: read past the end`);
+          }
+        }
+        rep.expectClean();
+      });
     });
 
     // -------------------------------------------------------------------------

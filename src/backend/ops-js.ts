@@ -94,6 +94,12 @@ export class JsOps implements Ops {
     return s;
   }
 
+  allFinite(off: number, n: number): boolean {
+    const f = this.arena.f32;
+    for (let i = 0; i < n; i++) if (!Number.isFinite(f[off + i])) return false;
+    return true;
+  }
+
   scale(off: number, n: number, s: number): void {
     const f = this.arena.f32;
     for (let i = 0; i < n; i++) f[off + i] *= s;

@@ -49,6 +49,10 @@ export class WasmOps implements Ops {
     return this.rt.k.sum_squares(off * F, n);
   }
 
+  allFinite(off: number, n: number): boolean {
+    return this.rt.k.all_finite(off * F, n) === 1;
+  }
+
   scale(off: number, n: number, s: number): void {
     this.rt.k.scale(off * F, n, s);
   }

@@ -181,6 +181,8 @@ export interface Ops {
   fill(off: number, n: number, value: number): void;
   /** sum of squares, accumulated in double precision */
   sumSquares(off: number, n: number): number;
+  /** whether every value is finite (no NaN, no +-Inf) */
+  allFinite(off: number, n: number): boolean;
   scale(off: number, n: number, s: number): void;
   /** clamp every value to [-v, v] */
   clampAbs(off: number, n: number, v: number): void;

@@ -58,6 +58,7 @@ export interface Kernels {
   embedding_backward(dweight: number, dout: number, ids: number, n: number, dim: number, skip: number): void;
   fill(p: number, n: number, v: number): void;
   sum_squares(p: number, n: number): number;
+  all_finite(p: number, n: number): number;
   scale(p: number, n: number, s: number): void;
   clamp_abs(p: number, n: number, v: number): void;
   add_to(dst: number, src: number, n: number): void;

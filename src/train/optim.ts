@@ -148,7 +148,7 @@ export abstract class Optimizer {
     this.t += 1;
     this.update();
     const be = m.ops;
-    if (regions.every((off) => Number.isFinite(be.sumSquares(off, n)))) return; // f64 sums: finite iff every value is
+    if (regions.every((off) => be.allFinite(off, n))) return;
     const bad = m.layout.tensors.filter((t) => !Number.isFinite(be.sumSquares(m.params + t.offset, t.size))).map((t) => t.name);
     const badState = active.filter((k) => !Number.isFinite(be.sumSquares(this.regions[k], n)));
     regions.forEach((off, i) => m.arena.write(off, snap.subarray(i * n, (i + 1) * n)));
