@@ -507,10 +507,25 @@ export class Model {
     const out = new Float32Array((last ? 1 : T) * B * O);
     for (let b0 = 0; b0 < B; b0 += bs) {
       const nb = Math.min(bs, B - b0);
-      // this batch's sequences, in the caller's layout (writeInputs converts batch-first)
-      const xb = ids ? new Int32Array(T * nb) : new Float32Array(T * nb * F);
-      if (bf) for (let i = 0; i < nb * T * F; i++) xb[i] = x.data[b0 * T * F + i];
-      else for (let t = 0; t < T; t++) for (let i = 0; i < nb * F; i++) xb[t * nb * F + i] = x.data[(t * B + b0) * F + i];
+      // this batch's sequences, in the caller's layout (writeInputs converts batch-first):
+      // the caller's x itself when one block holds them all, else copied (typed arrays a
+      // row block per step with set(), which converts each value as an assignment does)
+      let xb: TensorLike = x;
+      if (nb < B) {
+        const d = ids ? new Int32Array(T * nb) : new Float32Array(T * nb * F);
+        const src = x.data;
+        if (bf) {
+          if (ArrayBuffer.isView(src)) d.set((src as Float32Array).subarray(b0 * T * F, (b0 + nb) * T * F));
+          else for (let i = 0; i < nb * T * F; i++) d[i] = src[b0 * T * F + i];
+        } else {
+          for (let t = 0; t < T; t++) {
+            const from = (t * B + b0) * F;
+            if (ArrayBuffer.isView(src)) d.set((src as Float32Array).subarray(from, from + nb * F), t * nb * F);
+            else for (let i = 0; i < nb * F; i++) d[t * nb * F + i] = src[from + i];
+          }
+        }
+        xb = { shape: bf ? [nb, T, ...step] : [T, nb, ...step], data: d };
+      }
       const rows = (s: TensorLike | undefined): TensorLike | undefined => {
         if (s == null) return undefined;
         const d = new Float32Array(LD * nb * H);
@@ -518,11 +533,15 @@ export class Model {
         return { shape: [LD, nb, H], data: d };
       };
       const lb = lengths ? lengths.subarray(b0, b0 + nb) : null;
-      this.writeInputs({ shape: bf ? [nb, T, ...step] : [T, nb, ...step], data: xb }, rows(opts.h0), cell === 'lstm' ? rows(opts.c0) : undefined,
-        lb, T, nb, false, 'forward');
+      this.writeInputs(xb, rows(opts.h0), cell === 'lstm' ? rows(opts.c0) : undefined, lb, T, nb, false, 'forward');
       const io = this.io!;
       this.sweep.forward(io, T, nb);
       const f = this.arena.f32;
+      if (!last && !bf) {
+        // time-major: step t's rows of this block are one run of nb*O floats in both
+        for (let t = 0; t < T; t++) out.set(f.subarray(io.y + t * nb * O, io.y + (t + 1) * nb * O), (t * B + b0) * O);
+        continue;
+      }
       for (let b = 0; b < nb; b++) {
         if (last) {
           const src = io.y + (((lb ? lb[b] : T) - 1) * nb + b) * O;

@@ -95,6 +95,9 @@ describe.each(PATHS)('the workspace on %s', (path) => {
         const p = m.predict(x, { lengths, h0, c0, batchSize });
         expect(p.shape).toEqual(f.output.shape);
         for (let i = 0; i < p.data.length; i++) expect(p.data[i]).toBeCloseTo(f.output.data[i], 5);
+        // x as a plain array (blocks copied element by element, not with set()): the same numbers
+        const plain = m.predict({ shape: x.shape, data: Array.from(x.data) }, { lengths, h0, c0, batchSize });
+        expect(Array.from(plain.data)).toEqual(Array.from(p.data));
         const last = m.predict(x, { lengths, h0, c0, batchSize, lastStepOnly: true });
         expect(last.shape).toEqual([B, 2]);
         for (let b = 0; b < B; b++) {
