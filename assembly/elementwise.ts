@@ -32,8 +32,8 @@ export function sum_squares(p: usize, n: i32): f64 {
 
 /**
  * 1 if every p[i] (i < n) is finite, else 0: v*0 is 0 for a finite v and NaN for
- * +-Inf and NaN, so one multiply-add per vector into four accumulators (a NaN stays NaN)
- * and one test at the end. The optimizer's check of every step's result: a fifth of
+ * +-Inf and NaN, so one multiply and one add per vector into four accumulators (a NaN
+ * stays NaN) and one test at the end. The optimizer's check of every step's result: a fifth of
  * sum_squares' work, which squares in f64.
  */
 export function all_finite(p: usize, n: i32): i32 {
@@ -50,7 +50,7 @@ export function all_finite(p: usize, n: i32): i32 {
   for (; i + 4 <= n; i += 4) a0 = f32x4.add(a0, f32x4.mul(v128.load(p + (<usize>i << 2)), z));
   if (i < n) a1 = f32x4.add(a1, f32x4.mul(load_lanes(p + (<usize>i << 2), n - i), z)); // zero lanes add 0
   const a = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
-  // all four lanes 0 (x == x fails only for NaN)
+  // all four lanes 0 (a NaN lane compares unequal)
   return i32(i32x4.all_true(f32x4.eq(a, z)));
 }
 

@@ -48,7 +48,7 @@ const TWO = 208;
 const SIGN = 224;
 
 // e^x = 2^n e^r, n = round(x / ln 2), |r| <= ln(2)/2, in three steps that exp4 and
-// expm1_4 share. Written for instruction count and latency: in the cells every
+// tanh4 share. Written for instruction count and latency: in the cells every
 // activation sits on a dependency chain (c_t waits for f and i, h_t for tanh(c_t)).
 
 /**

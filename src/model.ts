@@ -306,6 +306,22 @@ export async function createModel(opts: CreateModelOptions): Promise<Model> {
   }
 }
 
+/**
+ * Rows b0 .. b0+nb of `blocks` blocks of [B, width] values (x or a state, for one of
+ * predict's batches), as [blocks, nb, width]: a typed source is copied a run per block
+ * with set(), which converts each value as an assignment does (ints: token ids).
+ */
+function blockRows(src: ArrayLike<number>, blocks: number, B: number, b0: number, nb: number, width: number, ints: boolean): Float32Array | Int32Array {
+  const d = ints ? new Int32Array(blocks * nb * width) : new Float32Array(blocks * nb * width);
+  const run = nb * width;
+  for (let k = 0; k < blocks; k++) {
+    const from = (k * B + b0) * width;
+    if (ArrayBuffer.isView(src)) d.set((src as Float32Array).subarray(from, from + run), k * run);
+    else for (let i = 0; i < run; i++) d[k * run + i] = src[from + i];
+  }
+  return d;
+}
+
 export class Model {
   readonly options: CreateModelOptions;
   /** x, output, target and dx are [B, T, *] (PyTorch's batch_first); the engine runs time-major */
@@ -508,30 +524,14 @@ export class Model {
     for (let b0 = 0; b0 < B; b0 += bs) {
       const nb = Math.min(bs, B - b0);
       // this batch's sequences, in the caller's layout (writeInputs converts batch-first):
-      // the caller's x itself when one block holds them all, else copied (typed arrays a
-      // row block per step with set(), which converts each value as an assignment does)
-      let xb: TensorLike = x;
-      if (nb < B) {
-        const d = ids ? new Int32Array(T * nb) : new Float32Array(T * nb * F);
-        const src = x.data;
-        if (bf) {
-          if (ArrayBuffer.isView(src)) d.set((src as Float32Array).subarray(b0 * T * F, (b0 + nb) * T * F));
-          else for (let i = 0; i < nb * T * F; i++) d[i] = src[b0 * T * F + i];
-        } else {
-          for (let t = 0; t < T; t++) {
-            const from = (t * B + b0) * F;
-            if (ArrayBuffer.isView(src)) d.set((src as Float32Array).subarray(from, from + nb * F), t * nb * F);
-            else for (let i = 0; i < nb * F; i++) d[t * nb * F + i] = src[from + i];
-          }
-        }
-        xb = { shape: bf ? [nb, T, ...step] : [T, nb, ...step], data: d };
-      }
-      const rows = (s: TensorLike | undefined): TensorLike | undefined => {
-        if (s == null) return undefined;
-        const d = new Float32Array(LD * nb * H);
-        for (let r = 0; r < LD; r++) for (let i = 0; i < nb * H; i++) d[r * nb * H + i] = s.data[(r * B + b0) * H + i];
-        return { shape: [LD, nb, H], data: d };
+      // the caller's x itself when one block holds them all, else its rows b0 .. b0+nb
+      // (batch-first: one run of nb*T*F values; time-major: a run of nb*F per step)
+      const xb: TensorLike = nb === B ? x : {
+        shape: bf ? [nb, T, ...step] : [T, nb, ...step],
+        data: bf ? blockRows(x.data, 1, B, b0, nb, T * F, ids) : blockRows(x.data, T, B, b0, nb, F, ids),
       };
+      const rows = (s: TensorLike | undefined): TensorLike | undefined =>
+        s == null ? undefined : { shape: [LD, nb, H], data: blockRows(s.data, LD, B, b0, nb, H, false) };
       const lb = lengths ? lengths.subarray(b0, b0 + nb) : null;
       this.writeInputs(xb, rows(opts.h0), cell === 'lstm' ? rows(opts.c0) : undefined, lb, T, nb, false, 'forward');
       const io = this.io!;

@@ -610,7 +610,8 @@ export class WasmSweep implements Sweep {
           const row = off[t] - r0;
           const h = wb.hs + row * Hb, hp = wb.hp + st * Hb;
           const gx = wb.gx + row * GHb, gates = wb.gates + st * GHb;
-          // Gh[n_t, GH] = h_{t-1} W_hh^T + b_hh : the only per-step product, active rows only
+          // Gh[n_t, GH] = h_{t-1} W_hh^T : the only per-step product, active rows only (b_hh is
+          // in gx, or for GRU's b_hn added by the step kernel)
           if (packed && nt >= PACK_MIN_ROWS) k.gemm_packed_b(bb.gh, hp, wb.WhhF, nt, GH, H, H, GH, 0);
           else k.gemm_nt(bb.gh, hp, WhhRaw, nt, GH, H, H, H, GH, 0);
           if (cell === 'rnn') {

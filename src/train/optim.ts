@@ -149,8 +149,8 @@ export abstract class Optimizer {
     this.update();
     const be = m.ops;
     if (regions.every((off) => be.allFinite(off, n))) return;
-    const bad = m.layout.tensors.filter((t) => !Number.isFinite(be.sumSquares(m.params + t.offset, t.size))).map((t) => t.name);
-    const badState = active.filter((k) => !Number.isFinite(be.sumSquares(this.regions[k], n)));
+    const bad = m.layout.tensors.filter((t) => !be.allFinite(m.params + t.offset, t.size)).map((t) => t.name);
+    const badState = active.filter((k) => !be.allFinite(this.regions[k], n));
     regions.forEach((off, i) => m.arena.write(off, snap.subarray(i * n, (i + 1) * n)));
     this.t -= 1;
     this.restoreScalars(saved);
