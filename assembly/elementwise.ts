@@ -91,6 +91,30 @@ function add_lanes(dst: usize, src: usize, lanes: i32): void {
   store_lanes(dst, f32x4.add(load_lanes(dst, lanes), load_lanes(src, lanes)), lanes);
 }
 
+/** dst[i] = (dst[i] + a[i]) + b[i] on `lanes` floats: the two adds in add_to's order. */
+// @ts-ignore: decorator
+@inline
+function add2_lanes(dst: usize, a: usize, b: usize, lanes: i32): void {
+  const s = f32x4.add(load_lanes(dst, lanes), load_lanes(a, lanes));
+  store_lanes(dst, f32x4.add(s, load_lanes(b, lanes)), lanes);
+}
+
+/**
+ * dst[i] = (dst[i] + a[i]) + b[i] for i < n: add_to(dst, a) then add_to(dst, b), bit for
+ * bit, in one pass over dst (the input projection's two biases, b_ih and b_hh).
+ */
+export function add2_to(dst: usize, a: usize, b: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    add2_lanes(dst + o, a + o, b + o, 4);
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    add2_lanes(dst + o, a + o, b + o, n - i);
+  }
+}
+
 /** dst[i] += src[i] for i < n. */
 export function add_to(dst: usize, src: usize, n: i32): void {
   let i = 0;

@@ -8,7 +8,7 @@ export { heap_base } from "./memory";
 export { gemm_nn, gemm_tn, gemm_nt, scratch_bytes, set_scratch, packed_b_floats, pack_b, gemm_packed_b } from "./gemm";
 export { gemm_variant_count, gemm_variant_info, gemm_variant, set_gemm_variant,
   gemm_shape_class, gemm_class_count, set_gemm_variant_class } from "./gemm";
-export { add_bias_rows, col_sum_acc, row_norms_clip } from "./matrix";
+export { add_bias_rows, add_bias2_rows, col_sum_acc, row_norms_clip } from "./matrix";
 export { rnn_forward_step, rnn_backward_step } from "./rnn";
 export { lstm_forward_step, lstm_backward_step } from "./lstm";
 export { gru_forward_step, gru_backward_step } from "./gru";

@@ -2,7 +2,7 @@
 // (column sums) and per-row gradient clipping.
 
 import { sq_acc_f64, hsum2, load_lanes, store_lanes } from "./simd";
-import { add_to, scale } from "./elementwise";
+import { add_to, add2_to, scale } from "./elementwise";
 
 // Leftover columns (not a multiple of 4) follow the tail rule (simd.ts): the same
 // vector formula with lane loads and stores; row-wise adds and scalings are the
@@ -12,6 +12,22 @@ import { add_to, scale } from "./elementwise";
 export function add_bias_rows(C: usize, bias: usize, M: i32, N: i32, ldc: i32): void {
   const ldc4 = <usize>ldc << 2;
   for (let m = 0; m < M; m++) add_to(C + <usize>m * ldc4, bias, N);
+}
+
+/**
+ * C[m, n] = (C[m, n] + b1[n]) + b2[n] for n < N2, C[m, n] += b1[n] for N2 <= n < N: the
+ * same bits as add_bias_rows(b1) then add_bias_rows(b2) over the first N2 columns, in one
+ * pass over C (the input projection gx gets b_ih and b_hh; a GRU's b_hh only on its r and z
+ * columns, N2 = 2H). N2 <= N.
+ */
+export function add_bias2_rows(C: usize, b1: usize, b2: usize, M: i32, N: i32, N2: i32, ldc: i32): void {
+  const ldc4 = <usize>ldc << 2;
+  const o2 = <usize>N2 << 2;
+  for (let m = 0; m < M; m++) {
+    const c = C + <usize>m * ldc4;
+    add2_to(c, b1, b2, N2);
+    if (N2 < N) add_to(c + o2, b1 + o2, N - N2);
+  }
 }
 
 // Rows summed in f32 registers before each flush into dst: bounds the rounding

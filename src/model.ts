@@ -10,7 +10,7 @@ import type { WasmBuild } from './backend/wasm.js';
 import type { GemmChoice } from './backend/gemm-trial.js';
 import { host, hostName } from './host/host.js';
 import {
-  checkFinite, checkFinitePositive, checkKeys, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, show, type TensorLike,
+  allFiniteF32, checkFinite, checkFinitePositive, checkKeys, checkOneOf, checkPositiveInt, checkTensor, fail, normalizeOptions, show, type TensorLike,
 } from './errors.js';
 import { checkClassWeights, checkLossSpec, checkTargetValue, targetLayout, targetValueOk, type LossSpec, type ResolvedLoss } from './loss.js';
 import { AUTO_THREADS_MAX, checkModelSize, DEFAULT_WORKSPACE_BYTES, MAX_MEMORY_BYTES, MAX_THREADS } from './limits.js';
@@ -796,8 +796,9 @@ export class Model {
     const f32Mse = mse && data instanceof Float32Array;
     // the check allocates nothing and builds a message only for the value that fails
     if (whole && f32Mse) {
-      // a float32 value is finite iff v - v is 0 (NaN and +-Inf give NaN)
-      for (let i = 0; i < n; i++) {
+      // one branch-free scan; on a failure, the first bad value is found and named
+      // (a float32 value is finite iff v - v is 0: NaN and +-Inf give NaN)
+      if (!allFiniteF32(data as Float32Array, 0, n)) for (let i = 0; i < n; i++) {
         const v = data[i];
         if (v - v !== 0) checkTargetValue(v, spec, O, `target.data[${i}]`);
       }

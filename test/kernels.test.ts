@@ -521,6 +521,37 @@ for (const build of builds) {
         rep.expectClean();
       });
 
+      it('add_bias2_rows gives the bits of add_bias_rows(b1) then add_bias_rows(b2) on the first N2 columns, in one pass', () => {
+        const rep = new Report();
+        for (const M of SIZES) {
+          for (const N of SIZES) {
+            // b2 on every column (RNN, LSTM), on none, and on a prefix that is not a multiple of 4 (GRU's 2H)
+            for (const N2 of [...new Set([N, 0, Math.floor((2 * N) / 3)])]) {
+              heap.reset();
+              const r = rng(M * 1000 + N * 10 + N2);
+              const ldc = N + (M % 2 ? 3 : 0);
+              const C = randBuf(heap, M * ldc, r);
+              const b1 = randBuf(heap, N, r), b2 = randBuf(heap, N, r);
+              const c0 = heap.read(C), v1 = heap.read(b1), v2 = heap.read(b2);
+              const want = new Float64Array(M * N);
+              for (let i = 0; i < M; i++) {
+                for (let j = 0; j < N; j++) {
+                  const s = Math.fround(c0[i * ldc + j] + v1[j]);
+                  want[i * N + j] = j < N2 ? Math.fround(s + v2[j]) : s;
+                }
+              }
+              const ctx = `add_bias2_rows M=${M} N=${N} N2=${N2} ldc=${ldc}`;
+              rep.run(heap, ctx, [{ off: C.off, rows: M, cols: N, ld: ldc }], () => k.add_bias2_rows(C.ptr, b1.ptr, b2.ptr, M, N, N2, ldc));
+              const c = heap.read(C);
+              const got = new Float64Array(M * N);
+              for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) got[i * N + j] = c[i * ldc + j];
+              rep.miss(firstMiss('C', got, want, exact), ctx);
+            }
+          }
+        }
+        rep.expectClean();
+      });
+
       it('col_sum_acc adds column sums into dst (also past its 64-row blocks)', () => {
         const rep = new Report();
         for (const M of [...SIZES, 200]) {

@@ -53,6 +53,19 @@ describe.each(PATHS)('bad input on %s', (path) => {
     const x = t([2, 1, 3]);
     x.data[4] = NaN;
     expect(() => m.forward(x)).toThrow(/x.data\[4\] is NaN/);
+    // every position of a float32 x whose length is no multiple of 4 (the scan's four sums
+    // and its tail), and the largest finite float32 values, which pass
+    const y = t([3, 1, 3]);
+    for (let i = 0; i < 9; i++) {
+      for (const v of [NaN, Infinity, -Infinity]) {
+        y.data.fill(0.5);
+        y.data[i] = v;
+        expect(() => m.forward(y)).toThrow(new RegExp(`x.data\\[${i}\\] is ${String(v)}`));
+      }
+    }
+    y.data.fill(3.4028234663852886e38);
+    y.data[7] = -3.4028234663852886e38;
+    expect(() => m.forward(y)).not.toThrow();
   });
 
   it('checks h0 and c0 shapes, and c0 only for LSTM', async () => {

@@ -42,6 +42,7 @@ export interface Kernels {
   gemm_class_count(): number;
   set_gemm_variant_class(op: number, cls: number, v: number): number;
   add_bias_rows(C: number, bias: number, M: number, N: number, ldc: number): void;
+  add_bias2_rows(C: number, b1: number, b2: number, M: number, N: number, N2: number, ldc: number): void;
   col_sum_acc(dst: number, A: number, M: number, N: number, lda: number): void;
   rnn_forward_step(h: number, gx: number, gh: number, count: number, relu: number): void;
   rnn_backward_step(dpre: number, dh: number, h: number, count: number, relu: number): void;
@@ -578,12 +579,15 @@ export class WasmSweep implements Sweep {
             k.gemm_nt(wb.gx, this.input(l - 1, e, drop), Wih + e * Hb, R, GH, H, H, DH, GH, e > 0 ? 1 : 0);
           }
         }
-        if (wt.bih) k.add_bias_rows(wb.gx, wt.bih, R, GH, GH);
         // RNN and LSTM only ever use gx + gh, so b_hh joins b_ih in the all-timestep input
         // projection once. GRU needs gh_n = W_hn h + b_hn on its own: b_hr and b_hz join
-        // gx (the first 2H columns), and the step kernel adds b_hn in registers.
-        const { bhh } = wt;
-        if (bhh) k.add_bias_rows(wb.gx, bhh, R, cell === 'gru' ? 2 * H : GH, GH);
+        // gx (the first 2H columns), and the step kernel adds b_hn in registers. Both
+        // biases: (gx + b_ih) + b_hh in one pass over gx.
+        const { bih, bhh } = wt;
+        const nh = cell === 'gru' ? 2 * H : GH; // columns b_hh joins
+        if (bih && bhh) k.add_bias2_rows(wb.gx, bih, bhh, R, GH, nh, GH);
+        else if (bih) k.add_bias_rows(wb.gx, bih, R, GH, GH);
+        else if (bhh) k.add_bias_rows(wb.gx, bhh, R, nh, GH);
         const bn = bhh && cell === 'gru' ? bhh + 2 * Hb : 0;
         const h0 = io.h0 + ci * B * H, c0 = io.c0 + ci * B * H;
         for (let s = t0; s < t1; s++) {
