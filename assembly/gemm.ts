@@ -882,6 +882,105 @@ function gemm_rows_dot(
 }
 
 // ---------------------------------------------------------------------------
+// Few rows against W packed for row dots (batch-1 recurrent products, many steps).
+//
+// gemm_rows_dot reads eight rows of W through eight pointers: V8 computes every address
+// with its own instruction and keeps the pointers and accumulators in too few registers,
+// so the loop runs at about half the multiply-add limit. Packed once per forward, a group
+// of DOT_ROWS rows is one contiguous stream ([k/4][DOT_ROWS][4]): one pointer, constant
+// offsets, and six accumulators plus six loaded vectors and A's vector fit the 15 xmm
+// registers TurboFan allocates (eight spill one accumulator to the stack every k-step).
+// Each output's multiply-adds and their order are gemm_rows_dot's, so the results are
+// bit for bit the same; rows past the last whole group run gemm_rows_dot on W as stored.
+
+const DOT_ROWS = 6;
+
+/** Floats pack_dot needs for W[N, K]: floor(N / DOT_ROWS) groups, each k-step a whole vector. */
+export function dot_packed_floats(N: i32, K: i32): i32 {
+  return N / DOT_ROWS * DOT_ROWS * ((K + 3) & ~3);
+}
+
+/**
+ * Packs the whole row groups of W[N, K] (row stride ldw) into dst: group g holds rows
+ * g*DOT_ROWS.. as [ceil(K/4)][DOT_ROWS][4], the last k-step's missing lanes zero.
+ */
+export function pack_dot(dst: usize, W: usize, N: i32, K: i32, ldw: i32): void {
+  const K4 = K & ~3, kt = K - K4;
+  const ldw4 = <usize>ldw << 2;
+  let d = dst;
+  for (let n = 0; n + DOT_ROWS <= N; n += DOT_ROWS) {
+    const w0 = W + <usize>n * ldw4;
+    for (let k = 0; k < K4; k += 4) {
+      const o = <usize>k << 2;
+      for (let i = 0; i < DOT_ROWS; i++) {
+        v128.store(d, v128.load(w0 + <usize>i * ldw4 + o));
+        d += 16;
+      }
+    }
+    if (kt > 0) {
+      const o = <usize>K4 << 2;
+      for (let i = 0; i < DOT_ROWS; i++) {
+        v128.store(d, load_lanes(w0 + <usize>i * ldw4 + o, kt));
+        d += 16;
+      }
+    }
+  }
+}
+
+/**
+ * C[M, N] (+)= A[M, K] W^T with W packed by pack_dot into Wp (W as stored at W, row stride
+ * ldw, for the rows past the last whole group): gemm_nt's result for few rows, bit for bit.
+ */
+export function gemm_nt_dot(
+  C: usize, A: usize, Wp: usize, W: usize, M: i32, N: i32, K: i32,
+  lda: i32, ldw: i32, ldc: i32, accumulate: i32,
+): void {
+  const acc = accumulate != 0;
+  const K4 = K & ~3, kt = K - K4; // full vectors of k, and the tail's lanes (0-3)
+  const groups = N / DOT_ROWS;
+  for (let m = 0; m < M; m++) {
+    const a = A + (<usize>m * <usize>lda << 2);
+    const aend = a + (<usize>K4 << 2);
+    const c = C + (<usize>m * <usize>ldc << 2);
+    let p = Wp;
+    for (let g = 0; g < groups; g++) {
+      let d0 = f32x4.splat(0), d1 = d0, d2 = d0, d3 = d0, d4 = d0, d5 = d0;
+      for (let q = a; q < aend; q += 16) {
+        const av = v128.load(q);
+        d0 = fma4(av, v128.load(p), d0);
+        d1 = fma4(av, v128.load(p, 16), d1);
+        d2 = fma4(av, v128.load(p, 32), d2);
+        d3 = fma4(av, v128.load(p, 48), d3);
+        d4 = fma4(av, v128.load(p, 64), d4);
+        d5 = fma4(av, v128.load(p, 80), d5);
+        p += 96;
+      }
+      if (kt > 0) {
+        // A's last 1-3 terms through lane loads (its row may go on past K); W's pad lanes are
+        // zero, as gemm_rows_dot's lane loads of W give
+        const av = load_lanes(aend, kt);
+        d0 = fma4(av, v128.load(p), d0);
+        d1 = fma4(av, v128.load(p, 16), d1);
+        d2 = fma4(av, v128.load(p, 32), d2);
+        d3 = fma4(av, v128.load(p, 48), d3);
+        d4 = fma4(av, v128.load(p, 64), d4);
+        d5 = fma4(av, v128.load(p, 80), d5);
+        p += 96;
+      }
+      const cn = c + (<usize>(g * DOT_ROWS) << 2);
+      out_sums(cn, hsum4x4(d0, d1, d2, d3), acc);
+      const s4 = hsum4(d4), s5 = hsum4(d5);
+      store<f32>(cn + 16, acc ? load<f32>(cn + 16) + s4 : s4);
+      store<f32>(cn + 20, acc ? load<f32>(cn + 20) + s5 : s5);
+    }
+  }
+  const n0 = groups * DOT_ROWS;
+  if (n0 < N) {
+    gemm_rows_dot(C + (<usize>n0 << 2), A, W + (<usize>n0 * <usize>ldw << 2), M, N - n0, K, lda, ldw, ldc, acc);
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Exports
 
 /** C[M,N] = (accumulate ? C : 0) + A[M,K] * B[K,N]. */

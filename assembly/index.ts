@@ -5,7 +5,8 @@
 // one beyond the first needs its own GEMM scratch (scratch_bytes, set_scratch).
 
 export { heap_base } from "./memory";
-export { gemm_nn, gemm_tn, gemm_nt, scratch_bytes, set_scratch, packed_b_floats, pack_b, gemm_packed_b } from "./gemm";
+export { gemm_nn, gemm_tn, gemm_nt, scratch_bytes, set_scratch, packed_b_floats, pack_b, gemm_packed_b,
+  dot_packed_floats, pack_dot, gemm_nt_dot } from "./gemm";
 export { gemm_variant_count, gemm_variant_info, gemm_variant, set_gemm_variant,
   gemm_shape_class, gemm_class_count, set_gemm_variant_class } from "./gemm";
 export { add_bias_rows, add_bias2_rows, col_sum_acc, row_norms_clip } from "./matrix";

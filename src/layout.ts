@@ -225,6 +225,14 @@ export function packedBFloats(K: number, N: number): number {
   return K * Math.ceil(N / PANEL_COLS) * PANEL_COLS;
 }
 
+/** Rows of a group packed for row dots: DOT_ROWS in assembly/gemm.ts (checked like PANEL_COLS). */
+const DOT_ROWS = 6;
+
+/** Floats the kernels' pack_dot needs for W[N, K]: whole groups of DOT_ROWS rows, k padded to vectors (dot_packed_floats). */
+export function dotPackedFloats(N: number, K: number): number {
+  return Math.floor(N / DOT_ROWS) * DOT_ROWS * Math.ceil(K / 4) * 4;
+}
+
 /**
  * The workspace table of one call of shape (T, B). train false (a forward only) lays out no
  * gradient buffers (dx, dh0, dc0, norms); `loss` (default: train) lays out the target and the
@@ -328,7 +336,9 @@ function wasmRegions(take: TakeRegion, layout: Layout, T: number, B: number, tra
     const masked = drop && spec.layer < layout.config.numLayers - 1;
     // rows are packed (backend/wasm.ts): N = valid steps x sequences, at most T * B
     return {
-      WhhF: take(packedBFloats(H, GH)), //       W_hh^T [H, G*H] packed for forward's h_{t-1} W_hh^T
+      // W_hh packed for forward's h_{t-1} W_hh^T: as GEMM panels (W_hh^T [H, G*H]), or with
+      // fewer than 4 rows per step as row groups for gemm_nt_dot (Schedule in backend/wasm.ts)
+      WhhF: take(Math.max(packedBFloats(H, GH), dotPackedFloats(GH, H))),
       WhhB: take(packedBFloats(GH, H), train), // W_hh [G*H, H] packed for backward's dG_t W_hh
       mp: take(N * H, masked), //                [N, H]   dropout mask on h_t, packed (layers below the top)
       hd: take(N * H, masked), //                [N, H]   h_t * mask: the next layer's input in training

@@ -423,6 +423,46 @@ for (const build of builds) {
         rep.expectClean();
       });
 
+      // Batch-1 recurrent products on W_hh packed for row dots (backend/wasm.ts uses it for a
+      // forward of 16 or more steps of fewer than 4 rows): it must be gemm_nt, bit for bit,
+      // since the same forward with fewer steps, or on the js backend's order, is the reference.
+      it('gemm_nt_dot on pack_dot\'s row groups gives gemm_nt\'s bits, reads no A past K and writes only C', () => {
+        const rep = new Report();
+        let seed = 1300;
+        for (const M of [1, 2, 3]) {
+          // N: below one group, whole groups, groups plus 1-5 leftover rows; K: every tail length
+          for (const N of [1, 5, 6, 7, 12, 17, 64, 65, 259, 512]) {
+            for (const K of [1, 3, 4, 5, 17, 64, 65, 130]) {
+              for (const acc of [0, 1]) {
+                heap.reset();
+                const r = rng(seed++);
+                // padded rows: A's past K are NaN (a kernel reading them would turn C into NaN),
+                // W's rows and C's rows padded too
+                const lda = K + 3, ldw = K + (N % 2), ldc = N + 2;
+                const A = heap.from(Float32Array.from({ length: M * lda }, (_, e) => (e % lda < K ? r() : NaN)));
+                const W = randBuf(heap, N * ldw, r);
+                const C0 = randBuf(heap, M * ldc, r);
+                const want = heap.alloc(M * ldc), C = heap.alloc(M * ldc);
+                heap.f32.set(heap.read(C0), want.off);
+                heap.f32.set(heap.read(C0), C.off);
+                k.gemm_nt(want.ptr, A.ptr, W.ptr, M, N, K, lda, ldw, ldc, acc);
+                const floats = k.dot_packed_floats(N, K);
+                rep.check(`dot_packed_floats(${N}, ${K}) = ${floats}, want ${Math.floor(N / 6) * 6 * Math.ceil(K / 4) * 4}`,
+                  floats === Math.floor(N / 6) * 6 * Math.ceil(K / 4) * 4, 'size');
+                const Wp = heap.alloc(Math.max(1, floats));
+                const ctx = `gemm_nt_dot M=${M} N=${N} K=${K} acc=${acc}`;
+                rep.run(heap, `pack_dot N=${N} K=${K}`, [{ off: Wp.off, rows: 1, cols: floats, ld: Math.max(1, floats) }], () => k.pack_dot(Wp.ptr, W.ptr, N, K, ldw));
+                rep.run(heap, ctx, [{ off: C.off, rows: M, cols: N, ld: ldc }], () => k.gemm_nt_dot(C.ptr, A.ptr, Wp.ptr, W.ptr, M, N, K, lda, ldw, ldc, acc));
+                const got = heap.read(C), ref = heap.read(want);
+                const i = got.findIndex((x, j) => !Object.is(x, ref[j]));
+                rep.check(`C[${i}] = ${got[i]}, gemm_nt gives ${ref[i]}`, i < 0, ctx);
+              }
+            }
+          }
+        }
+        rep.expectClean();
+      });
+
       /**
        * A product whose A rows are all equal and whose B columns are all equal: every element
        * of C is the same sum of the same products, so each must come out bit-identical,

@@ -48,6 +48,33 @@ describe.each(PATHS)('the workspace on %s', (path) => {
     expect(Array.from(m.gradView())).toEqual(Array.from(fresh.gradView()));
   }, 30_000);
 
+  // From 16 steps of fewer than 4 rows, the Wasm forward packs W_hh into row groups for its
+  // per-step product (gemm_nt_dot); with fewer steps it reads W_hh as stored. Same bits.
+  // (Calls of 10 steps keep the all-timestep products on the same kernels as one of 40: at
+  // least 4 rows each.)
+  it('a forward of 40 steps of 1-3 sequences gives, bit for bit, what four calls of 10 steps give', async () => {
+    for (const cell of ['rnn', 'lstm', 'gru'] as const) {
+      for (const B of [1, 3]) {
+        // hidden 13: gate rows 13 / 52 / 39 (whole groups of 6 and leftover rows), k tail 1
+        const m = await make(path, { cell, inputSize: 3, hiddenSize: 13, outputSize: 2, numLayers: 2 });
+        const T = 40, S = 10;
+        const x = seq([T, B, 3]);
+        const whole = m.forward(x);
+        let h: { shape: number[]; data: Float32Array } | undefined, c: typeof h;
+        for (let t0 = 0; t0 < T; t0 += S) {
+          const r = m.forward({ shape: [S, B, 3], data: x.data.subarray(t0 * B * 3, (t0 + S) * B * 3) }, { h0: h, c0: c });
+          const want = whole.output.data.subarray(t0 * B * 2, (t0 + S) * B * 2);
+          const i = r.output.data.findIndex((v, j) => !Object.is(v, want[j]));
+          expect(i, `${cell} B=${B} steps ${t0}..: output[${i}] ${r.output.data[i]} vs ${want[i]}`).toBe(-1);
+          h = r.hN as typeof h;
+          c = r.cN as typeof h;
+        }
+        expect(Array.from(h!.data)).toEqual(Array.from(whole.hN.data));
+        if (cell === 'lstm') expect(Array.from(c!.data)).toEqual(Array.from(whole.cN!.data));
+      }
+    }
+  });
+
   it('a call whose workspace passes the cap fails up front, says what it needs, and changes nothing', async () => {
     const m = await make(path);
     m.maxWorkspaceBytes = MiB;

@@ -9,12 +9,13 @@
 // steps, step t's rows a prefix), so every product runs on active rows only. A
 // bidirectional layer is two such cells, the reverse one stepping t = T-1 .. 0.
 // W_hh is the same matrix at every step: it is packed into the GEMM's panel layout once
-// per forward (as W_hh^T) and once per backward (as W_hh), not once per timestep.
+// per forward (as W_hh^T) and once per backward (as W_hh), not once per timestep; a long
+// forward of 1-3 rows per step packs it into row groups for gemm_nt_dot instead.
 
 import { BpttError } from '../errors.js';
 import { Arena } from '../arena.js';
 import { ioBuffersAt, type BackendInfo, type IOBuffers, type Sweep } from './types.js';
-import { buildWorkspace, GATES, packedBFloats, regionsAt, type Layout, type TensorSpec, type WasmCellName, type WasmSharedName, type Workspace } from '../layout.js';
+import { buildWorkspace, dotPackedFloats, GATES, packedBFloats, regionsAt, type Layout, type TensorSpec, type WasmCellName, type WasmSharedName, type Workspace } from '../layout.js';
 import { host, type WasmBuild, type WasmSource } from '../host/host.js';
 import { chooseGemmVariants, type GemmChoice, type GemmShape } from './gemm-trial.js';
 /** The kernels exported by assembly/index.ts (byte pointers, i32 sizes). */
@@ -32,6 +33,10 @@ export interface Kernels {
   packed_b_floats(K: number, N: number): number;
   pack_b(dst: number, B: number, K: number, N: number, ldb: number, transposed: number): void;
   gemm_packed_b(C: number, A: number, Bp: number, M: number, N: number, K: number, lda: number, ldc: number, acc: number): void;
+  /** few rows against W packed for row dots: gemm_nt's result, bit for bit */
+  dot_packed_floats(N: number, K: number): number;
+  pack_dot(dst: number, W: number, N: number, K: number, ldw: number): void;
+  gemm_nt_dot(C: number, A: number, Wp: number, W: number, M: number, N: number, K: number, lda: number, ldw: number, ldc: number, acc: number): void;
   /** micro-kernel variants of this build; info: MR | cols << 8 | shuffled << 16 | fused << 24 */
   gemm_variant_count(): number;
   gemm_variant_info(v: number): number;
@@ -278,6 +283,12 @@ interface Schedule {
    * it in place at ~1.5x the packed 1-row kernel's speed.
    */
   packed: boolean;
+  /**
+   * Every step has fewer than PACK_MIN_ROWS rows (batch 1-3) and there are at least
+   * DOT_MIN_STEPS of them: forward packs W_hh once into row groups for gemm_nt_dot, 1.2-1.5x
+   * the row kernel on W_hh as stored, with the same bits. Backward's dG_t W_hh is unchanged.
+   */
+  dot: boolean;
 }
 
 const F = 4; // bytes per float: kernels take byte pointers
@@ -289,6 +300,14 @@ const F = 4; // bytes per float: kernels take byte pointers
  * (gemm_nt's row dots forward, gemm_nn's row updates backward).
  */
 const PACK_MIN_ROWS = 4;
+
+/**
+ * Steps from which a forward with fewer than PACK_MIN_ROWS rows per step packs W_hh for row
+ * dots (gemm_nt_dot, same bits as gemm_nt): packing costs about two products and each step
+ * then saves a third of one (relaxed build; a fifth on the plain one), so it pays off after
+ * 6-10 steps (bench: W4, T 25, 4-5% a training step); a streaming step (T = 1) never packs.
+ */
+const DOT_MIN_STEPS = 16;
 
 /**
  * The single-thread Wasm sweep. Threading is the factory's choice (backend/factory.ts): a
@@ -339,6 +358,9 @@ export class WasmSweep implements Sweep {
     const k = this.rt.k;
     if (k.packed_b_floats(H, GH) !== packedBFloats(H, GH) || k.packed_b_floats(GH, H) !== packedBFloats(GH, H)) {
       throw new BpttError(`bptt-wasm: internal error: the kernels pack W_hh into ${k.packed_b_floats(H, GH)} floats, the workspace table into ${packedBFloats(H, GH)}`);
+    }
+    if (k.dot_packed_floats(GH, H) !== dotPackedFloats(GH, H)) {
+      throw new BpttError(`bptt-wasm: internal error: the kernels pack W_hh for row dots into ${k.dot_packed_floats(GH, H)} floats, the workspace table into ${dotPackedFloats(GH, H)}`);
     }
     // every tensor's byte pointer, once: the regions never move (compact keeps offsets)
     const at = (region: number, t: TensorSpec | null): number => (t ? (region + t.offset) * F : 0);
@@ -477,7 +499,10 @@ export class WasmSweep implements Sweep {
     for (let b = 0; b < B; b++) for (let t = 0; t < len[b]; t++) n[t]++;
     for (let t = 0; t < T; t++) off[t + 1] = off[t] + n[t];
     const identity = perm.every((p, r) => p === r);
-    return { perm, n, off, identity, dense: identity && off[T] === T * B, packed: off[T] >= 8 && n[0] >= PACK_MIN_ROWS };
+    let steps = 0; // steps with any valid row (n is nonincreasing: the longest sequence's length)
+    while (steps < T && n[steps] > 0) steps++;
+    const packed = off[T] >= 8 && n[0] >= PACK_MIN_ROWS;
+    return { perm, n, off, identity, dense: identity && off[T] === T * B, packed, dot: n[0] < PACK_MIN_ROWS && steps >= DOT_MIN_STEPS };
   }
 
   /**
@@ -534,6 +559,7 @@ export class WasmSweep implements Sweep {
     const { packed } = sc; // W_hh packed for this batch (Schedule.packed)
     for (let ci = 0; ci < this.cells.length; ci++) {
       if (packed) k.pack_b(this.cellsB[ci].WhhF, this.wp[ci].Whh, H, GH, H, 1);
+      else if (sc.dot) k.pack_dot(this.cellsB[ci].WhhF, this.wp[ci].Whh, GH, H, H);
     }
     const { outWeight, outBias } = this.layout;
     const yP = sc.dense ? io.y : bf.yP;
@@ -617,6 +643,7 @@ export class WasmSweep implements Sweep {
           // Gh[n_t, GH] = h_{t-1} W_hh^T : the only per-step product, active rows only (b_hh is
           // in gx, or for GRU's b_hn added by the step kernel)
           if (packed && nt >= PACK_MIN_ROWS) k.gemm_packed_b(bb.gh, hp, wb.WhhF, nt, GH, H, H, GH, 0);
+          else if (sc.dot) k.gemm_nt_dot(bb.gh, hp, wb.WhhF, WhhRaw, nt, GH, H, H, H, GH, 0);
           else k.gemm_nt(bb.gh, hp, WhhRaw, nt, GH, H, H, H, GH, 0);
           if (cell === 'rnn') {
             k.rnn_forward_step(h, gx, bb.gh, nt * H, relu);
