@@ -2,7 +2,8 @@
 // builds, one thread, as GFLOP/s and as % of this core's multiply-add limit measured in
 // the same process (bench/limit.mjs). Variants and the limit kernels are timed round-robin
 // in short runs (one run of each per round), and each keeps its fastest run: see bestMs
-// in bench/limit.mjs for why best-of on a shared machine.
+// in bench/limit.mjs for why best-of on a shared machine. Then the batch-1 products, which
+// run no tiles: row dots on W_hh as stored and packed into row groups, and the row updates.
 //
 //   node bench/kernels.mjs                     (after npm run build:wasm)
 //   node bench/kernels.mjs --quick             (fewer rounds)
@@ -124,6 +125,43 @@ for (const { name, k, base } of builds) {
     return row;
   });
   console.table(full);
+}
+
+// Batch-1 steps (W4: char LSTM H128, 4H = 512) skip the tiles: row dots on W_hh as stored
+// (gemm_nt with M = 1), or on W_hh packed into row groups (gemm_nt_dot, what a forward of
+// 16+ steps runs; same bits), and the row updates of backward's dG W_hh (gemm_nn, M = 1).
+const B1 = [[1, 512, 128, 'W4 forward step h W_hh^T'], [1, 1024, 256, 'H256 forward step']];
+for (const { name, k } of builds) {
+  const limit = limits[name].limit;
+  const rows = [];
+  for (const [M, N, K, what] of B1) {
+    const base = Math.ceil(k.heap_base() / 64) * 64;
+    // A: h (K floats) forward, dG (N floats) backward; C: N floats forward, K backward
+    const A = base, W = A + Math.max(N, K) * 4 + 64, C = W + N * K * 4 + 64, Wp = C + Math.max(N, K) * 4 + 64;
+    const end = Wp + k.dot_packed_floats(N, K) * 4;
+    if (end > k.memory.buffer.byteLength) k.memory.grow(Math.ceil((end - k.memory.buffer.byteLength) / 65536));
+    const f = new Float32Array(k.memory.buffer);
+    const rng = new Rng(N + K);
+    for (let i = A / 4; i < Wp / 4; i++) f[i] = rng.uniform(-0.5, 0.5);
+    k.pack_dot(Wp, W, N, K, K);
+    const cases = {
+      'rows_dot (W as stored)': () => k.gemm_nt(C, A, W, M, N, K, K, K, N, 0),
+      'nt_dot (W packed)': () => k.gemm_nt_dot(C, A, Wp, W, M, N, K, K, K, N, 0),
+      'pack_dot (once per forward)': () => k.pack_dot(Wp, W, N, K, K),
+      'rows_axpy (backward dG W_hh)': () => k.gemm_nn(C, A, W, M, K, N, N, K, K, 0),
+    };
+    const cs = Object.entries(cases).map(([n, call]) => ({ n, call, reps: repsFor(call, RUN_MS), ms: Infinity }));
+    for (let r = 0; r < ROUNDS; r++) for (const c of cs) c.ms = Math.min(c.ms, timeRun(c.call, c.reps));
+    const flops = 2 * M * N * K;
+    for (const c of cs) {
+      const pack = c.n.startsWith('pack');
+      rows.push({ shape: `${M}x${N}x${K}`, what, kernel: c.n, us: (c.ms * 1000).toFixed(2),
+        'GF/s': pack ? '-' : (flops / (c.ms * 1e6)).toFixed(1), '%': pack ? `${(c.ms / cs[0].ms).toFixed(1)} products` : `${Math.round((100 * flops) / (c.ms * 1e6) / limit)}%` });
+    }
+    results.push({ build: name, batch1: `${M}x${N}x${K}`, what, us: Object.fromEntries(cs.map((c) => [c.n, c.ms * 1000])), limit });
+  }
+  console.log(`\n${name} build, batch-1 products (no tiles): GFLOP/s and % of ${limit.toFixed(1)} GFLOP/s; pack_dot in products of rows_dot`);
+  console.table(rows);
 }
 console.log(describeLimits(limits));
 console.log(`best = fastest variant on that shape in this run; rule = what the kernels pick by default (gemm_variant); % = of the build's multiply-add limit measured above${baseDir ? `; main = ${baseDir}'s kernels` : ''}. Entry points: ${GEMM_OPS.join(', ')}.`);
