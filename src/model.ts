@@ -490,7 +490,9 @@ export class Model {
    * in batches of `batchSize` sequences, each a forward over a workspace without any
    * gradient buffer, so memory is one batch's activations, not the whole input's.
    * Returns [T, B, O] ([B, T, O] batchFirst), or [B, O] with lastStepOnly: each sequence's
-   * output at its own last valid step (lengths[b] - 1). Same numbers as forward().
+   * output at its own last valid step (lengths[b] - 1). Same numbers as forward(): bit for bit
+   * when a block and forward's batch both have 4 or more sequences; a block of 1-3 runs the
+   * per-step product on the row kernels, which sum in another order (float32 rounding apart).
    * batchSize defaults to as many sequences as fit PREDICT_BATCH_BYTES (32 MiB) of workspace, in equal blocks.
    */
   predict(x: TensorLike, opts: PredictOptions = {}): Tensor {
