@@ -999,11 +999,7 @@ export function clipGradValue(model: Model, value: number): void {
   model.ops.clampAbs(model.grads, model.layout.numParams, value);
 }
 
-/** Names of gradient tensors holding NaN or Inf. */
-export function nonfiniteTensors(model: Model): string[] {
-  const bad: string[] = [];
-  for (const t of model.layout.tensors) {
-    if (!Number.isFinite(model.ops.sumSquares(model.grads + t.offset, t.size))) bad.push(t.name);
-  }
-  return bad;
+/** Names of the tensors holding NaN or Inf in a region with the parameter layout (default: the gradients). */
+export function nonfiniteTensors(model: Model, region = model.grads): string[] {
+  return model.layout.tensors.filter((t) => !model.ops.allFinite(region + t.offset, t.size)).map((t) => t.name);
 }

@@ -6,6 +6,7 @@
 
 import type { Arena } from '../arena.js';
 import type { Ops } from './types.js';
+import { allFiniteF32 } from '../errors.js';
 
 export class JsOps implements Ops {
   private readonly arena: Arena;
@@ -95,9 +96,7 @@ export class JsOps implements Ops {
   }
 
   allFinite(off: number, n: number): boolean {
-    const f = this.arena.f32;
-    for (let i = 0; i < n; i++) if (!Number.isFinite(f[off + i])) return false;
-    return true;
+    return allFiniteF32(this.arena.f32, off, off + n);
   }
 
   scale(off: number, n: number, s: number): void {

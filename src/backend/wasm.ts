@@ -499,8 +499,7 @@ export class WasmSweep implements Sweep {
     for (let b = 0; b < B; b++) for (let t = 0; t < len[b]; t++) n[t]++;
     for (let t = 0; t < T; t++) off[t + 1] = off[t] + n[t];
     const identity = perm.every((p, r) => p === r);
-    let steps = 0; // steps with any valid row (n is nonincreasing: the longest sequence's length)
-    while (steps < T && n[steps] > 0) steps++;
+    const steps = len[perm[0]]; // steps with any valid row: the longest sequence's length
     const packed = off[T] >= 8 && n[0] >= PACK_MIN_ROWS;
     return { perm, n, off, identity, dense: identity && off[T] === T * B, packed, dot: n[0] < PACK_MIN_ROWS && steps >= DOT_MIN_STEPS };
   }
@@ -608,12 +607,9 @@ export class WasmSweep implements Sweep {
         // RNN and LSTM only ever use gx + gh, so b_hh joins b_ih in the all-timestep input
         // projection once. GRU needs gh_n = W_hn h + b_hn on its own: b_hr and b_hz join
         // gx (the first 2H columns), and the step kernel adds b_hn in registers. Both
-        // biases: (gx + b_ih) + b_hh in one pass over gx.
+        // biases (a model has both or neither): (gx + b_ih) + b_hh in one pass over gx.
         const { bih, bhh } = wt;
-        const nh = cell === 'gru' ? 2 * H : GH; // columns b_hh joins
-        if (bih && bhh) k.add_bias2_rows(wb.gx, bih, bhh, R, GH, nh, GH);
-        else if (bih) k.add_bias_rows(wb.gx, bih, R, GH, GH);
-        else if (bhh) k.add_bias_rows(wb.gx, bhh, R, nh, GH);
+        if (bih) k.add_bias2_rows(wb.gx, bih, bhh, R, GH, cell === 'gru' ? 2 * H : GH, GH);
         const bn = bhh && cell === 'gru' ? bhh + 2 * Hb : 0;
         const h0 = io.h0 + ci * B * H, c0 = io.c0 + ci * B * H;
         for (let s = t0; s < t1; s++) {

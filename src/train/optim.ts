@@ -10,7 +10,7 @@
 // exp_avg_sq, momentum_buffer, ...), which is also how checkpoints store them.
 
 import { BpttError, NonfiniteError, isFiniteF32, normalizeOptions, show } from '../errors.js';
-import type { Model } from '../model.js';
+import { nonfiniteTensors, type Model } from '../model.js';
 
 export type OptimizerKind = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
 
@@ -149,7 +149,7 @@ export abstract class Optimizer {
     this.update();
     const be = m.ops;
     if (regions.every((off) => be.allFinite(off, n))) return;
-    const bad = m.layout.tensors.filter((t) => !be.allFinite(m.params + t.offset, t.size)).map((t) => t.name);
+    const bad = nonfiniteTensors(m, m.params);
     const badState = active.filter((k) => !be.allFinite(this.regions[k], n));
     regions.forEach((off, i) => m.arena.write(off, snap.subarray(i * n, (i + 1) * n)));
     this.t -= 1;
