@@ -981,6 +981,129 @@ export function gemm_nt_dot(
 }
 
 // ---------------------------------------------------------------------------
+// One-hot rows of X (character models fed one-hot vectors, as in min-char-rnn).
+//
+// When every row of X is one-hot (a single 1, the rest 0) or all zeros, X W_ih^T copies one
+// column of W_ih per row and dGx^T X adds into one column of dW_ih: the dense products spend
+// I multiply-adds per output on zeros. onehot_ids finds such an X once per forward; the two
+// products below then give the dense kernels' values. A sum of one term and exact zeros is
+// the term: multiplying by 0 adds a signed zero, which changes no nonzero sum and leaves a
+// zero sum +0 (the tiles start from +0), and multiplying by 1 adds the term itself, fused or
+// not. The weight gradient keeps gemm_tn's order: each depth block of KC rows is summed from
+// zero in row order, then added to C.
+
+/**
+ * ids[r] = j when row r of X [rows, width] (row stride ldx) is one-hot at j, -1 when it is
+ * all zeros. Returns 1 when every row is one of the two; 0, at the first other element,
+ * otherwise (ids is then partly written and means nothing).
+ */
+export function onehot_ids(ids: usize, X: usize, rows: i32, width: i32, ldx: i32): i32 {
+  const zero = f32x4.splat(0);
+  const W4 = width & ~3;
+  for (let r = 0; r < rows; r++) {
+    const x = X + (<usize>r * <usize>ldx << 2);
+    let id = -1;
+    for (let j = 0; j < width; j++) {
+      // four zeros (either sign) at a time, the elements one by one where one is not
+      if (j < W4 && (j & 3) == 0 && !v128.any_true(f32x4.ne(v128.load(x + (<usize>j << 2)), zero))) {
+        j += 3;
+        continue;
+      }
+      const v = load<f32>(x + (<usize>j << 2));
+      if (v == 0) continue;
+      if (v != 1 || id >= 0) return 0;
+      id = j;
+    }
+    store<i32>(ids + (<usize>r << 2), id);
+  }
+  return 1;
+}
+
+/**
+ * C[M, N] = X W^T for an X whose rows onehot_ids described (W stored [N, K], row stride
+ * ldw): row m of C is column ids[m] of W, a zero weight as +0, an all-zero row all +0.
+ * gemm_nt(C, X, W, M, N, K, ldx, ldw, ldc, 0)'s values.
+ */
+export function gemm_nt_onehot(C: usize, ids: usize, W: usize, M: i32, N: i32, ldw: i32, ldc: i32): void {
+  const ldw4 = <usize>ldw << 2;
+  for (let m = 0; m < M; m++) {
+    const c = C + (<usize>m * <usize>ldc << 2);
+    const id = load<i32>(ids + (<usize>m << 2));
+    if (id < 0) {
+      memory.fill(c, 0, <usize>N << 2);
+      continue;
+    }
+    let w = W + (<usize>id << 2);
+    for (let n = 0; n < N; n++) {
+      const v = load<f32>(w);
+      store<f32>(c + (<usize>n << 2), v == 0 ? <f32>0 : v);
+      w += ldw4;
+    }
+  }
+}
+
+/** c[0], c[ldc], .. (the first `lanes` of a column, stride ldc4 bytes) += s's lanes. */
+// @ts-ignore: decorator
+@inline
+function add_column4(c: usize, ldc4: usize, s: v128, lanes: i32): void {
+  store<f32>(c, load<f32>(c) + f32x4.extract_lane(s, 0));
+  if (lanes > 1) store<f32>(c + ldc4, load<f32>(c + ldc4) + f32x4.extract_lane(s, 1));
+  if (lanes > 2) store<f32>(c + 2 * ldc4, load<f32>(c + 2 * ldc4) + f32x4.extract_lane(s, 2));
+  if (lanes > 3) store<f32>(c + 3 * ldc4, load<f32>(c + 3 * ldc4) + f32x4.extract_lane(s, 3));
+}
+
+/**
+ * C[M, N] += A^T X for an X [K, N] whose rows onehot_ids described (A stored [K, M], row
+ * stride lda): gemm_tn(C, A, X, M, N, K, lda, ldx, ldc, 1)'s values. Per depth block of KC
+ * rows, column j of C gains the block's rows of A with id j, summed from zero in row order.
+ * Where gemm_tn runs its unblocked row kernel (M < 4, or an instance without scratch) this
+ * runs gemm_tn itself on X (B, row stride ldb).
+ */
+export function gemm_tn_onehot(
+  C: usize, A: usize, B: usize, ids: usize, M: i32, N: i32, K: i32, lda: i32, ldb: i32, ldc: i32,
+): void {
+  if (M < 4 || scratch == 0) {
+    gemm_tn(C, A, B, M, N, K, lda, ldb, ldc, 1);
+    return;
+  }
+  // the block's rows as chains of equal ids: next[r] the following row with the same id
+  // (-1: none), head[r] 1 for the first row of each id (scratch: this instance's own)
+  const next = scratch, head = scratch + (<usize>KC << 2);
+  const ldc4 = <usize>ldc << 2, lda4 = <usize>lda << 2;
+  const M4 = M & ~3;
+  const zero = f32x4.splat(0);
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = min_i32(KC, K - pc);
+    const id0 = ids + (<usize>pc << 2);
+    for (let r = 0; r < kc; r++) store<i32>(head + (<usize>r << 2), load<i32>(id0 + (<usize>r << 2)) >= 0 ? 1 : 0);
+    for (let r = 0; r < kc; r++) {
+      const id = load<i32>(id0 + (<usize>r << 2));
+      let q = r + 1;
+      if (id >= 0) while (q < kc && load<i32>(id0 + (<usize>q << 2)) != id) q++;
+      const nx = id >= 0 && q < kc ? q : -1;
+      store<i32>(next + (<usize>r << 2), nx);
+      if (nx >= 0) store<i32>(head + (<usize>nx << 2), 0);
+    }
+    for (let r = 0; r < kc; r++) {
+      if (load<i32>(head + (<usize>r << 2)) == 0) continue;
+      const id = load<i32>(id0 + (<usize>r << 2));
+      const c = C + (<usize>id << 2);
+      const a = A + <usize>(pc + r) * lda4;
+      for (let g = 0; g < M; g += 4) {
+        const lanes = min_i32(4, M - g);
+        const o = <usize>g << 2;
+        let s = f32x4.add(zero, g < M4 ? v128.load(a + o) : load_lanes(a + o, lanes));
+        for (let q = load<i32>(next + (<usize>r << 2)); q >= 0; q = load<i32>(next + (<usize>q << 2))) {
+          const aq = A + <usize>(pc + q) * lda4 + o;
+          s = f32x4.add(s, g < M4 ? v128.load(aq) : load_lanes(aq, lanes));
+        }
+        add_column4(c + <usize>g * ldc4, ldc4, s, lanes);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Exports
 
 /** C[M,N] = (accumulate ? C : 0) + A[M,K] * B[K,N]. */

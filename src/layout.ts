@@ -172,7 +172,7 @@ export type IOBufferName = (typeof IO_BUFFERS)[number];
 /** The Wasm schedule's buffers of one (layer, direction) cell (shapes: wasmRegions below). */
 export type WasmCellName = 'WhhF' | 'WhhB' | 'mp' | 'hd' | 'gx' | 'hs' | 'hp' | 'cs' | 'cp' | 'gates' | 'hn' | 'dgh' | 'dhIn' | 'hLast' | 'cLast';
 /** The Wasm schedule's buffers shared by all cells (shapes: wasmRegions below). */
-export type WasmSharedName = 'xP' | 'yP' | 'dyP' | 'dxP' | 'gh' | 'dhA' | 'dhB' | 'dc';
+export type WasmSharedName = 'xP' | 'xHot' | 'yP' | 'dyP' | 'dxP' | 'gh' | 'dhA' | 'dhB' | 'dc';
 /** The JS loops' buffers of one cell, and of one layer (shapes: jsRegions below). */
 export type JsCellName = 'hs' | 'cs' | 'gates' | 'hn';
 export type JsLayerName = 'out' | 'dOut' | 'drop';
@@ -357,6 +357,7 @@ function wasmRegions(take: TakeRegion, layout: Layout, T: number, B: number, tra
   });
   const shared = {
     xP: take(N * I), //             [N, I]   x in packed row order
+    xHot: take(N, !layout.config.embedding), // [N] int32: each row's one-hot index (-1: all zeros), when every row is one (Schedule.hot)
     yP: take(N * O), //             [N, O]   head output, packed
     dyP: take(N * O, train), //     [N, O]
     dxP: take(N * I, train), //     [N, I]

@@ -463,6 +463,104 @@ for (const build of builds) {
         rep.expectClean();
       });
 
+      // One-hot X (backend/wasm.ts: layer 0 of a model fed one-hot rows): the ids, then the two
+      // products, which must give the dense kernels' values, since a model fed the same rows
+      // through the dense products (any other x, or another input size) is the reference.
+      it('onehot_ids finds one-hot and zero rows and nothing else; gemm_nt_onehot and gemm_tn_onehot give gemm_nt\'s and gemm_tn\'s values', () => {
+        const rep = new Report();
+        const same = (a: number, b: number) => Object.is(a, b);
+        let seed = 1500;
+        // ids: each row one-hot at some column (first, last, repeated) or all zeros (-0 too)
+        const hotRows = (r: () => number, rows: number, width: number): number[] =>
+          Array.from({ length: rows }, (_, i) => (i % 7 === 3 ? -1 : i % 5 === 1 ? width - 1 : Math.floor(Math.abs(r()) * 0.999 * Math.min(width, 4 + (i % 3)))));
+        const fillX = (ids: number[], width: number, ldx: number): Float32Array => {
+          const x = new Float32Array(ids.length * ldx);
+          ids.forEach((id, i) => {
+            for (let j = 0; j < ldx; j++) x[i * ldx + j] = j >= width ? 7.5 : (i + j) % 3 === 0 ? -0 : 0; // padding past width is never read
+            if (id >= 0) x[i * ldx + id] = 1;
+          });
+          return x;
+        };
+        for (const width of [1, 3, 4, 5, 17, 65, 257, 300]) {
+          for (const rows of [1, 3, 4, 13, 64]) {
+            heap.reset();
+            const r = rng(seed++);
+            const ids = hotRows(r, rows, width);
+            const ldx = width + (width % 2) + 1;
+            const X = heap.from(fillX(ids, width, ldx));
+            const Ids = heap.alloc(rows);
+            const ctx = `onehot_ids rows=${rows} width=${width}`;
+            let ok = 0;
+            rep.run(heap, ctx, [{ off: Ids.off, rows: 1, cols: rows, ld: rows }], () => { ok = k.onehot_ids(Ids.ptr, X.ptr, rows, width, ldx); });
+            rep.check(`returned ${ok}, want 1`, ok === 1, ctx);
+            const got = Array.from(heap.i32.subarray(Ids.off, Ids.off + rows));
+            rep.check(`ids ${got.slice(0, 8)}, want ${ids.slice(0, 8)}`, got.every((v, i) => v === ids[i]), ctx);
+            // one bad element anywhere (first row, last row, last column) makes it 0
+            for (const [bad, at] of [[2, 0], [0.5, rows * ldx - ldx + width - 1], [-1, Math.floor(rows / 2) * ldx], [NaN, (rows - 1) * ldx], [1, -1]] as const) {
+              const y = fillX(ids, width, ldx);
+              let pos: number = at;
+              if (pos < 0) {
+                // a second 1 in a one-hot row
+                const i = ids.findIndex((v) => v >= 0 && width > 1);
+                if (i < 0) continue;
+                pos = i * ldx + (ids[i] === 0 ? 1 : 0);
+              }
+              y[pos] = bad;
+              const Y = heap.from(y);
+              rep.check(`x[${pos}] = ${bad} accepted`, k.onehot_ids(Ids.ptr, Y.ptr, rows, width, ldx) === 0, ctx);
+            }
+          }
+        }
+        // X W^T: W [N, K] with some +0 and -0 weights (both must come out as the dense sum's +0)
+        for (const K of [1, 3, 5, 65, 257, 300]) {
+          for (const M of [1, 2, 3, 4, 5, 17, 64]) {
+            for (const N of [1, 3, 4, 8, 13, 130]) {
+              heap.reset();
+              const r = rng(seed++);
+              const ids = hotRows(r, M, K);
+              const ldx = K + 1, ldw = K + 2, ldc = N + 3;
+              const X = heap.from(fillX(ids, K, ldx));
+              const W = heap.from(Float32Array.from({ length: N * ldw }, (_, e) => (e % 11 === 0 ? 0 : e % 13 === 0 ? -0 : r())));
+              const Ids = heap.from(new Float32Array(new Int32Array(ids).buffer));
+              const want = heap.alloc(M * ldc), C = heap.alloc(M * ldc);
+              heap.f32.fill(NaN, C.off, C.off + M * ldc);
+              k.gemm_nt(want.ptr, X.ptr, W.ptr, M, N, K, ldx, ldw, ldc, 0);
+              const ctx = `gemm_nt_onehot M=${M} N=${N} K=${K}`;
+              rep.run(heap, ctx, [{ off: C.off, rows: M, cols: N, ld: ldc }], () => k.gemm_nt_onehot(C.ptr, Ids.ptr, W.ptr, M, N, ldw, ldc));
+              const got = heap.read(C), ref = heap.read(want);
+              const i = ref.findIndex((v, j) => j % ldc < N && !same(got[j], v));
+              rep.check(`C[${i}] = ${got[i]}, gemm_nt gives ${ref[i]}`, i < 0, ctx);
+            }
+          }
+        }
+        // C += A^T X: K (rows of X) across the depth blocks of 256, ids repeating within a block;
+        // M < 4 runs gemm_tn's row kernel itself
+        for (const K of [1, 3, 25, 256, 257, 600]) {
+          for (const M of [1, 3, 4, 5, 17, 130]) {
+            for (const N of [1, 3, 5, 65]) {
+              heap.reset();
+              const r = rng(seed++);
+              const ids = hotRows(r, K, N);
+              const ldx = N + 1, lda = M + 2, ldc = N + 3;
+              const X = heap.from(fillX(ids, N, ldx));
+              const A = randBuf(heap, K * lda, r);
+              const Ids = heap.from(new Float32Array(new Int32Array(ids).buffer));
+              const C0 = randBuf(heap, M * ldc, r);
+              const want = heap.alloc(M * ldc), C = heap.alloc(M * ldc);
+              heap.f32.set(heap.read(C0), want.off);
+              heap.f32.set(heap.read(C0), C.off);
+              k.gemm_tn(want.ptr, A.ptr, X.ptr, M, N, K, lda, ldx, ldc, 1);
+              const ctx = `gemm_tn_onehot M=${M} N=${N} K=${K}`;
+              rep.run(heap, ctx, [{ off: C.off, rows: M, cols: N, ld: ldc }], () => k.gemm_tn_onehot(C.ptr, A.ptr, X.ptr, Ids.ptr, M, N, K, lda, ldx, ldc));
+              const got = heap.read(C), ref = heap.read(want);
+              const i = ref.findIndex((v, j) => !same(got[j], v));
+              rep.check(`C[${i}] = ${got[i]}, gemm_tn gives ${ref[i]}`, i < 0, ctx);
+            }
+          }
+        }
+        rep.expectClean();
+      });
+
       /**
        * A product whose A rows are all equal and whose B columns are all equal: every element
        * of C is the same sum of the same products, so each must come out bit-identical,

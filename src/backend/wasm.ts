@@ -37,6 +37,10 @@ export interface Kernels {
   dot_packed_floats(N: number, K: number): number;
   pack_dot(dst: number, W: number, N: number, K: number, ldw: number): void;
   gemm_nt_dot(C: number, A: number, Wp: number, W: number, M: number, N: number, K: number, lda: number, ldw: number, ldc: number, acc: number): void;
+  /** one-hot rows of X: their ids (1 when every row is one-hot or zero), and the two products with gemm_nt's and gemm_tn's values */
+  onehot_ids(ids: number, X: number, rows: number, width: number, ldx: number): number;
+  gemm_nt_onehot(C: number, ids: number, W: number, M: number, N: number, ldw: number, ldc: number): void;
+  gemm_tn_onehot(C: number, A: number, B: number, ids: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number): void;
   /** micro-kernel variants of this build; info: MR | cols << 8 | shuffled << 16 | fused << 24 */
   gemm_variant_count(): number;
   gemm_variant_info(v: number): number;
@@ -289,6 +293,13 @@ interface Schedule {
    * the row kernel on W_hh as stored, with the same bits. Backward's dG_t W_hh is unchanged.
    */
   dot: boolean;
+  /**
+   * Every valid row of x is one-hot or all zeros (a character model's one-hot inputs; the
+   * ids in xHot): layer 0's X W_ih^T copies columns of W_ih and dW_ih += dGx^T X adds into
+   * them (gemm_nt_onehot, gemm_tn_onehot), with the dense products' values at 1/I of
+   * their work. Models with an embedding never look (their x is dense).
+   */
+  hot: boolean;
 }
 
 const F = 4; // bytes per float: kernels take byte pointers
@@ -501,7 +512,7 @@ export class WasmSweep implements Sweep {
     const identity = perm.every((p, r) => p === r);
     const steps = len[perm[0]]; // steps with any valid row: the longest sequence's length
     const packed = off[T] >= 8 && n[0] >= PACK_MIN_ROWS;
-    return { perm, n, off, identity, dense: identity && off[T] === T * B, packed, dot: n[0] < PACK_MIN_ROWS && steps >= DOT_MIN_STEPS };
+    return { perm, n, off, identity, dense: identity && off[T] === T * B, packed, dot: n[0] < PACK_MIN_ROWS && steps >= DOT_MIN_STEPS, hot: false };
   }
 
   /**
@@ -554,6 +565,8 @@ export class WasmSweep implements Sweep {
     const xP = sc.dense ? io.x : bf.xP;
     const xPb = xP * F; // the caller's x (a float offset of IOBuffers) or its packed copy
     if (!sc.dense) this.moveRows(true, xP, I, io.x, I, I, T, B);
+    const hot = bb.xHot;
+    sc.hot = hot !== 0 && this.rt.k.onehot_ids(hot, xPb, N, I, I) === 1;
     const drop = this.arena.i32[io.maskOn] === 1;
     const { packed } = sc; // W_hh packed for this batch (Schedule.packed)
     for (let ci = 0; ci < this.cells.length; ci++) {
@@ -598,7 +611,8 @@ export class WasmSweep implements Sweep {
             for (let i = 0; i < N * H; i++) f[below.hd + i] = f[below.hs + i] * f[below.mp + i];
           }
         }
-        if (l === 0) k.gemm_nt(wb.gx, xPb + r0 * Ib, Wih, R, GH, I, I, I, GH, 0);
+        if (l === 0 && sc.hot) k.gemm_nt_onehot(wb.gx, bb.xHot + r0 * F, Wih, R, GH, I, GH);
+        else if (l === 0) k.gemm_nt(wb.gx, xPb + r0 * Ib, Wih, R, GH, I, I, I, GH, 0);
         else {
           for (let e = 0; e < D; e++) {
             k.gemm_nt(wb.gx, this.input(l - 1, e, drop), Wih + e * Hb, R, GH, H, H, DH, GH, e > 0 ? 1 : 0);
@@ -774,7 +788,8 @@ export class WasmSweep implements Sweep {
       }
       // Weight gradients, summed over every valid timestep in one GEMM each:
       // dW_ih += dGx^T X ; dW_hh += dGh^T H_prev ; biases += column sums
-      if (l === 0) k.gemm_tn(wt.dWih, dgx, xPb, GH, I, N, GH, I, I, 1);
+      if (l === 0 && sc.hot) k.gemm_tn_onehot(wt.dWih, dgx, xPb, bb.xHot, GH, I, N, GH, I, I);
+      else if (l === 0) k.gemm_tn(wt.dWih, dgx, xPb, GH, I, N, GH, I, I, 1);
       else {
         for (let e = 0; e < D; e++) {
           k.gemm_tn(wt.dWih + e * Hb, dgx, this.input(l - 1, e, drop), GH, H, N, GH, H, DH, 1);
