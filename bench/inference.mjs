@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
 import { createModel, step, wasmBuild, writeOnnx } from '../dist/src/index.js';
-import { WORKLOADS, makeBatch, median } from './workloads.mjs';
+import { WORKLOADS, forwardFlops, makeBatch, median } from './workloads.mjs';
 import { cpuModel, describeLimits, machineLimits } from './limit.mjs';
 
 const HELP = `node bench/inference.mjs [--runs N] [--min-ms MS] [--stream-steps S] [--workloads W1,W2,...] [--no-2t]
@@ -21,7 +21,8 @@ Impls: wasm-1t, wasm-2t (threads: 2), ort-1t, ort-2t (intraOpNumThreads 1 / 2; i
 sequential, all graph optimizations). Each time is the median of --runs timed samples (default
 15), each sample repeating the call until it takes --min-ms (default 50) ms, after warm-up.
 Columns: ms per call (per step for W4-stream), GFLOP/s of the matrix products (2 per
-multiply-add, forward only; from the median), the fastest sample, and ort-1t's time over this impl's (>1 = faster than ORT on one
+multiply-add, forward only, as bench/workloads.mjs forwardFlops counts them: W4's one-hot
+layer-0 input product is a column copy, not counted; from the median), the fastest sample, and ort-1t's time over this impl's (>1 = faster than ORT on one
 thread), and % of the Wasm SIMD multiply-add limit of this core (bench/limit.mjs, default
 build, measured before and after; x2 for 2 threads; ORT runs native AVX2 code, so its rows can
 pass 100%). Before timing, each impl's outputs are compared with wasm-1t's (max error relative
@@ -47,15 +48,6 @@ const MIN_MS = Number(opt('--min-ms', 50));
 const STREAM = Number(opt('--stream-steps', 100));
 const ONLY = opt('--workloads', 'W1,W2,W3,W4,W4-stream').split(',');
 const TWO = !args.includes('--no-2t');
-
-const GATES = { rnn: 1, lstm: 4, gru: 3 };
-function forwardFlops(m, T, B) {
-  const { cell, inputSize: I, hiddenSize: H, outputSize: O, numLayers: L = 1 } = m;
-  const GH = GATES[cell] * H;
-  let f = 0;
-  for (let l = 0; l < L; l++) f += 2 * T * B * ((l === 0 ? I : H) + H) * GH;
-  return f + 2 * T * B * H * O;
-}
 
 function relErr(a, b) {
   let d = 0, m = 0;
@@ -125,7 +117,7 @@ async function batched(name) {
   const errs = { 'wasm-2t': m2 && relErr(infer(m2, x).data, ref), 'ort-1t': relErr((await s1.run(feeds)).y.data, ref) };
   if (s2) errs['ort-2t'] = relErr((await s2.run(feeds)).y.data, ref);
   check(name, errs);
-  const flops = forwardFlops(w.model, w.T, w.B);
+  const flops = forwardFlops(w);
   const tOrt1 = await time(() => s1.run(feeds));
   report(name, 'wasm-1t', await time(() => infer(m1, x)), flops, tOrt1);
   if (m2) report(name, 'wasm-2t', await time(() => infer(m2, x)), flops, tOrt1);
@@ -178,7 +170,7 @@ async function streaming() {
   const errs = { 'wasm-2t': m2 && relErr(ours(m2)(), ref), 'ort-1t': relErr(await theirs(s1)(), ref) };
   if (s2) errs['ort-2t'] = relErr(await theirs(s2)(), ref);
   check('W4-stream', errs);
-  const flops = forwardFlops(w.model, 1, 1);
+  const flops = forwardFlops(w, 1, 1);
   const tOrt1 = await time(theirs(s1));
   report('W4-stream', 'wasm-1t', await time(ours(m1)), flops, tOrt1, STREAM);
   if (m2) report('W4-stream', 'wasm-2t', await time(ours(m2)), flops, tOrt1, STREAM);

@@ -1,6 +1,7 @@
 // npm run bench: every workload on the Wasm backend (plain SIMD and relaxed-SIMD FMA builds)
 // against the pure-JS backend, in one process, with the `benchmark` package. Prints ms per
-// training step (median of the samples), GFLOP/s and the speed-up over js; writes
+// training step (median of the samples), GFLOP/s (stepFlops in workloads.mjs: the products
+// multiplied; W4's one-hot input product is column copies) and the speed-up over js; writes
 // bench/results.json. Batches of 8+ also run on 2 threads (default build), and W2 runs
 // 1 vs 2 threads again with a CPU hog on the other core.
 // Options: --workloads W1,W4  --quick (fewer samples)  --no-js  --no-busy

@@ -8,23 +8,35 @@ export const WORKLOADS = {
   W1: { desc: 'tanh RNN I32 H128 O32 T50 B32, MSE', model: { cell: 'rnn', inputSize: 32, hiddenSize: 128, outputSize: 32 }, T: 50, B: 32, loss: 'mse' },
   W2: { desc: 'LSTM I64 H256 O64 T100 B32, MSE', model: { cell: 'lstm', inputSize: 64, hiddenSize: 256, outputSize: 64 }, T: 100, B: 32, loss: 'mse' },
   W3: { desc: 'GRU I64 H256 O64 T100 B32, MSE', model: { cell: 'gru', inputSize: 64, hiddenSize: 256, outputSize: 64 }, T: 100, B: 32, loss: 'mse' },
-  W4: { desc: 'char LSTM one-hot V65 H128 T25 B1, softmax CE', model: { cell: 'lstm', inputSize: 65, hiddenSize: 128, outputSize: 65 }, T: 25, B: 1, loss: 'cross_entropy' },
+  W4: { desc: 'char LSTM one-hot V65 H128 T25 B1, softmax CE', model: { cell: 'lstm', inputSize: 65, hiddenSize: 128, outputSize: 65 }, T: 25, B: 1, loss: 'cross_entropy', oneHot: true },
 };
 
 const GATES = { rnn: 1, lstm: 4, gru: 3 };
 
 /**
- * FLOPs of one training step (forward, loss, BPTT, no dLoss/dx for the input layer), counting
- * the matrix products only, 2 per multiply-add: forward, then weight gradients and
- * gradients into each layer's inputs and previous state.
+ * FLOPs of one forward over T steps of B sequences, counting the matrix products the
+ * engine multiplies, 2 per multiply-add. A one-hot workload's layer-0 input product is a
+ * copy of W_ih's columns (backend/wasm.ts, Schedule.hot): not counted, so its GFLOP/s and
+ * % of the limit are the arithmetic done (PyTorch and ONNX Runtime multiply those zeros too,
+ * and their GFLOP/s count the same FLOPs as ours).
+ */
+export function forwardFlops(w, T = w.T, B = w.B) {
+  const { cell, inputSize: I, hiddenSize: H, outputSize: O, numLayers: L = 1 } = w.model;
+  const TB = T * B, GH = GATES[cell] * H;
+  let f = 2 * TB * H * O;
+  for (let l = 0; l < L; l++) f += 2 * TB * ((l === 0 ? (w.oneHot ? 0 : I) : H) + H) * GH;
+  return f;
+}
+
+/**
+ * FLOPs of one training step (forward, loss, BPTT, no dLoss/dx for the input layer), as
+ * forwardFlops counts them: forward, then weight gradients and gradients into each layer's
+ * inputs and previous state (a one-hot layer 0's dW_ih is additions into columns).
  */
 export function stepFlops(w) {
-  const { cell, inputSize: I, hiddenSize: H, outputSize: O, numLayers: L = 1 } = w.model;
+  const { cell, inputSize: I, hiddenSize: H } = w.model;
   const TB = w.T * w.B, GH = GATES[cell] * H;
-  let fwd = 0;
-  for (let l = 0; l < L; l++) fwd += 2 * TB * ((l === 0 ? I : H) + H) * GH;
-  fwd += 2 * TB * H * O;
-  return 3 * fwd - 2 * TB * I * GH;
+  return 3 * forwardFlops(w) - (w.oneHot ? 0 : 2 * TB * I * GH);
 }
 
 /** Deterministic inputs for a workload. */

@@ -93,11 +93,12 @@ export interface CharModelResult {
 /**
  * The default size of the character embedding: min(vocabulary, 32). A table of 32 per
  * character instead of one-hot vectors (89 wide for Moby-Dick) learns faster for the same
- * number of steps and makes each step cheaper (layer 0's input product is 32 wide, not 89).
- * Measured with bench/char-inputs.mjs (the demo's LSTM, hidden 128, 64 steps x 32 streams,
- * Adam lr 0.01, the whole book, wasm on 1 thread, Node 20, this 2-core machine): after 600
+ * number of steps, at a little more time per step (one-hot rows skip layer 0's input
+ * product: the Wasm backend reads them as columns of W_ih). Measured with
+ * bench/char-inputs.mjs (the demo's LSTM, hidden 128, 64 steps x 32 streams, Adam lr 0.01,
+ * the whole book, wasm on 1 thread, Node 20, this 2-core machine, 2026-12-06): after 600
  * steps the loss (mean of the last 50 steps) is 1.705 nats/char with the embedding against
- * 1.760 one-hot, at 0.85x the time per step (64.7 ms against 76.4 ms).
+ * 1.760 one-hot, at 1.10x the time per step (30.8 ms against 27.9 ms).
  */
 export const defaultEmbeddingDim = (vocabSize: number): number => Math.min(vocabSize, 32);
 
