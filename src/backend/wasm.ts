@@ -565,8 +565,8 @@ export class WasmSweep implements Sweep {
     const xP = sc.dense ? io.x : bf.xP;
     const xPb = xP * F; // the caller's x (a float offset of IOBuffers) or its packed copy
     if (!sc.dense) this.moveRows(true, xP, I, io.x, I, I, T, B);
-    const hot = bb.xHot;
-    sc.hot = hot !== 0 && this.rt.k.onehot_ids(hot, xPb, N, I, I) === 1;
+    // one-hot rows (Schedule.hot): found once, for every layer-0 cell and for backward
+    sc.hot = bb.xHot !== 0 && k.onehot_ids(bb.xHot, xPb, N, I, I) === 1;
     const drop = this.arena.i32[io.maskOn] === 1;
     const { packed } = sc; // W_hh packed for this batch (Schedule.packed)
     for (let ci = 0; ci < this.cells.length; ci++) {
