@@ -34,8 +34,26 @@ export function add_bias2_rows(C: usize, b1: usize, b2: usize, M: i32, N: i32, N
 // error of long sums (T*B rows) like a two-level pairwise sum, at no extra cost.
 const COL_BLOCK = 64;
 
-/** dst[n] += sum over m < M of A[m, n] (bias gradients: db += column sums of dG). */
-export function col_sum_acc(dst: usize, A: usize, M: i32, N: i32, lda: i32): void {
+/** d[0..4) += s, at d + 0 and, when d2 != 0, at d2 + the same offset: a column group's sums. */
+// @ts-ignore: decorator
+@inline
+function add_sums(d: usize, d2: usize, o: usize, s: v128, lanes: i32): void {
+  if (lanes >= 4) {
+    v128.store(d + o, f32x4.add(v128.load(d + o), s));
+    if (d2 != 0) v128.store(d2 + o, f32x4.add(v128.load(d2 + o), s));
+  } else {
+    store_lanes(d + o, f32x4.add(load_lanes(d + o, lanes), s), lanes);
+    if (d2 != 0) store_lanes(d2 + o, f32x4.add(load_lanes(d2 + o, lanes), s), lanes);
+  }
+}
+
+/**
+ * dst[n] += sum over m < M of A[m, n] (bias gradients: db += column sums of dG), and the
+ * same sums into dst2 when it is not 0: an RNN's or LSTM's b_ih and b_hh both take the
+ * column sums of the one pre-activation gradient, so A is read once for both (each dst
+ * gets the bits a call of its own would give).
+ */
+export function col_sum_acc(dst: usize, dst2: usize, A: usize, M: i32, N: i32, lda: i32): void {
   const lda4 = <usize>lda << 2;
   for (let m0 = 0; m0 < M; m0 += COL_BLOCK) {
     const m1 = m0 + COL_BLOCK < M ? m0 + COL_BLOCK : M;
@@ -53,31 +71,21 @@ export function col_sum_acc(dst: usize, A: usize, M: i32, N: i32, lda: i32): voi
         s3 = f32x4.add(s3, v128.load(a, 48));
         a += lda4;
       }
-      const d = dst + o;
-      v128.store(d, f32x4.add(v128.load(d), s0));
-      v128.store(d, f32x4.add(v128.load(d, 16), s1), 16);
-      v128.store(d, f32x4.add(v128.load(d, 32), s2), 32);
-      v128.store(d, f32x4.add(v128.load(d, 48), s3), 48);
+      add_sums(dst, dst2, o, s0, 4);
+      add_sums(dst, dst2, o + 16, s1, 4);
+      add_sums(dst, dst2, o + 32, s2, 4);
+      add_sums(dst, dst2, o + 48, s3, 4);
     }
-    for (; j + 4 <= N; j += 4) {
-      const o = <usize>j << 2;
-      let s0 = f32x4.splat(0);
-      let a = a0 + o;
-      for (let m = m0; m < m1; m++) {
-        s0 = f32x4.add(s0, v128.load(a));
-        a += lda4;
-      }
-      v128.store(dst + o, f32x4.add(v128.load(dst + o), s0));
-    }
-    if (j < N) {
+    // then four columns at a time, the last 1-3 through lane loads
+    for (; j < N; j += 4) {
       const o = <usize>j << 2, n = N - j;
       let s0 = f32x4.splat(0);
       let a = a0 + o;
       for (let m = m0; m < m1; m++) {
-        s0 = f32x4.add(s0, load_lanes(a, n));
+        s0 = f32x4.add(s0, n >= 4 ? v128.load(a) : load_lanes(a, n));
         a += lda4;
       }
-      store_lanes(dst + o, f32x4.add(load_lanes(dst + o, n), s0), n);
+      add_sums(dst, dst2, o, s0, n);
     }
   }
 }

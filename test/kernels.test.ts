@@ -711,10 +711,18 @@ for (const build of builds) {
               mag[j] = m;
             }
             const ctx = `col_sum_acc M=${M} N=${N} lda=${lda}`;
-            rep.run(heap, ctx, [flat(dst)], () => k.col_sum_acc(dst.ptr, A.ptr, M, N, lda));
+            rep.run(heap, ctx, [flat(dst)], () => k.col_sum_acc(dst.ptr, 0, A.ptr, M, N, lda));
             // f32 sum of M terms: within ~M*u of the sum of |terms|
             const rel = Math.max(1e-5, 2 * M * U);
-            rep.miss(firstMiss('dst', heap.read(dst), want, (_w, j) => rel * mag[j]), ctx);
+            const one = heap.read(dst);
+            rep.miss(firstMiss('dst', one, want, (_w, j) => rel * mag[j]), ctx);
+            // into two destinations at once (b_ih and b_hh): each gets what a call of its own gives
+            const d1 = heap.from(d0), d2 = randBuf(heap, N, r), alone = heap.from(heap.read(d2));
+            k.col_sum_acc(alone.ptr, 0, A.ptr, M, N, lda);
+            rep.run(heap, `${ctx}, two destinations`, [flat(d1), flat(d2)], () => k.col_sum_acc(d1.ptr, d2.ptr, A.ptr, M, N, lda));
+            rep.check('dst differs from a call of its own', heap.read(d1).every((v, j) => Object.is(v, one[j])), `${ctx}, two destinations`);
+            const a2 = heap.read(alone);
+            rep.check('dst2 differs from a call of its own', heap.read(d2).every((v, j) => Object.is(v, a2[j])), `${ctx}, two destinations`);
           }
         }
         rep.expectClean();

@@ -52,7 +52,8 @@ export interface Kernels {
   set_gemm_variant_class(op: number, cls: number, v: number): number;
   add_bias_rows(C: number, bias: number, M: number, N: number, ldc: number): void;
   add_bias2_rows(C: number, b1: number, b2: number, M: number, N: number, N2: number, ldc: number): void;
-  col_sum_acc(dst: number, A: number, M: number, N: number, lda: number): void;
+  /** dst (and dst2 unless 0) += column sums of A */
+  col_sum_acc(dst: number, dst2: number, A: number, M: number, N: number, lda: number): void;
   rnn_forward_step(h: number, gx: number, gh: number, count: number, relu: number): void;
   rnn_backward_step(dpre: number, dh: number, h: number, count: number, relu: number): void;
   lstm_forward_step(h: number, c: number, gates: number, gx: number, gh: number, cPrev: number, B: number, H: number): void;
@@ -721,7 +722,7 @@ export class WasmSweep implements Sweep {
         k.gemm_tn(this.head.dW + e * Hb, dyPb, top_.hs, O, H, N, O, H, DH, 1);
         k.gemm_nn(top_.dhIn, dyPb, this.head.W + e * Hb, N, H, O, O, DH, H, 0);
       }
-      if (this.head.db) k.col_sum_acc(this.head.db, dyPb, N, O, O);
+      if (this.head.db) k.col_sum_acc(this.head.db, 0, dyPb, N, O, O);
     }
     const dxP = sc.dense ? io.dx : bf.dxP;
     const dxPb = dxP * F, xPb = (sc.dense ? io.x : bf.xP) * F;
@@ -796,8 +797,12 @@ export class WasmSweep implements Sweep {
         }
       }
       k.gemm_tn(wt.dWhh, dgh, wb.hp, GH, H, N, GH, H, H, 1);
-      if (wt.dbih) k.col_sum_acc(wt.dbih, dgx, N, GH, GH);
-      if (wt.dbhh) k.col_sum_acc(wt.dbhh, dgh, N, GH, GH);
+      // both biases or neither; RNN/LSTM: the same column sums (dgh is dgx), read once
+      if (wt.dbih && dgh === dgx) k.col_sum_acc(wt.dbih, wt.dbhh, dgx, N, GH, GH);
+      else if (wt.dbih) {
+        k.col_sum_acc(wt.dbih, 0, dgx, N, GH, GH);
+        k.col_sum_acc(wt.dbhh, 0, dgh, N, GH, GH);
+      }
       // dX = dGx W_ih : the gradient into the layer below (both its directions) or dLoss/dx;
       // cells run last direction first: the first to write sets, the other adds
       const acc = d < D - 1 ? 1 : 0;
