@@ -109,4 +109,18 @@ describe.each(PATHS)('one-hot inputs on %s', (path) => {
       });
     }
   }
+
+  // a forward-only call longer than one time chunk (layout.ts CHUNK_ROWS, 2048 rows): the
+  // ids are found once for the whole call and each chunk reads its own rows of them
+  it('a predict of 2100 steps (two time chunks) gives the dense products\' numbers', async () => {
+    const cfg = { cell: 'lstm' as const, hiddenSize: H, outputSize: O, seed: 5 };
+    const a = await createModelOn(path, { ...cfg, inputSize: I });
+    const b = await createModelOn(path, { ...cfg, inputSize: I + 1 });
+    copyWeights(a, b);
+    const T = 2100, B = 1;
+    const { hot, dense } = inputs(T, B);
+    const pa = a.predict({ shape: [T, B, I], data: hot }), pb = b.predict({ shape: [T, B, I + 1], data: dense });
+    const i = differ(pa.data, pb.data);
+    expect(i, `output[${i}]: ${pa.data[i]} vs dense ${pb.data[i]}`).toBe(-1);
+  });
 });
