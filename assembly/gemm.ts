@@ -980,6 +980,63 @@ export function gemm_nt_dot(
   }
 }
 
+/**
+ * C[M, N] (+)= A[M, K] * B[K, N] with B's rows packed by pack_dot into Bp (B [K, N] as
+ * stored at B, row stride ldb, for the rows past the last whole group): backward's dG_t W_hh
+ * on the groups forward packed for its row dots, so it costs no packing of its own. Six rows
+ * of B per pass over a row of C (one load and one store of C per six multiply-adds, against
+ * four in gemm_rows_axpy), each element's multiply-adds in k order as gemm_rows_axpy does
+ * them: gemm_nn's result for few rows, bit for bit.
+ */
+export function gemm_nn_dot(
+  C: usize, A: usize, Bp: usize, B: usize, M: i32, N: i32, K: i32,
+  lda: i32, ldb: i32, ldc: i32, accumulate: i32,
+): void {
+  const groups = K / DOT_ROWS;
+  const N4 = N & ~3, nt = N - N4; // whole vectors of a row of C, and the last one's lanes
+  const group = <usize>((N + 3) & ~3) * DOT_ROWS << 2; // bytes of one packed group
+  for (let m = 0; m < M; m++) {
+    const c = C + (<usize>m * <usize>ldc << 2);
+    const a = A + (<usize>m * <usize>lda << 2);
+    if (accumulate == 0) memory.fill(c, 0, <usize>N << 2);
+    let p = Bp;
+    for (let q = 0; q < groups; q++) {
+      const aq = a + (<usize>(q * DOT_ROWS) << 2);
+      const a0 = v128.load32_splat(aq), a1 = v128.load32_splat(aq, 4), a2 = v128.load32_splat(aq, 8);
+      const a3 = v128.load32_splat(aq, 12), a4 = v128.load32_splat(aq, 16), a5 = v128.load32_splat(aq, 20);
+      const cend = c + (<usize>N4 << 2);
+      let w = p;
+      for (let cj = c; cj < cend; cj += 16) {
+        let v = v128.load(cj);
+        v = fma4(a0, v128.load(w), v);
+        v = fma4(a1, v128.load(w, 16), v);
+        v = fma4(a2, v128.load(w, 32), v);
+        v = fma4(a3, v128.load(w, 48), v);
+        v = fma4(a4, v128.load(w, 64), v);
+        v = fma4(a5, v128.load(w, 80), v);
+        v128.store(cj, v);
+        w += 96;
+      }
+      if (nt > 0) {
+        // the last 1-3 columns: the group's pad lanes are zero, C's through lane loads
+        let v = load_lanes(cend, nt);
+        v = fma4(a0, v128.load(w), v);
+        v = fma4(a1, v128.load(w, 16), v);
+        v = fma4(a2, v128.load(w, 32), v);
+        v = fma4(a3, v128.load(w, 48), v);
+        v = fma4(a4, v128.load(w, 64), v);
+        v = fma4(a5, v128.load(w, 80), v);
+        store_lanes(cend, v, nt);
+      }
+      p += group;
+    }
+  }
+  const k0 = groups * DOT_ROWS;
+  if (k0 < K) {
+    gemm_rows_axpy(C, A + (<usize>k0 << 2), B + (<usize>k0 * <usize>ldb << 2), M, N, K - k0, lda, 1, ldb, ldc, true);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // One-hot rows of X (character models fed one-hot vectors, as in min-char-rnn).
 //

@@ -6,7 +6,7 @@
 
 export { heap_base } from "./memory";
 export { gemm_nn, gemm_tn, gemm_nt, scratch_bytes, set_scratch, packed_b_floats, pack_b, gemm_packed_b,
-  dot_packed_floats, pack_dot, gemm_nt_dot, onehot_ids, gemm_nt_onehot, gemm_tn_onehot } from "./gemm";
+  dot_packed_floats, pack_dot, gemm_nt_dot, gemm_nn_dot, onehot_ids, gemm_nt_onehot, gemm_tn_onehot } from "./gemm";
 export { gemm_variant_count, gemm_variant_info, gemm_variant, set_gemm_variant,
   gemm_shape_class, gemm_class_count, set_gemm_variant_class } from "./gemm";
 export { add_bias_rows, add_bias2_rows, col_sum_acc, row_norms_clip } from "./matrix";

@@ -129,7 +129,8 @@ for (const { name, k, base } of builds) {
 
 // Batch-1 steps (W4: char LSTM H128, 4H = 512) skip the tiles: row dots on W_hh as stored
 // (gemm_nt with M = 1), or on W_hh packed into row groups (gemm_nt_dot, what a forward of
-// 16+ steps runs; same bits), and the row updates of backward's dG W_hh (gemm_nn, M = 1).
+// 16+ steps runs; same bits), and the row updates of backward's dG W_hh on W_hh as stored
+// (gemm_nn, M = 1) and on the same row groups (gemm_nn_dot, what backward then runs).
 const B1 = [[1, 512, 128, 'W4 forward step h W_hh^T'], [1, 1024, 256, 'H256 forward step']];
 for (const { name, k } of builds) {
   const limit = limits[name].limit;
@@ -149,6 +150,7 @@ for (const { name, k } of builds) {
       'nt_dot (W packed)': () => k.gemm_nt_dot(C, A, Wp, W, M, N, K, K, K, N, 0),
       'pack_dot (once per forward)': () => k.pack_dot(Wp, W, N, K, K),
       'rows_axpy (backward dG W_hh)': () => k.gemm_nn(C, A, W, M, K, N, N, K, K, 0),
+      'nn_dot (backward, W packed)': () => k.gemm_nn_dot(C, A, Wp, W, M, K, N, N, K, K, 0),
     };
     const cs = Object.entries(cases).map(([n, call]) => ({ n, call, reps: repsFor(call, RUN_MS), ms: Infinity }));
     for (let r = 0; r < ROUNDS; r++) for (const c of cs) c.ms = Math.min(c.ms, timeRun(c.call, c.reps));

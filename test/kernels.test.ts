@@ -463,6 +463,40 @@ for (const build of builds) {
         rep.expectClean();
       });
 
+      // Backward's dG_t W_hh on the groups forward packed (backend/wasm.ts, Schedule.dot): it must
+      // be gemm_nn's row kernel, bit for bit, as the same backward with fewer steps runs that.
+      it('gemm_nn_dot on pack_dot\'s row groups of B gives gemm_nn\'s bits, reads no A past K and writes only C', () => {
+        const rep = new Report();
+        let seed = 1400;
+        for (const M of [1, 2, 3]) {
+          // K (rows of B): below one group, whole groups, groups plus 1-5 rows; N: every tail length
+          for (const K of [1, 5, 6, 7, 12, 17, 64, 65, 259, 512]) {
+            for (const N of [1, 3, 4, 5, 17, 64, 65, 130]) {
+              for (const acc of [0, 1]) {
+                heap.reset();
+                const r = rng(seed++);
+                const lda = K + 3, ldb = N + (K % 2), ldc = N + 2;
+                const A = heap.from(Float32Array.from({ length: M * lda }, (_, e) => (e % lda < K ? r() : NaN)));
+                const Bm = randBuf(heap, K * ldb, r);
+                const C0 = randBuf(heap, M * ldc, r);
+                const want = heap.alloc(M * ldc), C = heap.alloc(M * ldc);
+                heap.f32.set(heap.read(C0), want.off);
+                heap.f32.set(heap.read(C0), C.off);
+                k.gemm_nn(want.ptr, A.ptr, Bm.ptr, M, N, K, lda, ldb, ldc, acc);
+                const Bp = heap.alloc(Math.max(1, k.dot_packed_floats(K, N)));
+                k.pack_dot(Bp.ptr, Bm.ptr, K, N, ldb);
+                const ctx = `gemm_nn_dot M=${M} N=${N} K=${K} acc=${acc}`;
+                rep.run(heap, ctx, [{ off: C.off, rows: M, cols: N, ld: ldc }], () => k.gemm_nn_dot(C.ptr, A.ptr, Bp.ptr, Bm.ptr, M, N, K, lda, ldb, ldc, acc));
+                const got = heap.read(C), ref = heap.read(want);
+                const i = got.findIndex((x, j) => !Object.is(x, ref[j]));
+                rep.check(`C[${i}] = ${got[i]}, gemm_nn gives ${ref[i]}`, i < 0, ctx);
+              }
+            }
+          }
+        }
+        rep.expectClean();
+      });
+
       // One-hot X (backend/wasm.ts: layer 0 of a model fed one-hot rows): the ids, then the two
       // products, which must give the dense kernels' values, since a model fed the same rows
       // through the dense products (any other x, or another input size) is the reference.

@@ -10,7 +10,8 @@
 // bidirectional layer is two such cells, the reverse one stepping t = T-1 .. 0.
 // W_hh is the same matrix at every step: it is packed into the GEMM's panel layout once
 // per forward (as W_hh^T) and once per backward (as W_hh), not once per timestep; a long
-// forward of 1-3 rows per step packs it into row groups for gemm_nt_dot instead.
+// forward of 1-3 rows per step packs it into row groups for gemm_nt_dot instead (and
+// backward's gemm_nn_dot reads those groups).
 
 import { BpttError } from '../errors.js';
 import { Arena } from '../arena.js';
@@ -37,6 +38,8 @@ export interface Kernels {
   dot_packed_floats(N: number, K: number): number;
   pack_dot(dst: number, W: number, N: number, K: number, ldw: number): void;
   gemm_nt_dot(C: number, A: number, Wp: number, W: number, M: number, N: number, K: number, lda: number, ldw: number, ldc: number, acc: number): void;
+  /** few rows times B with B's rows packed by pack_dot: gemm_nn's result, bit for bit */
+  gemm_nn_dot(C: number, A: number, Bp: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, acc: number): void;
   /** one-hot rows of X: their ids (1 when every row is one-hot or zero), and the two products with gemm_nt's and gemm_tn's values */
   onehot_ids(ids: number, X: number, rows: number, width: number, ldx: number): number;
   gemm_nt_onehot(C: number, ids: number, W: number, M: number, N: number, ldw: number, ldc: number): void;
@@ -291,7 +294,8 @@ interface Schedule {
   /**
    * Every step has fewer than PACK_MIN_ROWS rows (batch 1-3) and there are at least
    * DOT_MIN_STEPS of them: forward packs W_hh once into row groups for gemm_nt_dot, 1.2-1.5x
-   * the row kernel on W_hh as stored, with the same bits. Backward's dG_t W_hh is unchanged.
+   * the row kernel on W_hh as stored, with the same bits; backward's dG_t W_hh reads the same
+   * groups (gemm_nn_dot, 1.05-1.25x gemm_nn's row kernel, the same bits, no packing of its own).
    */
   dot: boolean;
   /**
@@ -737,8 +741,10 @@ export class WasmSweep implements Sweep {
       // W_hh packed once for all T steps of dh_{t-1} = dG_t W_hh (as stored for a single step)
       const WhhRaw = wt.Whh, Whh = wb.WhhB;
       if (packed) k.pack_b(Whh, WhhRaw, GH, H, H, 0);
+      // (a forward of row dots left W_hh packed in WhhF: its row groups serve here too)
       const recur = (C: number, A: number, rows: number, acc: number) => {
         if (packed && rows >= PACK_MIN_ROWS) k.gemm_packed_b(C, A, Whh, rows, H, GH, GH, H, acc);
+        else if (sc.dot) k.gemm_nn_dot(C, A, wb.WhhF, WhhRaw, rows, H, GH, GH, H, H, acc);
         else k.gemm_nn(C, A, WhhRaw, rows, H, GH, GH, H, H, acc);
       };
       // The input projections are no longer needed: their buffer holds dGx now.
