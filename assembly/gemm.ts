@@ -980,6 +980,18 @@ export function gemm_nt_dot(
   }
 }
 
+/** v + a0 * w[0] + ... + a5 * w[5] in that order: one vector of a packed group's six rows. */
+// @ts-ignore: decorator
+@inline
+function axpy6(v: v128, a0: v128, a1: v128, a2: v128, a3: v128, a4: v128, a5: v128, w: usize): v128 {
+  v = fma4(a0, v128.load(w), v);
+  v = fma4(a1, v128.load(w, 16), v);
+  v = fma4(a2, v128.load(w, 32), v);
+  v = fma4(a3, v128.load(w, 48), v);
+  v = fma4(a4, v128.load(w, 64), v);
+  return fma4(a5, v128.load(w, 80), v);
+}
+
 /**
  * C[M, N] (+)= A[M, K] * B[K, N] with B's rows packed by pack_dot into Bp (B [K, N] as
  * stored at B, row stride ldb, for the rows past the last whole group): backward's dG_t W_hh
@@ -1007,27 +1019,11 @@ export function gemm_nn_dot(
       const cend = c + (<usize>N4 << 2);
       let w = p;
       for (let cj = c; cj < cend; cj += 16) {
-        let v = v128.load(cj);
-        v = fma4(a0, v128.load(w), v);
-        v = fma4(a1, v128.load(w, 16), v);
-        v = fma4(a2, v128.load(w, 32), v);
-        v = fma4(a3, v128.load(w, 48), v);
-        v = fma4(a4, v128.load(w, 64), v);
-        v = fma4(a5, v128.load(w, 80), v);
-        v128.store(cj, v);
+        v128.store(cj, axpy6(v128.load(cj), a0, a1, a2, a3, a4, a5, w));
         w += 96;
       }
-      if (nt > 0) {
-        // the last 1-3 columns: the group's pad lanes are zero, C's through lane loads
-        let v = load_lanes(cend, nt);
-        v = fma4(a0, v128.load(w), v);
-        v = fma4(a1, v128.load(w, 16), v);
-        v = fma4(a2, v128.load(w, 32), v);
-        v = fma4(a3, v128.load(w, 48), v);
-        v = fma4(a4, v128.load(w, 64), v);
-        v = fma4(a5, v128.load(w, 80), v);
-        store_lanes(cend, v, nt);
-      }
+      // the last 1-3 columns: the group's pad lanes are zero, C's through lane loads
+      if (nt > 0) store_lanes(cend, axpy6(load_lanes(cend, nt), a0, a1, a2, a3, a4, a5, w), nt);
       p += group;
     }
   }
